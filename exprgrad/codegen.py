@@ -1,0 +1,169 @@
+"""IR -> Python source: straight-line code, one named value per line, comments quoting the formula.
+
+Names: a formula name keeps its name, other values are t1, t2, ... in order,
+and the gradient of v is v_grad. Any formula name that could clash with
+Python or with a generated name (keywords, builtins, math, names starting or
+ending with '_', t<digits>, names ending in _grad) gets a trailing '_', so
+formula names and generated names can never meet. Constants are written
+with repr(), so they round-trip exactly. The same program always gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+import math
+import re
+from dataclasses import dataclass
+
+from .errors import line_and_column
+from .helpers import HELPERS
+from .ir import CONST, INPUT, Op, Program
+from .primitives import BY_NAME
+
+_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {
+    "math", "np", "forward", "value_and_grad"}
+_GENERATED = re.compile(r"t\d+|.*_grad|_.*|.*_")
+
+# Ops whose result is an int when their operands are ints (Python arithmetic).
+# Outputs that may be ints are passed through float(), so callers always get floats.
+_KEEPS_INT = frozenset({"add", "sub", "mul", "neg", "abs", "relu", "min", "max", "clip", "where"})
+
+COMMENT_COLUMN = 32
+_QUOTE_LIMIT = 48
+
+
+def mangle(name: str) -> str:
+    """The Python identifier for a formula name; injective, never a generated or reserved name."""
+    if name in _RESERVED or _GENERATED.fullmatch(name):
+        return name + "_"
+    return name
+
+
+def literal(value: float) -> str:
+    """A constant as Python source that evaluates to exactly the same float."""
+    if math.isnan(value):
+        return "math.nan"
+    if math.isinf(value):
+        return "math.inf" if value > 0 else "(-math.inf)"
+    text = repr(float(value))
+    return f"({text})" if text.startswith("-") else text
+
+
+def quote(source: str, op: Op) -> str:
+    """The formula text behind an op, on one line; long text is cut and located."""
+    if op.span is None:
+        return ""
+    text = " ".join(source[op.span.start:op.span.end].split())
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)  # a comment must stay one line
+    if len(text) > _QUOTE_LIMIT:
+        line, column = line_and_column(source, op.span.start)
+        text = f"{text[:_QUOTE_LIMIT - 8]}... ({line}:{column})"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    source: str
+    params: tuple[str, ...]  # Python parameter names, in the order of the formula's inputs
+    line_ops: dict[int, Op]  # 1-based source line -> the op computed there
+    helpers: tuple[str, ...]  # helper functions the code calls
+
+
+class _Namer:
+    def __init__(self, program: Program):
+        self.names: dict[int, str] = {}
+        self.may_be_int: list[bool] = []
+        counter = 0
+        for i, op in enumerate(program.ops):
+            if op.prim == INPUT:
+                self.names[i] = mangle(op.name)
+            elif op.prim == CONST:
+                self.names[i] = literal(op.value)
+            elif op.name is not None and not op.in_gradient:
+                self.names[i] = mangle(op.name)
+            elif op.in_gradient and i in program.grad_of:
+                self.names[i] = self.names[program.grad_of[i]] + "_grad"
+            else:
+                counter += 1
+                self.names[i] = f"t{counter}"
+            operands = op.args[1:] if op.prim == "where" else op.args
+            self.may_be_int.append(op.prim == INPUT or op.prim in _KEEPS_INT and all(
+                self.may_be_int[a] for a in operands))
+
+    def output(self, op_id: int) -> str:
+        name = self.names[op_id]
+        return f"float({name})" if self.may_be_int[op_id] else name
+
+
+def _statements(program: Program, namer: _Namer, start_line: int, indent: str,
+                line_ops: dict[int, Op], helpers: set[str]) -> list[str]:
+    lines = []
+    previous_comment = None
+    in_gradient = None
+    for i, op in enumerate(program.ops):
+        if op.prim in (INPUT, CONST):
+            continue
+        if op.in_gradient != in_gradient:
+            in_gradient = op.in_gradient
+            lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
+            previous_comment = None
+        primitive = BY_NAME[op.prim]
+        operands = [namer.names[a] for a in op.args]
+        expression = primitive.python.format(*operands, args=", ".join(operands))
+        helpers.update(h for h in HELPERS if h + "(" in primitive.python)
+        code = f"{indent}{namer.names[i]} = {expression}"
+        comment = quote(program.source, op)
+        if comment and comment != previous_comment:
+            code = f"{code.ljust(COMMENT_COLUMN)}  # {comment}"
+        previous_comment = comment
+        line_ops[start_line + len(lines)] = op
+        lines.append(code)
+    return lines
+
+
+def python_source(forward: Program, full: Program, *, standalone: bool = False) -> Generated:
+    """Source defining forward(...) -> value and value_and_grad(...) -> (value, {name: grad}).
+
+    Unless standalone, each body sits in a try block whose handler turns math
+    errors into exprgrad's EvaluationError (free in CPython 3.11+ until raised).
+    """
+    params = tuple(mangle(name) for name in forward.inputs)
+    signature = ", ".join(params)
+    header = [f"# {line}" if line else "#" for line in
+              ("".join(ch if " " <= ch <= "~" else "?" for ch in text)
+               for text in forward.source.splitlines())]
+    lines = ["# generated by exprgrad from:", *header, ""]
+    line_ops: dict[int, Op] = {}
+    helpers: set[str] = set()
+    indent = "    " if standalone else "        "
+    for function, program in (("forward", forward), ("value_and_grad", full)):
+        namer = _Namer(program)
+        lines.append(f"def {function}({signature}):")
+        if not standalone:
+            lines.append("    try:")
+        body = _statements(program, namer, len(lines) + 1, indent, line_ops, helpers)
+        lines.extend(body)
+        result = namer.output(program.value)
+        if function == "value_and_grad":
+            grads = ", ".join(f"{name!r}: {namer.output(i)}" for name, i in program.grads.items())
+            result = f"{result}, {{{grads}}}"
+        lines.append(f"{indent}return {result}")
+        if not standalone:
+            lines.append("    except _MATH_ERRORS as error:")
+            lines.append("        raise _evaluation_error(error) from None")
+        lines.extend(["", ""])
+    return Generated("\n".join(lines[:-2]) + "\n", params, line_ops, tuple(sorted(helpers)))
+
+
+def module_source(forward: Program, full: Program) -> str:
+    """A standalone module: needs only `math`, with the helpers it calls pasted in."""
+    generated = python_source(forward, full, standalone=True)
+    parts = ['"""Generated by exprgrad; needs nothing but the standard library."""', "",
+             "import math", "", ""]
+    for name in generated.helpers:
+        parts += [inspect.getsource(HELPERS[name]).rstrip(), "", ""]
+    parts.append(generated.source.rstrip())
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,76 @@
+"""Source spans and the two errors a user sees: FormulaError and EvaluationError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Half-open character range [start, end) in the formula text."""
+
+    start: int
+    end: int
+
+    def cover(self, other: Span) -> Span:
+        return Span(min(self.start, other.start), max(self.end, other.end))
+
+
+def line_and_column(source: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset; '\\r\\n', '\\r' and '\\n' end lines."""
+    before = source[:offset].replace("\r\n", "\n").replace("\r", "\n")
+    line = before.count("\n") + 1
+    column = offset - max(source.rfind("\n", 0, offset), source.rfind("\r", 0, offset))
+    return line, column
+
+
+def _printable(text: str) -> str:
+    # Control characters would garble the terminal or shift the caret; show one '?' each.
+    return "".join(ch if ch == "\t" or ch >= " " and ch != "\x7f" else "?" for ch in text)
+
+
+def render_caret(source: str, span: Span) -> str:
+    """The formula line holding span.start, with carets under the span (one for a point)."""
+    line_start = max(source.rfind("\n", 0, span.start), source.rfind("\r", 0, span.start)) + 1
+    line_end = len(source)
+    for terminator in "\r\n":
+        found = source.find(terminator, line_start)
+        if found != -1:
+            line_end = min(line_end, found)
+    text = source[line_start:line_end]
+    indent = "".join("\t" if ch == "\t" else " " for ch in text[: span.start - line_start])
+    width = max(1, min(span.end, line_end) - span.start)
+    return f"    {_printable(text)}\n    {indent}{'^' * width}"
+
+
+class _PositionedError(ValueError):
+    def __init__(self, message: str, source: str | None = None, span: Span | None = None):
+        self.message = message
+        self.source = source
+        self.span = span
+        self.line: int | None = None
+        self.column: int | None = None
+        text = message
+        if source is not None and span is not None:
+            self.line, self.column = line_and_column(source, span.start)
+            head, colon, tail = message.partition(": ")
+            where = f" at line {self.line}, column {self.column}"
+            text = f"{head}{where}{colon}{tail}\n{render_caret(source, span)}"
+        super().__init__(text)
+
+
+class FormulaError(_PositionedError):
+    """A formula that cannot be compiled: bad syntax, unknown name or function, wrong arity.
+
+    ``str(error)`` says what is wrong and where (line and column) and shows the
+    formula line with carets under the spot. ``line``, ``column`` and ``span``
+    hold the position; ``message`` holds the description alone.
+    """
+
+
+class EvaluationError(_PositionedError):
+    """A compiled formula that fails at a point: log of a negative number, overflow, ...
+
+    The message names the failing operation and its position in the formula,
+    and whether it failed while computing the value or the gradient.
+    """

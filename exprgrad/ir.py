@@ -1,0 +1,152 @@
+"""The intermediate representation: a linear SSA program of primitive ops.
+
+An op's operands are integer ids (indexes of earlier ops), so hashing and
+equality never walk a deep graph, and every pass is a loop over a list.
+The Builder hash-conses: asking twice for the same op with the same operands
+returns the first id, so every common subexpression is computed once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from .errors import Span
+from .primitives import COMMUTATIVE
+
+INPUT = "input"
+CONST = "const"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    prim: str  # a primitive's name, INPUT or CONST
+    args: tuple[int, ...] = ()
+    value: float = 0.0  # CONST only
+    name: str | None = None  # INPUT: the formula name; otherwise a name the formula assigned
+    span: Span | None = None  # the formula text this op computes (or differentiates)
+    in_gradient: bool = False  # made by reverse mode, for the gradient
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """Ops in dependency order, plus what the outside world sees of them."""
+
+    ops: tuple[Op, ...]
+    source: str  # the formula text spans point into
+    inputs: tuple[str, ...]  # formula names, in order of first appearance
+    value: int  # id of the formula's value
+    grads: Mapping[str, int] = field(default_factory=dict)  # input name -> gradient id
+    grad_of: Mapping[int, int] = field(default_factory=dict)  # adjoint id -> forward id it belongs to
+
+    def input_ids(self) -> dict[str, int]:
+        return {op.name: i for i, op in enumerate(self.ops) if op.prim == INPUT}
+
+    def outputs(self) -> list[int]:
+        return [self.value, *self.grads.values()]
+
+    def remap(self, ops: Iterable[Op], new_id: list[int] | dict[int, int]) -> Program:
+        """The same program over rewritten ops, old ids translated through new_id."""
+        grad_of: dict[int, int] = {}
+        for adjoint, forward in self.grad_of.items():
+            if _has(new_id, adjoint) and _has(new_id, forward):
+                grad_of.setdefault(new_id[adjoint], new_id[forward])  # merged ids: first one wins
+        return replace(
+            self,
+            ops=tuple(ops),
+            value=new_id[self.value],
+            grads={name: new_id[i] for name, i in self.grads.items()},
+            grad_of=grad_of,
+        )
+
+
+def _has(new_id: list[int] | dict[int, int], old: int) -> bool:
+    return old in new_id if isinstance(new_id, dict) else True
+
+
+def const_key(value: float) -> str:
+    # repr tells -0.0 from 0.0 and gives nan a key equal to itself.
+    return repr(float(value))
+
+
+class Builder:
+    """Appends ops, returning the id of an equal op when one exists (hash-consing)."""
+
+    def __init__(self, ops: Iterable[Op] = ()):
+        self.ops: list[Op] = []
+        self._index: dict[tuple, int] = {}
+        for op in ops:
+            self._append(op)
+
+    @staticmethod
+    def _key(op: Op) -> tuple:
+        if op.prim == CONST:
+            return (CONST, const_key(op.value))
+        if op.prim == INPUT:
+            return (INPUT, op.name)
+        args = tuple(sorted(op.args)) if op.prim in COMMUTATIVE else op.args
+        return (op.prim, args)
+
+    def _append(self, op: Op) -> int:
+        key = self._key(op)
+        existing = self._index.get(key)
+        if existing is not None:
+            return existing
+        self.ops.append(op)
+        self._index[key] = len(self.ops) - 1
+        return len(self.ops) - 1
+
+    def input(self, name: str, span: Span | None = None) -> int:
+        return self._append(Op(INPUT, name=name, span=span))
+
+    def const(self, value: float) -> int:
+        return self._append(Op(CONST, value=float(value)))
+
+    def op(self, prim: str, *args: int, span: Span | None = None, in_gradient: bool = False,
+           name: str | None = None) -> int:
+        return self._append(Op(prim, tuple(args), span=span, in_gradient=in_gradient, name=name))
+
+    def add(self, op: Op, args: tuple[int, ...]) -> int:
+        """Re-emit an existing op (keeping its span, name and origin) over new operands."""
+        return self._append(replace(op, args=args))
+
+    def give_name(self, op_id: int, name: str) -> None:
+        """Record that the formula calls this value `name` (first name wins)."""
+        op = self.ops[op_id]
+        if op.prim not in (INPUT, CONST) and op.name is None:
+            self.ops[op_id] = replace(op, name=name)
+
+    def is_const(self, op_id: int) -> bool:
+        return self.ops[op_id].prim == CONST
+
+
+def format_const(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return repr(value)
+
+
+def dump(program: Program) -> str:
+    """Program text in the spirit of a jaxpr: inputs, one equation per line, outputs."""
+    names = {}
+    lines = [f"inputs: {', '.join(program.inputs) or '(none)'}"]
+    for i, op in enumerate(program.ops):
+        if op.prim == INPUT:
+            names[i] = op.name
+            continue
+        if op.prim == CONST:
+            names[i] = format_const(op.value)
+            continue
+        names[i] = f"%{i}"
+        operands = " ".join(names[a] for a in op.args)
+        note = f"  ; {op.name}" if op.name else ""
+        marker = "  [grad]" if op.in_gradient else ""
+        lines.append(f"  %{i} = {op.prim} {operands}{note}{marker}")
+    outputs = [f"value={names[program.value]}"]
+    outputs += [f"d/d{name}={names[i]}" for name, i in program.grads.items()]
+    lines.append(f"outputs: {', '.join(outputs)}")
+    return "\n".join(lines)
+

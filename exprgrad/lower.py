@@ -1,0 +1,135 @@
+"""Syntax tree -> IR: resolves names, checks functions, arity and assignments.
+
+Free names become inputs in order of first appearance; `pi` and `e` are
+constants; `name = expr` binds an intermediate (and gives the generated code
+its name). The tree is walked with an explicit stack, so a 100,000-deep
+chain lowers in constant Python stack depth.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from . import ir, syntax
+from .errors import FormulaError, Span, line_and_column
+from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS
+
+_WHERE_CONDITION_ONLY = "a comparison can only be the condition of where(condition, a, b)"
+
+
+def _where(source: str, span: Span) -> str:
+    line, column = line_and_column(source, span.start)
+    return f"line {line}, column {column}"
+
+
+class _Lowering:
+    def __init__(self, tree: syntax.Program):
+        self.source = tree.source
+        self.builder = ir.Builder()
+        self.env: dict[str, int] = {}  # names assigned so far -> value id
+        self.inputs: list[str] = []
+        self.assigned_at: dict[str, Span] = {}  # every assignment in the program
+        for statement in tree.statements:
+            if isinstance(statement, syntax.Assign):
+                self._check_target(statement)
+
+    def error(self, message: str, span: Span) -> FormulaError:
+        return FormulaError(message, self.source, span)
+
+    def _check_target(self, statement: syntax.Assign) -> None:
+        name, span = statement.target, statement.target_span
+        if name in CONSTANTS:
+            raise self.error(f"cannot assign to the constant '{name}'", span)
+        if name in self.assigned_at:
+            first = _where(self.source, self.assigned_at[name])
+            raise self.error(f"'{name}' is assigned twice (first at {first})", span)
+        self.assigned_at[name] = span
+
+    def statement(self, statement: syntax.Statement) -> int:
+        if isinstance(statement, syntax.Assign):
+            value = self.expression(statement.value)
+            self.env[statement.target] = value
+            self.builder.give_name(value, statement.target)
+            return value
+        return self.expression(statement)
+
+    def name(self, node: syntax.Name) -> int:
+        if node.id in self.env:
+            return self.env[node.id]
+        if node.id in CONSTANTS:
+            return self.builder.const(CONSTANTS[node.id])
+        if node.id in self.assigned_at:
+            at = _where(self.source, self.assigned_at[node.id])
+            raise self.error(f"'{node.id}' is used before it is assigned (at {at})", node.span)
+        if node.id not in self.inputs:
+            self.inputs.append(node.id)
+        return self.builder.input(node.id, node.span)
+
+    def check_call(self, node: syntax.Call) -> None:
+        primitive = FUNCTIONS.get(node.func)
+        if primitive is None:
+            message = f"unknown function '{node.func}'"
+            close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
+            if close:
+                message += f" (did you mean '{close[0]}'?)"
+            raise self.error(message, node.func_span)
+        given = len(node.args)
+        if primitive.arity is None and given < 2:
+            raise self.error(f"{node.func}() takes 2 or more arguments ({given} given)", node.span)
+        if primitive.arity is not None and given != primitive.arity:
+            plural = "argument" if primitive.arity == 1 else "arguments"
+            raise self.error(
+                f"{node.func}() takes {primitive.arity} {plural} ({given} given)", node.span)
+
+    def expression(self, root: syntax.Expr) -> int:
+        # Post-order walk with an explicit stack: (node, children done?, comparison allowed?).
+        stack: list[tuple[syntax.Expr, bool, bool]] = [(root, False, False)]
+        values: list[int] = []
+        while stack:
+            node, expanded, compare_ok = stack.pop()
+            if isinstance(node, syntax.Number):
+                if not math.isfinite(node.value):
+                    raise self.error(f"number {node.text} is too large for a float", node.span)
+                values.append(self.builder.const(node.value))
+                continue
+            if isinstance(node, syntax.Name):
+                values.append(self.name(node))
+                continue
+            kids = syntax.children(node)
+            if not expanded:
+                if isinstance(node, syntax.Compare) and not compare_ok:
+                    raise self.error(_WHERE_CONDITION_ONLY, node.span)
+                if isinstance(node, syntax.Call):
+                    self.check_call(node)
+                stack.append((node, True, compare_ok))
+                is_where = isinstance(node, syntax.Call) and node.func == "where"
+                for index in reversed(range(len(kids))):
+                    stack.append((kids[index], False, is_where and index == 0))
+                continue
+            args = tuple(values[len(values) - len(kids):])
+            del values[len(values) - len(kids):]
+            values.append(self.emit(node, args))
+        return values[0]
+
+    def emit(self, node: syntax.Expr, args: tuple[int, ...]) -> int:
+        if isinstance(node, syntax.Unary):
+            if node.op == "+":
+                return args[0]
+            prim = "neg"
+        elif isinstance(node, syntax.Binary):
+            prim = BINARY_OPERATORS[node.op]
+        elif isinstance(node, syntax.Compare):
+            prim = COMPARISONS[node.op]
+        else:
+            prim = FUNCTIONS[node.func].name
+        return self.builder.op(prim, *args, span=node.span)
+
+
+def lower(tree: syntax.Program) -> ir.Program:
+    """Lower a parsed formula to IR; raise FormulaError for names, calls and assignments."""
+    lowering = _Lowering(tree)
+    value = None
+    for statement in tree.statements:
+        value = lowering.statement(statement)
+    return ir.Program(tuple(lowering.builder.ops), tree.source, tuple(lowering.inputs), value)
