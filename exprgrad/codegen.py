@@ -27,10 +27,13 @@ _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozense
     "math", "np", "forward", "value_and_grad"}
 _GENERATED = re.compile(r"t\d+|.*_grad|_.*|.*_")
 
-# Ops whose result is an int when their operands are ints (Python arithmetic).
-# Outputs that may be ints are passed through float(), so callers always get floats.
-_KEEPS_INT = frozenset({"add", "sub", "mul", "neg", "abs", "relu", "min", "max", "clip", "where"})
+# Int operands give int results in Python arithmetic, and selecting ops return an
+# operand as it is. Outputs that may be ints pass through float(), so callers
+# always get floats.
+_ARITHMETIC_KEEPS_INT = frozenset({"add", "sub", "mul", "neg", "abs"})
+_SELECTS = frozenset({"relu", "min", "max", "clip", "where"})
 
+_WORD = re.compile(r"\S+")
 COMMENT_COLUMN = 32
 _QUOTE_LIMIT = 48
 
@@ -56,9 +59,16 @@ def quote(source: str, op: Op) -> str:
     """The formula text behind an op, on one line; long text is cut and located."""
     if op.span is None:
         return ""
-    text = " ".join(source[op.span.start:op.span.end].split())
+    words, length = [], 0
+    # Only the first words are shown, so long spans (a 100,000-term sum) cost no more.
+    for word in _WORD.finditer(source, op.span.start, op.span.end):
+        words.append(word.group())
+        length += len(word.group()) + 1
+        if length > _QUOTE_LIMIT:
+            break
+    text = " ".join(words)
     text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)  # a comment must stay one line
-    if len(text) > _QUOTE_LIMIT:
+    if length > _QUOTE_LIMIT:
         line, column = line_and_column(source, op.span.start)
         text = f"{text[:_QUOTE_LIMIT - 8]}... ({line}:{column})"
     return text
@@ -84,14 +94,17 @@ class _Namer:
                 self.names[i] = literal(op.value)
             elif op.name is not None and not op.in_gradient:
                 self.names[i] = mangle(op.name)
-            elif op.in_gradient and i in program.grad_of:
+            elif op.in_gradient and program.grad_of.get(i, i) < i:
+                # (hash-consing can make an earlier op the adjoint of a later one: no name then)
                 self.names[i] = self.names[program.grad_of[i]] + "_grad"
             else:
                 counter += 1
                 self.names[i] = f"t{counter}"
-            operands = op.args[1:] if op.prim == "where" else op.args
-            self.may_be_int.append(op.prim == INPUT or op.prim in _KEEPS_INT and all(
-                self.may_be_int[a] for a in operands))
+            operands = [self.may_be_int[a] for a in
+                        (op.args[1:] if op.prim == "where" else op.args)]
+            self.may_be_int.append(op.prim == INPUT
+                                   or op.prim in _ARITHMETIC_KEEPS_INT and all(operands)
+                                   or op.prim in _SELECTS and any(operands))
 
     def output(self, op_id: int) -> str:
         name = self.names[op_id]
@@ -99,20 +112,20 @@ class _Namer:
 
 
 def _statements(program: Program, namer: _Namer, start_line: int, indent: str,
-                line_ops: dict[int, Op], helpers: set[str]) -> list[str]:
+                line_ops: dict[int, Op], helpers: set[str], sections: bool) -> list[str]:
     lines = []
     previous_comment = None
     in_gradient = None
     for i, op in enumerate(program.ops):
         if op.prim in (INPUT, CONST):
             continue
-        if op.in_gradient != in_gradient:
+        if sections and op.in_gradient != in_gradient:
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             previous_comment = None
         primitive = BY_NAME[op.prim]
         operands = [namer.names[a] for a in op.args]
-        expression = primitive.python.format(*operands, args=", ".join(operands))
+        expression = primitive.emit_python(operands)
         helpers.update(h for h in HELPERS if h + "(" in primitive.python)
         code = f"{indent}{namer.names[i]} = {expression}"
         comment = quote(program.source, op)
@@ -144,7 +157,8 @@ def python_source(forward: Program, full: Program, *, standalone: bool = False) 
         lines.append(f"def {function}({signature}):")
         if not standalone:
             lines.append("    try:")
-        body = _statements(program, namer, len(lines) + 1, indent, line_ops, helpers)
+        body = _statements(program, namer, len(lines) + 1, indent, line_ops, helpers,
+                           sections=program is full)
         lines.extend(body)
         result = namer.output(program.value)
         if function == "value_and_grad":

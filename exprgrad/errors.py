@@ -18,8 +18,8 @@ class Span:
 
 def line_and_column(source: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset; '\\r\\n', '\\r' and '\\n' end lines."""
-    before = source[:offset].replace("\r\n", "\n").replace("\r", "\n")
-    line = before.count("\n") + 1
+    line = source.count("\n", 0, offset) + source.count("\r", 0, offset)
+    line -= source.count("\r\n", 0, offset) - 1
     column = offset - max(source.rfind("\n", 0, offset), source.rfind("\r", 0, offset))
     return line, column
 
@@ -44,8 +44,10 @@ def render_caret(source: str, span: Span) -> str:
 
 
 class _PositionedError(ValueError):
-    def __init__(self, message: str, source: str | None = None, span: Span | None = None):
+    def __init__(self, message: str, source: str | None = None, span: Span | None = None,
+                 hint: str | None = None):
         self.message = message
+        self.hint = hint
         self.source = source
         self.span = span
         self.line: int | None = None
@@ -55,7 +57,11 @@ class _PositionedError(ValueError):
             self.line, self.column = line_and_column(source, span.start)
             head, colon, tail = message.partition(": ")
             where = f" at line {self.line}, column {self.column}"
-            text = f"{head}{where}{colon}{tail}\n{render_caret(source, span)}"
+            text = f"{head}{where}{colon}{tail}"
+        if hint:
+            text += f" ({hint})"
+        if source is not None and span is not None:
+            text += f"\n{render_caret(source, span)}"
         super().__init__(text)
 
 

@@ -10,6 +10,7 @@ generated function, so no wrapper sits between the caller and the code.
 from __future__ import annotations
 
 import builtins
+import gc
 import hashlib
 import linecache
 from collections.abc import Callable, Iterable
@@ -38,11 +39,17 @@ def compile(formula: str, wrt: Iterable[str] | str | None = None) -> Function:  
 
     Raises FormulaError (a ValueError) for any bad formula or wrt name.
     """
-    tree = parse(formula)
-    forward = optimize(lower(tree))
-    wrt_names = _resolve_wrt(forward, wrt, tree)
-    full = optimize(differentiate(forward, wrt_names))
-    return Function(formula, forward, full)
+    collecting = gc.isenabled()
+    gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
+    try:
+        tree = parse(formula)
+        forward = optimize(lower(tree))
+        wrt_names = _resolve_wrt(forward, wrt, tree)
+        full = optimize(differentiate(forward, wrt_names))
+        return Function(formula, forward, full)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tuple[str, ...]:
@@ -132,6 +139,7 @@ class Function:
     """A compiled formula.
 
     f(*args, **kwargs) -> float: the value; positional arguments follow f.inputs.
+    f.forward: the generated function behind f(...).
     f.value_and_grad(...) -> (value, {input: d value / d input}) for each wrt input.
     f.grad(...) -> the gradient dict alone.
     f.inputs: the formula's free names, in order of first appearance.
@@ -164,11 +172,16 @@ class Function:
         if generated.params != self.inputs:
             forward_function = _bind_formula_names(forward_function, self.inputs)
             value_and_grad = _bind_formula_names(value_and_grad, self.inputs)
-        self._forward = forward_function
+        self.forward = forward_function
         self.value_and_grad = value_and_grad
+        # Python looks __call__ up on the class, so each Function gets a class whose
+        # __call__ is the generated forward(): f(...) then costs no extra call.
+        self.__class__ = type("Function", (Function,), {"__call__": staticmethod(forward_function),
+                                                        "__module__": Function.__module__})
 
     def __call__(self, *args: float, **kwargs: float) -> float:
-        return self._forward(*args, **kwargs)
+        # Each instance's class overrides this with forward itself (see __init__).
+        return self.forward(*args, **kwargs)
 
     def grad(self, *args: float, **kwargs: float) -> dict[str, float]:
         """{input: d value / d input} at the given point."""

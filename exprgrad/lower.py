@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 
 from . import ir, syntax
 from .errors import FormulaError, Span, line_and_column
@@ -29,6 +30,7 @@ class _Lowering:
         self.builder = ir.Builder()
         self.env: dict[str, int] = {}  # names assigned so far -> value id
         self.inputs: list[str] = []
+        self.input_set: set[str] = set()
         self.assigned_at: dict[str, Span] = {}  # every assignment in the program
         for statement in tree.statements:
             if isinstance(statement, syntax.Assign):
@@ -62,18 +64,18 @@ class _Lowering:
         if node.id in self.assigned_at:
             at = _where(self.source, self.assigned_at[node.id])
             raise self.error(f"'{node.id}' is used before it is assigned (at {at})", node.span)
-        if node.id not in self.inputs:
-            self.inputs.append(node.id)
+        if node.id not in self.input_set:
+            self.input_set.add(node.id)
+            self.inputs.append(sys.intern(node.id))  # interned, like Python's own keywords
         return self.builder.input(node.id, node.span)
 
     def check_call(self, node: syntax.Call) -> None:
         primitive = FUNCTIONS.get(node.func)
         if primitive is None:
-            message = f"unknown function '{node.func}'"
             close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
-            if close:
-                message += f" (did you mean '{close[0]}'?)"
-            raise self.error(message, node.func_span)
+            hint = f"did you mean '{close[0]}'?" if close else None
+            raise FormulaError(f"unknown function '{node.func}'", self.source, node.func_span,
+                               hint)
         given = len(node.args)
         if primitive.arity is None and given < 2:
             raise self.error(f"{node.func}() takes 2 or more arguments ({given} given)", node.span)

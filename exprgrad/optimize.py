@@ -21,7 +21,7 @@ from .primitives import BY_NAME
 def evaluator(prim: str, arity: int) -> Callable[..., float]:
     """A Python function computing one primitive, made from its table template."""
     params = [f"v{i}" for i in range(arity)]
-    body = BY_NAME[prim].python.format(*params, args=", ".join(params))
+    body = BY_NAME[prim].emit_python(params)
     # The template is ours (primitives.py), never formula text.
     return eval(f"lambda {', '.join(params)}: {body}", runtime_namespace())  # noqa: S307
 

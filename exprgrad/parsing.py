@@ -206,9 +206,10 @@ def _formula_error(source: str, error: UnexpectedInput) -> FormulaError:
     message = f"unexpected {_describe_token(token)}"
     if expected:
         message += f": expected {expected}"
+    hint = None
     previous = error.token_history[-1] if error.token_history else None
     if previous is not None and previous.type == "NUMBER" and token.type in ("NAME", "LPAR"):
-        message += f" (write '{previous}*{token}' to multiply)"
+        hint = f"write '{previous}*{token}' to multiply"
     elif token.type == "ASSIGN":
-        message += " (only a plain name can be assigned; '==' compares)"
-    return FormulaError(message, source, span)
+        hint = "only a plain name can be assigned; '==' compares"
+    return FormulaError(message, source, span, hint)

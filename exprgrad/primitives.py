@@ -21,7 +21,7 @@ This module imports nothing of exprgrad's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,6 +47,14 @@ class Primitive:
     symbol: str | None = None  # operator spelling ("+", "**"); None for functions
     callable: bool = True  # may a formula call it by name, as name(...)?
     domain: str | None = None  # what a math domain error (ValueError) means here
+    python_pair: str | None = None  # a faster Python spelling for exactly two operands
+
+    def emit_python(self, operands: Sequence[str]) -> str:
+        template = self.python_pair if self.python_pair and len(operands) == 2 else self.python
+        return template.format(*operands, args=", ".join(operands))
+
+    def emit_numpy(self, operands: Sequence[str]) -> str:
+        return self.numpy.format(*operands, args=", ".join(operands))
 
 
 def _where_sympy(sp, cond, a, b):
@@ -149,10 +157,14 @@ PRIMITIVES: tuple[Primitive, ...] = (
                "where(x > z, g, where(y > z, g, 0))")),
     Primitive("where", 3, "{1} if {0} else {2}", "np.where({0}, {1}, {2})", _where_sympy,
               (None, "where(x, g, 0)", "where(x, 0, g)")),
+    # The pair spellings return exactly what the builtins do (first argument on ties
+    # and nan), without the cost of a call.
     Primitive("min", None, "min({args})", "np.min(np.broadcast_arrays({args}), axis=0)",
-              lambda sp, *xs: sp.Min(*xs), _tie_split),
+              lambda sp, *xs: sp.Min(*xs), _tie_split,
+              python_pair="{1} if {1} < {0} else {0}"),
     Primitive("max", None, "max({args})", "np.max(np.broadcast_arrays({args}), axis=0)",
-              lambda sp, *xs: sp.Max(*xs), _tie_split),
+              lambda sp, *xs: sp.Max(*xs), _tie_split,
+              python_pair="{1} if {1} > {0} else {0}"),
     # comparisons: only where(...)'s condition, so they carry no gradient
     _compare("lt", "<", lambda sp, x, y: sp.Lt(x, y)),
     _compare("le", "<=", lambda sp, x, y: sp.Le(x, y)),

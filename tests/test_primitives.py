@@ -1,0 +1,207 @@
+"""Every row of the primitive table: its rule against sympy.diff, central differences and jax."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from reference import assert_gradients_agree, close
+
+import exprgrad
+from exprgrad.optimize import evaluator
+from exprgrad.primitives import BY_NAME, COMPARISON_NAMES, PRIMITIVES
+from exprgrad.reverse import rule_program
+
+WIDE = (-2.0, 2.0)
+POSITIVE = (0.2, 3.0)
+UNIT = (-0.9, 0.9)
+
+# primitive -> [(formula exercising it, {input: sampling interval})]
+CASES: dict[str, list[tuple[str, dict[str, tuple[float, float]]]]] = {
+    "add": [("a + b", {})],
+    "sub": [("a - b", {})],
+    "mul": [("a * b", {})],
+    "div": [("a / b", {"b": POSITIVE}), ("a / b", {"b": (-3.0, -0.2)})],
+    "neg": [("-a * b", {})],
+    "pow": [("a ** b", {"a": POSITIVE}), ("pow(a, b)", {"a": POSITIVE}), ("2 ** a", {}),
+            ("a ^ 0.5", {"a": POSITIVE})],
+    "powi": [("a ** 3", {}), ("a ** -2", {"a": POSITIVE}), ("(a - b) ** 2", {})],
+    "exp": [("exp(a * b)", {})],
+    "log": [("log(a)", {"a": POSITIVE})],
+    "sqrt": [("sqrt(a)", {"a": POSITIVE})],
+    "sin": [("sin(a)", {})],
+    "cos": [("cos(a)", {})],
+    "tan": [("tan(a)", {"a": (-1.2, 1.2)})],
+    "asin": [("asin(a)", {"a": UNIT})],
+    "acos": [("acos(a)", {"a": UNIT})],
+    "atan": [("atan(a)", {})],
+    "sinh": [("sinh(a)", {})],
+    "cosh": [("cosh(a)", {})],
+    "tanh": [("tanh(a)", {})],
+    "abs": [("abs(a)", {})],
+    "sigmoid": [("sigmoid(a)", {"a": (-6.0, 6.0)})],
+    "relu": [("relu(a)", {})],
+    "softplus": [("softplus(a)", {"a": (-6.0, 6.0)})],
+    "log1p": [("log1p(a)", {"a": (-0.9, 3.0)})],
+    "expm1": [("expm1(a)", {})],
+    "erf": [("erf(a)", {})],
+    "hypot": [("hypot(a, b)", {})],
+    "atan2": [("atan2(a, b)", {})],
+    "clip": [("clip(a, b, c)", {"a": (-3.0, 3.0), "b": (-2.0, -0.5), "c": (0.5, 2.0)}),
+             ("clip(a, b, c)", {"b": (0.5, 1.0), "c": (-1.0, -0.5)})],  # lo > hi: hi wins
+    "where": [("where(a < b, a * c, b * c)", {}), ("where(a, b, c)", {})],
+    "min": [("min(a, b)", {}), ("min(a, b, c)", {})],
+    "max": [("max(a, b)", {}), ("max(a, b, c)", {})],
+    "lt": [("where(a < b, a, b * b)", {})],
+    "le": [("where(a <= b, a, b * b)", {})],
+    "gt": [("where(a > b, a, b * b)", {})],
+    "ge": [("where(a >= b, a, b * b)", {})],
+    "eq": [("where(a == b, a, b * b)", {})],
+    "ne": [("where(a != b, a, b * b)", {})],
+}
+
+CASE_LIST = [(name, formula, domain) for name, cases in CASES.items()
+             for formula, domain in cases]
+
+
+def points(function: exprgrad.Function, domain, count: int, seed: int):
+    rng = random.Random(seed)
+    return [{name: rng.uniform(*domain.get(name, WIDE)) for name in function.inputs}
+            for _ in range(count)]
+
+
+def test_every_primitive_has_cases():
+    assert set(CASES) == {p.name for p in PRIMITIVES}
+
+
+@pytest.mark.parametrize(("name", "formula", "domain"), CASE_LIST,
+                         ids=[f"{n}:{f}" for n, f, _ in CASE_LIST])
+def test_gradient_three_ways(name, formula, domain):
+    f = exprgrad.compile(formula)
+    assert any(op.prim == name for op in f.forward_program.ops), f"{formula} lost its {name}"
+    for point in points(f, domain, 4, seed=hash(formula) % 1000):
+        assert_gradients_agree(f, point)
+
+
+@pytest.mark.parametrize(("name", "formula", "domain"), CASE_LIST,
+                         ids=[f"{n}:{f}" for n, f, _ in CASE_LIST])
+def test_check_proves_rule(name, formula, domain):
+    report = exprgrad.compile(formula).check()
+    assert report.ok, str(report)
+    assert {c.method for c in report.components} <= {"symbolic", "numeric"}
+
+
+@pytest.mark.parametrize("primitive", PRIMITIVES, ids=lambda p: p.name)
+def test_table_row_is_consistent(primitive):
+    arity = primitive.arity or 2
+    names = [f"v{i}" for i in range(arity)]
+    assert primitive.emit_python(names) and primitive.emit_numpy(names)
+    if callable(primitive.grads):
+        return
+    assert len(primitive.grads) == arity
+    allowed = {"out", "g", *("x", "y", "z")[:arity]}
+    for rule in primitive.grads:
+        if rule is not None:
+            assert set(rule_program(rule).inputs) <= allowed, rule
+
+
+def test_comparisons_carry_no_gradient():
+    for name in COMPARISON_NAMES:
+        assert BY_NAME[name].grads == (None, None)
+
+
+@pytest.mark.parametrize("primitive", PRIMITIVES, ids=lambda p: p.name)
+def test_numpy_spelling_matches_python(primitive):
+    np = pytest.importorskip("numpy")
+    rng = random.Random(primitive.name)
+    arity = primitive.arity or 3
+    names = [f"v{i}" for i in range(arity)]
+    code = primitive.emit_numpy(names)
+    array_function = eval(f"lambda {', '.join(names)}: {code}", {"np": np, "math": math})
+    scalar_function = evaluator(primitive.name, arity)
+    domain = {"log": POSITIVE, "sqrt": POSITIVE, "asin": UNIT, "acos": UNIT,
+              "log1p": (-0.9, 3.0), "pow": POSITIVE}.get(primitive.name, WIDE)
+    for _ in range(5):
+        args = [rng.uniform(*domain) for _ in range(arity)]
+        if primitive.name == "powi":  # powi only ever gets a whole constant exponent
+            args[1] = float(rng.randint(-3, 3))
+        columns = [np.array([a, a * 0.75]) for a in args]  # both inside the domain
+        if primitive.name == "powi":
+            columns[1] = np.array([args[1], args[1]])
+        expected = [float(scalar_function(*[c[k] for c in columns])) for k in range(2)]
+        got = array_function(*columns)
+        assert [float(v) for v in got] == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+# --- non-smooth points, as documented in the README -------------------------------------
+
+def grad(formula, **point):
+    return exprgrad.compile(formula).grad(**point)
+
+
+def test_relu_and_abs_have_zero_derivative_at_zero():
+    assert grad("relu(x)", x=0.0) == {"x": 0.0}
+    assert grad("abs(x)", x=0.0) == {"x": 0.0}
+    assert grad("relu(x)", x=1e-300) == {"x": 1.0}
+    assert grad("abs(x)", x=-2.0) == {"x": -1.0}
+
+
+def test_min_max_ties_split_evenly():
+    assert grad("min(a, b)", a=1.0, b=1.0) == {"a": 0.5, "b": 0.5}
+    assert grad("max(a, b)", a=1.0, b=1.0) == {"a": 0.5, "b": 0.5}
+    assert grad("max(a, b, c)", a=2.0, b=2.0, c=1.0) == {"a": 0.5, "b": 0.5, "c": 0.0}
+    third = grad("min(a, b, c)", a=3.0, b=3.0, c=3.0)
+    assert third == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}, rel=1e-15)
+    assert grad("min(a, b)", a=1.0, b=2.0) == {"a": 1.0, "b": 0.0}
+    # the seed hinge at the tie: 1 == label*(...) gives half the gradient to the sum
+    assert grad("min(1, x)", x=1.0) == {"x": 0.5}
+
+
+def test_clip_passes_gradient_on_the_closed_interval():
+    for x, expected in ((-1.0, 0.0), (0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (2.0, 0.0)):
+        assert grad("clip(x, lo, hi)", x=x, lo=0.0, hi=1.0)["x"] == expected, x
+    assert grad("clip(x, lo, hi)", x=-1.0, lo=0.0, hi=1.0) == {"x": 0.0, "lo": 1.0, "hi": 0.0}
+    assert grad("clip(x, lo, hi)", x=3.0, lo=0.0, hi=1.0) == {"x": 0.0, "lo": 0.0, "hi": 1.0}
+    # lo above hi: the result is hi, and so is the gradient
+    assert grad("clip(x, lo, hi)", x=0.0, lo=2.0, hi=1.0) == {"x": 0.0, "lo": 0.0, "hi": 1.0}
+
+
+def test_where_routes_gradient_to_the_chosen_branch():
+    f = exprgrad.compile("where(a < b, 3*a, 5*b)")
+    assert f.grad(a=1.0, b=2.0) == {"a": 3.0, "b": 0.0}
+    assert f.grad(a=2.0, b=1.0) == {"a": 0.0, "b": 5.0}
+    assert f.grad(a=1.0, b=1.0) == {"a": 0.0, "b": 5.0}  # condition false at equality
+
+
+# --- numerically delicate primitives ------------------------------------------------------
+
+def test_sigmoid_is_stable_far_out():
+    f = exprgrad.compile("sigmoid(x)")
+    assert f.value_and_grad(x=-1000.0) == (0.0, {"x": 0.0})
+    assert f.value_and_grad(x=1000.0) == (1.0, {"x": 0.0})
+    assert f(x=-745.0) > 0.0
+
+
+def test_softplus_is_stable_far_out():
+    f = exprgrad.compile("softplus(x)")
+    assert f.value_and_grad(x=1000.0) == (1000.0, {"x": 1.0})
+    assert f.value_and_grad(x=-1000.0) == (0.0, {"x": 0.0})
+    assert f(x=-40.0) == pytest.approx(math.exp(-40.0), rel=1e-12)
+
+
+def test_log1p_and_expm1_keep_precision_near_zero():
+    assert exprgrad.compile("log1p(x)").value_and_grad(x=1e-20) == (1e-20, {"x": 1.0})
+    assert exprgrad.compile("expm1(x)").value_and_grad(x=1e-20) == (1e-20, {"x": 1.0})
+    value, grads = exprgrad.compile("log1p(x)").value_and_grad(x=1e20)
+    assert close(value, math.log(1e20)) and close(grads["x"], 1e-20)
+
+
+def test_integer_power_of_negative_base_is_real():
+    value, grads = exprgrad.compile("x ** 3").value_and_grad(x=-2.0)
+    assert (value, grads) == (-8.0, {"x": 12.0})
+
+
+def test_fractional_power_of_negative_base_is_an_evaluation_error():
+    with pytest.raises(exprgrad.EvaluationError, match="pow of a negative number"):
+        exprgrad.compile("x ** 0.5")(x=-4.0)
