@@ -207,5 +207,9 @@ class Function:
         """A standalone Python module computing the same, needing only `math`."""
         return codegen.module_source(self.forward_program, self.program)
 
+    def __reduce__(self):
+        # Generated code does not pickle; the formula does, and compiles to the same bytes.
+        return (compile, (self.formula, self.wrt))
+
     def __repr__(self) -> str:
         return f"exprgrad.compile({self.formula!r})"

@@ -1,0 +1,187 @@
+"""The public contract of exprgrad.compile and Function."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import traceback
+
+import pytest
+
+import exprgrad
+
+HINGE = "min(1, label*(a*x + b*y + c))"
+POINT = dict(a=1, b=-2, c=-1, x=1.2, y=0.7, label=1)
+
+
+def test_inputs_follow_first_appearance():
+    assert exprgrad.compile(HINGE).inputs == ("label", "a", "x", "b", "y", "c")
+    assert exprgrad.compile("z = y*x\nz + w + x").inputs == ("y", "x", "w")
+
+
+def test_call_value_and_grad_and_grad_agree():
+    f = exprgrad.compile(HINGE)
+    value, grads = f.value_and_grad(**POINT)
+    assert f(**POINT) == value
+    assert f.grad(**POINT) == grads
+    assert isinstance(value, float)
+    assert list(grads) == list(f.inputs)
+    assert isinstance(f, exprgrad.Function)
+
+
+def test_positional_arguments_follow_inputs():
+    f = exprgrad.compile(HINGE)
+    args = [POINT[name] for name in f.inputs]
+    assert f(*args) == f(**POINT)
+    assert f.value_and_grad(*args) == f.value_and_grad(**POINT)
+    assert f.value_and_grad(*args[:3], **{k: POINT[k] for k in f.inputs[3:]}) == (
+        f.value_and_grad(**POINT))
+
+
+def test_outputs_are_floats_even_for_int_inputs():
+    for source in ("a*b", "min(a, b)", "max(1, a)", "where(a < b, a, b)", "relu(a)", "abs(a)",
+                   "clip(a, 0, b)", "a", "-a + b"):
+        f = exprgrad.compile(source)
+        point = {name: value for name, value in (("a", 3), ("b", 5)) if name in f.inputs}
+        value, grads = f.value_and_grad(**point)
+        assert type(value) is float and type(f(**point)) is float, source
+        assert all(type(g) is float for g in grads.values()), source
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: f(a=1),
+    lambda f: f.value_and_grad(a=1),
+    lambda f: f.grad(a=1),
+])
+def test_missing_argument_is_a_type_error_naming_it(call):
+    with pytest.raises(TypeError, match="'b'"):
+        call(exprgrad.compile("a*b"))
+
+
+def test_unexpected_argument_is_a_type_error_naming_it():
+    f = exprgrad.compile("a*b")
+    with pytest.raises(TypeError, match="'c'"):
+        f.value_and_grad(a=1, b=2, c=3)
+    with pytest.raises(TypeError):
+        f(1, 2, 3)
+
+
+def test_python_keywords_as_formula_names():
+    f = exprgrad.compile("lambda*def + print**2 - math")
+    assert f.inputs == ("lambda", "def", "print", "math")
+    point = {"lambda": 2.0, "def": 3.0, "print": 4.0, "math": 1.0}
+    assert f(**point) == 2 * 3 + 16 - 1
+    assert f.grad(**point) == {"lambda": 3.0, "def": 2.0, "print": 8.0, "math": -1.0}
+    assert f(2.0, 3.0, 4.0, 1.0) == f(**point)
+    with pytest.raises(TypeError, match="'math'"):
+        f(**{"lambda": 2.0, "def": 3.0, "print": 4.0})
+    with pytest.raises(TypeError, match="'lambda_'"):
+        f(**point, lambda_=1.0)
+
+
+def test_names_that_look_generated_stay_apart():
+    f = exprgrad.compile("t1 = x*x\nx_grad = t1 + _sigmoid\nx_grad * t2")
+    point = {"x": 3.0, "_sigmoid": 1.0, "t2": 2.0}
+    assert f(**point) == (9 + 1) * 2
+    assert f.grad(**point) == {"x": 2 * 3 * 2, "_sigmoid": 2.0, "t2": 10.0}
+
+
+# --- evaluation errors name the operation and the position --------------------------------
+
+
+@pytest.mark.parametrize(("source", "point", "message", "column"), [
+    ("y + log(x)", {"x": -1.0, "y": 0}, "log of a non-positive number", 5),
+    ("sqrt(x)", {"x": -1.0}, "sqrt of a negative number", 1),
+    ("2 * asin(x)", {"x": 2.0}, "asin of a number outside", 5),
+    ("a / b", {"a": 1.0, "b": 0.0}, "division by zero in a / b", 1),
+    ("exp(x)", {"x": 1000.0}, "overflow in exp(x)", 1),
+    ("x ** 0.5", {"x": -2.0}, "pow of a negative number", 1),
+    ("x ** -1", {"x": 0.0}, "division by zero", 1),
+    ("log1p(x)", {"x": -1.0}, "log1p of a number <= -1", 1),
+])
+def test_evaluation_errors(source, point, message, column):
+    f = exprgrad.compile(source)
+    for call in (f, f.value_and_grad):
+        with pytest.raises(exprgrad.EvaluationError) as caught:
+            call(**point)
+        error = caught.value
+        assert isinstance(error, ValueError)
+        assert message in str(error)
+        assert (error.line, error.column) == (1, column)
+        assert "^" in str(error)
+        assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_gradient_only_failures_say_so():
+    f = exprgrad.compile("sqrt(x)")
+    assert f(x=0.0) == 0.0
+    with pytest.raises(exprgrad.EvaluationError, match="in the gradient of sqrt"):
+        f.value_and_grad(x=0.0)
+
+
+def test_evaluation_error_on_a_later_line():
+    f = exprgrad.compile("z = x - 1\nw = 2*z\nlog(w)")
+    with pytest.raises(exprgrad.EvaluationError) as caught:
+        f(x=0.5)
+    assert (caught.value.line, caught.value.column) == (3, 1)
+    assert "    log(w)\n    ^^^^^^" in str(caught.value)
+
+
+def test_tracebacks_show_generated_lines():
+    f = exprgrad.compile("log(x)")
+    try:
+        f(x=-1.0)
+    except exprgrad.EvaluationError as error:
+        text = "".join(traceback.format_exception(error))
+    assert "raise _evaluation_error(error) from None" in text
+
+
+# --- formulas never run code -------------------------------------------------------------
+
+
+def test_generated_namespace_has_no_dangerous_builtins():
+    f = exprgrad.compile("x")
+    namespace = f.forward.__globals__
+    assert set(namespace["__builtins__"]) == {"min", "max", "abs", "float"}
+    assert "__import__" not in namespace["__builtins__"]
+
+
+@pytest.mark.parametrize("formula", [
+    "__import__('os').system('echo pwned')",
+    "x\nimport os",
+    "x # \n__import__('os')",
+    "x;exec('1')",
+    "(x)\r__import__('os')",
+])
+def test_hostile_formulas_are_refused(formula):
+    with pytest.raises(exprgrad.FormulaError):
+        exprgrad.compile(formula)
+
+
+def test_comments_in_formulas_cannot_break_out_of_generated_comments():
+    f = exprgrad.compile("(x # ) \n + 1)\n# x = 1\n")
+    assert f(x=2.0) == 3.0
+    compiled_lines = [line for line in f.source.splitlines() if not line.lstrip().startswith("#")]
+    assert not any("x = 1" in line for line in compiled_lines)
+
+
+def test_repr_introspection_and_pickle():
+    f = exprgrad.compile("a*b")
+    assert repr(f) == "exprgrad.compile('a*b')"
+    assert "value_and_grad" in f.source and "forward" in f.source
+    assert f.ir.startswith("inputs: a, b")
+    g = pickle.loads(pickle.dumps(exprgrad.compile(HINGE, wrt=["a", "c"])))
+    assert g.wrt == ("a", "c")
+    assert g.value_and_grad(**POINT) == exprgrad.compile(HINGE, wrt="a,c").value_and_grad(**POINT)
+
+
+def test_formula_must_be_a_string():
+    with pytest.raises(TypeError):
+        exprgrad.compile(b"a*b")
+
+
+def test_nan_and_infinity_flow_through():
+    f = exprgrad.compile("a*b + 1")
+    value, grads = f.value_and_grad(a=math.inf, b=2.0)
+    assert value == math.inf and grads["b"] == math.inf
+    assert math.isnan(f(a=math.nan, b=1.0))
