@@ -43,10 +43,11 @@ def compile(formula: str, wrt: Iterable[str] | str | None = None) -> Function:  
     gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
     try:
         tree = parse(formula)
-        forward = optimize(lower(tree))
+        lowered = lower(tree)
+        forward = optimize(lowered)
         wrt_names = _resolve_wrt(forward, wrt, tree)
         full = optimize(differentiate(forward, wrt_names))
-        return Function(formula, forward, full)
+        return Function(formula, lowered, forward, full)
     finally:
         if collecting:
             gc.enable()
@@ -148,8 +149,9 @@ class Function:
     f.ir: the optimized gradient program as text.
     """
 
-    def __init__(self, formula: str, forward: Program, full: Program):
+    def __init__(self, formula: str, lowered: Program, forward: Program, full: Program):
         self.formula = formula
+        self.lowered_program = lowered  # before folding: exact constants, for sympy
         self.inputs: tuple[str, ...] = forward.inputs
         self.wrt: tuple[str, ...] = tuple(full.grads)
         self.forward_program = forward
@@ -193,15 +195,15 @@ class Function:
 
     def to_sympy(self) -> Any:
         """The formula's value as a sympy expression over real symbols."""
-        return symbolic.to_sympy(self.forward_program, [self.forward_program.value])[0]
+        return symbolic.to_sympy(self.lowered_program, [self.lowered_program.value])[0]
 
     def check(self, seed: int = 0) -> symbolic.CheckReport:
-        """Prove every gradient component equal to sympy.diff (see CheckReport)."""
-        return symbolic.check(self.program, seed=seed)
+        """Prove every gradient component equal to sympy.diff of the formula (see CheckReport)."""
+        return symbolic.check(self.program, self.to_sympy(), seed=seed)
 
     def latex(self) -> str:
         """The formula and its partial derivatives as LaTeX."""
-        return symbolic.latex(self.forward_program, list(self.wrt))
+        return symbolic.latex(self.lowered_program, list(self.wrt))
 
     def module_source(self) -> str:
         """A standalone Python module computing the same, needing only `math`."""
