@@ -44,9 +44,12 @@ def render_caret(source: str, span: Span) -> str:
 
 
 class _PositionedError(ValueError):
-    def __init__(self, message: str, source: str | None = None, span: Span | None = None,
-                 hint: str | None = None):
-        self.message = message
+    """Renders as: what, where, ': ' detail, (hint), then the formula line with carets."""
+
+    def __init__(self, message: str, source: str | None = None, span: Span | None = None, *,
+                 detail: str | None = None, hint: str | None = None):
+        self.message = f"{message}: {detail}" if detail else message  # all but the position
+        self.detail = detail
         self.hint = hint
         self.source = source
         self.span = span
@@ -55,9 +58,9 @@ class _PositionedError(ValueError):
         text = message
         if source is not None and span is not None:
             self.line, self.column = line_and_column(source, span.start)
-            head, colon, tail = message.partition(": ")
-            where = f" at line {self.line}, column {self.column}"
-            text = f"{head}{where}{colon}{tail}"
+            text += f" at line {self.line}, column {self.column}"
+        if detail:
+            text += f": {detail}"
         if hint:
             text += f" ({hint})"
         if source is not None and span is not None:

@@ -75,7 +75,7 @@ class _Lowering:
             close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else None
             raise FormulaError(f"unknown function '{node.func}'", self.source, node.func_span,
-                               hint)
+                               hint=hint)
         given = len(node.args)
         if primitive.arity is None and given < 2:
             raise self.error(f"{node.func}() takes 2 or more arguments ({given} given)", node.span)

@@ -178,15 +178,16 @@ def _formula_error(source: str, error: UnexpectedInput) -> FormulaError:
     if isinstance(error, UnexpectedCharacters):
         char = source[error.pos_in_stream]
         span = Span(error.pos_in_stream, error.pos_in_stream + 1)
+        detail = None
         if char in "'\"":
-            message = f"unexpected {char}: formulas have no strings"
+            message, detail = f"unexpected {char}", "formulas have no strings"
         elif char in "[]{}.:@`\\$!?&|~%":
-            message = f"unexpected '{char}': not part of the formula language"
+            message, detail = f"unexpected '{char}'", "not part of the formula language"
         elif char.isprintable() and char.isascii():
             message = f"unexpected character '{char}'"
         else:
-            message = f"unexpected character {char!r}: formulas are written in ASCII"
-        return FormulaError(message, source, span)
+            message, detail = f"unexpected character {char!r}", "formulas are written in ASCII"
+        return FormulaError(message, source, span, detail=detail)
 
     if not isinstance(error, UnexpectedToken):  # no other kind comes from LALR; stay safe
         offset = min(getattr(error, "pos_in_stream", None) or 0, len(source))
@@ -197,19 +198,18 @@ def _formula_error(source: str, error: UnexpectedInput) -> FormulaError:
     if token.type == "$END":
         end = len(_TRAILING_BLANKS.sub("", source))
         if end == 0:
-            return FormulaError("empty formula: write an expression such as 'a*x + b'",
-                                source, Span(0, 0))
-        message = "formula ends early" + (f": expected {expected}" if expected else "")
-        return FormulaError(message, source, Span(end, end))
+            return FormulaError("empty formula", source, Span(0, 0),
+                                detail="write an expression such as 'a*x + b'")
+        return FormulaError("formula ends early", source, Span(end, end),
+                            detail=f"expected {expected}" if expected else None)
 
     span = Span(token.start_pos, token.end_pos)
     message = f"unexpected {_describe_token(token)}"
-    if expected:
-        message += f": expected {expected}"
     hint = None
     previous = error.token_history[-1] if error.token_history else None
     if previous is not None and previous.type == "NUMBER" and token.type in ("NAME", "LPAR"):
         hint = f"write '{previous}*{token}' to multiply"
     elif token.type == "ASSIGN":
         hint = "only a plain name can be assigned; '==' compares"
-    return FormulaError(message, source, span, hint)
+    return FormulaError(message, source, span, detail=f"expected {expected}" if expected else None,
+                        hint=hint)
