@@ -8,7 +8,7 @@
 """
 
 from .errors import EvaluationError, FormulaError
-from .function import Function, compile
+from .function import Function, compile  # noqa: A004 (exprgrad.compile is the API)
 
 __all__ = ["EvaluationError", "Function", "FormulaError", "compile"]
 __version__ = "0.1.0"

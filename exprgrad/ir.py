@@ -38,7 +38,7 @@ class Program:
     inputs: tuple[str, ...]  # formula names, in order of first appearance
     value: int  # id of the formula's value
     grads: Mapping[str, int] = field(default_factory=dict)  # input name -> gradient id
-    grad_of: Mapping[int, int] = field(default_factory=dict)  # adjoint id -> forward id it belongs to
+    grad_of: Mapping[int, int] = field(default_factory=dict)  # adjoint id -> its forward id
 
     def input_ids(self) -> dict[str, int]:
         return {op.name: i for i, op in enumerate(self.ops) if op.prim == INPUT}

@@ -96,7 +96,7 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
             for k in targets:
                 accumulate(op.args[k], contributions[k])
             continue
-        bindings = dict(zip(_RULE_ARGUMENTS, op.args)) | {"out": i, "g": g}
+        bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
         for k in targets:
             if rules[k] is not None:
                 accumulate(op.args[k], _splice(rule_program(rules[k]), bindings, ops))

@@ -126,7 +126,7 @@ def check(full: Program, formula: Any, seed: int = 0) -> CheckReport:
     grads = to_sympy(full, list(full.grads.values())) if names else []
     rng = random.Random(seed)
     results = []
-    for name, generated in zip(names, grads):
+    for name, generated in zip(names, grads, strict=True):
         expected = sp.diff(formula, syms[name])
         difference = generated - expected
         # simplify can take minutes on Piecewise/Min/Max and rarely decides them, and

@@ -58,7 +58,7 @@ def jax_value_and_grad(function: exprgrad.Function, point: dict[str, float]):
     program = function.forward_program
 
     def evaluate(*values):
-        by_name = dict(zip(program.inputs, values))
+        by_name = dict(zip(program.inputs, values, strict=True))
         results = []
         for op in program.ops:
             if op.prim == INPUT:
@@ -71,7 +71,7 @@ def jax_value_and_grad(function: exprgrad.Function, point: dict[str, float]):
 
     args = [jnp.float64(point[name]) for name in program.inputs]
     value, grads = jax.value_and_grad(evaluate, argnums=tuple(range(len(args))))(*args)
-    by_name = dict(zip(program.inputs, (float(g) for g in grads)))
+    by_name = dict(zip(program.inputs, (float(g) for g in grads), strict=True))
     return float(value), {name: by_name[name] for name in function.wrt}
 
 

@@ -107,7 +107,7 @@ NAMES = st.one_of(
 def test_mangling_is_injective_and_safe(names):
     a, b = (mangle(n) for n in names)
     assert a != b
-    for original, mangled in zip(names, (a, b)):
+    for original, mangled in zip(names, (a, b), strict=True):
         assert mangled.isidentifier() and not keyword.iskeyword(mangled)
         assert mangled not in dir(builtins) and mangled not in ("math", "np")
         assert not mangled.startswith("t") or not mangled[1:].isdigit()

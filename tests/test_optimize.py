@@ -72,7 +72,8 @@ def test_dead_code_is_removed_but_inputs_stay():
 
 def test_passes_are_linear_loops_over_deep_chains():
     depth = 20_000
-    source = "h0 = x\n" + "\n".join(f"h{i} = tanh(h{i - 1})" for i in range(1, depth)) + f"\nh{depth - 1}"
+    lines = [f"h{i} = tanh(h{i - 1})" for i in range(1, depth)]
+    source = "\n".join(["h0 = x", *lines, f"h{depth - 1}"])
     program = forward(source)
     assert prims(program).count("tanh") == depth - 1
 
