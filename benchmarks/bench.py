@@ -86,8 +86,7 @@ def hinge_value_and_grad(a, b, c, x, y, label):
     else:
         value, dv = 1.0, 0.0
     ds = dv * label
-    return value, {"a": ds * x, "b": ds * y, "c": ds, "x": ds * a, "y": ds * b,
-                   "label": dv * s}
+    return value, {"a": ds * x, "b": ds * y, "c": ds, "x": ds * a, "y": ds * b, "label": dv * s}
 
 
 # Karpathy's single sigmoid neuron.
@@ -135,10 +134,19 @@ def net_value_and_grad(a1, b1, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, x, y,
     dz2 = dscore * b4 if n2 > 0.0 else 0.0
     dz3 = dscore * c4 if n3 > 0.0 else 0.0
     return loss, {
-        "a1": dz1 * x, "b1": dz1 * y, "c1": dz1,
-        "a2": dz2 * x, "b2": dz2 * y, "c2": dz2,
-        "a3": dz3 * x, "b3": dz3 * y, "c3": dz3,
-        "a4": dscore * n1, "b4": dscore * n2, "c4": dscore * n3, "d4": dscore,
+        "a1": dz1 * x,
+        "b1": dz1 * y,
+        "c1": dz1,
+        "a2": dz2 * x,
+        "b2": dz2 * y,
+        "c2": dz2,
+        "a3": dz3 * x,
+        "b3": dz3 * y,
+        "c3": dz3,
+        "a4": dscore * n1,
+        "b4": dscore * n2,
+        "c4": dscore * n3,
+        "d4": dscore,
         "x": a1 * dz1 + a2 * dz2 + a3 * dz3,
         "y": b1 * dz1 + b2 * dz2 + b3 * dz3,
         "label": dlabel,
@@ -219,20 +227,54 @@ def cases() -> list[Case]:
     for w, b in CHAIN_LAYERS:
         chain_point[sys.intern(w)] = rng.uniform(0.5, 1.5)
         chain_point[sys.intern(b)] = rng.uniform(-0.5, 0.5)
-    net_point = dict(a1=0.5, b1=-0.3, c1=0.1, a2=-0.4, b2=0.8, c2=-0.2, a3=0.3, b3=0.2,
-                     c3=0.1, a4=0.7, b4=-0.6, c4=0.4, d4=0.1, x=1.2, y=-0.7, label=1.0)
+    net_point = dict(
+        a1=0.5,
+        b1=-0.3,
+        c1=0.1,
+        a2=-0.4,
+        b2=0.8,
+        c2=-0.2,
+        a3=0.3,
+        b3=0.2,
+        c3=0.1,
+        a4=0.7,
+        b4=-0.6,
+        c4=0.4,
+        d4=0.1,
+        x=1.2,
+        y=-0.7,
+        label=1.0,
+    )
     main = [
-        Case("hinge min(1, label*(a*x+b*y+c))", "min(1, label*(a*x + b*y + c))",
-             dict(a=1.0, b=-2.0, c=-1.0, x=1.2, y=0.7, label=1.0),
-             hinge_value, hinge_value_and_grad),
-        Case("sigmoid(a*x+b*y+c)", "sigmoid(a*x + b*y + c)",
-             dict(a=1.0, b=2.0, c=-3.0, x=-1.0, y=3.0),
-             sigmoid_value, sigmoid_value_and_grad),
+        Case(
+            "hinge min(1, label*(a*x+b*y+c))",
+            "min(1, label*(a*x + b*y + c))",
+            dict(a=1.0, b=-2.0, c=-1.0, x=1.2, y=0.7, label=1.0),
+            hinge_value,
+            hinge_value_and_grad,
+        ),
+        Case(
+            "sigmoid(a*x+b*y+c)",
+            "sigmoid(a*x + b*y + c)",
+            dict(a=1.0, b=2.0, c=-3.0, x=-1.0, y=3.0),
+            sigmoid_value,
+            sigmoid_value_and_grad,
+        ),
         Case("2-layer ReLU net + hinge loss", NET, net_point, net_value, net_value_and_grad),
-        Case(f"logistic loss, {2 * LOGISTIC_TERMS} inputs", LOGISTIC, logistic_point,
-             logistic_value, logistic_value_and_grad),
-        Case(f"tanh chain, {CHAIN_DEPTH} deep", chain_formula(CHAIN_DEPTH), chain_point,
-             chain_value, chain_value_and_grad),
+        Case(
+            f"logistic loss, {2 * LOGISTIC_TERMS} inputs",
+            LOGISTIC,
+            logistic_point,
+            logistic_value,
+            logistic_value_and_grad,
+        ),
+        Case(
+            f"tanh chain, {CHAIN_DEPTH} deep",
+            chain_formula(CHAIN_DEPTH),
+            chain_point,
+            chain_value,
+            chain_value_and_grad,
+        ),
     ]
     return main + [case.with_fresh_keys() for case in main if len(case.point) > 50]
 
@@ -246,8 +288,11 @@ def check_agreement(case: Case, f: exprgrad.Function) -> None:
     value, grads = f.value_and_grad(**case.point)
     hand_value, hand_grads = case.hand_value_and_grad(**case.point)
     problems = []
-    for label, got in (("f(**point)", f(**case.point)), ("value_and_grad", value),
-                       ("hand value", case.hand_value(**case.point))):
+    for label, got in (
+        ("f(**point)", f(**case.point)),
+        ("value_and_grad", value),
+        ("hand value", case.hand_value(**case.point)),
+    ):
         if not _close(got, hand_value):
             problems.append(f"{label} = {got!r}, hand-written value_and_grad = {hand_value!r}")
     if set(grads) != set(hand_grads) or set(grads) != set(case.point):
@@ -256,16 +301,20 @@ def check_agreement(case: Case, f: exprgrad.Function) -> None:
         if not _close(grads[name], hand_grads[name]):
             problems.append(f"d/d{name}: exprgrad {grads[name]!r}, hand {hand_grads[name]!r}")
     if problems:
-        raise AssertionError(f"{case.name}: hand-written code and exprgrad disagree:\n  "
-                             + "\n  ".join(problems))
+        raise AssertionError(
+            f"{case.name}: hand-written code and exprgrad disagree:\n  " + "\n  ".join(problems)
+        )
 
 
-def per_call_seconds(functions: list[Callable], point: dict[str, float], repeat: int,
-                     budget: float) -> list[float]:
+def per_call_seconds(
+    functions: list[Callable], point: dict[str, float], repeat: int, budget: float
+) -> list[float]:
     """Best seconds per call of each function(**point) over `repeat` runs of about `budget`
     seconds each; the runs alternate between the functions, so load hits all alike."""
-    timers = [timeit.Timer("function(**point)", globals={"function": fn, "point": point})
-              for fn in functions]
+    timers = [
+        timeit.Timer("function(**point)", globals={"function": fn, "point": point})
+        for fn in functions
+    ]
     numbers = []
     for timer in timers:
         number = 1
@@ -280,12 +329,22 @@ def per_call_seconds(functions: list[Callable], point: dict[str, float], repeat:
 
 
 def run_time_table(repeat: int, budget: float) -> list[tuple[str, float]]:
-    print("Table 1: time per call, exprgrad vs hand-written Python (best of "
-          f"{repeat} repeats; microseconds)")
+    print(
+        "Table 1: time per call, exprgrad vs hand-written Python (best of "
+        f"{repeat} repeats; microseconds)"
+    )
     print("        every case first checks value and all gradients agree (rel tol 1e-9);")
     print("        keys are interned like literal keywords, except in the 'run-time keys' rows\n")
-    headers = ["case", "inputs", "value_and_grad", "hand", "ratio", "f(**point)", "hand value",
-               "ratio"]
+    headers = [
+        "case",
+        "inputs",
+        "value_and_grad",
+        "hand",
+        "ratio",
+        "f(**point)",
+        "hand value",
+        "ratio",
+    ]
     rows = []
     ratios = []
     for case in cases():
@@ -293,10 +352,22 @@ def run_time_table(repeat: int, budget: float) -> list[tuple[str, float]]:
         check_agreement(case, f)
         vg, hvg, val, hval = per_call_seconds(
             [f.value_and_grad, case.hand_value_and_grad, f, case.hand_value],
-            case.point, repeat, budget)
-        rows.append([case.name, str(len(case.point)), f"{vg * 1e6:.3f}", f"{hvg * 1e6:.3f}",
-                     f"{vg / hvg:.2f}", f"{val * 1e6:.3f}", f"{hval * 1e6:.3f}",
-                     f"{val / hval:.2f}"])
+            case.point,
+            repeat,
+            budget,
+        )
+        rows.append(
+            [
+                case.name,
+                str(len(case.point)),
+                f"{vg * 1e6:.3f}",
+                f"{hvg * 1e6:.3f}",
+                f"{vg / hvg:.2f}",
+                f"{val * 1e6:.3f}",
+                f"{hval * 1e6:.3f}",
+                f"{val / hval:.2f}",
+            ]
+        )
         ratios.append((f"{case.name}: value_and_grad", vg / hvg))
         ratios.append((f"{case.name}: f(**point)", val / hval))
     print_table(headers, rows)
@@ -316,8 +387,16 @@ FAMILIES = (
     ("sum w_i*x_i", sum_formula, (3, 25, 250, 2_500, 25_000)),
     ("tanh chain", chain_formula, (2, 20, 200, 2_000, 20_000)),
 )
-STAGES = ("parse", "lower", "optimize", "differentiate", "optimize2", "codegen", "py compile",
-          "exec")
+STAGES = (
+    "parse",
+    "lower",
+    "optimize",
+    "differentiate",
+    "optimize2",
+    "codegen",
+    "py compile",
+    "exec",
+)
 
 
 def staged_compile(formula: str) -> tuple[dict[str, float], int, int]:
@@ -383,8 +462,10 @@ def compile_time_table(quick: bool, limit: float) -> list[tuple[str, int, float,
             projected = _projected_seconds(done, size)
             if (repeat + staged_repeat) * projected > limit:
                 about = round(nodes * size / sizes[k - 1], -3)  # nodes grow with size
-                skipped.append(f"  {family}, about {about:,.0f} nodes: skipped, projected "
-                               f"{projected:.0f} s per compile from the growth so far")
+                skipped.append(
+                    f"  {family}, about {about:,.0f} nodes: skipped, projected "
+                    f"{projected:.0f} s per compile from the growth so far"
+                )
                 break
             total = math.inf
             stages = dict.fromkeys(STAGES, math.inf)
@@ -399,9 +480,17 @@ def compile_time_table(quick: bool, limit: float) -> list[tuple[str, int, float,
             growth = (total / nodes) / previous if previous else math.nan
             previous = total / nodes
             done.append((size, total))
-            rows.append([family, f"{nodes:,}", f"{full_nodes:,}", f"{total:.4f}",
-                         f"{total / nodes * 1e6:.1f}", "" if math.isnan(growth) else
-                         f"{growth:.2f}", *(f"{stages[s]:.4f}" for s in STAGES)])
+            rows.append(
+                [
+                    family,
+                    f"{nodes:,}",
+                    f"{full_nodes:,}",
+                    f"{total:.4f}",
+                    f"{total / nodes * 1e6:.1f}",
+                    "" if math.isnan(growth) else f"{growth:.2f}",
+                    *(f"{stages[s]:.4f}" for s in STAGES),
+                ]
+            )
             results.append((family, nodes, total, growth))
     print_table(headers, rows)
     if skipped:
@@ -426,33 +515,41 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     print()
 
 
-def summary(ratios: list[tuple[str, float]],
-            compiles: list[tuple[str, int, float, float]]) -> None:
+def summary(ratios: list[tuple[str, float]], compiles: list[tuple[str, int, float, float]]) -> None:
     print("Against the targets (per-call ratio <= 1.3; compile linear, < 1 s at 10,000 nodes):")
-    misses = [f"  slower than 1.3x hand-written: {name} ({ratio:.2f}x)"
-              for name, ratio in ratios if ratio > 1.3]
+    misses = [
+        f"  slower than 1.3x hand-written: {name} ({ratio:.2f}x)"
+        for name, ratio in ratios
+        if ratio > 1.3
+    ]
     for family, nodes, seconds, growth in compiles:
         if 5_000 <= nodes < 50_000 and seconds >= 1.0:
             misses.append(f"  compile over 1 s: {family}, {nodes:,} nodes ({seconds:.2f} s)")
         if nodes >= 1_000 and growth > 1.5:  # below 1,000 nodes fixed costs hide the trend
-            misses.append(f"  super-linear compile: {family}, {nodes:,} nodes (per-node cost "
-                          f"x{growth:.2f} of the previous size's)")
+            misses.append(
+                f"  super-linear compile: {family}, {nodes:,} nodes (per-node cost "
+                f"x{growth:.2f} of the previous size's)"
+            )
     print("\n".join(misses) if misses else "  all targets met")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer repeats, no 100,000-node formulas")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repeats, no 100,000-node formulas"
+    )
     args = parser.parse_args(argv)
-    print(f"exprgrad {exprgrad.__version__}, Python {platform.python_version()} "
-          f"({platform.python_implementation()}), {platform.machine()}, {sys.platform}\n")
+    print(
+        f"exprgrad {exprgrad.__version__}, Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.machine()}, {sys.platform}\n"
+    )
     start = time.perf_counter()
     exprgrad.compile("x")
-    print(f"first compile (builds the Lark parser once per process): "
-          f"{time.perf_counter() - start:.3f} s\n")
-    ratios = run_time_table(repeat=5 if args.quick else 20,
-                            budget=0.02 if args.quick else 0.03)
+    print(
+        f"first compile (builds the Lark parser once per process): "
+        f"{time.perf_counter() - start:.3f} s\n"
+    )
+    ratios = run_time_table(repeat=5 if args.quick else 20, budget=0.02 if args.quick else 0.03)
     compiles = compile_time_table(args.quick, limit=20.0 if args.quick else 60.0)
     summary(ratios, compiles)
     print(f"\ntotal benchmark time: {time.perf_counter() - start:.1f} s")

@@ -1,6 +1,6 @@
 """Export a gradient as a standalone module that needs only the standard library.
 
-    python examples/export_module.py [OUTPUT.py]
+python examples/export_module.py [OUTPUT.py]
 """
 
 import runpy

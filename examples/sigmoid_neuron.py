@@ -1,6 +1,6 @@
 """The Hacker's guide's single neuron: forward, backward, and one step uphill.
 
-    python examples/sigmoid_neuron.py
+python examples/sigmoid_neuron.py
 """
 
 import exprgrad

@@ -20,7 +20,9 @@ loss = exprgrad.compile(
 
 
 def accuracy(a, b, c):
-    hits = sum((a * x + b * y + c > 0) == (label == 1) for (x, y), label in zip(data, labels))
+    hits = sum(
+        (a * x + b * y + c > 0) == (label == 1) for (x, y), label in zip(data, labels, strict=True)
+    )
     return hits / len(data)
 
 
@@ -36,5 +38,7 @@ for iteration in range(400):
     if iteration % 25 == 0:
         print(f"training accuracy at iteration {iteration}: {accuracy(**params):.4f}")
 
-print(f"final: a={params['a']:.4f} b={params['b']:.4f} c={params['c']:.4f} "
-      f"accuracy={accuracy(**params):.4f}")
+print(
+    f"final: a={params['a']:.4f} b={params['b']:.4f} c={params['c']:.4f} "
+    f"accuracy={accuracy(**params):.4f}"
+)

@@ -1,10 +1,10 @@
 """exprgrad: compile formula strings into readable Python code for their value and gradient.
 
-    >>> import exprgrad
-    >>> f = exprgrad.compile("sigmoid(a*x + b*y + c)")
-    >>> value, grads = f.value_and_grad(a=1, b=2, c=-3, x=-1, y=3)
-    >>> round(value, 6), round(grads["a"], 6)
-    (0.880797, -0.104994)
+>>> import exprgrad
+>>> f = exprgrad.compile("sigmoid(a*x + b*y + c)")
+>>> value, grads = f.value_and_grad(a=1, b=2, c=-3, x=-1, y=3)
+>>> round(value, 6), round(grads["a"], 6)
+(0.880797, -0.104994)
 """
 
 from .errors import EvaluationError, FormulaError

@@ -26,22 +26,36 @@ examples:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="exprgrad", description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("formula", nargs="?",
-                        help="the formula; '-' reads it from standard input")
+        prog="exprgrad",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("formula", nargs="?", help="the formula; '-' reads it from standard input")
     parser.add_argument("-f", "--file", help="read the formula from FILE ('-': standard input)")
     parser.add_argument("--wrt", help="differentiate only these inputs, comma-separated")
-    parser.add_argument("--at", metavar="NAME=VALUE,...",
-                        help="evaluate at this point and print the value and the gradient")
-    parser.add_argument("--check", action="store_true",
-                        help="prove each gradient component against sympy; exit 1 if one fails")
-    parser.add_argument("--latex", action="store_true",
-                        help="print the formula and its partial derivatives as LaTeX")
+    parser.add_argument(
+        "--at",
+        metavar="NAME=VALUE,...",
+        help="evaluate at this point and print the value and the gradient",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="prove each gradient component against sympy; exit 1 if one fails",
+    )
+    parser.add_argument(
+        "--latex",
+        action="store_true",
+        help="print the formula and its partial derivatives as LaTeX",
+    )
     parser.add_argument("--ir", action="store_true", help="print the optimized gradient IR")
-    parser.add_argument("--emit", choices=("source", "module"), default="source",
-                        help="source: the generated functions (default); module: a standalone "
-                             "module that needs only the standard library")
+    parser.add_argument(
+        "--emit",
+        choices=("source", "module"),
+        default="source",
+        help="source: the generated functions (default); module: a standalone "
+        "module that needs only the standard library",
+    )
     parser.add_argument("--version", action="version", version=f"exprgrad {__version__}")
     return parser
 
@@ -70,6 +84,8 @@ def _parse_point(text: str, parser: argparse.ArgumentParser) -> dict[str, float]
         name = name.strip()
         if not equals or not name:
             parser.error(f"--at wants NAME=VALUE pairs separated by commas, got {item!r}")
+        if name in point:
+            parser.error(f"--at gives {name} twice")
         try:
             point[name] = float(value)
         except ValueError:
@@ -93,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [name for name in point if name not in function.inputs]
         if missing or unknown:
             problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-                [f"unknown {', '.join(unknown)}"] if unknown else [])
+                [f"unknown {', '.join(unknown)}"] if unknown else []
+            )
             parser.error(f"--at: {'; '.join(problems)} (inputs: {', '.join(function.inputs)})")
         try:
             value, grads = function.value_and_grad(**point)

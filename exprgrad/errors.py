@@ -46,8 +46,15 @@ def render_caret(source: str, span: Span) -> str:
 class _PositionedError(ValueError):
     """Renders as: what, where, ': ' detail, (hint), then the formula line with carets."""
 
-    def __init__(self, message: str, source: str | None = None, span: Span | None = None, *,
-                 detail: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        source: str | None = None,
+        span: Span | None = None,
+        *,
+        detail: str | None = None,
+        hint: str | None = None,
+    ):
         self.message = f"{message}: {detail}" if detail else message  # all but the position
         self.detail = detail
         self.hint = hint

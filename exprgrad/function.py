@@ -69,15 +69,20 @@ def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tup
         inputs = ", ".join(program.inputs) or "none"
         for statement in tree.statements:
             if isinstance(statement, Assign) and statement.target == name:
-                raise FormulaError(f"wrt names '{name}', which is assigned here, not an input "
-                                   f"(inputs: {inputs})", tree.source, statement.target_span)
-        raise FormulaError(f"wrt names '{name}', which is not an input of the formula "
-                           f"(inputs: {inputs})")
+                raise FormulaError(
+                    f"wrt names '{name}', which is assigned here, not an input (inputs: {inputs})",
+                    tree.source,
+                    statement.target_span,
+                )
+        raise FormulaError(
+            f"wrt names '{name}', which is not an input of the formula (inputs: {inputs})"
+        )
     return tuple(names)
 
 
-def _evaluation_error_maker(formula: str, filename: str,
-                            line_ops: dict[int, Op]) -> Callable[[BaseException], Exception]:
+def _evaluation_error_maker(
+    formula: str, filename: str, line_ops: dict[int, Op]
+) -> Callable[[BaseException], Exception]:
     def evaluation_error(error: BaseException) -> Exception:
         line = None
         traceback = error.__traceback__
@@ -161,12 +166,12 @@ class Function:
         # Same source, same file name; linecache makes tracebacks show the generated lines.
         digest = hashlib.sha1(self.source.encode()).hexdigest()[:12]
         filename = f"<exprgrad {digest}>"
-        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True),
-                                     filename)
+        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
         namespace = runtime_namespace()
         namespace["_MATH_ERRORS"] = _MATH_ERRORS
-        namespace["_evaluation_error"] = _evaluation_error_maker(formula, filename,
-                                                                  generated.line_ops)
+        namespace["_evaluation_error"] = _evaluation_error_maker(
+            formula, filename, generated.line_ops
+        )
         # Safe to run: every identifier and number in the source was written by codegen.
         exec(builtins.compile(self.source, filename, "exec"), namespace)  # noqa: S102
         forward_function, value_and_grad = namespace["forward"], namespace["value_and_grad"]
@@ -178,8 +183,11 @@ class Function:
         self.value_and_grad = value_and_grad
         # Python looks __call__ up on the class, so each Function gets a class whose
         # __call__ is the generated forward(): f(...) then costs no extra call.
-        self.__class__ = type("Function", (Function,), {"__call__": staticmethod(forward_function),
-                                                        "__module__": Function.__module__})
+        self.__class__ = type(
+            "Function",
+            (Function,),
+            {"__call__": staticmethod(forward_function), "__module__": Function.__module__},
+        )
 
     def __call__(self, *args: float, **kwargs: float) -> float:
         # Each instance's class overrides this with forward itself (see __init__).

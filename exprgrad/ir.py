@@ -28,6 +28,11 @@ class Op:
     span: Span | None = None  # the formula text this op computes (or differentiates)
     in_gradient: bool = False  # made by reverse mode, for the gradient
 
+    def with_args(self, args: tuple[int, ...]) -> Op:
+        if args == self.args:
+            return self
+        return Op(self.prim, args, self.value, self.name, self.span, self.in_gradient)
+
 
 @dataclass(frozen=True, slots=True)
 class Program:
@@ -103,13 +108,19 @@ class Builder:
     def const(self, value: float) -> int:
         return self._append(Op(CONST, value=float(value)))
 
-    def op(self, prim: str, *args: int, span: Span | None = None, in_gradient: bool = False,
-           name: str | None = None) -> int:
+    def op(
+        self,
+        prim: str,
+        *args: int,
+        span: Span | None = None,
+        in_gradient: bool = False,
+        name: str | None = None,
+    ) -> int:
         return self._append(Op(prim, tuple(args), span=span, in_gradient=in_gradient, name=name))
 
     def add(self, op: Op, args: tuple[int, ...]) -> int:
         """Re-emit an existing op (keeping its span, name and origin) over new operands."""
-        return self._append(replace(op, args=args))
+        return self._append(op.with_args(args))
 
     def give_name(self, op_id: int, name: str) -> None:
         """Record that the formula calls this value `name` (first name wins)."""
@@ -149,4 +160,3 @@ def dump(program: Program) -> str:
     outputs += [f"d/d{name}={names[i]}" for name, i in program.grads.items()]
     lines.append(f"outputs: {', '.join(outputs)}")
     return "\n".join(lines)
-

@@ -74,15 +74,17 @@ class _Lowering:
         if primitive is None:
             close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else None
-            raise FormulaError(f"unknown function '{node.func}'", self.source, node.func_span,
-                               hint=hint)
+            raise FormulaError(
+                f"unknown function '{node.func}'", self.source, node.func_span, hint=hint
+            )
         given = len(node.args)
         if primitive.arity is None and given < 2:
             raise self.error(f"{node.func}() takes 2 or more arguments ({given} given)", node.span)
         if primitive.arity is not None and given != primitive.arity:
             plural = "argument" if primitive.arity == 1 else "arguments"
             raise self.error(
-                f"{node.func}() takes {primitive.arity} {plural} ({given} given)", node.span)
+                f"{node.func}() takes {primitive.arity} {plural} ({given} given)", node.span
+            )
 
     def expression(self, root: syntax.Expr) -> int:
         # Post-order walk with an explicit stack: (node, children done?, comparison allowed?).
@@ -109,8 +111,8 @@ class _Lowering:
                 for index in reversed(range(len(kids))):
                     stack.append((kids[index], False, is_where and index == 0))
                 continue
-            args = tuple(values[len(values) - len(kids):])
-            del values[len(values) - len(kids):]
+            args = tuple(values[len(values) - len(kids) :])
+            del values[len(values) - len(kids) :]
             values.append(self.emit(node, args))
         return values[0]
 

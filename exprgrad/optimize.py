@@ -118,7 +118,7 @@ def eliminate_dead_code(program: Program) -> Program:
     for i, op in enumerate(program.ops):
         if live[i]:
             new_id[i] = len(ops)
-            ops.append(replace(op, args=tuple(new_id[a] for a in op.args)))
+            ops.append(op.with_args(tuple(new_id[a] for a in op.args)))
     return program.remap(ops, new_id)
 
 

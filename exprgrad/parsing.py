@@ -198,10 +198,15 @@ def _formula_error(source: str, error: UnexpectedInput) -> FormulaError:
     if token.type == "$END":
         end = len(_TRAILING_BLANKS.sub("", source))
         if end == 0:
-            return FormulaError("empty formula", source, Span(0, 0),
-                                detail="write an expression such as 'a*x + b'")
-        return FormulaError("formula ends early", source, Span(end, end),
-                            detail=f"expected {expected}" if expected else None)
+            return FormulaError(
+                "empty formula", source, Span(0, 0), detail="write an expression such as 'a*x + b'"
+            )
+        return FormulaError(
+            "formula ends early",
+            source,
+            Span(end, end),
+            detail=f"expected {expected}" if expected else None,
+        )
 
     span = Span(token.start_pos, token.end_pos)
     message = f"unexpected {_describe_token(token)}"
@@ -211,5 +216,6 @@ def _formula_error(source: str, error: UnexpectedInput) -> FormulaError:
         hint = f"write '{previous}*{token}' to multiply"
     elif token.type == "ASSIGN":
         hint = "only a plain name can be assigned; '==' compares"
-    return FormulaError(message, source, span, detail=f"expected {expected}" if expected else None,
-                        hint=hint)
+    return FormulaError(
+        message, source, span, detail=f"expected {expected}" if expected else None, hint=hint
+    )

@@ -83,88 +83,223 @@ def _tie_split(builder: RuleBuilder, args: tuple[int, ...], out: int, g: int) ->
     return tuple(builder.op("where", hit, share, zero) for hit in hits)
 
 
-def _unary(name: str, rule: str, sympy: Callable[..., Any], *, python: str | None = None,
-           numpy: str | None = None, domain: str | None = None) -> Primitive:
-    return Primitive(name, 1, python or f"math.{name}({{0}})", numpy or f"np.{name}({{0}})",
-                     sympy, (rule,), domain=domain)
+def _unary(
+    name: str,
+    rule: str,
+    sympy: Callable[..., Any],
+    *,
+    python: str | None = None,
+    numpy: str | None = None,
+    domain: str | None = None,
+) -> Primitive:
+    return Primitive(
+        name,
+        1,
+        python or f"math.{name}({{0}})",
+        numpy or f"np.{name}({{0}})",
+        sympy,
+        (rule,),
+        domain=domain,
+    )
 
 
 def _compare(name: str, symbol: str, sympy: Callable[..., Any]) -> Primitive:
-    return Primitive(name, 2, f"{{0}} {symbol} {{1}}", f"{{0}} {symbol} {{1}}", sympy,
-                     (None, None), symbol=symbol, callable=False)
+    return Primitive(
+        name,
+        2,
+        f"{{0}} {symbol} {{1}}",
+        f"{{0}} {symbol} {{1}}",
+        sympy,
+        (None, None),
+        symbol=symbol,
+        callable=False,
+    )
 
 
 _POW_DOMAIN = "pow of a negative number to a fractional power, or of 0 to a negative power"
 
+# fmt: off  (a table: one row per primitive reads better than one argument per line)
 PRIMITIVES: tuple[Primitive, ...] = (
     # operators
-    Primitive("add", 2, "{0} + {1}", "{0} + {1}", lambda sp, x, y: x + y,
-              ("g", "g"), symbol="+", callable=False),
-    Primitive("sub", 2, "{0} - {1}", "{0} - {1}", lambda sp, x, y: x - y,
-              ("g", "-g"), symbol="-", callable=False),
-    Primitive("mul", 2, "{0} * {1}", "{0} * {1}", lambda sp, x, y: x * y,
-              ("g * y", "g * x"), symbol="*", callable=False),
-    Primitive("div", 2, "{0} / {1}", "{0} / {1}", lambda sp, x, y: x / y,
-              ("g / y", "-g * out / y"), symbol="/", callable=False),
+    Primitive(
+        "add",
+        2,
+        "{0} + {1}",
+        "{0} + {1}",
+        lambda sp, x, y: x + y,
+        ("g", "g"),
+        symbol="+",
+        callable=False,
+    ),
+    Primitive(
+        "sub",
+        2,
+        "{0} - {1}",
+        "{0} - {1}",
+        lambda sp, x, y: x - y,
+        ("g", "-g"),
+        symbol="-",
+        callable=False,
+    ),
+    Primitive(
+        "mul",
+        2,
+        "{0} * {1}",
+        "{0} * {1}",
+        lambda sp, x, y: x * y,
+        ("g * y", "g * x"),
+        symbol="*",
+        callable=False,
+    ),
+    Primitive(
+        "div",
+        2,
+        "{0} / {1}",
+        "{0} / {1}",
+        lambda sp, x, y: x / y,
+        ("g / y", "-g * out / y"),
+        symbol="/",
+        callable=False,
+    ),
     Primitive("neg", 1, "-{0}", "-{0}", lambda sp, x: -x, ("-g",), symbol="-", callable=False),
     # x ** y for any y goes through math.pow, which raises instead of returning a
     # complex number; optimize.py turns a constant whole exponent into powi.
-    Primitive("pow", 2, "math.pow({0}, {1})", "np.power({0}, {1})", lambda sp, x, y: x**y,
-              ("g * y * x ** (y - 1)", "g * out * log(x)"), symbol="**", domain=_POW_DOMAIN),
-    Primitive("powi", 2, "{0} ** {1}", "{0} ** {1}", lambda sp, x, y: x**y,
-              ("g * y * x ** (y - 1)", None), symbol="**", callable=False),
+    Primitive(
+        "pow",
+        2,
+        "math.pow({0}, {1})",
+        "np.power({0}, {1})",
+        lambda sp, x, y: x**y,
+        ("g * y * x ** (y - 1)", "g * out * log(x)"),
+        symbol="**",
+        domain=_POW_DOMAIN,
+    ),
+    Primitive(
+        "powi",
+        2,
+        "{0} ** {1}",
+        "{0} ** {1}",
+        lambda sp, x, y: x**y,
+        ("g * y * x ** (y - 1)", None),
+        symbol="**",
+        callable=False,
+    ),
     # functions of one argument
     _unary("exp", "g * out", lambda sp, x: sp.exp(x)),
     _unary("log", "g / x", lambda sp, x: sp.log(x), domain="log of a non-positive number"),
-    _unary("sqrt", "g / (2 * out)", lambda sp, x: sp.sqrt(x),
-           domain="sqrt of a negative number"),
+    _unary("sqrt", "g / (2 * out)", lambda sp, x: sp.sqrt(x), domain="sqrt of a negative number"),
     _unary("sin", "g * cos(x)", lambda sp, x: sp.sin(x)),
     _unary("cos", "-g * sin(x)", lambda sp, x: sp.cos(x)),
     _unary("tan", "g * (1 + out * out)", lambda sp, x: sp.tan(x)),
-    _unary("asin", "g / sqrt(1 - x * x)", lambda sp, x: sp.asin(x), numpy="np.arcsin({0})",
-           domain="asin of a number outside [-1, 1]"),
-    _unary("acos", "-g / sqrt(1 - x * x)", lambda sp, x: sp.acos(x), numpy="np.arccos({0})",
-           domain="acos of a number outside [-1, 1]"),
+    _unary(
+        "asin",
+        "g / sqrt(1 - x * x)",
+        lambda sp, x: sp.asin(x),
+        numpy="np.arcsin({0})",
+        domain="asin of a number outside [-1, 1]",
+    ),
+    _unary(
+        "acos",
+        "-g / sqrt(1 - x * x)",
+        lambda sp, x: sp.acos(x),
+        numpy="np.arccos({0})",
+        domain="acos of a number outside [-1, 1]",
+    ),
     _unary("atan", "g / (1 + x * x)", lambda sp, x: sp.atan(x), numpy="np.arctan({0})"),
     _unary("sinh", "g * cosh(x)", lambda sp, x: sp.sinh(x)),
     _unary("cosh", "g * sinh(x)", lambda sp, x: sp.cosh(x)),
     _unary("tanh", "g * (1 - out * out)", lambda sp, x: sp.tanh(x)),
-    _unary("abs", "where(x > 0, g, where(x < 0, -g, 0))", lambda sp, x: sp.Abs(x),
-           python="abs({0})"),
-    _unary("sigmoid", "g * out * (1 - out)", lambda sp, x: 1 / (1 + sp.exp(-x)),
-           python="_sigmoid({0})", numpy="np.exp(-np.logaddexp(0.0, -{0}))"),
-    _unary("relu", "where(x > 0, g, 0)", lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
-           python="{0} if {0} > 0.0 else 0.0", numpy="np.maximum({0}, 0.0)"),
-    _unary("softplus", "g * sigmoid(x)", lambda sp, x: sp.log(1 + sp.exp(x)),
-           python="_softplus({0})", numpy="np.logaddexp(0.0, {0})"),
-    _unary("log1p", "g / (1 + x)", lambda sp, x: sp.log(1 + x),
-           domain="log1p of a number <= -1"),
+    _unary(
+        "abs", "where(x > 0, g, where(x < 0, -g, 0))", lambda sp, x: sp.Abs(x), python="abs({0})"
+    ),
+    _unary(
+        "sigmoid",
+        "g * out * (1 - out)",
+        lambda sp, x: 1 / (1 + sp.exp(-x)),
+        python="_sigmoid({0})",
+        numpy="np.exp(-np.logaddexp(0.0, -{0}))",
+    ),
+    _unary(
+        "relu",
+        "where(x > 0, g, 0)",
+        lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
+        python="{0} if {0} > 0.0 else 0.0",
+        numpy="np.maximum({0}, 0.0)",
+    ),
+    _unary(
+        "softplus",
+        "g * sigmoid(x)",
+        lambda sp, x: sp.log(1 + sp.exp(x)),
+        python="_softplus({0})",
+        numpy="np.logaddexp(0.0, {0})",
+    ),
+    _unary("log1p", "g / (1 + x)", lambda sp, x: sp.log(1 + x), domain="log1p of a number <= -1"),
     _unary("expm1", "g * (out + 1)", lambda sp, x: sp.exp(x) - 1),
-    _unary("erf", "g * (2 / sqrt(pi)) * exp(-(x * x))", lambda sp, x: sp.erf(x),
-           numpy="np.vectorize(math.erf, otypes=[float])({0})"),
+    _unary(
+        "erf",
+        "g * (2 / sqrt(pi)) * exp(-(x * x))",
+        lambda sp, x: sp.erf(x),
+        numpy="np.vectorize(math.erf, otypes=[float])({0})",
+    ),
     # functions of several arguments
-    Primitive("hypot", 2, "math.hypot({0}, {1})", "np.hypot({0}, {1})",
-              lambda sp, x, y: sp.sqrt(x**2 + y**2), ("g * x / out", "g * y / out")),
-    Primitive("atan2", 2, "math.atan2({0}, {1})", "np.arctan2({0}, {1})",
-              lambda sp, x, y: sp.atan2(x, y),
-              ("g * y / (x * x + y * y)", "-g * x / (x * x + y * y)")),
+    Primitive(
+        "hypot",
+        2,
+        "math.hypot({0}, {1})",
+        "np.hypot({0}, {1})",
+        lambda sp, x, y: sp.sqrt(x**2 + y**2),
+        ("g * x / out", "g * y / out"),
+    ),
+    Primitive(
+        "atan2",
+        2,
+        "math.atan2({0}, {1})",
+        "np.arctan2({0}, {1})",
+        lambda sp, x, y: sp.atan2(x, y),
+        ("g * y / (x * x + y * y)", "-g * x / (x * x + y * y)"),
+    ),
     # clip(x, lo, hi) = min(max(x, lo), hi); x gets the gradient on the closed
     # interval, lo and hi only where they are the result.
-    Primitive("clip", 3, "min(max({0}, {1}), {2})", "np.minimum(np.maximum({0}, {1}), {2})",
-              lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
-              ("where(x >= y, where(x <= z, g, 0), 0)",
-               "where(x < y, where(y <= z, g, 0), 0)",
-               "where(x > z, g, where(y > z, g, 0))")),
-    Primitive("where", 3, "{1} if {0} else {2}", "np.where({0}, {1}, {2})", _where_sympy,
-              (None, "where(x, g, 0)", "where(x, 0, g)")),
+    Primitive(
+        "clip",
+        3,
+        "min(max({0}, {1}), {2})",
+        "np.minimum(np.maximum({0}, {1}), {2})",
+        lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
+        (
+            "where(x >= y, where(x <= z, g, 0), 0)",
+            "where(x < y, where(y <= z, g, 0), 0)",
+            "where(x > z, g, where(y > z, g, 0))",
+        ),
+    ),
+    Primitive(
+        "where",
+        3,
+        "{1} if {0} else {2}",
+        "np.where({0}, {1}, {2})",
+        _where_sympy,
+        (None, "where(x, g, 0)", "where(x, 0, g)"),
+    ),
     # The pair spellings return exactly what the builtins do (first argument on ties
     # and nan), without the cost of a call.
-    Primitive("min", None, "min({args})", "np.min(np.broadcast_arrays({args}), axis=0)",
-              lambda sp, *xs: sp.Min(*xs), _tie_split,
-              python_pair="{1} if {1} < {0} else {0}"),
-    Primitive("max", None, "max({args})", "np.max(np.broadcast_arrays({args}), axis=0)",
-              lambda sp, *xs: sp.Max(*xs), _tie_split,
-              python_pair="{1} if {1} > {0} else {0}"),
+    Primitive(
+        "min",
+        None,
+        "min({args})",
+        "np.min(np.broadcast_arrays({args}), axis=0)",
+        lambda sp, *xs: sp.Min(*xs),
+        _tie_split,
+        python_pair="{1} if {1} < {0} else {0}",
+    ),
+    Primitive(
+        "max",
+        None,
+        "max({args})",
+        "np.max(np.broadcast_arrays({args}), axis=0)",
+        lambda sp, *xs: sp.Max(*xs),
+        _tie_split,
+        python_pair="{1} if {1} > {0} else {0}",
+    ),
     # comparisons: only where(...)'s condition, so they carry no gradient
     _compare("lt", "<", lambda sp, x, y: sp.Lt(x, y)),
     _compare("le", "<=", lambda sp, x, y: sp.Le(x, y)),
@@ -173,13 +308,20 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _compare("eq", "==", lambda sp, x, y: sp.Eq(x, y)),
     _compare("ne", "!=", lambda sp, x, y: sp.Ne(x, y)),
 )
+# fmt: on
 
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
 # What formulas may call by name, and what their operator symbols mean.
 FUNCTIONS: dict[str, Primitive] = {p.name: p for p in PRIMITIVES if p.callable}
-BINARY_OPERATORS: dict[str, str] = {"+": "add", "-": "sub", "*": "mul", "/": "div",
-                                    "**": "pow", "^": "pow"}
+BINARY_OPERATORS: dict[str, str] = {
+    "+": "add",
+    "-": "sub",
+    "*": "mul",
+    "/": "div",
+    "**": "pow",
+    "^": "pow",
+}
 COMPARISON_NAMES = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 COMPARISONS: dict[str, str] = {BY_NAME[n].symbol: n for n in sorted(COMPARISON_NAMES)}
 

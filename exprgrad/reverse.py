@@ -76,8 +76,9 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
     def accumulate(target: int, contribution: int) -> None:
         if target in adjoint:
             span = program.ops[target].span
-            contribution = builder.op("add", adjoint[target], contribution, span=span,
-                                      in_gradient=True)
+            contribution = builder.op(
+                "add", adjoint[target], contribution, span=span, in_gradient=True
+            )
         adjoint[target] = contribution
 
     for i in reversed(range(len(program.ops))):
@@ -109,5 +110,6 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
         else:
             grad_of.setdefault(gradient, input_ids[name])
         grads[name] = gradient
-    return Program(tuple(builder.ops), program.source, program.inputs, program.value,
-                   grads, grad_of)
+    return Program(
+        tuple(builder.ops), program.source, program.inputs, program.value, grads, grad_of
+    )

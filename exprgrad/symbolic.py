@@ -98,8 +98,9 @@ def _number(sp, expr, subs) -> complex | None:
     return value
 
 
-def _compare_numerically(sp, generated, expected, syms, rng: random.Random,
-                         wanted: int = 12, tries: int = 400) -> tuple[bool, str]:
+def _compare_numerically(
+    sp, generated, expected, syms, rng: random.Random, wanted: int = 12, tries: int = 400
+) -> tuple[bool, str]:
     agreed = 0
     for _ in range(tries):
         subs = {s: sp.Float(rng.uniform(-2.5, 2.5)) for s in syms}
@@ -133,8 +134,12 @@ def check(full: Program, formula: Any, seed: int = 0) -> CheckReport:
         # cannot prove anything exact about a folded constant such as log(2).
         smooth = not difference.has(*_NON_SMOOTH(sp))
         exact = not difference.atoms(sp.Float)
-        if smooth and exact and sp.count_ops(difference) <= SIMPLIFY_OP_LIMIT and (
-                sp.simplify(difference) == 0):
+        if (
+            smooth
+            and exact
+            and sp.count_ops(difference) <= SIMPLIFY_OP_LIMIT
+            and (sp.simplify(difference) == 0)
+        ):
             results.append(ComponentCheck(name, "symbolic", "simplify(generated - diff) == 0"))
             continue
         ok, detail = _compare_numerically(sp, generated, expected, list(syms.values()), rng)
@@ -154,6 +159,8 @@ def latex(program: Program, wrt: list[str]) -> str:
     lines = [f"f = {sp.latex(value)}"]
     for name in wrt:
         derivative = sp.diff(value, syms[name])
-        lines.append(rf"\frac{{\partial f}}{{\partial {sp.latex(syms[name])}}} = "
-                     f"{sp.latex(derivative)}")
+        lines.append(
+            rf"\frac{{\partial f}}{{\partial {sp.latex(syms[name])}}} = "
+            f"{sp.latex(derivative)}"
+        )
     return "\n".join(lines)

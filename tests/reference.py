@@ -35,18 +35,44 @@ def _jax_table():
         return apply
 
     return {
-        "add": jnp.add, "sub": jnp.subtract, "mul": jnp.multiply, "div": jnp.divide,
-        "neg": jnp.negative, "pow": jnp.power, "powi": jnp.power,
-        "exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt, "sin": jnp.sin, "cos": jnp.cos,
-        "tan": jnp.tan, "asin": jnp.arcsin, "acos": jnp.arccos, "atan": jnp.arctan,
-        "sinh": jnp.sinh, "cosh": jnp.cosh, "tanh": jnp.tanh, "abs": jnp.abs,
-        "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "softplus": jax.nn.softplus,
-        "log1p": jnp.log1p, "expm1": jnp.expm1, "erf": jax.scipy.special.erf,
-        "hypot": jnp.hypot, "atan2": jnp.arctan2,
+        "add": jnp.add,
+        "sub": jnp.subtract,
+        "mul": jnp.multiply,
+        "div": jnp.divide,
+        "neg": jnp.negative,
+        "pow": jnp.power,
+        "powi": jnp.power,
+        "exp": jnp.exp,
+        "log": jnp.log,
+        "sqrt": jnp.sqrt,
+        "sin": jnp.sin,
+        "cos": jnp.cos,
+        "tan": jnp.tan,
+        "asin": jnp.arcsin,
+        "acos": jnp.arccos,
+        "atan": jnp.arctan,
+        "sinh": jnp.sinh,
+        "cosh": jnp.cosh,
+        "tanh": jnp.tanh,
+        "abs": jnp.abs,
+        "sigmoid": jax.nn.sigmoid,
+        "relu": jax.nn.relu,
+        "softplus": jax.nn.softplus,
+        "log1p": jnp.log1p,
+        "expm1": jnp.expm1,
+        "erf": jax.scipy.special.erf,
+        "hypot": jnp.hypot,
+        "atan2": jnp.arctan2,
         "clip": lambda x, lo, hi: jnp.minimum(jnp.maximum(x, lo), hi),
-        "where": jnp.where, "min": fold(jnp.minimum), "max": fold(jnp.maximum),
-        "lt": jnp.less, "le": jnp.less_equal, "gt": jnp.greater, "ge": jnp.greater_equal,
-        "eq": jnp.equal, "ne": jnp.not_equal,
+        "where": jnp.where,
+        "min": fold(jnp.minimum),
+        "max": fold(jnp.maximum),
+        "lt": jnp.less,
+        "le": jnp.less_equal,
+        "gt": jnp.greater,
+        "ge": jnp.greater_equal,
+        "eq": jnp.equal,
+        "ne": jnp.not_equal,
     }
 
 
@@ -75,8 +101,9 @@ def jax_value_and_grad(function: exprgrad.Function, point: dict[str, float]):
     return float(value), {name: by_name[name] for name in function.wrt}
 
 
-def central_difference(function: exprgrad.Function, point: dict[str, float], name: str,
-                       step: float) -> float:
+def central_difference(
+    function: exprgrad.Function, point: dict[str, float], name: str, step: float
+) -> float:
     h = step * max(1.0, abs(point[name]))
     up = dict(point, **{name: point[name] + h})
     down = dict(point, **{name: point[name] - h})
@@ -107,8 +134,11 @@ def sympy_grad(function: exprgrad.Function, point: dict[str, float]):
             value = complex(derivative.evalf(30, subs=subs))
         except (TypeError, ValueError):
             value = None
-        grads[name] = value.real if value is not None and abs(value.imag) < 1e-12 and (
-            math.isfinite(value.real)) else None
+        grads[name] = (
+            value.real
+            if value is not None and abs(value.imag) < 1e-12 and (math.isfinite(value.real))
+            else None
+        )
     return grads
 
 
@@ -116,8 +146,13 @@ def close(a: float, b: float, rel: float = 1e-7, abs_tol: float = 1e-9) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
 
 
-def assert_gradients_agree(function: exprgrad.Function, point: dict[str, float],
-                           *, use_sympy: bool = True, use_jax: bool = True) -> None:
+def assert_gradients_agree(
+    function: exprgrad.Function,
+    point: dict[str, float],
+    *,
+    use_sympy: bool = True,
+    use_jax: bool = True,
+) -> None:
     """exprgrad's value and gradient against sympy, central differences and jax."""
     value, grads = function.value_and_grad(**point)
     assert set(grads) == set(function.wrt)

@@ -35,12 +35,22 @@ def test_positional_arguments_follow_inputs():
     assert f(*args) == f(**POINT)
     assert f.value_and_grad(*args) == f.value_and_grad(**POINT)
     assert f.value_and_grad(*args[:3], **{k: POINT[k] for k in f.inputs[3:]}) == (
-        f.value_and_grad(**POINT))
+        f.value_and_grad(**POINT)
+    )
 
 
 def test_outputs_are_floats_even_for_int_inputs():
-    for source in ("a*b", "min(a, b)", "max(1, a)", "where(a < b, a, b)", "relu(a)", "abs(a)",
-                   "clip(a, 0, b)", "a", "-a + b"):
+    for source in (
+        "a*b",
+        "min(a, b)",
+        "max(1, a)",
+        "where(a < b, a, b)",
+        "relu(a)",
+        "abs(a)",
+        "clip(a, 0, b)",
+        "a",
+        "-a + b",
+    ):
         f = exprgrad.compile(source)
         point = {name: value for name, value in (("a", 3), ("b", 5)) if name in f.inputs}
         value, grads = f.value_and_grad(**point)
@@ -48,11 +58,14 @@ def test_outputs_are_floats_even_for_int_inputs():
         assert all(type(g) is float for g in grads.values()), source
 
 
-@pytest.mark.parametrize("call", [
-    lambda f: f(a=1),
-    lambda f: f.value_and_grad(a=1),
-    lambda f: f.grad(a=1),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f: f(a=1),
+        lambda f: f.value_and_grad(a=1),
+        lambda f: f.grad(a=1),
+    ],
+)
 def test_missing_argument_is_a_type_error_naming_it(call):
     with pytest.raises(TypeError, match="'b'"):
         call(exprgrad.compile("a*b"))
@@ -89,16 +102,19 @@ def test_names_that_look_generated_stay_apart():
 # --- evaluation errors name the operation and the position --------------------------------
 
 
-@pytest.mark.parametrize(("source", "point", "message", "column"), [
-    ("y + log(x)", {"x": -1.0, "y": 0}, "log of a non-positive number", 5),
-    ("sqrt(x)", {"x": -1.0}, "sqrt of a negative number", 1),
-    ("2 * asin(x)", {"x": 2.0}, "asin of a number outside", 5),
-    ("a / b", {"a": 1.0, "b": 0.0}, "division by zero in a / b", 1),
-    ("exp(x)", {"x": 1000.0}, "overflow in exp(x)", 1),
-    ("x ** 0.5", {"x": -2.0}, "pow of a negative number", 1),
-    ("x ** -1", {"x": 0.0}, "division by zero", 1),
-    ("log1p(x)", {"x": -1.0}, "log1p of a number <= -1", 1),
-])
+@pytest.mark.parametrize(
+    ("source", "point", "message", "column"),
+    [
+        ("y + log(x)", {"x": -1.0, "y": 0}, "log of a non-positive number", 5),
+        ("sqrt(x)", {"x": -1.0}, "sqrt of a negative number", 1),
+        ("2 * asin(x)", {"x": 2.0}, "asin of a number outside", 5),
+        ("a / b", {"a": 1.0, "b": 0.0}, "division by zero in a / b", 1),
+        ("exp(x)", {"x": 1000.0}, "overflow in exp(x)", 1),
+        ("x ** 0.5", {"x": -2.0}, "pow of a negative number", 1),
+        ("x ** -1", {"x": 0.0}, "division by zero", 1),
+        ("log1p(x)", {"x": -1.0}, "log1p of a number <= -1", 1),
+    ],
+)
 def test_evaluation_errors(source, point, message, column):
     f = exprgrad.compile(source)
     for call in (f, f.value_and_grad):
@@ -146,13 +162,16 @@ def test_generated_namespace_has_no_dangerous_builtins():
     assert "__import__" not in namespace["__builtins__"]
 
 
-@pytest.mark.parametrize("formula", [
-    "__import__('os').system('echo pwned')",
-    "x\nimport os",
-    "x # \n__import__('os')",
-    "x;exec('1')",
-    "(x)\r__import__('os')",
-])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "__import__('os').system('echo pwned')",
+        "x\nimport os",
+        "x # \n__import__('os')",
+        "x;exec('1')",
+        "(x)\r__import__('os')",
+    ],
+)
 def test_hostile_formulas_are_refused(formula):
     with pytest.raises(exprgrad.FormulaError):
         exprgrad.compile(formula)

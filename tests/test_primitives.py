@@ -24,8 +24,12 @@ CASES: dict[str, list[tuple[str, dict[str, tuple[float, float]]]]] = {
     "mul": [("a * b", {})],
     "div": [("a / b", {"b": POSITIVE}), ("a / b", {"b": (-3.0, -0.2)})],
     "neg": [("-a * b", {})],
-    "pow": [("a ** b", {"a": POSITIVE}), ("pow(a, b)", {"a": POSITIVE}), ("2 ** a", {}),
-            ("a ^ 0.5", {"a": POSITIVE})],
+    "pow": [
+        ("a ** b", {"a": POSITIVE}),
+        ("pow(a, b)", {"a": POSITIVE}),
+        ("2 ** a", {}),
+        ("a ^ 0.5", {"a": POSITIVE}),
+    ],
     "powi": [("a ** 3", {}), ("a ** -2", {"a": POSITIVE}), ("(a - b) ** 2", {})],
     "exp": [("exp(a * b)", {})],
     "log": [("log(a)", {"a": POSITIVE})],
@@ -48,8 +52,10 @@ CASES: dict[str, list[tuple[str, dict[str, tuple[float, float]]]]] = {
     "erf": [("erf(a)", {})],
     "hypot": [("hypot(a, b)", {})],
     "atan2": [("atan2(a, b)", {})],
-    "clip": [("clip(a, b, c)", {"a": (-3.0, 3.0), "b": (-2.0, -0.5), "c": (0.5, 2.0)}),
-             ("clip(a, b, c)", {"b": (0.5, 1.0), "c": (-1.0, -0.5)})],  # lo > hi: hi wins
+    "clip": [
+        ("clip(a, b, c)", {"a": (-3.0, 3.0), "b": (-2.0, -0.5), "c": (0.5, 2.0)}),
+        ("clip(a, b, c)", {"b": (0.5, 1.0), "c": (-1.0, -0.5)}),
+    ],  # lo > hi: hi wins
     "where": [("where(a < b, a * c, b * c)", {}), ("where(a, b, c)", {})],
     "min": [("min(a, b)", {}), ("min(a, b, c)", {})],
     "max": [("max(a, b)", {}), ("max(a, b, c)", {})],
@@ -61,22 +67,24 @@ CASES: dict[str, list[tuple[str, dict[str, tuple[float, float]]]]] = {
     "ne": [("where(a != b, a, b * b)", {})],
 }
 
-CASE_LIST = [(name, formula, domain) for name, cases in CASES.items()
-             for formula, domain in cases]
+CASE_LIST = [(name, formula, domain) for name, cases in CASES.items() for formula, domain in cases]
 
 
 def points(function: exprgrad.Function, domain, count: int, seed: int):
     rng = random.Random(seed)
-    return [{name: rng.uniform(*domain.get(name, WIDE)) for name in function.inputs}
-            for _ in range(count)]
+    return [
+        {name: rng.uniform(*domain.get(name, WIDE)) for name in function.inputs}
+        for _ in range(count)
+    ]
 
 
 def test_every_primitive_has_cases():
     assert set(CASES) == {p.name for p in PRIMITIVES}
 
 
-@pytest.mark.parametrize(("name", "formula", "domain"), CASE_LIST,
-                         ids=[f"{n}:{f}" for n, f, _ in CASE_LIST])
+@pytest.mark.parametrize(
+    ("name", "formula", "domain"), CASE_LIST, ids=[f"{n}:{f}" for n, f, _ in CASE_LIST]
+)
 def test_gradient_three_ways(name, formula, domain):
     f = exprgrad.compile(formula)
     assert any(op.prim == name for op in f.forward_program.ops), f"{formula} lost its {name}"
@@ -84,8 +92,9 @@ def test_gradient_three_ways(name, formula, domain):
         assert_gradients_agree(f, point)
 
 
-@pytest.mark.parametrize(("name", "formula", "domain"), CASE_LIST,
-                         ids=[f"{n}:{f}" for n, f, _ in CASE_LIST])
+@pytest.mark.parametrize(
+    ("name", "formula", "domain"), CASE_LIST, ids=[f"{n}:{f}" for n, f, _ in CASE_LIST]
+)
 def test_check_proves_rule(name, formula, domain):
     report = exprgrad.compile(formula).check()
     assert report.ok, str(report)
@@ -120,8 +129,14 @@ def test_numpy_spelling_matches_python(primitive):
     code = primitive.emit_numpy(names)
     array_function = eval(f"lambda {', '.join(names)}: {code}", {"np": np, "math": math})
     scalar_function = evaluator(primitive.name, arity)
-    domain = {"log": POSITIVE, "sqrt": POSITIVE, "asin": UNIT, "acos": UNIT,
-              "log1p": (-0.9, 3.0), "pow": POSITIVE}.get(primitive.name, WIDE)
+    domain = {
+        "log": POSITIVE,
+        "sqrt": POSITIVE,
+        "asin": UNIT,
+        "acos": UNIT,
+        "log1p": (-0.9, 3.0),
+        "pow": POSITIVE,
+    }.get(primitive.name, WIDE)
     for _ in range(5):
         args = [rng.uniform(*domain) for _ in range(arity)]
         if primitive.name == "powi":  # powi only ever gets a whole constant exponent
@@ -135,6 +150,7 @@ def test_numpy_spelling_matches_python(primitive):
 
 
 # --- non-smooth points, as documented in the README -------------------------------------
+
 
 def grad(formula, **point):
     return exprgrad.compile(formula).grad(**point)
@@ -175,6 +191,7 @@ def test_where_routes_gradient_to_the_chosen_branch():
 
 
 # --- numerically delicate primitives ------------------------------------------------------
+
 
 def test_sigmoid_is_stable_far_out():
     f = exprgrad.compile("sigmoid(x)")

@@ -42,8 +42,16 @@ def test_gradient_descent_on_a_parabola():
         values.append(f"{value:.5}")
         xs.append(f"{x:.5}")
         x -= 0.1 * grads["x"]
-    assert values[:8] == ["2.0", "0.88", "0.7008", "0.67213", "0.66754", "0.66681",
-                          "0.66669", "0.66667"]
+    assert values[:8] == [
+        "2.0",
+        "0.88",
+        "0.7008",
+        "0.67213",
+        "0.66754",
+        "0.66681",
+        "0.66669",
+        "0.66667",
+    ]
     assert values[8:] == ["0.66667"] * 17
     assert xs[:8] == ["1.0", "0.6", "0.44", "0.376", "0.3504", "0.34016", "0.33606", "0.33443"]
     assert f"{x:.5}" == "0.33333"
@@ -54,10 +62,13 @@ def test_hinge_seed():
     assert f.inputs == ("label", "a", "x", "b", "y", "c")
     value, grads = f.value_and_grad(a=1, b=-2, c=-1, x=1.2, y=0.7, label=1)
     assert close(value, -1.2, 1e-15)
-    assert grads == pytest.approx({"label": -1.2, "a": 1.2, "x": 1.0, "b": 0.7, "y": -2.0,
-                                   "c": 1.0}, rel=1e-15)
+    assert grads == pytest.approx(
+        {"label": -1.2, "a": 1.2, "x": 1.0, "b": 0.7, "y": -2.0, "c": 1.0}, rel=1e-15
+    )
     assert f.value_and_grad(a=1, b=0, c=5, x=1, y=0, label=1) == (
-        1.0, {"label": 0.0, "a": 0.0, "x": 0.0, "b": 0.0, "y": 0.0, "c": 0.0})
+        1.0,
+        {"label": 0.0, "a": 0.0, "x": 0.0, "b": 0.0, "y": 0.0, "c": 0.0},
+    )
 
 
 # --- wrt -----------------------------------------------------------------------------------
@@ -93,11 +104,21 @@ def test_shared_subexpressions_accumulate():
 # Domain guards keep random formulas inside where they are defined; everything
 # else is spelled from the table, so a new primitive is fuzzed as soon as it exists.
 GUARDED = {
-    "log": "log(1.5 + {0}*{0})", "sqrt": "sqrt(0.5 + {0}*{0})", "log1p": "log1p({0}*{0})",
-    "asin": "asin(0.9*tanh({0}))", "acos": "acos(0.9*tanh({0}))", "exp": "exp(tanh({0}))",
-    "sinh": "sinh(tanh({0}))", "cosh": "cosh(tanh({0}))", "expm1": "expm1(tanh({0}))",
-    "tan": "tan(tanh({0}))", "pow": "pow(1 + {0}*{0}, tanh({1}))", "div": "({0} / (1 + {1}*{1}))",
-    "powi": "(tanh({0}) ** 3)", "neg": "(-{0})", "hypot": "hypot({0}, 1 + {1}*{1})",
+    "log": "log(1.5 + {0}*{0})",
+    "sqrt": "sqrt(0.5 + {0}*{0})",
+    "log1p": "log1p({0}*{0})",
+    "asin": "asin(0.9*tanh({0}))",
+    "acos": "acos(0.9*tanh({0}))",
+    "exp": "exp(tanh({0}))",
+    "sinh": "sinh(tanh({0}))",
+    "cosh": "cosh(tanh({0}))",
+    "expm1": "expm1(tanh({0}))",
+    "tan": "tan(tanh({0}))",
+    "pow": "pow(1 + {0}*{0}, tanh({1}))",
+    "div": "({0} / (1 + {1}*{1}))",
+    "powi": "(tanh({0}) ** 3)",
+    "neg": "(-{0})",
+    "hypot": "hypot({0}, 1 + {1}*{1})",
     "atan2": "atan2({0}, 1 + {1}*{1})",
 }
 
@@ -128,8 +149,9 @@ def _apply(template: str, operands: list[str]) -> str:
 
 def expressions(leaves=LEAVES):
     def extend(children):
-        return st.builds(_apply, st.sampled_from(TEMPLATES), st.lists(children, min_size=3,
-                                                                      max_size=3))
+        return st.builds(
+            _apply, st.sampled_from(TEMPLATES), st.lists(children, min_size=3, max_size=3)
+        )
 
     return st.recursive(leaves, extend, max_leaves=8)
 
@@ -193,8 +215,16 @@ def second_derivative(source: str, first: str, second: str) -> Program:
     return optimize(differentiate(optimize(as_value), [second]))
 
 
-@pytest.mark.parametrize("source", ["sigmoid(a*x + b)", "a**3*log(x)", "tanh(a*x)*exp(x)",
-                                    "softplus(a - x*x)", "hypot(a, x)*atan2(x, a)"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "sigmoid(a*x + b)",
+        "a**3*log(x)",
+        "tanh(a*x)*exp(x)",
+        "softplus(a - x*x)",
+        "hypot(a, x)*atan2(x, a)",
+    ],
+)
 def test_gradient_program_can_be_differentiated_again(source):
     sp = pytest.importorskip("sympy")
     from exprgrad import codegen

@@ -34,10 +34,15 @@ def test_check_catches_a_wrong_gradient(monkeypatch):
     import exprgrad.primitives as primitives
     from exprgrad import reverse
 
-    broken = primitives.Primitive(**{
-        **{f: getattr(primitives.BY_NAME["tanh"], f)
-           for f in primitives.Primitive.__dataclass_fields__},
-        "grads": ("g * (1 + out * out)",)})
+    broken = primitives.Primitive(
+        **{
+            **{
+                f: getattr(primitives.BY_NAME["tanh"], f)
+                for f in primitives.Primitive.__dataclass_fields__
+            },
+            "grads": ("g * (1 + out * out)",),
+        }
+    )
     monkeypatch.setitem(primitives.BY_NAME, "tanh", broken)
     reverse.rule_program.cache_clear()
     report = exprgrad.compile("tanh(a*x)").check()
