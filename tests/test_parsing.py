@@ -134,7 +134,8 @@ def test_leading_and_trailing_separators():
 
 
 def test_comments():
-    f = exprgrad.compile("# header comment\nh = x*2  # twice x\n# between\nh + 1 # the value\n# end")
+    f = exprgrad.compile(
+        "# header comment\nh = x*2  # twice x\n# between\nh + 1 # the value\n# end")
     assert f.inputs == ("x",)
     assert f(3.0) == 7.0
     # a comment swallows the rest of its line only
@@ -218,7 +219,7 @@ BAD = [
     ("()", None),
     (")))", "unexpected ')'"),
     ("(((", "ends early"),
-    ("x +\ny", "ends early"),
+    ("x +\ny", "end of line"),
     # empty
     ("", "empty formula"),
     ("   ", "empty formula"),
@@ -334,7 +335,7 @@ def test_bad_formula_raises_formula_error(formula, fragment):
         assert all(ch == "\t" or ch >= " " and ch != "\x7f" for ch in quoted_line(error))
         assert error.__cause__ is None or isinstance(error.__cause__, FormulaError)
         assert error.__suppress_context__ or error.__context__ is None
-    except Exception as error:  # noqa: BLE001 - the point: nothing but FormulaError
+    except Exception as error:  # the point: nothing but FormulaError
         pytest.fail(f"{formula!r} raised {type(error).__name__}: {error}")
     else:
         pytest.fail(f"{formula!r} compiled")
@@ -364,7 +365,9 @@ def test_non_string_formula_is_a_type_error():
     ("exp(a, b) + 1", "exp()", 1, 1),
     ("a +\t", "ends early", 1, 4),
     ("a + # comment", "ends early", 1, 4),
-    ("x +   \n\n  # trailing\n", "ends early", 1, 4),
+    ("x +   \t  ", "ends early", 1, 4),
+    ("x +\ny", "end of line", 1, 4),
+    ("h = x\nk = h +\nk", "end of line", 2, 8),
     ("h = x\r\nh + \x1b", "ASCII", 2, 5),
     ("h = x\rh * é", "ASCII", 2, 5),
 ])
@@ -455,13 +458,14 @@ def guarded(monkeypatch):
             raise AssertionError(f"{kind} called with {args!r}")
         return wrapper
 
-    monkeypatch.setattr(builtins, "__import__", record("import", real_import))
     monkeypatch.setattr(builtins, "exec", record("exec", real_exec))
     monkeypatch.setattr(builtins, "eval", record("eval", real_eval))
     monkeypatch.setattr(builtins, "open", record("open", real_open))
     monkeypatch.setattr(os, "system", refuse("os.system"))
     monkeypatch.setattr(os, "popen", refuse("os.popen"))
     monkeypatch.setattr(subprocess, "Popen", refuse("subprocess.Popen"))
+    # last: monkeypatch.setattr itself imports inspect
+    monkeypatch.setattr(builtins, "__import__", record("import", real_import))
     return calls
 
 
@@ -469,6 +473,7 @@ def guarded(monkeypatch):
 def test_injection_is_refused_and_nothing_runs(template, guarded, tmp_path):
     sentinel = tmp_path / "pwned"
     formula = template.format(sentinel=sentinel)
+    guarded.clear()  # fixture set-up may import; count only what compile does
     with pytest.raises(FormulaError) as info:
         exprgrad.compile(formula)
     assert "line" in str(info.value) and "column" in str(info.value)
@@ -488,7 +493,8 @@ def test_the_guard_would_see_an_import(guarded):
     assert ("import", "os") in guarded
 
 
-def test_valid_formula_with_hostile_names_runs_only_arithmetic(guarded, tmp_path):
+def test_valid_formula_with_hostile_names_runs_only_arithmetic(guarded):
+    guarded.clear()  # fixture set-up may import; count only what compile and the call do
     f = exprgrad.compile("os*system + __import__*exec + eval - open")
     assert f.inputs == ("os", "system", "__import__", "exec", "eval", "open")
     assert f(2, 3, 4, 5, 6, 7) == 2 * 3 + 4 * 5 + 6 - 7
@@ -594,10 +600,10 @@ def test_2000_deep_tanh():
     assert grads["x"] == pytest.approx(slope, rel=1e-9)
 
 
-def test_wide_sum_of_3000_terms():
-    f = exprgrad.compile(" + ".join(["a*x"] * 3000))
+def test_wide_sum_of_20000_terms():
+    f = exprgrad.compile(" + ".join(["a*x"] * 20_000))
     assert f.inputs == ("a", "x")
-    assert f.value_and_grad(a=0.5, x=2.0) == (3000.0, {"a": 6000.0, "x": 1500.0})
+    assert f.value_and_grad(a=0.5, x=2.0) == (20000.0, {"a": 40000.0, "x": 10000.0})
 
 
 def test_5000_chained_statements():
@@ -612,31 +618,38 @@ def test_5000_chained_statements():
 _HUGE_SUM = textwrap.dedent("""
     import json, sys
     import exprgrad
-    f = exprgrad.compile(" + ".join(["x"] * 100_000))
-    g = exprgrad.compile(" + ".join(["a*x"] * 100_000))
+    joiner = sys.argv[1]
+    f = exprgrad.compile(joiner.join(["x"] * 100_000))
+    g = exprgrad.compile(joiner.join(["a*x"] * 100_000))
     print(json.dumps([f.value_and_grad(x=0.5), g.value_and_grad(a=0.5, x=2.0), f.inputs,
                       sys.getrecursionlimit()]))
 """)
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(reason="codegen.quote() copies and normalizes the whole source span of every op "
-                   "before cutting it to _QUOTE_LIMIT, so a sum of n terms costs O(n**2) in "
-                   "code generation: 8,000 terms take ~20 s, 100,000 terms would take ~1 hour",
-                   strict=True)
-def test_100000_term_sum_compiles():
+def _check_huge_sum(joiner: str, timeout: float) -> None:
     # In a subprocess, so a compile that runs away is stopped by the timeout.
     try:
-        done = subprocess.run([sys.executable, "-c", _HUGE_SUM], capture_output=True, text=True,
-                              timeout=90)
+        done = subprocess.run([sys.executable, "-c", _HUGE_SUM, joiner], capture_output=True,
+                              text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        pytest.fail("a 100,000-term sum did not compile and evaluate within 90 s")
+        pytest.fail(f"two 100,000-term sums did not compile and evaluate within {timeout} s")
     assert done.returncode == 0, done.stderr[-3000:]
     sum_x, sum_ax, inputs, recursion_limit = json.loads(done.stdout)
     assert sum_x == [50000.0, {"x": 100000.0}]
     assert sum_ax == [100000.0, {"a": 200000.0, "x": 50000.0}]
     assert inputs == ["x"]
     assert recursion_limit <= 10_000  # done without raising the recursion limit
+
+
+@pytest.mark.slow
+def test_100000_term_sum_compiles():
+    _check_huge_sum(" + ", timeout=180)  # about 25 s on a 2-core machine
+
+
+@pytest.mark.slow
+def test_100000_term_sum_without_spaces_compiles():
+    # without spaces a whole sum is one "word": quoting it must still cost O(1) per op
+    _check_huge_sum("+", timeout=180)
 
 
 # --- fuzz: anything either compiles or raises FormulaError --------------------------------
@@ -700,9 +713,6 @@ def test_wrt_intermediate():
     assert str(error).endswith("\n    h = a*x\n    ^")
 
 
-@pytest.mark.xfail(reason="_PositionedError splices ' at line L, column C' before the message's "
-                   "first ': ', which here is inside '(inputs: a, x, b)', giving "
-                   "'(inputs at line 1, column 1: a, x, b)'", strict=True)
 def test_wrt_intermediate_message_keeps_the_input_list_intact():
     with pytest.raises(FormulaError) as info:
         exprgrad.compile("h = a*x\nh + b", wrt=["h"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 
 import pytest
 from reference import assert_gradients_agree, close
@@ -88,7 +89,7 @@ def test_every_primitive_has_cases():
 def test_gradient_three_ways(name, formula, domain):
     f = exprgrad.compile(formula)
     assert any(op.prim == name for op in f.forward_program.ops), f"{formula} lost its {name}"
-    for point in points(f, domain, 4, seed=hash(formula) % 1000):
+    for point in points(f, domain, 4, seed=zlib.crc32(formula.encode())):
         assert_gradients_agree(f, point)
 
 
