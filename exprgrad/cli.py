@@ -78,7 +78,9 @@ def _read_formula(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
 
 def _parse_point(text: str, parser: argparse.ArgumentParser) -> dict[str, float]:
-    point = {}
+    point: dict[str, float] = {}
+    if not text.strip():
+        return point  # a formula without inputs: `--at ''`
     for item in text.split(","):
         name, equals, value = item.partition("=")
         name = name.strip()
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
                 [f"unknown {', '.join(unknown)}"] if unknown else []
             )
-            parser.error(f"--at: {'; '.join(problems)} (inputs: {', '.join(function.inputs)})")
+            inputs = ", ".join(function.inputs)
+            parser.error(f"--at: {'; '.join(problems)} (give NAME=VALUE for each input: {inputs})")
         try:
             value, grads = function.value_and_grad(**point)
         except EvaluationError as error:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
+import re
 from dataclasses import dataclass
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,12 +21,20 @@ class Span:
         return Span(min(self.start, other.start), max(self.end, other.end))
 
 
+@functools.lru_cache(maxsize=4)
+def _line_starts(source: str) -> list[int]:
+    starts = [0]
+    for match in _LINE_END.finditer(source):
+        starts.append(match.end())
+    return starts
+
+
 def line_and_column(source: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset; '\\r\\n', '\\r' and '\\n' end lines."""
-    line = source.count("\n", 0, offset) + source.count("\r", 0, offset)
-    line -= source.count("\r\n", 0, offset) - 1
-    column = offset - max(source.rfind("\n", 0, offset), source.rfind("\r", 0, offset))
-    return line, column
+    # Line starts are computed once per source, so locating every op of a long file is linear.
+    starts = _line_starts(source)
+    line = bisect.bisect_right(starts, offset)
+    return line, offset - starts[line - 1] + 1
 
 
 def _printable(text: str) -> str:

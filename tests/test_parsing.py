@@ -23,8 +23,18 @@ from hypothesis import strategies as st
 import exprgrad
 from exprgrad import FormulaError
 
-LARK_INTERNALS = ("Token(", "$END", "LPAR", "RPAR", "_SEP", "Traceback", "UnexpectedToken",
-                  "UnexpectedCharacters", "NAME", "NUMBER")
+LARK_INTERNALS = (
+    "Token(",
+    "$END",
+    "LPAR",
+    "RPAR",
+    "_SEP",
+    "Traceback",
+    "UnexpectedToken",
+    "UnexpectedCharacters",
+    "NAME",
+    "NUMBER",
+)
 
 
 def value(formula: str, *args: float, **kwargs: float) -> float:
@@ -55,10 +65,21 @@ def quoted_line(error: FormulaError) -> str:
 # --- grammar facts ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("3", 3.0), ("2.5", 2.5), (".5", 0.5), ("1e-3", 0.001), ("1.", 1.0), ("1E3", 1000.0),
-    ("2.5e+2", 250.0), ("007", 7.0), ("0.0", 0.0), ("1e-400", 0.0),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3", 3.0),
+        ("2.5", 2.5),
+        (".5", 0.5),
+        ("1e-3", 0.001),
+        ("1.", 1.0),
+        ("1E3", 1000.0),
+        ("2.5e+2", 250.0),
+        ("007", 7.0),
+        ("0.0", 0.0),
+        ("1e-400", 0.0),
+    ],
+)
 def test_number_literals(text, expected):
     f = exprgrad.compile(text)
     assert f.inputs == ()
@@ -107,10 +128,20 @@ def test_precedence_and_left_associativity():
     assert value("(1 + 2)*3") == 9.0
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("+x", 2.0), ("-x", -2.0), ("--x", 2.0), ("-+-x", 2.0), ("- - - x", -2.0),
-    ("x - -y", 5.0), ("x * -y", -6.0), ("x + +y", 5.0), ("-x*y", -6.0),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("+x", 2.0),
+        ("-x", -2.0),
+        ("--x", 2.0),
+        ("-+-x", 2.0),
+        ("- - - x", -2.0),
+        ("x - -y", 5.0),
+        ("x * -y", -6.0),
+        ("x + +y", 5.0),
+        ("-x*y", -6.0),
+    ],
+)
 def test_unary_signs(text, expected):
     f = exprgrad.compile(text)
     assert f(**{name: {"x": 2.0, "y": 3.0}[name] for name in f.inputs}) == expected
@@ -135,7 +166,8 @@ def test_leading_and_trailing_separators():
 
 def test_comments():
     f = exprgrad.compile(
-        "# header comment\nh = x*2  # twice x\n# between\nh + 1 # the value\n# end")
+        "# header comment\nh = x*2  # twice x\n# between\nh + 1 # the value\n# end"
+    )
     assert f.inputs == ("x",)
     assert f(3.0) == 7.0
     # a comment swallows the rest of its line only
@@ -181,11 +213,18 @@ def test_pi_and_e_are_constants():
     assert f.grad(x=1.0) == {"x": pytest.approx(math.e + 2 * math.pi, rel=1e-15)}
 
 
-@pytest.mark.parametrize(("op", "x", "y", "expected"), [
-    ("<", 1.0, 2.0, 10.0), ("<", 2.0, 2.0, 20.0), ("<=", 2.0, 2.0, 10.0),
-    (">", 3.0, 2.0, 10.0), (">=", 1.0, 2.0, 20.0), ("==", 2.0, 2.0, 10.0),
-    ("!=", 2.0, 2.0, 20.0),
-])
+@pytest.mark.parametrize(
+    ("op", "x", "y", "expected"),
+    [
+        ("<", 1.0, 2.0, 10.0),
+        ("<", 2.0, 2.0, 20.0),
+        ("<=", 2.0, 2.0, 10.0),
+        (">", 3.0, 2.0, 10.0),
+        (">=", 1.0, 2.0, 20.0),
+        ("==", 2.0, 2.0, 10.0),
+        ("!=", 2.0, 2.0, 20.0),
+    ],
+)
 def test_comparisons_as_where_condition(op, x, y, expected):
     assert value(f"where(x {op} y, 10, 20)", x, y) == expected
 
@@ -353,24 +392,27 @@ def test_non_string_formula_is_a_type_error():
         exprgrad.compile(None)
 
 
-@pytest.mark.parametrize(("formula", "fragment", "line", "column"), [
-    ("a*(b+", "ends early", 1, 6),
-    ("sigmod(x)", "unknown function", 1, 1),
-    ("x + sigmod(x)", "unknown function", 1, 5),
-    ("y = x + z; z = 1; y", "'z'", 1, 9),
-    ("a = 1; a = 2; a", "'a'", 1, 8),
-    ("x + 1e999", "1e999", 1, 5),
-    ("x + y.z", "'.'", 1, 6),
-    ("where(a, b<c, 1)", "where", 1, 10),
-    ("exp(a, b) + 1", "exp()", 1, 1),
-    ("a +\t", "ends early", 1, 4),
-    ("a + # comment", "ends early", 1, 4),
-    ("x +   \t  ", "ends early", 1, 4),
-    ("x +\ny", "end of line", 1, 4),
-    ("h = x\nk = h +\nk", "end of line", 2, 8),
-    ("h = x\r\nh + \x1b", "ASCII", 2, 5),
-    ("h = x\rh * é", "ASCII", 2, 5),
-])
+@pytest.mark.parametrize(
+    ("formula", "fragment", "line", "column"),
+    [
+        ("a*(b+", "ends early", 1, 6),
+        ("sigmod(x)", "unknown function", 1, 1),
+        ("x + sigmod(x)", "unknown function", 1, 5),
+        ("y = x + z; z = 1; y", "'z'", 1, 9),
+        ("a = 1; a = 2; a", "'a'", 1, 8),
+        ("x + 1e999", "1e999", 1, 5),
+        ("x + y.z", "'.'", 1, 6),
+        ("where(a, b<c, 1)", "where", 1, 10),
+        ("exp(a, b) + 1", "exp()", 1, 1),
+        ("a +\t", "ends early", 1, 4),
+        ("a + # comment", "ends early", 1, 4),
+        ("x +   \t  ", "ends early", 1, 4),
+        ("x +\ny", "end of line", 1, 4),
+        ("h = x\nk = h +\nk", "end of line", 2, 8),
+        ("h = x\r\nh + \x1b", "ASCII", 2, 5),
+        ("h = x\rh * é", "ASCII", 2, 5),
+    ],
+)
 def test_error_positions(formula, fragment, line, column):
     error = formula_error(formula)
     assert (error.line, error.column) == (line, column), str(error)
@@ -425,7 +467,7 @@ def test_message_free_of_lark_internals_for_every_kind():
 
 INJECTIONS = [
     "__import__('os').system('touch {sentinel}')",
-    "__import__(\"os\").system(\"touch {sentinel}\")",
+    '__import__("os").system("touch {sentinel}")',
     "exec(\"open('{sentinel}', 'w').close()\")",
     "eval(\"__import__('os').system('touch {sentinel}')\")",
     "open('{sentinel}', 'w').close()",
@@ -434,7 +476,7 @@ INJECTIONS = [
     "(lambda: __import__('os').system('touch {sentinel}'))()",
     "getattr(__import__('os'), 'system')('touch {sentinel}')",
     "x.__class__.__base__.__subclasses__()",
-    "__builtins__.exec('open(\"{sentinel}\", \"w\")')",
+    '__builtins__.exec(\'open("{sentinel}", "w")\')',
 ]
 
 
@@ -443,19 +485,25 @@ def guarded(monkeypatch):
     """Record every import, exec, eval, open, os.system and subprocess spawn during the test."""
     exprgrad.compile("sigmoid(a*x) + where(a < x, 1, 2)")  # warm caches: grammar, parser
     calls: list[tuple[str, str]] = []
-    real_import, real_exec, real_eval, real_open = (builtins.__import__, builtins.exec,
-                                                    builtins.eval, builtins.open)
+    real_import, real_exec, real_eval, real_open = (
+        builtins.__import__,
+        builtins.exec,
+        builtins.eval,
+        builtins.open,
+    )
 
     def record(kind, real):
         def wrapper(*args, **kwargs):
             calls.append((kind, str(args[0]) if args else ""))
             return real(*args, **kwargs)
+
         return wrapper
 
     def refuse(kind):
         def wrapper(*args, **kwargs):
             calls.append((kind, repr(args)))
             raise AssertionError(f"{kind} called with {args!r}")
+
         return wrapper
 
     monkeypatch.setattr(builtins, "exec", record("exec", real_exec))
@@ -482,8 +530,12 @@ def test_injection_is_refused_and_nothing_runs(template, guarded, tmp_path):
     assert "os.system" not in kinds and "os.popen" not in kinds
     assert "subprocess.Popen" not in kinds
     assert "exec" not in kinds and "eval" not in kinds  # nothing was generated, nothing ran
-    assert not [arg for kind, arg in guarded if kind == "import"
-                if arg.split(".")[0] in ("os", "subprocess", "sys", "posix", "shutil")]
+    assert not [
+        arg
+        for kind, arg in guarded
+        if kind == "import"
+        if arg.split(".")[0] in ("os", "subprocess", "sys", "posix", "shutil")
+    ]
     assert not [arg for kind, arg in guarded if kind == "open" and "pwned" in arg]
 
 
@@ -503,12 +555,52 @@ def test_valid_formula_with_hostile_names_runs_only_arithmetic(guarded):
 
 # --- keywords and builtins as variable names -------------------------------------------
 
-ODD_NAMES = ["lambda", "def", "print", "math", "exec", "eval", "__builtins__", "__import__",
-             "None", "True", "False", "_sigmoid", "_softplus", "t1", "t2", "x_grad",
-             "value_and_grad", "forward", "float", "min", "max", "abs", "exp", "sigmoid",
-             "class", "return", "import", "if", "not", "and", "is", "in", "self", "g", "out",
-             "np", "_MATH_ERRORS", "_evaluation_error", "error", "_", "__name__", "dict",
-             "inf", "nan"]
+ODD_NAMES = [
+    "lambda",
+    "def",
+    "print",
+    "math",
+    "exec",
+    "eval",
+    "__builtins__",
+    "__import__",
+    "None",
+    "True",
+    "False",
+    "_sigmoid",
+    "_softplus",
+    "t1",
+    "t2",
+    "x_grad",
+    "value_and_grad",
+    "forward",
+    "float",
+    "min",
+    "max",
+    "abs",
+    "exp",
+    "sigmoid",
+    "class",
+    "return",
+    "import",
+    "if",
+    "not",
+    "and",
+    "is",
+    "in",
+    "self",
+    "g",
+    "out",
+    "np",
+    "_MATH_ERRORS",
+    "_evaluation_error",
+    "error",
+    "_",
+    "__name__",
+    "dict",
+    "inf",
+    "nan",
+]
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)
@@ -549,19 +641,30 @@ def test_min_as_variable_and_as_function():
     assert f.value_and_grad(min=3.0) == (7.0, {"min": 2.0})
 
 
-@pytest.mark.parametrize(("formula", "point", "expected_value", "expected_grads"), [
-    ("lambda = x*2; lambda + 1", {"x": 1.5}, 4.0, {"x": 2.0}),
-    ("None = x*x; None*3", {"x": 2.0}, 12.0, {"x": 12.0}),
-    ("_sigmoid = x*2; sigmoid(_sigmoid)*0 + _sigmoid", {"x": 1.0}, 2.0, {"x": 2.0}),
-    ("t1 = x*x; t2 = t1*t1; t0 = t2 + t1; t0*t1", {"x": 1.5}, 1.5**6 + 1.5**4,
-     {"x": 6 * 1.5**5 + 4 * 1.5**3}),
-    ("x_grad = x*x; x_grad*x", {"x": 2.0}, 8.0, {"x": 12.0}),
-    ("x_grad*x + x", {"x_grad": 2.0, "x": 3.0}, 9.0, {"x_grad": 3.0, "x": 3.0}),
-    ("value_and_grad = x + forward; value_and_grad*forward", {"x": 2.0, "forward": 3.0}, 15.0,
-     {"x": 3.0, "forward": 8.0}),
-    ("math = x*2; exp(math)", {"x": 0.5}, math.e, {"x": 2 * math.e}),
-    ("float = x + 1; float*float", {"x": 2.0}, 9.0, {"x": 6.0}),
-])
+@pytest.mark.parametrize(
+    ("formula", "point", "expected_value", "expected_grads"),
+    [
+        ("lambda = x*2; lambda + 1", {"x": 1.5}, 4.0, {"x": 2.0}),
+        ("None = x*x; None*3", {"x": 2.0}, 12.0, {"x": 12.0}),
+        ("_sigmoid = x*2; sigmoid(_sigmoid)*0 + _sigmoid", {"x": 1.0}, 2.0, {"x": 2.0}),
+        (
+            "t1 = x*x; t2 = t1*t1; t0 = t2 + t1; t0*t1",
+            {"x": 1.5},
+            1.5**6 + 1.5**4,
+            {"x": 6 * 1.5**5 + 4 * 1.5**3},
+        ),
+        ("x_grad = x*x; x_grad*x", {"x": 2.0}, 8.0, {"x": 12.0}),
+        ("x_grad*x + x", {"x_grad": 2.0, "x": 3.0}, 9.0, {"x_grad": 3.0, "x": 3.0}),
+        (
+            "value_and_grad = x + forward; value_and_grad*forward",
+            {"x": 2.0, "forward": 3.0},
+            15.0,
+            {"x": 3.0, "forward": 8.0},
+        ),
+        ("math = x*2; exp(math)", {"x": 0.5}, math.e, {"x": 2 * math.e}),
+        ("float = x + 1; float*float", {"x": 2.0}, 9.0, {"x": 6.0}),
+    ],
+)
 def test_odd_names_as_intermediates(formula, point, expected_value, expected_grads):
     value_, grads = exprgrad.compile(formula).value_and_grad(**point)
     assert value_ == pytest.approx(expected_value, rel=1e-14)
@@ -629,8 +732,12 @@ _HUGE_SUM = textwrap.dedent("""
 def _check_huge_sum(joiner: str, timeout: float) -> None:
     # In a subprocess, so a compile that runs away is stopped by the timeout.
     try:
-        done = subprocess.run([sys.executable, "-c", _HUGE_SUM, joiner], capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-c", _HUGE_SUM, joiner],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"two 100,000-term sums did not compile and evaluate within {timeout} s")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -655,8 +762,30 @@ def test_100000_term_sum_without_spaces_compiles():
 # --- fuzz: anything either compiles or raises FormulaError --------------------------------
 
 ALPHABET = "abxyze019" + "+-*/^" + "()" + ",;\n \t" + "=<>!.'\"[]#"
-PIECES = ["sin", "min", "where", "clip", "exp", "pi", "e", "**", "1e5", "1e999", ".5", "lambda",
-          "None", "x", "y", "(", ")", ",", "<", "=", "\n", ";"]
+PIECES = [
+    "sin",
+    "min",
+    "where",
+    "clip",
+    "exp",
+    "pi",
+    "e",
+    "**",
+    "1e5",
+    "1e999",
+    ".5",
+    "lambda",
+    "None",
+    "x",
+    "y",
+    "(",
+    ")",
+    ",",
+    "<",
+    "=",
+    "\n",
+    ";",
+]
 
 
 def _compiles_or_formula_error(text: str) -> None:

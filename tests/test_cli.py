@@ -1,0 +1,459 @@
+"""The exprgrad command: in-process through exprgrad.cli.main, and as a real process."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import exprgrad
+from exprgrad.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = "sigmoid(a*x + b*y + c)"
+SEED_AT = "a=1,b=2,c=-3,x=-1,y=3"
+SEED_VALUE = 0.8807970779778823
+SEED_D_DA = -0.10499358540350662
+
+
+def run_main(argv: list[str]) -> int:
+    """main's exit status, whether it returns it or argparse raises SystemExit."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 1
+
+
+def run_process(
+    *args: str, stdin: str | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "exprgrad", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def parse_at_output(text: str) -> dict[str, str]:
+    """'value = 1.0' / 'd/da = 2.0' lines -> {'value': '1.0', 'd/da': '2.0'}, in order."""
+    result = {}
+    for line in text.splitlines():
+        name, equals, number = line.partition(" = ")
+        assert equals, f"unexpected output line {line!r}"
+        result[name] = number
+    return result
+
+
+# --- printing the generated code -----------------------------------------------------------
+
+
+def test_prints_generated_source(capsys):
+    assert run_main([SEED]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "def value_and_grad(a, x, b, y, c):" in out
+    assert "def forward(a, x, b, y, c):" in out
+    assert out == exprgrad.compile(SEED).source
+
+
+def test_formula_from_file(tmp_path, capsys):
+    path = tmp_path / "loss.txt"
+    path.write_text("# a loss\nz = a*x + b  # the score\nlog1p(exp(-z))\n", encoding="utf-8")
+    assert run_main(["-f", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert "def value_and_grad(a, x, b):" in out
+    assert run_main(["--file", str(path), "--at", "a=2,x=0.5,b=-1"]) == 0
+    out, _ = capsys.readouterr()
+    assert parse_at_output(out) == {
+        "value": repr(exprgrad.compile(path.read_text())(2, 0.5, -1)),
+        **{
+            f"d/d{k}": repr(v)
+            for k, v in exprgrad.compile(path.read_text()).grad(2, 0.5, -1).items()
+        },
+    }
+
+
+@pytest.mark.parametrize("argv", [["-"], ["-f", "-"], ["--file", "-"]])
+def test_formula_from_stdin(argv, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("(a*x +\n  b)  # from stdin\n"))
+    assert run_main([*argv, "--at", "a=2,x=3,b=1"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == "value = 7.0\nd/da = 3.0\nd/dx = 2.0\nd/db = 1.0\n"
+
+
+def test_stdin_source_output(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("log(1 + x*x)"))
+    assert run_main(["-"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == exprgrad.compile("log(1 + x*x)").source
+
+
+def test_wrt_restricts_the_gradient(capsys):
+    assert run_main(["a*x + b*y + c", "--wrt", "a,b", "--at", "a=1,b=2,c=3,x=4,y=5"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == "value = 17.0\nd/da = 4.0\nd/db = 5.0\n"
+    assert run_main(["a*x + b*y + c", "--wrt", "c"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == exprgrad.compile("a*x + b*y + c", wrt=["c"]).source
+    assert "'c'" in out and "'a'" not in out and "'x'" not in out
+
+
+def test_at_prints_exact_value_and_gradient(capsys):
+    assert run_main([SEED, "--at", SEED_AT]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == f"value = {SEED_VALUE!r}"
+    assert lines[1] == f"d/da = {SEED_D_DA!r}"
+    assert lines[0] == "value = 0.8807970779778823"
+    assert lines[1] == "d/da = -0.10499358540350662"
+    # every float printed exactly (repr) and every input present, in the formula's order
+    value, grads = exprgrad.compile(SEED).value_and_grad(a=1, b=2, c=-3, x=-1, y=3)
+    assert out == "".join(
+        [f"value = {value!r}\n"] + [f"d/d{k} = {v!r}\n" for k, v in grads.items()]
+    )
+    assert [line.split(" = ")[0] for line in lines[1:]] == ["d/da", "d/dx", "d/db", "d/dy", "d/dc"]
+
+
+def test_at_accepts_spaces_and_keyword_names(capsys):
+    assert run_main(["lambda*x", "--at", " lambda = 2 , x = 3 "]) == 0
+    out, _ = capsys.readouterr()
+    assert out == "value = 6.0\nd/dlambda = 3.0\nd/dx = 2.0\n"
+
+
+def test_check_confirms_each_component(capsys):
+    assert run_main([SEED, "--check"]) == 0
+    out, _ = capsys.readouterr()
+    for name in ("a", "x", "b", "y", "c"):
+        line = next(line for line in out.splitlines() if line.startswith(f"d/d{name}:"))
+        assert "symbolic" in line or "numeric" in line, line
+    assert "confirmed" in out
+
+
+def test_check_non_smooth_formula(capsys):
+    assert run_main(["relu(a*x) + abs(b) + y", "--check"]) == 0
+    out, _ = capsys.readouterr()
+    names = ["a", "x", "b", "y"]
+    lines = [line for line in out.splitlines() if line.startswith("d/d")]
+    assert [line.split(":")[0] for line in lines] == [f"d/d{n}" for n in names]
+    assert all("symbolic" in line or "numeric" in line for line in lines), out
+
+
+def test_latex(capsys):
+    assert run_main([SEED, "--latex"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("f = ")
+    for name in ("a", "x", "b", "y", "c"):
+        assert f"\\frac{{\\partial f}}{{\\partial {name}}}" in out
+    assert run_main(["a*x", "--wrt", "a", "--latex"]) == 0
+    out, _ = capsys.readouterr()
+    assert "\\frac{\\partial f}{\\partial a}" in out
+    assert "\\partial x}" not in out
+
+
+def test_ir(capsys):
+    assert run_main(["a*x + b", "--ir"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == exprgrad.compile("a*x + b").ir + "\n"
+    assert "inputs: a, x, b" in out
+    assert "mul a x" in out
+    assert "d/da" in out and "d/db" in out
+
+
+def test_version(capsys):
+    assert run_main(["--version"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.strip() == f"exprgrad {exprgrad.__version__}"
+
+
+MODULE_FORMULA = (
+    "sigmoid(a*x + b*y + c) + softplus(x) + where(x < y, erf(x), relu(y))"
+    " + min(a, b, c) + lambda*abs(y)"
+)
+MODULE_POINT = {"a": 1.0, "x": -1.0, "b": 2.0, "y": 3.0, "c": -3.0, "lambda": 0.5}
+
+
+def test_emit_module_runs_without_exprgrad(tmp_path, capsys):
+    assert run_main([MODULE_FORMULA, "--emit", "module"]) == 0
+    out, _ = capsys.readouterr()
+    (tmp_path / "loss_module.py").write_text(out, encoding="utf-8")
+    args = [MODULE_POINT[name] for name in exprgrad.compile(MODULE_FORMULA).inputs]
+    code = textwrap.dedent(f"""
+        import json, runpy, sys
+        try:
+            import exprgrad
+        except ImportError:
+            isolated = True
+        else:
+            isolated = False
+        namespace = runpy.run_path("loss_module.py")
+        value, grads = namespace["value_and_grad"](*{args!r})
+        print(json.dumps({{"isolated": isolated, "value": value, "grads": grads,
+                          "forward": namespace["forward"](*{args!r}),
+                          "modules": sorted(m for m in sys.modules if "exprgrad" in m)}}))
+    """)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["isolated"], "exprgrad was importable; the check proves nothing"
+    assert result["modules"] == []
+    value, grads = exprgrad.compile(MODULE_FORMULA).value_and_grad(**MODULE_POINT)
+    assert result["value"] == value  # json round-trips floats exactly
+    assert result["forward"] == value
+    assert result["grads"] == grads
+    assert list(result["grads"]) == ["a", "x", "b", "y", "c", "lambda"]
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+def test_bad_formula_in_process(capsys):
+    assert run_main(["a*(b+"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "line 1, column 6" in err
+    assert err.endswith("    a*(b+\n         ^\n")
+
+
+def test_bad_formula_process():
+    done = run_process("a*(b+")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "exprgrad: error:" in done.stderr
+    assert "formula ends early at line 1, column 6" in done.stderr
+    assert "    a*(b+\n         ^" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_formula_on_line_three_from_stdin():
+    done = run_process("-", stdin="a = x*2\nb = a + 1\nc = b * (a + )\nc\n")
+    assert done.returncode == 2
+    assert "line 3, column 14" in done.stderr
+    assert "    c = b * (a + )\n                 ^" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("at", "fragments"),
+    [
+        ("a=1", ["--at", "missing x"]),
+        ("a=1,x=2,z=3", ["--at", "unknown z"]),
+        ("a=1,x=foo", ["--at", "'foo' is not a number", "x"]),
+        ("a=1,x", ["--at", "NAME=VALUE", "'x'"]),
+        ("a=1,=2", ["--at", "NAME=VALUE"]),
+        ("", ["--at", "NAME=VALUE"]),
+        ("a=1;x=2", ["--at"]),
+    ],
+)
+def test_bad_at(at, fragments, capsys):
+    assert run_main(["a*x", "--at", at]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    for fragment in fragments:
+        assert fragment in err, err
+    assert "Traceback" not in err
+
+
+def test_at_with_no_inputs(capsys):
+    assert run_main(["2*pi", "--at", ""]) == 0
+    assert capsys.readouterr().out == f"value = {2 * math.pi!r}\n"
+
+
+def test_bad_at_process():
+    done = run_process("a*x", "--at", "a=1,x=oops")
+    assert done.returncode == 2
+    assert "'oops' is not a number" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_at_rejects_a_name_given_twice(capsys):
+    assert run_main(["a*x", "--at", "a=1,x=2,a=5"]) == 2
+    _, err = capsys.readouterr()
+    assert "a" in err and "--at" in err
+
+
+def test_evaluation_error_exits_1_without_traceback():
+    done = run_process("1 + log(x)", "--at", "x=-1")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "log" in done.stderr
+    assert "line 1, column 5" in done.stderr
+    assert "    1 + log(x)\n        ^^^^^^" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_evaluation_error_in_process(capsys):
+    assert run_main(["sqrt(x) + 1", "--at", "x=-4"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "sqrt" in err and "line 1, column 1" in err
+
+
+def test_no_formula(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("never read"))
+    assert run_main([]) == 2
+    _, err = capsys.readouterr()
+    assert "no formula" in err
+    done = run_process()
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+
+
+def test_formula_and_file_together(tmp_path, capsys):
+    path = tmp_path / "f.txt"
+    path.write_text("x", encoding="utf-8")
+    assert run_main(["x", "-f", str(path)]) == 2
+    _, err = capsys.readouterr()
+    assert "not both" in err
+
+
+def test_empty_stdin_is_a_formula_error(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert run_main(["-"]) == 2
+    _, err = capsys.readouterr()
+    assert "empty formula" in err
+
+
+def test_missing_file(tmp_path, capsys):
+    missing = tmp_path / "no such file.txt"
+    assert run_main(["-f", str(missing)]) == 2
+    _, err = capsys.readouterr()
+    assert "cannot read" in err and "no such file.txt" in err
+    done = run_process("-f", str(missing))
+    assert done.returncode == 2
+    assert "cannot read" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("kind", ["directory", "binary"])
+def test_unreadable_file(kind, tmp_path):
+    if kind == "directory":
+        path = tmp_path
+    else:
+        path = tmp_path / "bad.txt"
+        path.write_bytes(b"\xff\xfe x + 1")
+    done = run_process("-f", str(path))
+    assert done.returncode == 2
+    assert "cannot read" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_wrt(capsys):
+    assert run_main(["a*x", "--wrt", "z"]) == 2
+    _, err = capsys.readouterr()
+    assert "'z'" in err and "not an input" in err
+
+
+def test_hostile_formula_process(tmp_path):
+    sentinel = tmp_path / "pwned"
+    done = run_process(f"__import__('os').system('touch {sentinel}')", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no strings" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not sentinel.exists()
+
+
+def test_control_characters_do_not_reach_the_terminal():
+    done = run_process("x + \x1b[2J\x07y")
+    assert done.returncode == 2
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+
+
+def test_module_entry_point_process():
+    done = run_process(SEED, "--at", SEED_AT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:2] == [f"value = {SEED_VALUE!r}", f"d/da = {SEED_D_DA!r}"]
+
+
+# --- the installed command ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_installed_command_in_fresh_venv(tmp_path):
+    """A non-editable install ships the grammar inside the wheel: run it outside the repo."""
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, capture_output=True
+    )
+    bindir = venv / ("Scripts" if os.name == "nt" else "bin")
+    python = bindir / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import exprgrad, pathlib; p = pathlib.Path(exprgrad.__file__).parent; "
+            "print(p); print((p / 'grammar' / 'exprgrad.lark').is_file())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert where.returncode == 0, where.stderr
+    package_dir, grammar_inside = where.stdout.splitlines()
+    assert Path(package_dir).resolve().is_relative_to(venv.resolve())  # not the checkout
+    assert grammar_inside == "True"
+
+    done = subprocess.run(
+        [str(bindir / "exprgrad"), SEED, "--at", SEED_AT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "value = 0.8807970779778823\n"
+        "d/da = -0.10499358540350662\n"
+        "d/dx = 0.10499358540350662\n"
+        "d/db = 0.31498075621051985\n"
+        "d/dy = 0.20998717080701323\n"
+        "d/dc = 0.10499358540350662\n"
+    )
+    bad = subprocess.run(
+        [str(bindir / "exprgrad"), "a*(b+"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2
+    assert "line 1, column 6" in bad.stderr and "Traceback" not in bad.stderr
