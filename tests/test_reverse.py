@@ -177,7 +177,7 @@ def _point(f, seed):
     return {name: rng.uniform(-2.0, 2.0) for name in f.inputs}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.integers(0, 10**6))
 def test_random_programs_three_ways(source, seed):
     f = exprgrad.compile(source)

@@ -24,10 +24,8 @@ def value_and_grad(label, a, x, b, y, c):
         t5 = label * t4           # label*(a*x + b*y + c)
         t6 = t5 if t5 < 1.0 else 1.0  # min(1, label*(a*x + b*y + c))
         # backward
-        t7 = 1.0 == t5            # min(1, label*(a*x + b*y + c))
-        t8 = t5 == t6
-        t9 = 1.0 if t8 else 0.0
-        t5_grad = 0.5 if t7 else t9
+        t7 = 1.0 if t5 == t6 else 0.0  # min(1, label*(a*x + b*y + c))
+        t5_grad = 0.5 if 1.0 == t5 else t7
         label_grad = t5_grad * t4  # label*(a*x + b*y + c)
         t4_grad = t5_grad * label
         b_grad = t4_grad * y      # b*y

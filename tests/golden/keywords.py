@@ -24,15 +24,13 @@ def value_and_grad(print_, exec_, x):
         t4 = t2 + t3              # log(lambda - exec) + min(x, 0.5, -2)
         # backward
         t5 = x == t3              # min(x, 0.5, -2)
-        t6 = 0.5 == t3
-        t7 = (-2.0) == t3
-        t8 = 1.0 if t5 else 0.0
-        t9 = 1.0 if t6 else 0.0
+        t6 = 1.0 if t5 else 0.0
+        t7 = 1.0 if 0.5 == t3 else 0.0
+        t8 = t6 + t7
+        t9 = 1.0 if (-2.0) == t3 else 0.0
         t10 = t8 + t9
-        t11 = 1.0 if t7 else 0.0
-        t12 = t10 + t11
-        t13 = 1.0 / t12
-        x_grad = t13 if t5 else 0.0
+        t11 = 1.0 / t10
+        x_grad = t11 if t5 else 0.0
         t1_grad = 1.0 / t1        # log(lambda - exec)
         exec__grad = -t1_grad     # lambda - exec
         print__grad = t1_grad * 2.0  # 2*print

@@ -65,10 +65,8 @@ def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, lab
         t19 = 1.0 - t18           # 1 - label*score
         t20 = t19 if t19 > 0.0 else 0.0  # max(0, 1 - label*score)
         # backward
-        t21 = 0.0 == t19          # max(0, 1 - label*score)
-        t22 = t19 == t20
-        t23 = 1.0 if t22 else 0.0
-        t19_grad = 0.5 if t21 else t23
+        t21 = 1.0 if t19 == t20 else 0.0  # max(0, 1 - label*score)
+        t19_grad = 0.5 if 0.0 == t19 else t21
         t18_grad = -t19_grad      # 1 - label*score
         label_grad = t18_grad * score  # label*score
         score_grad = t18_grad * label
@@ -78,28 +76,25 @@ def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, lab
         n2_grad = score_grad * b4
         a4_grad = score_grad * n1  # a4*n1
         n1_grad = score_grad * a4
-        t24 = t12 > 0.0           # relu(a3*x + b3*y + c3)
-        t12_grad = n3_grad if t24 else 0.0
+        t12_grad = n3_grad if t12 > 0.0 else 0.0  # relu(a3*x + b3*y + c3)
         b3_grad = t12_grad * y    # b3*y
-        t25 = t12_grad * b3
+        t22 = t12_grad * b3
         a3_grad = t12_grad * x    # a3*x
-        t26 = t12_grad * a3
-        t27 = t8 > 0.0            # relu(a2*x + b2*y + c2)
-        t8_grad = n2_grad if t27 else 0.0
+        t23 = t12_grad * a3
+        t8_grad = n2_grad if t8 > 0.0 else 0.0  # relu(a2*x + b2*y + c2)
         b2_grad = t8_grad * y     # b2*y
-        t28 = t8_grad * b2
-        t29 = t25 + t28           # y
+        t24 = t8_grad * b2
+        t25 = t22 + t24           # y
         a2_grad = t8_grad * x     # a2*x
-        t30 = t8_grad * a2
-        t31 = t26 + t30           # x
-        t32 = t4 > 0.0            # relu(a1*x + b1*y + c1)
-        t4_grad = n1_grad if t32 else 0.0
+        t26 = t8_grad * a2
+        t27 = t23 + t26           # x
+        t4_grad = n1_grad if t4 > 0.0 else 0.0  # relu(a1*x + b1*y + c1)
         b1_grad = t4_grad * y     # b1*y
-        t33 = t4_grad * b1
-        y_grad = t29 + t33        # y
+        t28 = t4_grad * b1
+        y_grad = t25 + t28        # y
         a1_grad = t4_grad * x     # a1*x
-        t34 = t4_grad * a1
-        x_grad = t31 + t34        # x
+        t29 = t4_grad * a1
+        x_grad = t27 + t29        # x
         return t20, {
             'a1': a1_grad,
             'x': x_grad,
