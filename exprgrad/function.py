@@ -57,12 +57,14 @@ def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tup
     if wrt is None:
         return program.inputs
     names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
+    # A wrt name has no place in the formula; errors point at what is differentiated.
+    value_span = tree.statements[-1].span
     seen = set()
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"wrt names must be str, not {type(name).__name__}")
         if name in seen:
-            raise FormulaError(f"wrt names '{name}' twice")
+            raise FormulaError(f"wrt names '{name}' twice", tree.source, value_span)
         seen.add(name)
         if name in program.inputs:
             continue
@@ -75,7 +77,9 @@ def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tup
                     statement.target_span,
                 )
         raise FormulaError(
-            f"wrt names '{name}', which is not an input of the formula (inputs: {inputs})"
+            f"wrt names '{name}', which is not an input of the formula (inputs: {inputs})",
+            tree.source,
+            value_span,
         )
     return tuple(names)
 

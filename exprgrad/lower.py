@@ -36,8 +36,8 @@ class _Lowering:
             if isinstance(statement, syntax.Assign):
                 self._check_target(statement)
 
-    def error(self, message: str, span: Span) -> FormulaError:
-        return FormulaError(message, self.source, span)
+    def error(self, message: str, span: Span, detail: str | None = None) -> FormulaError:
+        return FormulaError(message, self.source, span, detail=detail)
 
     def _check_target(self, statement: syntax.Assign) -> None:
         name, span = statement.target, statement.target_span
@@ -45,7 +45,7 @@ class _Lowering:
             raise self.error(f"cannot assign to the constant '{name}'", span)
         if name in self.assigned_at:
             first = _where(self.source, self.assigned_at[name])
-            raise self.error(f"'{name}' is assigned twice (first at {first})", span)
+            raise self.error(f"'{name}' is assigned twice", span, f"first at {first}")
         self.assigned_at[name] = span
 
     def statement(self, statement: syntax.Statement) -> int:
@@ -63,7 +63,8 @@ class _Lowering:
             return self.builder.const(CONSTANTS[node.id])
         if node.id in self.assigned_at:
             at = _where(self.source, self.assigned_at[node.id])
-            raise self.error(f"'{node.id}' is used before it is assigned (at {at})", node.span)
+            message = f"'{node.id}' is used before it is assigned"
+            raise self.error(message, node.span, f"it is assigned at {at}")
         if node.id not in self.input_set:
             self.input_set.add(node.id)
             self.inputs.append(sys.intern(node.id))  # interned, like Python's own keywords

@@ -428,6 +428,17 @@ def test_end_of_input_error_points_after_the_last_character():
     assert "line" not in error.message  # the position lives in str(error), line and column
 
 
+def test_use_before_assignment_names_both_places():
+    error = formula_error("b = c + 1\nc = 2\nb")
+    assert str(error) == (
+        "'c' is used before it is assigned at line 1, column 5: it is assigned at line 2,"
+        " column 1\n    b = c + 1\n        ^"
+    )
+    error = formula_error("x = 1; x = 2; x")
+    assert (error.line, error.column) == (1, 8)
+    assert error.message == "'x' is assigned twice: first at line 1, column 1"
+
+
 def test_error_on_line_three_shows_line_three():
     formula = "a = x*2\nb = a + 1\nc = b * (a + )\nc"
     error = formula_error(formula)
@@ -830,6 +841,16 @@ def test_wrt_unknown_name(wrt):
         exprgrad.compile("a*x + b", wrt=wrt)
     assert "not an input" in str(info.value)
     assert "a, x, b" in str(info.value)
+    # no place in the formula names a wrt: the error points at what is differentiated
+    assert (info.value.line, info.value.column) == (1, 1)
+    assert str(info.value).endswith("\n    a*x + b\n    ^^^^^^^")
+
+
+def test_wrt_error_points_at_the_value_statement():
+    with pytest.raises(FormulaError) as info:
+        exprgrad.compile("h = a*x\nh + b", wrt=["z"])
+    assert (info.value.line, info.value.column) == (2, 1)
+    assert str(info.value).endswith("line 2, column 1\n    h + b\n    ^^^^^")
 
 
 def test_wrt_intermediate():
@@ -855,6 +876,7 @@ def test_wrt_duplicate_name(wrt):
     with pytest.raises(FormulaError) as info:
         exprgrad.compile("a*x + b", wrt=wrt)
     assert "'a' twice" in str(info.value)
+    assert info.value.line == 1
 
 
 @pytest.mark.parametrize("wrt", [[1], ["a", 2.0], [None]])
