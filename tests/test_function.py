@@ -204,3 +204,11 @@ def test_nan_and_infinity_flow_through():
     value, grads = f.value_and_grad(a=math.inf, b=2.0)
     assert value == math.inf and grads["b"] == math.inf
     assert math.isnan(f(a=math.nan, b=1.0))
+
+
+def test_overflow_follows_python_floats():
+    # as documented: arithmetic rounds to inf, math calls and ** raise
+    assert exprgrad.compile("x*x").value_and_grad(x=1e200) == (math.inf, {"x": 2e200})
+    for formula in ("x**2", "exp(x)", "cosh(x)"):
+        with pytest.raises(exprgrad.EvaluationError, match="overflow"):
+            exprgrad.compile(formula).value_and_grad(x=1e200)
