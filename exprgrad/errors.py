@@ -42,18 +42,45 @@ def _printable(text: str) -> str:
     return "".join(ch if ch == "\t" or ch >= " " and ch != "\x7f" else "?" for ch in text)
 
 
+_QUOTE_HEAD = 20
+
+
+def shorten(text: str, limit: int = _QUOTE_HEAD) -> str:
+    """A long user-written token cut for a message: its first characters, '...' and its length."""
+    if len(text) <= limit + 3:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+_WINDOW = 100  # characters of a long line shown around the span
+_BEFORE = 40  # of which, at most this many before the span starts
+
+
 def render_caret(source: str, span: Span) -> str:
-    """The formula line holding span.start, with carets under the span (one for a point)."""
+    """The formula line holding span.start, with carets under the span (one for a point).
+
+    A line longer than about 100 characters is shown as a window around the span,
+    with '...' where it is cut; the carets are clipped to that window.
+    """
     line_start = max(source.rfind("\n", 0, span.start), source.rfind("\r", 0, span.start)) + 1
     line_end = len(source)
     for terminator in "\r\n":
         found = source.find(terminator, line_start)
         if found != -1:
             line_end = min(line_end, found)
-    text = source[line_start:line_end]
-    indent = "".join("\t" if ch == "\t" else " " for ch in text[: span.start - line_start])
-    width = max(1, min(span.end, line_end) - span.start)
-    return f"    {_printable(text)}\n    {indent}{'^' * width}"
+    start, end = line_start, line_end
+    if end - start > _WINDOW + 2 * len("..."):
+        start = max(line_start, span.start - _BEFORE)
+        end = min(line_end, start + _WINDOW)
+        start = max(line_start, end - _WINDOW)  # near the line's end, keep the window full
+    text = source[start:end]
+    before = "..." if start > line_start else ""
+    after = "..." if end < line_end else ""
+    indent = " " * len(before) + "".join(
+        "\t" if ch == "\t" else " " for ch in text[: span.start - start]
+    )
+    width = max(1, min(span.end, end) - span.start)
+    return f"    {before}{_printable(text)}{after}\n    {indent}{'^' * width}"
 
 
 class _PositionedError(ValueError):
@@ -103,3 +130,8 @@ class EvaluationError(_PositionedError):
     The message names the failing operation and its position in the formula,
     and whether it failed while computing the value or the gradient.
     """
+
+
+class SymbolicError(ValueError):
+    """sympy cannot take a formula that compiles: it is nested too deeply for sympy's
+    recursion, or sympy evaluates part of it to something undefined (log(0) in relu)."""

@@ -13,10 +13,61 @@ import math
 import sys
 
 from . import ir, syntax
-from .errors import FormulaError, Span, line_and_column
+from .errors import FormulaError, Span, line_and_column, shorten
 from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS
 
 _WHERE_CONDITION_ONLY = "a comparison can only be the condition of where(condition, a, b)"
+
+
+# Names from numpy, torch, math and other languages -> the exprgrad spelling: a function
+# name, or a formula to write instead (x, a, b stand for the arguments).
+# fmt: off
+_ALIASES = {
+    "ln": "log", "log_e": "log", "loge": "log",
+    "log10": "log(x) / log(10)", "log2": "log(x) / log(2)",
+    "exp2": "2**x", "exp10": "10**x", "square": "x*x", "sqr": "x*x",
+    "rsqrt": "1 / sqrt(x)", "reciprocal": "1 / x", "inv": "1 / x",
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+    "asinh": "log(x + sqrt(x*x + 1))", "arcsinh": "log(x + sqrt(x*x + 1))",
+    "acosh": "log(x + sqrt(x*x - 1))", "arccosh": "log(x + sqrt(x*x - 1))",
+    "atanh": "0.5 * log((1 + x) / (1 - x))", "arctanh": "0.5 * log((1 + x) / (1 - x))",
+    "cot": "1 / tan(x)", "sec": "1 / cos(x)", "csc": "1 / sin(x)",
+    "erfc": "1 - erf(x)",
+    "sign": "where(x > 0, 1, where(x < 0, -1, 0))",
+    "sgn": "where(x > 0, 1, where(x < 0, -1, 0))",
+    "signum": "where(x > 0, 1, where(x < 0, -1, 0))",
+    "heaviside": "where(x > 0, 1, 0)", "step": "where(x > 0, 1, 0)",
+    "maximum": "max", "fmax": "max", "amax": "max", "minimum": "min", "fmin": "min", "amin": "min",
+    "fabs": "abs", "absolute": "abs",
+    "clamp": "clip",
+    "power": "pow",
+    "if": "where", "ifelse": "where", "if_else": "where", "select": "where", "ite": "where",
+    "expit": "sigmoid", "logistic": "sigmoid",
+    "logit": "log(x / (1 - x))",
+    "log_sigmoid": "-softplus(-x)", "logsigmoid": "-softplus(-x)",
+    "silu": "x * sigmoid(x)", "swish": "x * sigmoid(x)",
+    "gelu": "0.5 * x * (1 + erf(x / sqrt(2)))",
+    "elu": "where(x > 0, x, expm1(x))",
+    "leaky_relu": "where(x > 0, x, 0.01*x)", "leakyrelu": "where(x > 0, x, 0.01*x)",
+    "relu6": "clip(x, 0, 6)", "hardtanh": "clip(x, -1, 1)",
+    "softsign": "x / (1 + abs(x))", "mish": "x * tanh(softplus(x))",
+    "logaddexp": "max(a, b) + log1p(exp(-abs(a - b)))",
+}
+# fmt: on
+
+
+def _suggest(func: str) -> str | None:
+    """A hint for an unknown function: a different case, a common alias, then a near spelling."""
+    lower = func.lower()
+    for key in (lower, lower.replace("_", "")):
+        if key in FUNCTIONS:
+            return f"did you mean '{key}'?"
+    for key in (func, lower):
+        alias = _ALIASES.get(key)
+        if alias is not None:
+            return f"did you mean '{alias}'?" if alias in FUNCTIONS else f"write {alias}"
+    close = difflib.get_close_matches(lower, FUNCTIONS, n=1)
+    return f"did you mean '{close[0]}'?" if close else None
 
 
 def _where(source: str, span: Span) -> str:
@@ -45,7 +96,7 @@ class _Lowering:
             raise self.error(f"cannot assign to the constant '{name}'", span)
         if name in self.assigned_at:
             first = _where(self.source, self.assigned_at[name])
-            raise self.error(f"'{name}' is assigned twice", span, f"first at {first}")
+            raise self.error(f"'{shorten(name)}' is assigned twice", span, f"first at {first}")
         self.assigned_at[name] = span
 
     def statement(self, statement: syntax.Statement) -> int:
@@ -63,7 +114,7 @@ class _Lowering:
             return self.builder.const(CONSTANTS[node.id])
         if node.id in self.assigned_at:
             at = _where(self.source, self.assigned_at[node.id])
-            message = f"'{node.id}' is used before it is assigned"
+            message = f"'{shorten(node.id)}' is used before it is assigned"
             raise self.error(message, node.span, f"it is assigned at {at}")
         if node.id not in self.input_set:
             self.input_set.add(node.id)
@@ -73,10 +124,11 @@ class _Lowering:
     def check_call(self, node: syntax.Call) -> None:
         primitive = FUNCTIONS.get(node.func)
         if primitive is None:
-            close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else None
             raise FormulaError(
-                f"unknown function '{node.func}'", self.source, node.func_span, hint=hint
+                f"unknown function '{shorten(node.func)}'",
+                self.source,
+                node.func_span,
+                hint=_suggest(node.func),
             )
         given = len(node.args)
         if primitive.arity is None and given < 2:
@@ -95,7 +147,9 @@ class _Lowering:
             node, expanded, compare_ok = stack.pop()
             if isinstance(node, syntax.Number):
                 if not math.isfinite(node.value):
-                    raise self.error(f"number {node.text} is too large for a float", node.span)
+                    raise self.error(
+                        f"number {shorten(node.text)} is too large for a float", node.span
+                    )
                 values.append(self.builder.const(node.value))
                 continue
             if isinstance(node, syntax.Name):

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import syntax
-from .errors import FormulaError, Span
+from .errors import FormulaError, Span, shorten
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout keeps it at the top.
@@ -143,14 +142,36 @@ _TOKEN_WORDS = {
     "ASSIGN": "'='",
 }
 _OPERATORS = {"ADD_OP", "MUL_OP", "POW_OP", "COMPARE"}
-_TRAILING_BLANKS = re.compile(r"(?:\s|#[^\r\n]*)+\Z")
+
+
+def _content_end(source: str, blanks: str) -> int:
+    """Offset just after the last character that is neither in blanks nor in a comment.
+
+    Walks the lines from the end, each character looked at a bounded number of
+    times: a regular expression here backtracked exponentially on runs of '#'.
+    """
+    end = len(source)
+    last_lf, last_cr = source.rfind("\n", 0, end), source.rfind("\r", 0, end)
+    while end > 0:
+        # Line breaks found so far lie at or before end, so each rfind resumes where one stopped.
+        if last_lf >= end:
+            last_lf = source.rfind("\n", 0, end)
+        if last_cr >= end:
+            last_cr = source.rfind("\r", 0, end)
+        line_start = max(last_lf, last_cr) + 1
+        comment = source.find("#", line_start, end)  # formulas have no strings: '#' starts one
+        content = source[line_start : end if comment == -1 else comment].rstrip(blanks)
+        if content:
+            return line_start + len(content)
+        end = line_start - 1 if line_start > 0 else 0
+    return 0
 
 
 def _describe_token(token: Token) -> str:
     if token.type == "NAME":
-        return f"name '{token}'"
+        return f"name '{shorten(token)}'"
     if token.type == "NUMBER":
-        return f"number {token}"
+        return f"number {shorten(token)}"
     if token.type == "_SEP":
         return "';'" if token == ";" else "end of line"
     return f"'{token}'"
@@ -196,11 +217,12 @@ def _formula_error(source: str, error: UnexpectedInput) -> FormulaError:
     expected = _describe_expected(set(error.accepts or error.expected))
     token = error.token
     if token.type == "$END":
-        end = len(_TRAILING_BLANKS.sub("", source))
-        if end == 0:
+        # Only separators, blanks and comments before the end: there is no statement at all.
+        if _content_end(source, " \t\f\r\n;") == 0:
             return FormulaError(
                 "empty formula", source, Span(0, 0), detail="write an expression such as 'a*x + b'"
             )
+        end = _content_end(source, " \t\f\r\n")
         return FormulaError(
             "formula ends early",
             source,
@@ -213,7 +235,7 @@ def _formula_error(source: str, error: UnexpectedInput) -> FormulaError:
     hint = None
     previous = error.token_history[-1] if error.token_history else None
     if previous is not None and previous.type == "NUMBER" and token.type in ("NAME", "LPAR"):
-        hint = f"write '{previous}*{token}' to multiply"
+        hint = f"write '{shorten(previous)}*{shorten(token)}' to multiply"
     elif token.type == "ASSIGN":
         hint = "only a plain name can be assigned; '==' compares"
     return FormulaError(

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 import exprgrad
 from exprgrad import FormulaError
+from exprgrad.lower import _ALIASES
+from exprgrad.primitives import FUNCTIONS
 
 LARK_INTERNALS = (
     "Token(",
@@ -265,7 +267,9 @@ BAD = [
     ("\n\n\t\n", "empty formula"),
     ("# just a comment", "empty formula"),
     ("# one\n# two\n", "empty formula"),
-    (";;", None),
+    (";;", "empty formula"),
+    (";;\n\n", "empty formula"),
+    ("; # only a comment\n;", "empty formula"),
     # functions and arity
     ("sigmod(x)", "did you mean 'sigmoid'"),
     ("foo(x)", "unknown function 'foo'"),
@@ -351,6 +355,9 @@ BAD = [
     ("x\x08 + y", None),
     ("x\u200b+y", None),
     ("x\ud800", None),
+    # digits of other scripts are not numbers
+    ("x * \uff12", "ASCII"),  # fullwidth 2
+    ("x + \u0661", "ASCII"),  # Arabic-Indic 1
 ]
 
 
@@ -472,6 +479,242 @@ def test_message_free_of_lark_internals_for_every_kind():
         text = str(formula_error(formula))
         for internal in LARK_INTERNALS:
             assert internal not in text, (formula, text)
+
+
+@pytest.mark.parametrize("separators", [";", ";;", ";;\n\n", "\n;\n", " ; # c\n ;\t", "#\n;#;\n"])
+def test_only_separators_is_an_empty_formula(separators):
+    error = formula_error(separators)
+    assert error.message.startswith("empty formula"), str(error)
+    assert "ends early" not in str(error)
+
+
+# --- numbers are ASCII digits -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("formula", "column"),
+    [
+        ("x * \uff12", 5),  # FULLWIDTH DIGIT TWO
+        ("x + \u0661", 5),  # ARABIC-INDIC DIGIT ONE
+        ("1\u0660", 2),  # 1 then ARABIC-INDIC DIGIT ZERO
+        ("\u0967 + x", 1),  # DEVANAGARI DIGIT ONE
+        ("2.\uff15", 3),
+        ("\u0661.5", 1),
+        ("x\U0001d7ce", 2),  # MATHEMATICAL BOLD DIGIT ZERO
+    ],
+)
+def test_digits_of_other_scripts_are_not_numbers(formula, column):
+    error = formula_error(formula)
+    assert "formulas are written in ASCII" in str(error), str(error)
+    assert (error.line, error.column) == (1, column), str(error)
+    assert caret_column(error) == column
+
+
+# --- long input: errors stay fast and short -----------------------------------------------
+
+_TIMED_ERRORS = textwrap.dedent("""
+    import json, sys, time
+    import exprgrad
+    exprgrad.compile("x")  # build the parser outside the timings
+    results = []
+    for source in json.load(sys.stdin):
+        start = time.perf_counter()
+        try:
+            exprgrad.compile(source)
+        except exprgrad.FormulaError as error:
+            results.append([time.perf_counter() - start, error.message, error.line,
+                            error.column, str(error)])
+        else:
+            results.append([time.perf_counter() - start, None, None, None, None])
+    print(json.dumps(results))
+""")
+
+N = 100_000
+# (source about N characters long, start of the message, line, column), positions by construction
+LONG_BAD = [
+    ("(x #" + "#" * (N - 6) + "\n+", "formula ends early", 2, 2),
+    ("(x #" + "#" * 40 + "\n+", "formula ends early", 2, 2),
+    ("(" + " " * (N - 2) + "x", "formula ends early", 1, N + 1),
+    ("(x" + ("#" * 99 + "\n") * (N // 100), "formula ends early", 1, 3),
+    ("(x +" + " \t# ;;#\n" * (N // 8), "formula ends early", 1, 5),
+    ("x +" + " " * N, "formula ends early", 1, 4),
+    ("a = (b" + "\n#" * (N // 2), "formula ends early", 1, 7),
+    ("x*(y" + "\n" * N + "#" * N, "formula ends early", 1, 5),
+    (";" * (N - 1) + "*", "unexpected '*'", 1, N),
+    ("x" + "\n" * (N - 2) + ")", "unexpected ')'", N - 1, 1),
+    ("x +" + " #;\n" * (N // 4) + "y", "unexpected end of line", 1, 7),  # at the first '\n'
+    ("#" * N + "\n*", "unexpected '*'", 2, 1),
+    (";\n #\t;" * (N // 6), "empty formula", 1, 1),
+    ("# c\n" + ";  \t;\n" * (N // 7) + "#" * 100, "empty formula", 1, 1),
+    ("(" * N, "formula ends early", 1, N + 1),
+    ("x" + " " * N + "y", "unexpected name 'y'", 1, N + 2),
+    ("-" * N, "formula ends early", 1, N + 1),
+]
+
+
+def test_errors_on_long_input_are_fast_and_placed():
+    sources = [source for source, *_ in LONG_BAD]
+    # In a subprocess, so a parser that backtracks for hours is stopped by the timeout.
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _TIMED_ERRORS],
+            input=json.dumps(sources),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("error reporting on long inputs did not finish within 120 s")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout)
+    for (source, start, line, column), result in zip(LONG_BAD, results, strict=True):
+        elapsed, message, error_line, error_column, text = result
+        label = ascii(source[:30])
+        assert message is not None, f"{label} compiled"
+        assert elapsed < 5.0, (label, elapsed)  # linear: well under a second
+        assert message.startswith(start), (label, message)
+        assert (error_line, error_column) == (line, column), (label, text[:300])
+        assert len(text) < 1000, (label, len(text))
+        for internal in LARK_INTERNALS:
+            assert internal not in text, (label, internal)
+
+
+def test_huge_number_message_is_bounded():
+    digits = "9" * 100_000
+    error = formula_error(digits)
+    text = str(error)
+    assert len(text) < 1000, len(text)
+    assert "too large for a float" in text
+    assert "9" * 20 in error.message and "9" * 30 not in error.message
+    assert "100,000" in error.message  # says how long the number is
+    assert (error.line, error.column) == (1, 1)
+    # the carets start under the number's first digit and stay within the shown window
+    assert caret_column(error) == 1
+    shown, carets = quoted_line(error), text.split("\n")[-1][4:]
+    assert shown.startswith("9" * 50) and shown.endswith("...")
+    assert len(carets) <= len(shown) - 3
+
+
+def test_huge_number_before_a_name_hint_is_bounded():
+    error = formula_error("9" * 100_000 + "x")
+    assert len(str(error)) < 1000
+    assert "unexpected name 'x'" in str(error)
+    assert (error.line, error.column) == (1, 100_001)
+    assert quoted_line(error)[caret_column(error) - 1] == "x"
+
+
+def test_long_name_messages_are_bounded():
+    name = "w" * 100_000
+    for formula in (f"{name}(x)", f"y = {name} + 1; {name} = 2; y", f"{name} = 1; {name} = 2"):
+        error = formula_error(formula)
+        assert len(str(error)) < 1000, (formula[:10], len(str(error)))
+        assert "w" * 20 in error.message and "w" * 30 not in error.message
+
+
+def test_caret_window_on_a_200000_character_line():
+    left, right = "x + " * 25_000, " + y" * 25_000  # 100,000 characters each side
+    formula = left + ")" + right
+    assert len(formula) > 200_000
+    error = formula_error(formula)
+    text = str(error)
+    assert len(text) < 1000, len(text)
+    assert "unexpected ')'" in text
+    assert (error.line, error.column) == (1, 100_001)
+    shown = quoted_line(error)
+    assert shown.startswith("...") and shown.endswith("...")
+    assert 100 <= len(shown) <= 120, len(shown)
+    assert shown[caret_column(error) - 1] == ")"
+    assert text.split("\n")[-1].strip() == "^"
+
+
+@pytest.mark.parametrize(
+    ("formula", "column", "char"),
+    [
+        ("a" * 150 + " * )", 154, ")"),  # near the end of a long line: no '...' after
+        ("( * " + "b" * 150, 3, "*"),  # near the start: no '...' before
+        ("h = 1\n" + "\t" * 200 + "x +* y\nh", 204, "*"),  # tabs kept, carets aligned
+    ],
+)
+def test_caret_window_near_the_ends_of_a_long_line(formula, column, char):
+    error = formula_error(formula)
+    assert error.column == column
+    shown = quoted_line(error)
+    assert len(shown) <= 110
+    assert shown[caret_column(error) - 1] == char
+    line = formula.split("\n")[error.line - 1]
+    assert shown.startswith("...") == (not line.startswith(shown[:10]))
+    assert shown.endswith("...") == (not line.endswith(shown[-10:]))
+    caret_line = str(error).split("\n")[-1]
+    # the caret line copies the tabs of the quoted line, so a terminal aligns them alike
+    assert caret_line[4:].rstrip("^") == "".join(
+        ch if ch == "\t" else " " for ch in shown[: caret_column(error) - 1]
+    )
+
+
+# --- suggestions for unknown functions ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("func", "hint"),
+    [
+        ("Min", "did you mean 'min'?"),
+        ("Max", "did you mean 'max'?"),
+        ("ReLU", "did you mean 'relu'?"),
+        ("TANH", "did you mean 'tanh'?"),
+        ("Sigmoid", "did you mean 'sigmoid'?"),
+        ("LOG1P", "did you mean 'log1p'?"),
+        ("soft_plus", "did you mean 'softplus'?"),
+        ("ln", "did you mean 'log'?"),
+        ("Ln", "did you mean 'log'?"),
+        ("arctan", "did you mean 'atan'?"),
+        ("arcsin", "did you mean 'asin'?"),
+        ("arccos", "did you mean 'acos'?"),
+        ("arctan2", "did you mean 'atan2'?"),
+        ("log10", "write log(x) / log(10)"),
+        ("log2", "write log(x) / log(2)"),
+        ("sign", "write where(x > 0, 1, where(x < 0, -1, 0))"),
+        ("maximum", "did you mean 'max'?"),
+        ("minimum", "did you mean 'min'?"),
+        ("fabs", "did you mean 'abs'?"),
+        ("clamp", "did you mean 'clip'?"),
+        ("power", "did you mean 'pow'?"),
+        ("if", "did you mean 'where'?"),
+        ("ifelse", "did you mean 'where'?"),
+        ("select", "did you mean 'where'?"),
+        ("heaviside", "write where(x > 0, 1, 0)"),
+        ("step", "write where(x > 0, 1, 0)"),
+        ("expit", "did you mean 'sigmoid'?"),
+        ("sigmod", "did you mean 'sigmoid'?"),
+    ],
+)
+def test_unknown_function_suggestion(func, hint):
+    error = formula_error(f"y + {func}(x)")
+    assert error.message == f"unknown function '{func}'"
+    assert error.hint == hint
+    assert f"({hint})" in str(error).split("\n")[0]
+    assert (error.line, error.column) == (1, 5)
+
+
+def test_no_suggestion_for_a_name_like_nothing():
+    error = formula_error("qqqq(x)")
+    assert error.hint is None
+    assert "did you mean" not in str(error)
+
+
+def test_written_out_suggestions_are_formulas():
+    for name, alias in _ALIASES.items():
+        assert name not in FUNCTIONS, name
+        if alias.isidentifier():
+            assert alias in FUNCTIONS, (name, alias)
+            continue
+        f = exprgrad.compile(alias)  # every written-out suggestion is valid exprgrad
+        assert set(f.inputs) <= {"x", "a", "b"}, (name, alias)
+    sign = exprgrad.compile(_ALIASES["sign"])
+    assert [sign(x) for x in (-2.5, 0.0, 3.0)] == [-1.0, 0.0, 1.0]
+    assert exprgrad.compile(_ALIASES["log10"])(1000.0) == pytest.approx(3.0, rel=1e-15)
+    assert exprgrad.compile(_ALIASES["log2"])(8.0) == pytest.approx(3.0, rel=1e-15)
+    step = exprgrad.compile(_ALIASES["step"])
+    assert [step(x) for x in (-1.0, 0.0, 2.0)] == [0.0, 0.0, 1.0]
 
 
 # --- hostile input never runs ----------------------------------------------------------
