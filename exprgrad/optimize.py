@@ -34,6 +34,14 @@ def _fold(prim: str, values: list[float]) -> float | None:
     return float(result)  # comparisons give bool; every other primitive a float
 
 
+def _is_negative_zero(value: float | None) -> bool:
+    return value == 0.0 and math.copysign(1.0, value) < 0.0
+
+
+def _is_positive_zero(value: float | None) -> bool:
+    return value == 0.0 and math.copysign(1.0, value) > 0.0
+
+
 def _simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
     """The id of a value equal to op(args): a constant, an operand, a cheaper op, or op itself."""
     consts = [builder.ops[a].value if builder.is_const(a) else None for a in args]
@@ -45,16 +53,19 @@ def _simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
     def rewrite(prim: str, *new_args: int) -> int:
         return _simplify(builder, replace(op, prim=prim), new_args)
 
+    # Each identity holds bit for bit for every IEEE operand, signed zeros, inf and nan
+    # included: x + (-0.0) is x, but x + 0.0 turns -0.0 into 0.0, and 0.0 - x is not -x
+    # at x = 0.0. A rewrite that changed one bit would change results such as atan2's.
     prim, c = op.prim, consts
     if prim == "add":
-        if c[1] == 0.0:
+        if _is_negative_zero(c[1]):
             return args[0]
-        if c[0] == 0.0:
+        if _is_negative_zero(c[0]):
             return args[1]
     elif prim == "sub":
-        if c[1] == 0.0:
+        if _is_positive_zero(c[1]):
             return args[0]
-        if c[0] == 0.0:
+        if _is_negative_zero(c[0]):
             return rewrite("neg", args[1])
     elif prim == "mul":
         for mine, other in ((0, 1), (1, 0)):
@@ -79,8 +90,6 @@ def _simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
             return builder.const(1.0)  # x**0 is 1 for every x, nan included
         if prim == "pow" and exponent is not None and exponent.is_integer():
             return rewrite("powi", *args)  # a whole exponent can't go complex: use plain **
-        if prim == "pow" and c[0] == math.e:
-            return rewrite("exp", args[1])
     elif prim == "where":
         if c[0] is not None:
             return args[1] if c[0] else args[2]
