@@ -7,6 +7,22 @@ ending with '_', t<digits>, names ending in _grad) gets a trailing '_', so
 formula names and generated names can never meet. Constants are written
 with repr(), so they round-trip exactly. The same program always gives the
 same bytes.
+
+Two things make the code more than a list of assignments:
+
+- An op that may fail (log, division, ...) and is needed only by one branch of
+  a `where` is computed inside `if condition:` (regions.py), just before the
+  line that needs it, so `where(x > 0, log(x), 0)` never takes log(-1).
+- Type guards. The code is fast only on floats, and other arguments (ints,
+  numpy scalars, strings, complex numbers) must neither give a wrong number
+  nor cost the float case a check per argument. Arithmetic on floats gives
+  floats, and a value that is a float proves its arithmetic operands were
+  real numbers. So a value is checked (`type(v) is not float`) only where it
+  is first needed as a float: before a comparison, a math function or a
+  `where` condition reads it, and before it is returned. A failed check (or a
+  TypeError from the arithmetic) raises _NotFloat, and the function converts
+  its arguments to floats, or names the one that is not a number, and runs
+  again. The seed hinge needs one check, a logistic loss over 100 inputs one.
 """
 
 from __future__ import annotations
@@ -20,6 +36,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass
 
+from . import regions
 from .errors import line_and_column
 from .helpers import HELPERS
 from .ir import CONST, INPUT, Op, Program
@@ -33,16 +50,16 @@ _RESERVED = (
 )
 _GENERATED = re.compile(r"t\d+|.*_grad|_.*|.*_")
 
-# Int operands give int results in Python arithmetic, and selecting ops return an
-# operand as it is. Outputs that may be ints pass through float(), so callers
-# always get floats.
-_ARITHMETIC_KEEPS_INT = frozenset({"add", "sub", "mul", "neg", "abs"})
-_SELECTS = frozenset({"relu", "min", "max", "clip", "where"})
-
 COMMENT_COLUMN = 32
 _QUOTE_LIMIT = 48
 _HEADER_LIMIT = 96
 _LINE_LIMIT = 100
+
+# Ops whose result is a float whenever their operands are floats, and whose float
+# result proves every operand was a real number (int, bool, float or Fraction).
+_ARITHMETIC = frozenset({"add", "sub", "mul", "div", "neg", "powi"})
+# Ops that return one of their operands (or 0.0), after comparing them.
+_SELECTING = frozenset({"relu", "abs", "min", "max", "clip"})
 
 
 def mangle(name: str) -> str:
@@ -85,29 +102,217 @@ class Generated:
     helpers: tuple[str, ...]  # helper functions the code calls
 
 
-def _inline_conditions(program: Program) -> set[int]:
-    """Comparisons whose one use is as a where's condition: written into that line
-    (`g if t4 > 0.0 else 0.0`), which reads better and saves a store and a load."""
+# --- analysis: where each op goes, in which order, and which values are checked ----------
+
+
+@dataclass(slots=True)
+class _Layout:
+    """What the emitter needs to know about a program, computed once per function."""
+
+    program: Program
+    placed: list[regions.Region]  # where each op is computed
+    order: list[int]  # ops in emission order (inputs and constants left out)
+    inlined: set[int]  # comparisons written into their one where
+    guarded_by: set[int]  # conditions of some `if` block
+    checked: set[int]  # values checked to be floats right after their definition
+    checked_inputs: list[int]  # inputs checked at the top
+
+
+def _uses(program: Program) -> Counter:
     uses = Counter(program.outputs())
     for op in program.ops:
         uses.update(op.args)
-    return {
+    return uses
+
+
+def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
+    """Top-level ops in program order; each op inside a branch goes right before the first
+    top-level op that needs it, so a branch's ops stand together above its where. An op
+    inside a branch also waits for the conditions of its `if`, which program order alone
+    does not promise (a tie test made while differentiating comes after the ops it guards)."""
+    size = len(program.ops)
+    anchor = list(range(size))  # the first top-level op that needs each op
+    first_use = [size] * size
+    for i in reversed(range(size)):
+        if placed[i] is not None and first_use[i] < size:
+            anchor[i] = first_use[i]
+        for arg in program.ops[i].args:
+            first_use[arg] = min(first_use[arg], anchor[i])
+    attached: dict[int, list[int]] = {}
+    for i in range(size):
+        if placed[i] is not None:
+            attached.setdefault(anchor[i], []).append(i)
+
+    def dependencies(i: int) -> list[int]:
+        region = placed[i]
+        conditions = [g.condition for g in region.chain()] if region is not None else []
+        return [*program.ops[i].args, *conditions]
+
+    emitted = [False] * size
+    order: list[int] = []
+    for top in range(size):
+        if placed[top] is not None:
+            continue
+        for start in [*attached.get(top, ()), top]:
+            stack = [(start, False)]
+            while stack:  # depth first, each op after what it depends on
+                i, ready = stack.pop()
+                if emitted[i]:
+                    continue
+                if ready:
+                    emitted[i] = True
+                    if program.ops[i].prim not in (INPUT, CONST):
+                        order.append(i)
+                    continue
+                stack.append((i, True))
+                stack.extend((d, False) for d in reversed(dependencies(i)) if not emitted[d])
+    return order
+
+
+_U, _N, _F = 0, 1, 2  # unknown, a real number (int, bool, float, Fraction), exactly a float
+
+
+def _read_as_numbers(op: Op, ops: tuple[Op, ...]) -> tuple[int, ...]:
+    """The operands an op reads as numbers: compares, passes to math, or tests for truth."""
+    if op.prim in _ARITHMETIC:
+        return ()
+    if op.prim == "where":
+        condition = op.args[0]
+        return () if ops[condition].prim in COMPARISON_NAMES else (condition,)
+    return op.args
+
+
+class _TypeGuards:
+    """Decides which values to check (see the module docstring), in emission order.
+
+    A fact "v is a number / a float" holds below the region where it was learnt: at the
+    top level for most values (`top`), inside a branch for a few (`inside`)."""
+
+    def __init__(self, program: Program, placed: list[regions.Region]):
+        self.ops = program.ops
+        self.placed = placed
+        self.top = [_F if op.prim == CONST else _U for op in program.ops]
+        self.inside: dict[int, list[tuple[regions.Guard, int]]] = {}
+        self.checked: set[int] = set()
+
+    def kind(self, value: int, region: regions.Region) -> int:
+        best = self.top[value]
+        if best == _F or value not in self.inside:
+            return best
+        for where, kind in self.inside[value]:
+            if kind > best and regions.contains(where, region):
+                best = kind
+        return best
+
+    def learn(self, value: int, region: regions.Region, kind: int) -> None:
+        if region is None:
+            self.top[value] = max(self.top[value], kind)
+        else:
+            self.inside.setdefault(value, []).append((region, kind))
+
+    def need_number(self, value: int, region: regions.Region) -> None:
+        """`value` is read as a number here: check it unless it is known to be one."""
+        if self.kind(value, region) == _U:
+            self.check(value)
+
+    def check(self, value: int) -> None:
+        self.checked.add(value)
+        region = self.placed[value]
+        self.learn(value, region, _F)
+        # A float made by arithmetic proves its operands, and theirs, real numbers.
+        stack = [value]
+        while stack:
+            op = self.ops[stack.pop()]
+            if op.prim in _ARITHMETIC:
+                for arg in op.args:
+                    if self.kind(arg, region) == _U:
+                        self.learn(arg, region, _N)
+                        stack.append(arg)
+
+    def visit(self, i: int) -> None:
+        op, region = self.ops[i], self.placed[i]
+        for arg in _read_as_numbers(op, self.ops):
+            self.need_number(arg, region)
+        if op.prim == "where":
+            branches = []
+            for branch in op.args[1:]:
+                inside = self.placed[branch]  # a branch may be computed inside its `if`
+                deeper = regions.depth(inside) > regions.depth(region)
+                branches.append(self.kind(branch, inside if deeper else region))
+            kind = min(branches)
+        elif op.prim in _ARITHMETIC:
+            kinds = [self.kind(a, region) for a in op.args]
+            kind = _U if _U in kinds else _F if _F in kinds else _N
+        elif op.prim in _SELECTING:
+            kinds = [self.kind(a, region) for a in op.args]
+            kind = _F if op.prim == "relu" and kinds[0] == _F else min(kinds)
+        else:
+            kind = _N if op.prim in COMPARISON_NAMES else _F
+        self.learn(i, region, kind)
+
+
+def _decide_checks(program: Program, placed: list[regions.Region], order: list[int]) -> set[int]:
+    """The values to check: inputs (checked at the top) and computed values (right after
+    the line computing them)."""
+    ops = program.ops
+    guards = _TypeGuards(program, placed)
+    # Inputs read as numbers are checked first thing, which proves more values floats.
+    for op in ops:
+        for arg in _read_as_numbers(op, ops):
+            if ops[arg].prim == INPUT:
+                guards.check(arg)
+    for region in set(placed) - {None}:
+        for guard in region.chain():  # an `if` tests its conditions for truth
+            if ops[guard.condition].prim == INPUT:
+                guards.check(guard.condition)
+    for output in program.outputs():
+        if ops[output].prim == INPUT:  # returned as it is: it must be a float
+            guards.check(output)
+    opened: regions.Region = None
+    for i in order:
+        if placed[i] is not opened and placed[i] is not None:
+            for guard in placed[i].chain():
+                if ops[guard.condition].prim not in COMPARISON_NAMES:
+                    guards.need_number(guard.condition, guard.parent)
+        opened = placed[i]
+        guards.visit(i)
+    for output in program.outputs():
+        if guards.kind(output, None) != _F:
+            guards.check(output)
+    for i, op in enumerate(ops):  # an input nothing proved a number, perhaps unused
+        if op.prim == INPUT and guards.kind(i, None) == _U:
+            guards.check(i)
+    return guards.checked
+
+
+def _layout(program: Program) -> _Layout:
+    placed = regions.placement(program, regions.need(program))
+    order = _schedule(program, placed)
+    guarded_by = {g.condition for r in placed if r is not None for g in r.chain()}
+    uses = _uses(program)
+    inlined = {
         op.args[0]
         for op in program.ops
         if op.prim == "where"
         and program.ops[op.args[0]].prim in COMPARISON_NAMES
         and uses[op.args[0]] == 1
+        and op.args[0] not in guarded_by
     }
+    checked = _decide_checks(program, placed, order)
+    checked_inputs = sorted(i for i in checked if program.ops[i].prim == INPUT)
+    checked -= set(checked_inputs)
+    return _Layout(program, placed, order, inlined, guarded_by, checked, checked_inputs)
+
+
+# --- emission --------------------------------------------------------------------------------
 
 
 class _Namer:
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, inlined: set[int]):
         self.names: dict[int, str] = {}
-        self.may_be_int: list[bool] = []
-        self.inlined = _inline_conditions(program)
         counter = 0
         for i, op in enumerate(program.ops):
-            if i in self.inlined:
+            if i in inlined:
                 operands = [self.names[a] for a in op.args]
                 self.names[i] = BY_NAME[op.prim].emit_python(operands)
             elif op.prim == INPUT:
@@ -122,108 +327,151 @@ class _Namer:
             else:
                 counter += 1
                 self.names[i] = f"t{counter}"
-            operands = [
-                self.may_be_int[a] for a in (op.args[1:] if op.prim == "where" else op.args)
-            ]
-            self.may_be_int.append(
-                op.prim == INPUT
-                or op.prim in _ARITHMETIC_KEEPS_INT
-                and all(operands)
-                or op.prim in _SELECTS
-                and any(operands)
-            )
 
-    def output(self, op_id: int) -> str:
-        name = self.names[op_id]
-        return f"float({name})" if self.may_be_int[op_id] else name
+
+def _check(indent: str, name: str) -> str:
+    return f"{indent}if type({name}) is not float: raise _NotFloat"
+
+
+def _condition(region: regions.Guard, names: dict[int, str]) -> str:
+    terms = []
+    for guard in region.chain():
+        name = names[guard.condition]
+        terms.append(name if guard.taken else f"not {name}")
+    return " and ".join(terms)
 
 
 def _statements(
-    program: Program,
-    namer: _Namer,
+    layout: _Layout,
+    names: dict[int, str],
     start_line: int,
-    indent: str,
     line_ops: dict[int, Op],
     helpers: set[str],
     sections: bool,
 ) -> list[str]:
-    lines = []
+    program, indent = layout.program, "        "
+    lines = [_check(indent, names[i]) for i in layout.checked_inputs]
     previous_comment = None
     in_gradient = None
-    for i, op in enumerate(program.ops):
-        if op.prim in (INPUT, CONST) or i in namer.inlined:
+    opened: regions.Region = None
+    for i in layout.order:
+        op = program.ops[i]
+        if i in layout.inlined:
             continue
+        region = layout.placed[i]
         if sections and op.in_gradient != in_gradient:
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             previous_comment = None
+            opened = None  # a comment closes any open `if` block
+        if region is not opened:
+            if region is not None:
+                lines.append(f"{indent}if {_condition(region, names)}:")
+            opened = region
+            previous_comment = None
+        inner = indent if region is None else indent + "    "
         primitive = BY_NAME[op.prim]
-        operands = [namer.names[a] for a in op.args]
-        expression = primitive.emit_python(operands)
-        helpers.update(h for h in HELPERS if h + "(" in primitive.python)
-        code = f"{indent}{namer.names[i]} = {expression}"
+        operands = [names[a] for a in op.args]
+        constant = [program.ops[a].prim == CONST for a in op.args]
+        expression = primitive.emit_python(operands, constant)
+        helpers.update(h for h in HELPERS if h + "(" in expression)
+        code = f"{inner}{names[i]} = {expression}"
         comment = quote(program.source, op)
         if comment and comment != previous_comment:
             code = f"{code.ljust(COMMENT_COLUMN)}  # {comment}"
         previous_comment = comment
         line_ops[start_line + len(lines)] = op
         lines.append(code)
+        if i in layout.checked:
+            lines.append(_check(inner, names[i]))
     return lines
 
 
-def python_source(forward: Program, full: Program, *, standalone: bool = False) -> Generated:
-    """Source defining forward(...) -> value and value_and_grad(...) -> (value, {name: grad}).
+def _call(head: str, items: list[str], tail: str, indent: str) -> list[str]:
+    """`head` + items + `tail` (head ends with an opening bracket, tail starts with its
+    closing one) on one line, or with the items wrapped within the line limit."""
+    one_line = f"{indent}{head}{', '.join(items)}{tail}"
+    if len(one_line) <= _LINE_LIMIT:
+        return [one_line]
+    width = _LINE_LIMIT - len(indent) - 4
+    chunks = textwrap.wrap(", ".join(items) + ",", width, break_long_words=False)
+    return [f"{indent}{head}", *(f"{indent}    {chunk}" for chunk in chunks), f"{indent}{tail}"]
 
-    Unless standalone, each body sits in a try block whose handler turns math
-    errors into exprgrad's EvaluationError (free in CPython 3.11+ until raised).
-    """
-    params = tuple(mangle(name) for name in forward.inputs)
-    signature = ", ".join(params)
-    header = []
-    for text in forward.source.splitlines():
+
+def header(source: str) -> str:
+    """The comment that opens generated source: the formula, one comment line per line."""
+    lines = ["# generated by exprgrad from:"]
+    for text in source.splitlines():
         text = "".join(ch if " " <= ch <= "~" else "?" for ch in text[: _HEADER_LIMIT + 1])
         if len(text) > _HEADER_LIMIT:
             text = text[: _HEADER_LIMIT - 3] + "..."
-        header.append(f"# {text}".rstrip())
-    lines = ["# generated by exprgrad from:", *header, ""]
+        lines.append(f"# {text}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _return_value(program: Program, names: dict[int, str]) -> list[str]:
+    return [f"        return {names[program.value]}"]
+
+
+def _return_value_and_grad(program: Program, names: dict[int, str]) -> list[str]:
+    result = names[program.value]
+    entries = [f"{name!r}: {names[i]}" for name, i in program.grads.items()]
+    one_line = f"        return {result}, {{{', '.join(entries)}}}"
+    if len(one_line) <= _LINE_LIMIT:
+        return [one_line]
+    return [f"        return {result}, {{", *(f"            {e}," for e in entries), "        }"]
+
+
+RETURNS = {"forward": _return_value, "value_and_grad": _return_value_and_grad}
+
+
+def function_source(
+    program: Program, function: str, *, standalone: bool = False, start_line: int = 1
+) -> Generated:
+    """Source of one function of the formula's inputs: `forward` returns the value,
+    `value_and_grad` (value, {name: gradient}). Line numbers in line_ops count from
+    start_line, where the `def` will stand.
+
+    The body sits in a try block: _NotFloat (or a TypeError) means an argument is not
+    a float, and _retry converts them all and calls again, or names the bad one;
+    unless standalone, a second handler turns math errors into exprgrad's
+    EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
+    """
+    params = tuple(mangle(name) for name in program.inputs)
+    layout = _layout(program)
+    names = _Namer(program, layout.inlined).names
+    line_ops: dict[int, Op] = {}
+    helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown"}
+    lines = _call(f"def {function}(", list(params), "):", "")
+    lines.append("    try:")
+    sections = function != "forward"
+    first = start_line + len(lines)
+    lines.extend(_statements(layout, names, first, line_ops, helpers, sections))
+    lines.extend(RETURNS[function](program, names))
+    lines.append("    except (TypeError, _NotFloat) as error:  # an argument is not a float")
+    tail = ",), error)" if len(params) == 1 else "), error)"  # (x,) is a tuple
+    lines.extend(_call(f"return _retry({function}, _INPUTS, (", list(params), tail, "        "))
+    if not standalone:
+        lines.append("    except _MATH_ERRORS as error:")
+        lines.append("        raise _evaluation_error(error) from None")
+    return Generated("\n".join(lines) + "\n", params, line_ops, tuple(sorted(helpers)))
+
+
+def python_source(forward: Program, full: Program, *, standalone: bool = False) -> Generated:
+    """Source defining forward(...) -> value and value_and_grad(...) -> (value, {name: grad})."""
+    text = header(forward.source) + "\n"
     line_ops: dict[int, Op] = {}
     helpers: set[str] = set()
-    indent = "    " if standalone else "        "
     for function, program in (("forward", forward), ("value_and_grad", full)):
-        namer = _Namer(program)
-        definition = f"def {function}({signature}):"
-        if len(definition) <= _LINE_LIMIT:
-            lines.append(definition)
-        else:  # many inputs: wrap the parameters
-            lines.append(f"def {function}(")
-            lines.extend(
-                f"    {chunk}"
-                for chunk in textwrap.wrap(signature + ",", _LINE_LIMIT - 4, break_long_words=False)
-            )
-            lines.append("):")
-        if not standalone:
-            lines.append("    try:")
-        body = _statements(
-            program, namer, len(lines) + 1, indent, line_ops, helpers, sections=program is full
-        )
-        lines.extend(body)
-        result = namer.output(program.value)
-        if function == "value_and_grad":
-            entries = [f"{name!r}: {namer.output(i)}" for name, i in program.grads.items()]
-            one_line = f"{indent}return {result}, {{{', '.join(entries)}}}"
-            if len(one_line) <= _LINE_LIMIT:
-                lines.append(one_line)
-            else:
-                lines.append(f"{indent}return {result}, {{")
-                lines.extend(f"{indent}    {entry}," for entry in entries)
-                lines.append(f"{indent}}}")
-        else:
-            lines.append(f"{indent}return {result}")
-        if not standalone:
-            lines.append("    except _MATH_ERRORS as error:")
-            lines.append("        raise _evaluation_error(error) from None")
-        lines.extend(["", ""])
-    return Generated("\n".join(lines[:-2]) + "\n", params, line_ops, tuple(sorted(helpers)))
+        if function != "forward":
+            text += "\n\n"
+        start = text.count("\n") + 1
+        part = function_source(program, function, standalone=standalone, start_line=start)
+        text += part.source
+        line_ops.update(part.line_ops)
+        helpers.update(part.helpers)
+    params = tuple(mangle(name) for name in forward.inputs)
+    return Generated(text, params, line_ops, tuple(sorted(helpers)))
 
 
 def module_source(forward: Program, full: Program) -> str:
@@ -233,6 +481,8 @@ def module_source(forward: Program, full: Program) -> str:
         '"""Generated by exprgrad; needs nothing but the standard library."""',
         "",
         "import math",
+        "",
+        f"_INPUTS = {forward.inputs!r}",
         "",
         "",
     ]

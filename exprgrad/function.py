@@ -12,16 +12,19 @@ from __future__ import annotations
 import builtins
 import gc
 import hashlib
+import itertools
 import linecache
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import codegen, symbolic
 from .errors import EvaluationError, FormulaError, Span
-from .helpers import runtime_namespace
+from .helpers import _float_arguments, runtime_namespace
 from .ir import Op, Program, dump
 from .lower import lower
-from .optimize import optimize
+from .optimize import eliminate_dead_code
+from .optimize import optimize as optimize_program
 from .parsing import parse
 from .primitives import BY_NAME
 from .reverse import differentiate
@@ -30,27 +33,38 @@ from .syntax import Assign
 _MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, division by zero
 
 
-def compile(formula: str, wrt: Iterable[str] | str | None = None) -> Function:  # noqa: A001
+def compile(  # noqa: A001 (exprgrad.compile is the API)
+    formula: str, wrt: Iterable[str] | str | None = None, *, optimize: bool = True
+) -> Function:
     """Compile a formula into a Function computing its value and gradient.
 
     formula: statements separated by newlines or ';'; the last one is the value.
     wrt: the inputs to differentiate with respect to (a list, or a comma-separated
         string); default all. The backward code does no work for the others.
+    optimize: fold constants and drop dead code (default). False gives the program
+        exactly as written and differentiated; its results are bit for bit the same.
 
     Raises FormulaError (a ValueError) for any bad formula or wrt name.
     """
+    passes = optimize_program if optimize else _unchanged
     collecting = gc.isenabled()
     gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
     try:
         tree = parse(formula)
         lowered = lower(tree)
-        forward = optimize(lowered)
+        forward = passes(lowered)
         wrt_names = _resolve_wrt(forward, wrt, tree)
-        full = optimize(differentiate(forward, wrt_names))
+        full = passes(differentiate(forward, wrt_names))
         return Function(formula, lowered, forward, full)
     finally:
         if collecting:
             gc.enable()
+
+
+def _unchanged(program: Program) -> Program:
+    # Reverse mode leaves ops that no output needs (adjoints of dead branches); without
+    # them the unoptimized program is still the formula exactly as written.
+    return eliminate_dead_code(program)
 
 
 def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tuple[str, ...]:
@@ -85,16 +99,19 @@ def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tup
 
 
 def _evaluation_error_maker(
-    formula: str, filename: str, line_ops: dict[int, Op]
+    formula: str, line_ops: dict[str, dict[int, Op]]
 ) -> Callable[[BaseException], Exception]:
+    """The handler generated code calls on a math error: names the failing op's place.
+    line_ops: for each generated file, line number -> the op computed on that line."""
+
     def evaluation_error(error: BaseException) -> Exception:
-        line = None
+        op = None
         traceback = error.__traceback__
         while traceback is not None:  # the innermost frame of generated code failed
-            if traceback.tb_frame.f_code.co_filename == filename:
-                line = traceback.tb_lineno
+            lines = line_ops.get(traceback.tb_frame.f_code.co_filename)
+            if lines is not None:
+                op = lines.get(traceback.tb_lineno)
             traceback = traceback.tb_next
-        op = line_ops.get(line)
         if op is None:
             return error
         if isinstance(error, ValueError):
@@ -117,9 +134,42 @@ def _evaluation_error_maker(
     return evaluation_error
 
 
+class _Missing:
+    """The default of every generated parameter: a missing argument reaches _retry, which
+    names it (and says f(**point) when a dict was passed instead)."""
+
+    def __repr__(self) -> str:
+        return "_MISSING"
+
+
+_MISSING = _Missing()
+
+
+def _retry_maker(function_name: str) -> Callable:
+    """The handler generated code calls when an argument is not a float (see codegen)."""
+
+    def _retry(function: Callable, names: tuple[str, ...], args: tuple, error: BaseException):
+        missing = [name for name, value in zip(names, args, strict=True) if value is _MISSING]
+        if missing:
+            listed = ", ".join(repr(name) for name in missing)
+            message = f"{function_name}() is missing argument(s) {listed}"
+            if isinstance(args[0], Mapping):
+                message += "; to pass a dict of inputs, call it with f(**point)"
+            raise TypeError(message) from None
+        try:
+            values = _float_arguments(names, args)
+        except OverflowError as overflow:
+            raise EvaluationError(str(overflow)) from None
+        if all(value is arg for value, arg in zip(values, args, strict=True)):
+            raise error  # they were floats already: the error has another cause
+        return function(*values)
+
+    return _retry
+
+
 def _bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable:
     """For formulas whose names Python can't take as parameters (lambda, print, ...):
-    accept the formula's own names as keywords, and name them in TypeErrors."""
+    accept the formula's own names as keywords."""
     index = {name: i for i, name in enumerate(inputs)}
 
     def call(*args, **kwargs):
@@ -133,16 +183,13 @@ def _bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable
             if values[position] is not _MISSING:
                 raise TypeError(f"got multiple values for argument '{name}'")
             values[position] = value
-        missing = [repr(inputs[i]) for i, v in enumerate(values) if v is _MISSING]
-        if missing:
-            raise TypeError(f"missing required argument(s): {', '.join(missing)}")
         return function(*values)
 
     call.__doc__ = function.__doc__
     return call
 
 
-_MISSING = object()
+_SERIAL = itertools.count(1)
 
 
 class Function:
@@ -165,39 +212,81 @@ class Function:
         self.wrt: tuple[str, ...] = tuple(full.grads)
         self.forward_program = forward
         self.program = full
-        generated = codegen.python_source(forward, full)
-        self.source = generated.source
-        # Same source, same file name; linecache makes tracebacks show the generated lines.
-        digest = hashlib.sha1(self.source.encode()).hexdigest()[:12]
-        filename = f"<exprgrad {digest}>"
-        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
+        self._generated: dict[str, codegen.Generated] = {}
+        self._line_ops: dict[str, dict[int, Op]] = {}  # generated file -> its lines' ops
         namespace = runtime_namespace()
+        namespace["_INPUTS"] = self.inputs
+        namespace["_MISSING"] = _MISSING
+        namespace["_retry"] = _retry_maker("f")
         namespace["_MATH_ERRORS"] = _MATH_ERRORS
-        namespace["_evaluation_error"] = _evaluation_error_maker(
-            formula, filename, generated.line_ops
-        )
-        # Safe to run: every identifier and number in the source was written by codegen.
-        exec(builtins.compile(self.source, filename, "exec"), namespace)  # noqa: S102
-        forward_function, value_and_grad = namespace["forward"], namespace["value_and_grad"]
-        value_and_grad.__doc__ = "(value, {input: gradient}) at the given point."
-        if generated.params != self.inputs:
-            forward_function = _bind_formula_names(forward_function, self.inputs)
-            value_and_grad = _bind_formula_names(value_and_grad, self.inputs)
-        self.forward = forward_function
-        self.value_and_grad = value_and_grad
-        # Python looks __call__ up on the class, so each Function gets a class whose
-        # __call__ is the generated forward(): f(...) then costs no extra call.
+        namespace["_evaluation_error"] = _evaluation_error_maker(formula, self._line_ops)
+        self._namespace = namespace
+        self.value_and_grad = self._build("value_and_grad", full)
+        self.value_and_grad.__doc__ = "(value, {input: gradient}) at the given point."
+        # Python looks __call__ up on the class, so each Function gets a class of its own,
+        # whose __call__ becomes the generated forward() itself: f(...) then costs no
+        # extra call. forward() is compiled on the first call (training needs only
+        # value_and_grad, and Python's compiler is a third of compile() for big formulas).
+        this = weakref.ref(self)
+
+        def first_call(*args, **kwargs):
+            return this().forward(*args, **kwargs)
+
         self.__class__ = type(
             "Function",
             (Function,),
-            {"__call__": staticmethod(forward_function), "__module__": Function.__module__},
+            {"__call__": staticmethod(first_call), "__module__": Function.__module__},
         )
 
-    def __call__(self, *args: float, **kwargs: float) -> float:
+    def _text(self, function: str, program: Program) -> codegen.Generated:
+        generated = self._generated.get(function)
+        if generated is None:
+            generated = self._generated[function] = codegen.function_source(program, function)
+        return generated
+
+    def _build(self, function: str, program: Program) -> Callable:
+        """Generate, compile and run the source of one function of the formula's inputs."""
+        generated = self._text(function, program)
+        # linecache makes tracebacks show the generated lines, for as long as this Function
+        # lives (each Function its own entries, so dropping one never hides another's).
+        digest = hashlib.sha1(generated.source.encode()).hexdigest()[:12]
+        filename = f"<exprgrad {digest} #{next(_SERIAL)} {function}>"
+        lines = generated.source.splitlines(True)
+        linecache.cache[filename] = (len(generated.source), None, lines, filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)
+        self._line_ops[filename] = generated.line_ops
+        # Safe to run: every identifier and number in the source was written by codegen.
+        code = builtins.compile(generated.source, filename, "exec")
+        exec(code, self._namespace)  # noqa: S102
+        built = self._namespace[function]
+        # Every parameter defaults to _MISSING, so that a missing argument reaches _retry,
+        # which names it (set here rather than in the source, which stays plain).
+        built.__defaults__ = (_MISSING,) * len(self.inputs)
+        if generated.params != self.inputs:
+            built = _bind_formula_names(built, self.inputs)
+        return built
+
+    @property
+    def forward(self) -> Callable[..., float]:
+        """The generated function behind f(...), compiled on first use."""
+        built = self.__dict__.get("_forward")
+        if built is None:
+            built = self.__dict__["_forward"] = self._build("forward", self.forward_program)
+            type(self).__call__ = staticmethod(built)
+        return built
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of forward() and value_and_grad()."""
+        forward = self._text("forward", self.forward_program).source
+        both = forward + "\n\n" + self._text("value_and_grad", self.program).source
+        return codegen.header(self.formula) + "\n" + both
+
+    def __call__(self, /, *args: float, **kwargs: float) -> float:
         # Each instance's class overrides this with forward itself (see __init__).
         return self.forward(*args, **kwargs)
 
-    def grad(self, *args: float, **kwargs: float) -> dict[str, float]:
+    def grad(self, /, *args: float, **kwargs: float) -> dict[str, float]:
         """{input: d value / d input} at the given point."""
         return self.value_and_grad(*args, **kwargs)[1]
 
@@ -209,12 +298,37 @@ class Function:
         """The formula's value as a sympy expression over real symbols."""
         return symbolic.to_sympy(self.lowered_program, [self.lowered_program.value])[0]
 
-    def check(self, seed: int = 0) -> symbolic.CheckReport:
-        """Prove every gradient component equal to sympy.diff of the formula (see CheckReport)."""
-        return symbolic.check(self.program, self.to_sympy(), seed=seed)
+    def check(
+        self,
+        seed: int = 0,
+        time_limit: float = 20.0,
+        on_component: Callable[[symbolic.ComponentCheck], None] | None = None,
+    ) -> symbolic.CheckReport:
+        """Confirm every gradient component against sympy.diff of the formula.
+
+        Symbolically (simplify(generated - diff) == 0) where that is cheap and
+        decisive, otherwise numerically: the compiled gradient against sympy.diff
+        evaluated to 30 digits, at points of the formula's domain on every side of
+        every kink and where. Each component is "symbolic", "numeric", "failed" or
+        "undecided" (time_limit seconds spent, no point in the domain, or a formula
+        sympy cannot take); report.ok only if all are confirmed. on_component is
+        called with each component's result as soon as it is decided.
+        """
+        return symbolic.check(
+            self.lowered_program,
+            self.program,
+            self.value_and_grad,
+            seed=seed,
+            time_limit=time_limit,
+            on_component=on_component,
+        )
 
     def latex(self) -> str:
-        """The formula and its partial derivatives as LaTeX."""
+        """The formula and its partial derivatives as LaTeX.
+
+        Raises SymbolicError (a ValueError) for a formula sympy cannot take: nested too
+        deeply for its recursion, or undefined everywhere (relu(log(0))).
+        """
         return symbolic.latex(self.lowered_program, list(self.wrt))
 
     def module_source(self) -> str:
@@ -226,4 +340,6 @@ class Function:
         return (compile, (self.formula, self.wrt))
 
     def __repr__(self) -> str:
-        return f"exprgrad.compile({self.formula!r})"
+        if self.wrt == self.inputs:
+            return f"exprgrad.compile({self.formula!r})"
+        return f"exprgrad.compile({self.formula!r}, wrt={list(self.wrt)!r})"

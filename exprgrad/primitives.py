@@ -16,6 +16,12 @@ of the same primitives as everything else and can be differentiated again.
 The one rule text can't express (n-ary min/max, which split the gradient
 evenly between tied arguments) is a Python function instead.
 
+NaN propagates: a primitive with a NaN argument gives NaN (relu, abs, min, max
+and clip included, which Python's own comparisons would silently drop), and so
+do the derivative rules of the selecting primitives. `may_raise` marks the
+primitives that can raise for some float arguments (a domain error, overflow,
+division by zero); `where` computes those only when its condition picks them.
+
 This module imports nothing of exprgrad's.
 """
 
@@ -34,24 +40,27 @@ class RuleBuilder(Protocol):
 
 
 GradRule = Callable[[RuleBuilder, tuple[int, ...], int, int], tuple[int, ...]]
+# Python spelling chosen from the operands: their source text, and which are constants.
+Emitter = Callable[[Sequence[str], Sequence[bool]], str]
 
 
 @dataclass(frozen=True, slots=True)
 class Primitive:
     name: str  # as written in formulas and IR dumps
     arity: int | None  # None: two or more (min, max)
-    python: str  # "math.tanh({0})"
+    python: str | Emitter  # "math.tanh({0})", or a function of the operands
     numpy: str  # "np.tanh({0})"
     sympy: Callable[..., Any]  # gets the sympy module first: lambda sp, x: sp.tanh(x)
     grads: tuple[str | None, ...] | GradRule  # g * d(out)/d(arg i), formula syntax
     symbol: str | None = None  # operator spelling ("+", "**"); None for functions
     callable: bool = True  # may a formula call it by name, as name(...)?
     domain: str | None = None  # what a math domain error (ValueError) means here
-    python_pair: str | None = None  # a faster Python spelling for exactly two operands
+    may_raise: bool = True  # can it raise for some float arguments?
 
-    def emit_python(self, operands: Sequence[str]) -> str:
-        template = self.python_pair if self.python_pair and len(operands) == 2 else self.python
-        return template.format(*operands, args=", ".join(operands))
+    def emit_python(self, operands: Sequence[str], constant: Sequence[bool] = ()) -> str:
+        if not isinstance(self.python, str):
+            return self.python(operands, constant or [False] * len(operands))
+        return self.python.format(*operands, args=", ".join(operands))
 
     def emit_numpy(self, operands: Sequence[str]) -> str:
         return self.numpy.format(*operands, args=", ".join(operands))
@@ -63,243 +72,152 @@ def _where_sympy(sp, cond, a, b):
     return sp.Piecewise((a, cond), (b, True))
 
 
+def _selector(less: str, helper: str) -> Emitter:
+    """min (less "<") or max (less ">"): Python's min/max, except that NaN propagates.
+
+    Ties return the first argument, as the builtins do. A constant operand is never
+    NaN, so one comparison decides; two variables need a second test for NaN."""
+
+    def emit(operands: Sequence[str], constant: Sequence[bool]) -> str:
+        if len(operands) != 2:
+            return f"{helper}({', '.join(operands)})"
+        x, y = operands
+        if constant[1]:
+            return f"{y} if {y} {less} {x} else {x}"  # x NaN: the comparison fails, x wins
+        if constant[0]:
+            return f"{x} if {x} {less}= {y} else {y}"  # y NaN: the comparison fails, y wins
+        return f"{y} if {y} {less} {x} else {x} if {y} == {y} else {y}"
+
+    return emit
+
+
 def _tie_split(builder: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple[int, ...]:
-    """min/max: the arguments equal to the result share the gradient evenly."""
+    """min/max: the arguments equal to the result share the gradient evenly; a NaN result
+    (some argument was NaN) gives every argument a NaN gradient."""
+    zero = builder.const(0.0)
+    # 0 for the arguments that lost, or the NaN itself when nothing equals the result
+    lost = builder.op("where", builder.op("eq", out, out), zero, out)
     if len(args) == 2:
         x, y = args
         tie = builder.op("eq", x, y)
         half = builder.op("mul", builder.const(0.5), g)
-        zero = builder.const(0.0)
         return tuple(
-            builder.op("where", tie, half, builder.op("where", builder.op("eq", a, out), g, zero))
+            builder.op("where", tie, half, builder.op("where", builder.op("eq", a, out), g, lost))
             for a in args
         )
     hits = [builder.op("eq", a, out) for a in args]
-    one, zero = builder.const(1.0), builder.const(0.0)
+    one = builder.const(1.0)
     count = builder.op("where", hits[0], one, zero)
     for hit in hits[1:]:
         count = builder.op("add", count, builder.op("where", hit, one, zero))
-    share = builder.op("div", g, count)
-    return tuple(builder.op("where", hit, share, zero) for hit in hits)
+    # count is 0 only when the result is NaN (then every argument gets `lost`); max keeps
+    # the shared division from failing there
+    share = builder.op("div", g, builder.op("max", count, one))
+    return tuple(builder.op("where", hit, share, lost) for hit in hits)
 
 
-def _unary(
-    name: str,
-    rule: str,
-    sympy: Callable[..., Any],
-    *,
-    python: str | None = None,
-    numpy: str | None = None,
-    domain: str | None = None,
-) -> Primitive:
+def _op(
+    name, symbol, python, rules, sympy, *, may_raise=False, domain=None, numpy=None, call=False
+):
+    """An operator: written with a symbol (and called by name too if `call`)."""
     return Primitive(
         name,
-        1,
-        python or f"math.{name}({{0}})",
-        numpy or f"np.{name}({{0}})",
+        len(rules),
+        python,
+        numpy or python,
         sympy,
-        (rule,),
+        rules,
+        symbol=symbol,
+        callable=call,
         domain=domain,
+        may_raise=may_raise,
+    )
+
+
+def _fn(name, rules, sympy=None, *, python=None, numpy=None, domain=None, may_raise=True):
+    """A function called by name: one rule per argument; math.name and np.name by default."""
+    arguments = ", ".join(f"{{{i}}}" for i in range(len(rules)))
+    return Primitive(
+        name,
+        len(rules),
+        python or f"math.{name}({arguments})",
+        numpy or f"np.{name}({arguments})",
+        sympy or (lambda sp, *xs: getattr(sp, name)(*xs)),
+        rules,
+        domain=domain,
+        may_raise=may_raise,
     )
 
 
 def _compare(name: str, symbol: str, sympy: Callable[..., Any]) -> Primitive:
-    return Primitive(
-        name,
-        2,
-        f"{{0}} {symbol} {{1}}",
-        f"{{0}} {symbol} {{1}}",
-        sympy,
-        (None, None),
-        symbol=symbol,
-        callable=False,
-    )
+    template = f"{{0}} {symbol} {{1}}"
+    return _op(name, symbol, template, (None, None), sympy)
 
 
 _POW_DOMAIN = "pow of a negative number to a fractional power, or of 0 to a negative power"
+_NAN_OUT = "where(out == out, {}, out)"  # a NaN result gives a NaN gradient
 
-# fmt: off  (a table: one row per primitive reads better than one argument per line)
+# fmt: off
 PRIMITIVES: tuple[Primitive, ...] = (
     # operators
-    Primitive(
-        "add",
-        2,
-        "{0} + {1}",
-        "{0} + {1}",
-        lambda sp, x, y: x + y,
-        ("g", "g"),
-        symbol="+",
-        callable=False,
-    ),
-    Primitive(
-        "sub",
-        2,
-        "{0} - {1}",
-        "{0} - {1}",
-        lambda sp, x, y: x - y,
-        ("g", "-g"),
-        symbol="-",
-        callable=False,
-    ),
-    Primitive(
-        "mul",
-        2,
-        "{0} * {1}",
-        "{0} * {1}",
-        lambda sp, x, y: x * y,
-        ("g * y", "g * x"),
-        symbol="*",
-        callable=False,
-    ),
-    Primitive(
-        "div",
-        2,
-        "{0} / {1}",
-        "{0} / {1}",
-        lambda sp, x, y: x / y,
-        ("g / y", "-g * out / y"),
-        symbol="/",
-        callable=False,
-    ),
-    Primitive("neg", 1, "-{0}", "-{0}", lambda sp, x: -x, ("-g",), symbol="-", callable=False),
+    _op("add", "+", "{0} + {1}", ("g", "g"), lambda sp, x, y: x + y),
+    _op("sub", "-", "{0} - {1}", ("g", "-g"), lambda sp, x, y: x - y),
+    _op("mul", "*", "{0} * {1}", ("g * y", "g * x"), lambda sp, x, y: x * y),
+    _op("div", "/", "{0} / {1}", ("g / y", "-g * out / y"), lambda sp, x, y: x / y, may_raise=True),
+    _op("neg", "-", "-{0}", ("-g",), lambda sp, x: -x),
     # x ** y for any y goes through math.pow, which raises instead of returning a
     # complex number; optimize.py turns a constant whole exponent into powi.
-    Primitive(
-        "pow",
-        2,
-        "math.pow({0}, {1})",
-        "np.power({0}, {1})",
-        lambda sp, x, y: x**y,
-        ("g * y * x ** (y - 1)", "g * out * log(x)"),
-        symbol="**",
-        domain=_POW_DOMAIN,
-    ),
-    Primitive(
-        "powi",
-        2,
-        "{0} ** {1}",
-        "{0} ** {1}",
-        lambda sp, x, y: x**y,
-        ("g * y * x ** (y - 1)", None),
-        symbol="**",
-        callable=False,
-    ),
+    _op("pow", "**", "math.pow({0}, {1})", ("g * y * x ** (y - 1)", "g * out * log(x)"),
+        lambda sp, x, y: x**y, numpy="np.power({0}, {1})", may_raise=True, domain=_POW_DOMAIN,
+        call=True),
+    _op("powi", "**", "{0} ** {1}", ("g * y * x ** (y - 1)", None), lambda sp, x, y: x**y,
+        may_raise=True),
     # functions of one argument
-    _unary("exp", "g * out", lambda sp, x: sp.exp(x)),
-    _unary("log", "g / x", lambda sp, x: sp.log(x), domain="log of a non-positive number"),
-    _unary("sqrt", "g / (2 * out)", lambda sp, x: sp.sqrt(x), domain="sqrt of a negative number"),
-    _unary("sin", "g * cos(x)", lambda sp, x: sp.sin(x)),
-    _unary("cos", "-g * sin(x)", lambda sp, x: sp.cos(x)),
-    _unary("tan", "g * (1 + out * out)", lambda sp, x: sp.tan(x)),
-    _unary(
-        "asin",
-        "g / sqrt(1 - x * x)",
-        lambda sp, x: sp.asin(x),
-        numpy="np.arcsin({0})",
-        domain="asin of a number outside [-1, 1]",
-    ),
-    _unary(
-        "acos",
-        "-g / sqrt(1 - x * x)",
-        lambda sp, x: sp.acos(x),
-        numpy="np.arccos({0})",
-        domain="acos of a number outside [-1, 1]",
-    ),
-    _unary("atan", "g / (1 + x * x)", lambda sp, x: sp.atan(x), numpy="np.arctan({0})"),
-    _unary("sinh", "g * cosh(x)", lambda sp, x: sp.sinh(x)),
-    _unary("cosh", "g * sinh(x)", lambda sp, x: sp.cosh(x)),
-    _unary("tanh", "g * (1 - out * out)", lambda sp, x: sp.tanh(x)),
-    _unary(
-        "abs", "where(x > 0, g, where(x < 0, -g, 0))", lambda sp, x: sp.Abs(x), python="abs({0})"
-    ),
-    _unary(
-        "sigmoid",
-        "g * out * (1 - out)",
-        lambda sp, x: 1 / (1 + sp.exp(-x)),
-        python="_sigmoid({0})",
-        numpy="np.exp(-np.logaddexp(0.0, -{0}))",
-    ),
-    _unary(
-        "relu",
-        "where(x > 0, g, 0)",
+    _fn("exp", ("g * out",)),
+    _fn("log", ("g / x",), domain="log of a non-positive number"),
+    _fn("sqrt", ("g / (2 * out)",), domain="sqrt of a negative number"),
+    _fn("sin", ("g * cos(x)",)),
+    _fn("cos", ("-g * sin(x)",)),
+    _fn("tan", ("g * (1 + out * out)",)),
+    _fn("asin", ("g / sqrt(1 - x * x)",), numpy="np.arcsin({0})",
+        domain="asin of a number outside [-1, 1]"),
+    _fn("acos", ("-g / sqrt(1 - x * x)",), numpy="np.arccos({0})",
+        domain="acos of a number outside [-1, 1]"),
+    _fn("atan", ("g / (1 + x * x)",), numpy="np.arctan({0})"),
+    _fn("sinh", ("g * cosh(x)",)),
+    _fn("cosh", ("g * sinh(x)",)),
+    _fn("tanh", ("g * (1 - out * out)",)),
+    _fn("abs", ("where(x > 0, g, where(x < 0, -g, where(x == 0, 0, x)))",),
+        lambda sp, x: sp.Abs(x), python="abs({0})", may_raise=False),
+    _fn("sigmoid", ("g * out * (1 - out)",), lambda sp, x: 1 / (1 + sp.exp(-x)),
+        python="_sigmoid({0})", numpy="np.exp(-np.logaddexp(0.0, -{0}))"),
+    _fn("relu", ("where(x > 0, g, out)",),  # out is 0 there, or NaN for a NaN x
         lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
-        python="{0} if {0} > 0.0 else 0.0",
-        numpy="np.maximum({0}, 0.0)",
-    ),
-    _unary(
-        "softplus",
-        "g * sigmoid(x)",
-        lambda sp, x: sp.log(1 + sp.exp(x)),
-        python="_softplus({0})",
-        numpy="np.logaddexp(0.0, {0})",
-    ),
-    _unary("log1p", "g / (1 + x)", lambda sp, x: sp.log(1 + x), domain="log1p of a number <= -1"),
-    _unary("expm1", "g * (out + 1)", lambda sp, x: sp.exp(x) - 1),
-    _unary(
-        "erf",
-        "g * (2 / sqrt(pi)) * exp(-(x * x))",
-        lambda sp, x: sp.erf(x),
-        numpy="np.vectorize(math.erf, otypes=[float])({0})",
-    ),
+        python="0.0 if {0} <= 0.0 else {0}", numpy="np.maximum({0}, 0.0)", may_raise=False),
+    _fn("softplus", ("g * sigmoid(x)",), lambda sp, x: sp.log(1 + sp.exp(x)),
+        python="_softplus({0})", numpy="np.logaddexp(0.0, {0})"),
+    _fn("log1p", ("g / (1 + x)",), lambda sp, x: sp.log(1 + x), domain="log1p of a number <= -1"),
+    _fn("expm1", ("g * (out + 1)",), lambda sp, x: sp.exp(x) - 1),
+    _fn("erf", ("g * (2 / sqrt(pi)) * exp(-(x * x))",),
+        numpy="np.vectorize(math.erf, otypes=[float])({0})"),
     # functions of several arguments
-    Primitive(
-        "hypot",
-        2,
-        "math.hypot({0}, {1})",
-        "np.hypot({0}, {1})",
-        lambda sp, x, y: sp.sqrt(x**2 + y**2),
-        ("g * x / out", "g * y / out"),
-    ),
-    Primitive(
-        "atan2",
-        2,
-        "math.atan2({0}, {1})",
-        "np.arctan2({0}, {1})",
-        lambda sp, x, y: sp.atan2(x, y),
-        ("g * y / (x * x + y * y)", "-g * x / (x * x + y * y)"),
-    ),
+    _fn("hypot", ("g * x / out", "g * y / out"), lambda sp, x, y: sp.sqrt(x**2 + y**2)),
+    _fn("atan2", ("g * y / (x * x + y * y)", "-g * x / (x * x + y * y)"),
+        numpy="np.arctan2({0}, {1})"),
     # clip(x, lo, hi) = min(max(x, lo), hi); x gets the gradient on the closed
     # interval, lo and hi only where they are the result.
-    Primitive(
-        "clip",
-        3,
-        "min(max({0}, {1}), {2})",
-        "np.minimum(np.maximum({0}, {1}), {2})",
-        lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
-        (
-            "where(x >= y, where(x <= z, g, 0), 0)",
-            "where(x < y, where(y <= z, g, 0), 0)",
-            "where(x > z, g, where(y > z, g, 0))",
-        ),
-    ),
-    Primitive(
-        "where",
-        3,
-        "{1} if {0} else {2}",
-        "np.where({0}, {1}, {2})",
-        _where_sympy,
-        (None, "where(x, g, 0)", "where(x, 0, g)"),
-    ),
-    # The pair spellings return exactly what the builtins do (first argument on ties
-    # and nan), without the cost of a call.
-    Primitive(
-        "min",
-        None,
-        "min({args})",
-        "np.min(np.broadcast_arrays({args}), axis=0)",
-        lambda sp, *xs: sp.Min(*xs),
-        _tie_split,
-        python_pair="{1} if {1} < {0} else {0}",
-    ),
-    Primitive(
-        "max",
-        None,
-        "max({args})",
-        "np.max(np.broadcast_arrays({args}), axis=0)",
-        lambda sp, *xs: sp.Max(*xs),
-        _tie_split,
-        python_pair="{1} if {1} > {0} else {0}",
-    ),
+    _fn("clip", (_NAN_OUT.format("where(x >= y, where(x <= z, g, 0), 0)"),
+                 _NAN_OUT.format("where(x < y, where(y <= z, g, 0), 0)"),
+                 _NAN_OUT.format("where(x > z, g, where(y > z, g, 0))")),
+        lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi), python="_clip({0}, {1}, {2})",
+        numpy="np.minimum(np.maximum({0}, {1}), {2})", may_raise=False),
+    # Python's conditional expression only evaluates the branch it picks.
+    _fn("where", (None, "where(x, g, 0)", "where(x, 0, g)"), _where_sympy,
+        python="{1} if {0} else {2}", numpy="np.where({0}, {1}, {2})", may_raise=False),
+    Primitive("min", None, _selector("<", "_min"), "np.min(np.broadcast_arrays({args}), axis=0)",
+              lambda sp, *xs: sp.Min(*xs), _tie_split, may_raise=False),
+    Primitive("max", None, _selector(">", "_max"), "np.max(np.broadcast_arrays({args}), axis=0)",
+              lambda sp, *xs: sp.Max(*xs), _tie_split, may_raise=False),
     # comparisons: only where(...)'s condition, so they carry no gradient
     _compare("lt", "<", lambda sp, x, y: sp.Lt(x, y)),
     _compare("le", "<=", lambda sp, x, y: sp.Le(x, y)),

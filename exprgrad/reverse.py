@@ -7,6 +7,11 @@ program with the op's operands, result and adjoint bound to x, y, z, out, g.
 The result is ordinary IR, so it is optimized, printed and differentiated
 again (for Hessians) like any other program. Values that do not depend on a
 differentiated input get no adjoint, so `wrt` really saves work.
+
+Inside a branch of `where` (regions.py), adjoints stay in that branch: a
+contribution leaves it as where(c, contribution, 0), so the branch's rules
+run only where the branch was taken, and an infinite or undefined derivative
+in the branch not taken never becomes 0 * inf = nan in the gradient.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
+from . import regions
 from .errors import Span
 from .ir import CONST, INPUT, Builder, Program
 from .lower import lower
@@ -30,13 +36,19 @@ def rule_program(rule: str) -> Program:
 
 
 class _RuleOps:
-    """Builds a rule's gradient ops, tagged with the span of the op being differentiated."""
+    """Builds a rule's gradient ops, tagged with the span of the op being differentiated.
 
-    def __init__(self, builder: Builder, span: Span | None):
+    `known` holds the conditions that are settled where the rule runs (inside a branch
+    of a where), so where(c, g, 0) on the taken branch is simply g."""
+
+    def __init__(self, builder: Builder, span: Span | None, known: dict[int, bool]):
         self.builder = builder
         self.span = span
+        self.known = known
 
     def op(self, prim: str, *args: int) -> int:
+        if prim == "where" and args[0] in self.known:
+            return args[1] if self.known[args[0]] else args[2]
         return self.builder.op(prim, *args, span=self.span, in_gradient=True)
 
     def const(self, value: float) -> int:
@@ -67,15 +79,29 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
     depends = [False] * len(program.ops)
     for i, op in enumerate(program.ops):
         depends[i] = i in wanted or any(depends[a] for a in op.args)
+    needed = regions.need(program)
 
     adjoint: dict[int, int] = {}
     if depends[program.value]:
         adjoint[program.value] = builder.const(1.0)
     grad_of: dict[int, int] = {}
 
-    def accumulate(target: int, contribution: int) -> None:
+    def leave(contribution: int, computed_in: regions.Region, to: regions.Region, span) -> int:
+        """The contribution as seen from region `to`: zero where the branches it was
+        computed in were not taken (leaving them from the inside out)."""
+        while regions.depth(computed_in) > regions.depth(to):
+            guard, zero = computed_in, builder.const(0.0)
+            branches = (contribution, zero) if guard.taken else (zero, contribution)
+            contribution = builder.op(
+                "where", guard.condition, *branches, span=span, in_gradient=True
+            )
+            computed_in = guard.parent
+        return contribution
+
+    def accumulate(target: int, contribution: int, computed_in: regions.Region) -> None:
+        span = program.ops[target].span
+        contribution = leave(contribution, computed_in, needed[target], span)
         if target in adjoint:
-            span = program.ops[target].span
             contribution = builder.op(
                 "add", adjoint[target], contribution, span=span, in_gradient=True
             )
@@ -91,24 +117,34 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
         if not targets:
             continue
         rules = BY_NAME[op.prim].grads
-        ops = _RuleOps(builder, op.span)
-        if callable(rules):
-            contributions = rules(ops, op.args, i, g)
-            for k in targets:
-                accumulate(op.args[k], contributions[k])
-            continue
-        bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
+        here = _RuleOps(builder, op.span, regions.known_conditions(needed[i]))
         for k in targets:
-            if rules[k] is not None:
-                accumulate(op.args[k], _splice(rule_program(rules[k]), bindings, ops))
+            target = op.args[k]
+            # A rule runs where its op does, or inside the branch that alone needs the
+            # operand (where's branches), where the branch's condition is known.
+            region, ops = needed[i], here
+            if regions.depth(needed[target]) > regions.depth(region):
+                region = needed[target]
+                ops = _RuleOps(builder, op.span, regions.known_conditions(region))
+            if callable(rules):
+                contribution = rules(ops, op.args, i, g)[k]
+            elif rules[k] is None:
+                continue
+            else:
+                bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
+                contribution = _splice(rule_program(rules[k]), bindings, ops)
+            accumulate(target, contribution, region)
 
     grads = {}
     for name in wrt:
-        gradient = adjoint.get(input_ids[name])
+        index = input_ids[name]
+        gradient = adjoint.get(index)
         if gradient is None:
             gradient = builder.const(0.0)  # the value does not depend on this input
         else:
-            grad_of.setdefault(gradient, input_ids[name])
+            grad_of.setdefault(gradient, index)
+            # an input needed only inside a branch has its adjoint there: 0 outside it
+            gradient = leave(gradient, needed[index], None, program.ops[index].span)
         grads[name] = gradient
     return Program(
         tuple(builder.ops), program.source, program.inputs, program.value, grads, grad_of

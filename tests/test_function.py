@@ -158,7 +158,7 @@ def test_tracebacks_show_generated_lines():
 def test_generated_namespace_has_no_dangerous_builtins():
     f = exprgrad.compile("x")
     namespace = f.forward.__globals__
-    assert set(namespace["__builtins__"]) == {"min", "max", "abs", "float"}
+    assert set(namespace["__builtins__"]) == {"min", "max", "abs", "float", "type", "TypeError"}
     assert "__import__" not in namespace["__builtins__"]
 
 
@@ -187,6 +187,10 @@ def test_comments_in_formulas_cannot_break_out_of_generated_comments():
 def test_repr_introspection_and_pickle():
     f = exprgrad.compile("a*b")
     assert repr(f) == "exprgrad.compile('a*b')"
+    g = exprgrad.compile("a*b + c", wrt=["c", "a"])
+    assert repr(g) == "exprgrad.compile('a*b + c', wrt=['c', 'a'])"
+    again = eval(repr(g), {"exprgrad": exprgrad})  # repr round-trips, wrt included
+    assert (again.wrt, again.source) == (g.wrt, g.source)
     assert "value_and_grad" in f.source and "forward" in f.source
     assert f.ir.startswith("inputs: a, b")
     g = pickle.loads(pickle.dumps(exprgrad.compile(HINGE, wrt=["a", "c"])))
@@ -212,3 +216,135 @@ def test_overflow_follows_python_floats():
     for formula in ("x**2", "exp(x)", "cosh(x)"):
         with pytest.raises(exprgrad.EvaluationError, match="overflow"):
             exprgrad.compile(formula).value_and_grad(x=1e200)
+
+
+# --- arguments that are not floats --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("1", "must be a real number, not str '1'"),
+        (b"1", "must be a real number, not bytes"),
+        (None, "must be a real number, not NoneType"),
+        ([1.0], "must be a real number, not list"),
+        ((1.0,), "must be a real number, not tuple"),
+        (1j, "is complex (1j)"),
+        (complex(2, 0), "is complex"),
+    ],
+)
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "a*x",  # "1"*2 is "11", which float() would read as 11.0
+        "x + a",  # "1" + "2" is "12"
+        "2*x*a",
+        "where(a == 0, x, 2*x)",  # == never raises, whatever a is
+        "where(a, x, 0)",  # any object has a truth value
+        "where(a < x, 1, 2)",  # strings compare with strings
+        "min(a, x)",
+        "relu(a) + x",
+        "exp(a*x)",
+        "x",  # a is unused after all: still an argument
+    ],
+)
+def test_non_numbers_are_a_type_error_naming_the_argument(formula, value, fragment):
+    f = exprgrad.compile(formula if "a" in formula else formula + " + 0*a")
+    other = "2" if isinstance(value, str) else value  # the silent cases need two of a kind
+    for x in (2, 2.0, other):
+        for call in (f, f.value_and_grad, f.grad):
+            with pytest.raises(TypeError) as caught:
+                call(a=value, x=x)
+            message = str(caught.value)
+            assert "'a'" in message or "'x'" in message, message
+            assert fragment in message or x is other, message
+            assert caught.value.__suppress_context__
+
+
+def test_numpy_arrays_are_a_type_error_pointing_to_the_numpy_backend():
+    np = pytest.importorskip("numpy")
+    for formula in ("a*x", "sigmoid(a*x)", "relu(a)*x", "where(a > 0, x, 0)"):
+        f = exprgrad.compile(formula)
+        for call in (f, f.value_and_grad):
+            with pytest.raises(TypeError, match=r"argument 'a' is an array of shape \(3,\).*numpy"):
+                call(a=np.array([1.0, 2.0, 3.0]), x=2.0)
+
+
+def test_numbers_of_other_types_become_floats():
+    np = pytest.importorskip("numpy")
+    from decimal import Decimal
+    from fractions import Fraction
+
+    f = exprgrad.compile("a*x + where(a > x, a, x)")
+    expected = f.value_and_grad(a=0.5, x=3.0)
+    for a, x in (
+        (np.float32(0.5), 3),
+        (np.float64(0.5), np.int64(3)),
+        (Fraction(1, 2), 3),
+        (Decimal("0.5"), True + 2),
+        (np.float16(0.5), np.uint8(3)),
+        (0.5, np.array(3.0)),  # a 0-d array is a number
+    ):
+        value, grads = f.value_and_grad(a=a, x=x)
+        assert (value, grads) == expected, (a, x)
+        assert type(value) is float and all(type(g) is float for g in grads.values())
+        assert type(f(a, x)) is float
+    # numpy integers would overflow silently; as floats they do not
+    big = np.int64(2**62)
+    with np.errstate(over="ignore"):  # the first, int64 attempt overflows, then floats take over
+        assert exprgrad.compile("a*x")(big, np.int64(4)) == 2.0**64
+    # float32 arithmetic would round the product before exp; floats do not
+    third = np.float32(1 / 3)
+    assert exprgrad.compile("exp(a*x)")(third, 3.0) == math.exp(float(third) * 3.0)
+
+
+def test_ints_are_converted_to_floats_first():
+    f = exprgrad.compile("x*x")
+    assert f(10**200) == f(1e200) == math.inf  # as for floats: arithmetic rounds to inf
+    assert f.value_and_grad(3) == (9.0, {"x": 6.0})
+    with pytest.raises(exprgrad.EvaluationError, match="argument 'x' is too large for a float"):
+        f(10**400)
+
+
+def test_an_input_named_self_is_an_ordinary_keyword():
+    f = exprgrad.compile("self*2 + x")
+    point = {"self": 1.5, "x": 2.0}
+    assert f(**point) == 5.0
+    assert f.grad(**point) == {"self": 2.0, "x": 1.0}
+    assert f.value_and_grad(**point) == (5.0, {"self": 2.0, "x": 1.0})
+
+
+def test_a_dict_instead_of_keywords_says_how_to_pass_it():
+    f = exprgrad.compile(HINGE)
+    for call in (f, f.value_and_grad, f.grad):
+        with pytest.raises(TypeError, match=r"f\(\*\*point\)"):
+            call(POINT)
+
+
+def test_missing_arguments_are_named_together():
+    f = exprgrad.compile("a*b + c")
+    with pytest.raises(TypeError, match="missing argument\\(s\\) 'b', 'c'"):
+        f(a=1.0)
+
+
+def test_linecache_entries_live_as_long_as_their_function():
+    import gc
+    import linecache
+
+    source = "+".join(f"w{i}*x{i}" for i in range(200))
+    before = len(linecache.cache)
+    for _ in range(60):
+        exprgrad.compile(source)
+    gc.collect()
+    assert len(linecache.cache) <= before + 1  # not one entry per compile
+    f = exprgrad.compile("log(x)")
+    filename = f.value_and_grad.__code__.co_filename
+    assert linecache.getline(filename, 1) == "def value_and_grad(x):\n"
+    try:
+        f(x=-1.0)
+    except exprgrad.EvaluationError as error:
+        text = "".join(traceback.format_exception(error))
+    assert "raise _evaluation_error(error) from None" in text
+    del f
+    gc.collect()
+    assert filename not in linecache.cache

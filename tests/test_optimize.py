@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from test_reverse import programs
 
 import exprgrad
+from exprgrad.function import Function
 from exprgrad.ir import CONST, INPUT, Builder, dump
 from exprgrad.lower import lower
-from exprgrad.function import Function
 from exprgrad.optimize import eliminate_dead_code, fold_constants, optimize
 from exprgrad.parsing import parse
 from exprgrad.reverse import differentiate

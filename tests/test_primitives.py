@@ -223,3 +223,51 @@ def test_integer_power_of_negative_base_is_real():
 def test_fractional_power_of_negative_base_is_an_evaluation_error():
     with pytest.raises(exprgrad.EvaluationError, match="pow of a negative number"):
         exprgrad.compile("x ** 0.5")(x=-4.0)
+
+
+# --- NaN propagates (README "Numerics") ------------------------------------------------------
+
+NAN_CASES = [(n, f, d) for n, f, d in CASE_LIST if n not in COMPARISON_NAMES and n != "where"]
+
+
+@pytest.mark.parametrize(
+    ("name", "formula", "domain"), NAN_CASES, ids=[f"{n}:{f}" for n, f, _ in NAN_CASES]
+)
+def test_a_nan_argument_gives_a_nan_value(name, formula, domain):
+    f = exprgrad.compile(formula)
+    (point,) = points(f, domain, 1, seed=zlib.crc32(formula.encode()))
+    for nan_input in f.inputs:
+        at = dict(point, **{nan_input: math.nan})
+        value, grads = f.value_and_grad(**at)
+        assert math.isnan(value) and math.isnan(f(**at)), (formula, nan_input)
+        if name in ("relu", "abs", "min", "max", "clip"):
+            # the selecting primitives would drop a NaN in Python; their gradients are NaN
+            assert all(math.isnan(g) for g in grads.values()), (formula, nan_input, grads)
+
+
+@pytest.mark.parametrize(
+    ("formula", "point"),
+    [
+        ("min(1, x)", {"x": math.nan}),
+        ("min(x, 1)", {"x": math.nan}),
+        ("max(x, y)", {"x": 1.0, "y": math.nan}),
+        ("max(x, y)", {"x": math.nan, "y": 1.0}),
+        ("min(x, y, z)", {"x": 1.0, "y": math.nan, "z": 2.0}),
+        ("max(x, y, z)", {"x": 3.0, "y": 2.0, "z": math.nan}),
+        ("relu(x)", {"x": math.nan}),
+        ("clip(x, lo, hi)", {"x": 0.5, "lo": math.nan, "hi": 1.0}),
+        ("clip(x, lo, hi)", {"x": 0.5, "lo": 0.0, "hi": math.nan}),
+        ("relu(x - y)", {"x": math.inf, "y": math.inf}),  # inf - inf inside the formula
+    ],
+)
+def test_nan_is_never_dropped_or_turned_into_an_error(formula, point):
+    value, grads = exprgrad.compile(formula).value_and_grad(**point)
+    assert math.isnan(value)
+    assert all(math.isnan(g) for g in grads.values()), grads
+
+
+def test_comparisons_with_nan_are_false_and_a_nan_condition_is_true():
+    f = exprgrad.compile("where(x > 0, a, b)")
+    assert f.value_and_grad(x=math.nan, a=1.0, b=2.0) == (2.0, {"x": 0.0, "a": 0.0, "b": 1.0})
+    g = exprgrad.compile("where(x, a, b)")  # a plain number: nonzero is true, and so is NaN
+    assert g.value_and_grad(x=math.nan, a=1.0, b=2.0) == (1.0, {"x": 0.0, "a": 1.0, "b": 0.0})

@@ -8,8 +8,11 @@ def forward(label, a, x, b, y, c):
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # (a*x + b*y + c)
         t5 = label * t4           # label*(a*x + b*y + c)
-        t6 = t5 if t5 < 1.0 else 1.0  # min(1, label*(a*x + b*y + c))
-        return float(t6)
+        if type(t5) is not float: raise _NotFloat
+        t6 = 1.0 if 1.0 <= t5 else t5  # min(1, label*(a*x + b*y + c))
+        return t6
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(forward, _INPUTS, (label, a, x, b, y, c), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None
 
@@ -22,17 +25,19 @@ def value_and_grad(label, a, x, b, y, c):
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # (a*x + b*y + c)
         t5 = label * t4           # label*(a*x + b*y + c)
-        t6 = t5 if t5 < 1.0 else 1.0  # min(1, label*(a*x + b*y + c))
+        if type(t5) is not float: raise _NotFloat
+        t6 = 1.0 if 1.0 <= t5 else t5  # min(1, label*(a*x + b*y + c))
         # backward
-        t7 = 1.0 if t5 == t6 else 0.0  # min(1, label*(a*x + b*y + c))
-        t5_grad = 0.5 if 1.0 == t5 else t7
+        t7 = 0.0 if t6 == t6 else t6  # min(1, label*(a*x + b*y + c))
+        t8 = 1.0 if t5 == t6 else t7
+        t5_grad = 0.5 if 1.0 == t5 else t8
         label_grad = t5_grad * t4  # label*(a*x + b*y + c)
         t4_grad = t5_grad * label
         b_grad = t4_grad * y      # b*y
         y_grad = t4_grad * b
         a_grad = t4_grad * x      # a*x
         x_grad = t4_grad * a
-        return float(t6), {
+        return t6, {
             'label': label_grad,
             'a': a_grad,
             'x': x_grad,
@@ -40,5 +45,7 @@ def value_and_grad(label, a, x, b, y, c):
             'y': y_grad,
             'c': t4_grad,
         }
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(value_and_grad, _INPUTS, (label, a, x, b, y, c), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None

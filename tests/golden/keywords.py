@@ -4,36 +4,47 @@
 
 def forward(print_, exec_, x):
     try:
+        if type(x) is not float: raise _NotFloat
         lambda_ = 2.0 * print_    # 2*print
         t1 = lambda_ - exec_      # lambda - exec
+        if type(t1) is not float: raise _NotFloat
         t2 = math.log(t1)         # log(lambda - exec)
-        t3 = min(x, 0.5, (-2.0))  # min(x, 0.5, -2)
+        t3 = _min(x, 0.5, (-2.0))  # min(x, 0.5, -2)
         t4 = t2 + t3              # log(lambda - exec) + min(x, 0.5, -2)
         return t4
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(forward, _INPUTS, (print_, exec_, x), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None
 
 
 def value_and_grad(print_, exec_, x):
     try:
+        if type(x) is not float: raise _NotFloat
         # forward
         lambda_ = 2.0 * print_    # 2*print
         t1 = lambda_ - exec_      # lambda - exec
+        if type(t1) is not float: raise _NotFloat
         t2 = math.log(t1)         # log(lambda - exec)
-        t3 = min(x, 0.5, (-2.0))  # min(x, 0.5, -2)
+        t3 = _min(x, 0.5, (-2.0))  # min(x, 0.5, -2)
         t4 = t2 + t3              # log(lambda - exec) + min(x, 0.5, -2)
         # backward
-        t5 = x == t3              # min(x, 0.5, -2)
-        t6 = 1.0 if t5 else 0.0
-        t7 = 1.0 if 0.5 == t3 else 0.0
-        t8 = t6 + t7
-        t9 = 1.0 if (-2.0) == t3 else 0.0
-        t10 = t8 + t9
-        t11 = 1.0 / t10
-        x_grad = t11 if t5 else 0.0
+        t5 = 0.0 if t3 == t3 else t3  # min(x, 0.5, -2)
+        t6 = x == t3
+        t7 = 1.0 if t6 else 0.0
+        t8 = 1.0 if 0.5 == t3 else 0.0
+        t9 = t7 + t8
+        t10 = 1.0 if (-2.0) == t3 else 0.0
+        t11 = t9 + t10
+        t12 = 1.0 if 1.0 > t11 else t11
+        if t6:
+            t13 = 1.0 / t12       # min(x, 0.5, -2)
+        x_grad = t13 if t6 else t5  # min(x, 0.5, -2)
         t1_grad = 1.0 / t1        # log(lambda - exec)
         exec__grad = -t1_grad     # lambda - exec
         print__grad = t1_grad * 2.0  # 2*print
         return t4, {'print': print__grad, 'exec': exec__grad, 'x': x_grad}
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(value_and_grad, _INPUTS, (print_, exec_, x), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None

@@ -7,8 +7,11 @@ def forward(a, x, b, y, c):
         t2 = b * y                # b*y
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # a*x + b*y + c
+        if type(t4) is not float: raise _NotFloat
         t5 = _sigmoid(t4)         # sigmoid(a*x + b*y + c)
         return t5
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(forward, _INPUTS, (a, x, b, y, c), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None
 
@@ -20,6 +23,7 @@ def value_and_grad(a, x, b, y, c):
         t2 = b * y                # b*y
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # a*x + b*y + c
+        if type(t4) is not float: raise _NotFloat
         t5 = _sigmoid(t4)         # sigmoid(a*x + b*y + c)
         # backward
         t6 = 1.0 - t5             # sigmoid(a*x + b*y + c)
@@ -29,5 +33,7 @@ def value_and_grad(a, x, b, y, c):
         a_grad = t4_grad * x      # a*x
         x_grad = t4_grad * a
         return t5, {'a': a_grad, 'x': x_grad, 'b': b_grad, 'y': y_grad, 'c': t4_grad}
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(value_and_grad, _INPUTS, (a, x, b, y, c), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None

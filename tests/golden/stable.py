@@ -3,7 +3,9 @@
 
 def forward(w, x):
     try:
+        if type(x) is not float: raise _NotFloat
         t1 = w * x                # w*x
+        if type(t1) is not float: raise _NotFloat
         t2 = _softplus(t1)        # softplus(w*x)
         t3 = math.erf(x)          # erf(x)
         t4 = t3 / 2.5066282746310002  # erf(x)/sqrt(2*pi)
@@ -11,14 +13,18 @@ def forward(w, x):
         t6 = x ** 3.0             # x**3
         t7 = t5 + t6              # softplus(w*x) + erf(x)/sqrt(2*pi) + x**3
         return t7
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(forward, _INPUTS, (w, x), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None
 
 
 def value_and_grad(w, x):
     try:
+        if type(x) is not float: raise _NotFloat
         # forward
         t1 = w * x                # w*x
+        if type(t1) is not float: raise _NotFloat
         t2 = _softplus(t1)        # softplus(w*x)
         t3 = math.erf(x)          # erf(x)
         t4 = t3 / 2.5066282746310002  # erf(x)/sqrt(2*pi)
@@ -38,5 +44,7 @@ def value_and_grad(w, x):
         t15 = t1_grad * w
         x_grad = t14 + t15        # x
         return t7, {'w': w_grad, 'x': x_grad}
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(value_and_grad, _INPUTS, (w, x), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None

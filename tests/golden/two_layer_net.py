@@ -12,17 +12,20 @@ def forward(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label):
         t2 = b1 * y               # b1*y
         t3 = t1 + t2              # a1*x + b1*y
         t4 = t3 + c1              # a1*x + b1*y + c1
-        n1 = t4 if t4 > 0.0 else 0.0  # relu(a1*x + b1*y + c1)
+        if type(t4) is not float: raise _NotFloat
+        n1 = 0.0 if t4 <= 0.0 else t4  # relu(a1*x + b1*y + c1)
         t5 = a2 * x               # a2*x
         t6 = b2 * y               # b2*y
         t7 = t5 + t6              # a2*x + b2*y
         t8 = t7 + c2              # a2*x + b2*y + c2
-        n2 = t8 if t8 > 0.0 else 0.0  # relu(a2*x + b2*y + c2)
+        if type(t8) is not float: raise _NotFloat
+        n2 = 0.0 if t8 <= 0.0 else t8  # relu(a2*x + b2*y + c2)
         t9 = a3 * x               # a3*x
         t10 = b3 * y              # b3*y
         t11 = t9 + t10            # a3*x + b3*y
         t12 = t11 + c3            # a3*x + b3*y + c3
-        n3 = t12 if t12 > 0.0 else 0.0  # relu(a3*x + b3*y + c3)
+        if type(t12) is not float: raise _NotFloat
+        n3 = 0.0 if t12 <= 0.0 else t12  # relu(a3*x + b3*y + c3)
         t13 = a4 * n1             # a4*n1
         t14 = b4 * n2             # b4*n2
         t15 = t13 + t14           # a4*n1 + b4*n2
@@ -31,8 +34,13 @@ def forward(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label):
         score = t17 + d4          # a4*n1 + b4*n2 + c4*n3 + d4
         t18 = label * score       # label*score
         t19 = 1.0 - t18           # 1 - label*score
-        t20 = t19 if t19 > 0.0 else 0.0  # max(0, 1 - label*score)
+        if type(t19) is not float: raise _NotFloat
+        t20 = 0.0 if 0.0 >= t19 else t19  # max(0, 1 - label*score)
         return t20
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(forward, _INPUTS, (
+            a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label,
+        ), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None
 
@@ -44,17 +52,20 @@ def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, lab
         t2 = b1 * y               # b1*y
         t3 = t1 + t2              # a1*x + b1*y
         t4 = t3 + c1              # a1*x + b1*y + c1
-        n1 = t4 if t4 > 0.0 else 0.0  # relu(a1*x + b1*y + c1)
+        if type(t4) is not float: raise _NotFloat
+        n1 = 0.0 if t4 <= 0.0 else t4  # relu(a1*x + b1*y + c1)
         t5 = a2 * x               # a2*x
         t6 = b2 * y               # b2*y
         t7 = t5 + t6              # a2*x + b2*y
         t8 = t7 + c2              # a2*x + b2*y + c2
-        n2 = t8 if t8 > 0.0 else 0.0  # relu(a2*x + b2*y + c2)
+        if type(t8) is not float: raise _NotFloat
+        n2 = 0.0 if t8 <= 0.0 else t8  # relu(a2*x + b2*y + c2)
         t9 = a3 * x               # a3*x
         t10 = b3 * y              # b3*y
         t11 = t9 + t10            # a3*x + b3*y
         t12 = t11 + c3            # a3*x + b3*y + c3
-        n3 = t12 if t12 > 0.0 else 0.0  # relu(a3*x + b3*y + c3)
+        if type(t12) is not float: raise _NotFloat
+        n3 = 0.0 if t12 <= 0.0 else t12  # relu(a3*x + b3*y + c3)
         t13 = a4 * n1             # a4*n1
         t14 = b4 * n2             # b4*n2
         t15 = t13 + t14           # a4*n1 + b4*n2
@@ -63,10 +74,12 @@ def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, lab
         score = t17 + d4          # a4*n1 + b4*n2 + c4*n3 + d4
         t18 = label * score       # label*score
         t19 = 1.0 - t18           # 1 - label*score
-        t20 = t19 if t19 > 0.0 else 0.0  # max(0, 1 - label*score)
+        if type(t19) is not float: raise _NotFloat
+        t20 = 0.0 if 0.0 >= t19 else t19  # max(0, 1 - label*score)
         # backward
-        t21 = 1.0 if t19 == t20 else 0.0  # max(0, 1 - label*score)
-        t19_grad = 0.5 if 0.0 == t19 else t21
+        t21 = 0.0 if t20 == t20 else t20  # max(0, 1 - label*score)
+        t22 = 1.0 if t19 == t20 else t21
+        t19_grad = 0.5 if 0.0 == t19 else t22
         t18_grad = -t19_grad      # 1 - label*score
         label_grad = t18_grad * score  # label*score
         score_grad = t18_grad * label
@@ -76,25 +89,25 @@ def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, lab
         n2_grad = score_grad * b4
         a4_grad = score_grad * n1  # a4*n1
         n1_grad = score_grad * a4
-        t12_grad = n3_grad if t12 > 0.0 else 0.0  # relu(a3*x + b3*y + c3)
+        t12_grad = n3_grad if t12 > 0.0 else n3  # relu(a3*x + b3*y + c3)
         b3_grad = t12_grad * y    # b3*y
-        t22 = t12_grad * b3
+        t23 = t12_grad * b3
         a3_grad = t12_grad * x    # a3*x
-        t23 = t12_grad * a3
-        t8_grad = n2_grad if t8 > 0.0 else 0.0  # relu(a2*x + b2*y + c2)
+        t24 = t12_grad * a3
+        t8_grad = n2_grad if t8 > 0.0 else n2  # relu(a2*x + b2*y + c2)
         b2_grad = t8_grad * y     # b2*y
-        t24 = t8_grad * b2
-        t25 = t22 + t24           # y
+        t25 = t8_grad * b2
+        t26 = t23 + t25           # y
         a2_grad = t8_grad * x     # a2*x
-        t26 = t8_grad * a2
-        t27 = t23 + t26           # x
-        t4_grad = n1_grad if t4 > 0.0 else 0.0  # relu(a1*x + b1*y + c1)
+        t27 = t8_grad * a2
+        t28 = t24 + t27           # x
+        t4_grad = n1_grad if t4 > 0.0 else n1  # relu(a1*x + b1*y + c1)
         b1_grad = t4_grad * y     # b1*y
-        t28 = t4_grad * b1
-        y_grad = t25 + t28        # y
+        t29 = t4_grad * b1
+        y_grad = t26 + t29        # y
         a1_grad = t4_grad * x     # a1*x
-        t29 = t4_grad * a1
-        x_grad = t27 + t29        # x
+        t30 = t4_grad * a1
+        x_grad = t28 + t30        # x
         return t20, {
             'a1': a1_grad,
             'x': x_grad,
@@ -113,5 +126,9 @@ def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, lab
             'd4': score_grad,
             'label': label_grad,
         }
+    except (TypeError, _NotFloat) as error:  # an argument is not a float
+        return _retry(value_and_grad, _INPUTS, (
+            a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label,
+        ), error)
     except _MATH_ERRORS as error:
         raise _evaluation_error(error) from None

@@ -1,0 +1,183 @@
+"""`where` computes only the branch it picks: regions, lazy code, gradients kept in branches."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from reference import assert_gradients_agree
+
+import exprgrad
+from exprgrad import regions
+from exprgrad.lower import lower
+from exprgrad.optimize import optimize
+from exprgrad.parsing import parse
+
+
+def forward(source: str):
+    return optimize(lower(parse(source)))
+
+
+# Hand-written guarded code, as a careful person writes it: (value, {input: gradient}).
+
+
+def guarded_log(x):
+    return (math.log(x), {"x": 1 / x}) if x > 0 else (0.0, {"x": 0.0})
+
+
+def guarded_reciprocal(x):
+    return (1 / x, {"x": -(1 / x) / x}) if x != 0 else (0.0, {"x": 0.0})
+
+
+def guarded_sqrt(x):
+    return (math.sqrt(x), {"x": 0.5 / math.sqrt(x)}) if x > 0 else (0.0, {"x": 0.0})
+
+
+def guarded_nested(x):
+    if x > 0:
+        if x > 1:
+            return math.log(x - 1), {"x": 1 / (x - 1)}
+        return math.sqrt(x), {"x": 0.5 / math.sqrt(x)}
+    return 0.0, {"x": 0.0}
+
+
+def safe_ratio(x, y):
+    # y / x where x is nonzero, else y: the gradient for y never sees 1/0
+    if x != 0:
+        return y / x, {"x": -(y / x) / x, "y": 1 / x}
+    return y, {"x": 0.0, "y": 1.0}
+
+
+CASES = [
+    ("where(x > 0, log(x), 0)", guarded_log),
+    ("where(x != 0, 1/x, 0)", guarded_reciprocal),
+    ("where(x > 0, sqrt(x), 0)", guarded_sqrt),
+    ("where(x > 0, where(x > 1, log(x - 1), sqrt(x)), 0)", guarded_nested),
+    ("where(x != 0, y / x, y)", safe_ratio),
+]
+# Points where every branch is defined, so that the references (jax evaluates both
+# branches of its where) have a number for each: one point per branch.
+REFERENCE_POINTS = {
+    "where(x > 0, log(x), 0)": (0.3, 2.2),
+    "where(x != 0, 1/x, 0)": (-1.7, 0.3),
+    "where(x > 0, sqrt(x), 0)": (0.3, 2.2),
+    "where(x > 0, where(x > 1, log(x - 1), sqrt(x)), 0)": (1.3, 2.2),
+    "where(x != 0, y / x, y)": (-1.7, 2.2),
+}
+POINTS = (-2.0, -1.0, -0.0, 0.0, 1e-300, 0.5, 1.0, 1.5, 3.0, math.inf)
+
+
+@pytest.mark.parametrize(("formula", "hand"), CASES, ids=[c[0] for c in CASES])
+def test_the_branch_not_taken_never_runs(formula, hand):
+    f = exprgrad.compile(formula)
+    for x in POINTS:
+        point = {"x": x, "y": 2.5} if "y" in f.inputs else {"x": x}
+        expected = hand(**point)
+        value, grads = f.value_and_grad(**point)
+        assert value == expected[0] or math.isnan(value) and math.isnan(expected[0]), (x, value)
+        for name, gradient in expected[1].items():
+            assert grads[name] == pytest.approx(gradient, rel=1e-15, nan_ok=True), (x, name)
+        assert f(**point) == value or math.isnan(value)
+
+
+@pytest.mark.parametrize(("formula", "hand"), CASES, ids=[c[0] for c in CASES])
+def test_guarded_formulas_agree_with_the_references_inside_the_branches(formula, hand):
+    f = exprgrad.compile(formula)
+    for x in REFERENCE_POINTS[formula]:
+        point = {"x": x, "y": 2.5} if "y" in f.inputs else {"x": x}
+        assert_gradients_agree(f, point)
+
+
+def test_the_branch_is_an_if_block_in_the_generated_code():
+    source = exprgrad.compile("where(x > 0, log(x), 0)").source
+    forward_part = source.split("def value_and_grad")[0]
+    assert "        if t1:\n            t2 = math.log(x)" in forward_part
+    assert "t3 = t2 if t1 else 0.0" in forward_part
+
+
+def test_shared_subexpressions_are_still_computed_once():
+    # log(1 + x*x) is needed outside the branch too: computed once, unconditionally
+    source = exprgrad.compile("z = log(1 + x*x)\nwhere(x > 0, z, 0) + z").source
+    forward_part = source.split("def value_and_grad")[0]
+    assert forward_part.count("math.log") == 1
+    assert "if t1" not in forward_part
+    # two branches under the same condition share one computation
+    source = exprgrad.compile("where(x > 0, log(x), 0) * where(x > 0, log(x), 1)").source
+    assert source.split("def value_and_grad")[0].count("math.log") == 1
+
+
+def test_gradient_of_a_branch_stays_in_the_branch():
+    # d/dy of y/x would be 1/x, which is inf at x = 0; outside the branch it is never formed
+    f = exprgrad.compile("where(x != 0, y / x, 0) + y")
+    assert f.value_and_grad(x=0.0, y=3.0) == (3.0, {"x": 0.0, "y": 1.0})
+    # the famous jnp.where trap: 0 * inf would be nan in an eager gradient
+    g = exprgrad.compile("where(x > 0, x * sqrt(x), 0)")
+    assert g.value_and_grad(x=0.0) == (0.0, {"x": 0.0})
+    assert g.value_and_grad(x=-4.0) == (0.0, {"x": 0.0})
+
+
+def test_plain_number_conditions_and_conditions_computed_in_a_branch():
+    f = exprgrad.compile("where(c, log(x), 1)")
+    assert f.value_and_grad(c=0.0, x=-1.0) == (1.0, {"c": 0.0, "x": 0.0})
+    assert f.value_and_grad(c=2.0, x=math.e) == (1.0, {"c": 0.0, "x": 1 / math.e})
+    g = exprgrad.compile("where(x > 0, where(log(x) > 1, log(log(x)), 0), 0)")
+    assert g(x=-1.0) == 0.0 and g(x=2.0) == 0.0
+    value, grads = g.value_and_grad(x=math.e**2)
+    assert value == pytest.approx(math.log(2.0), rel=1e-15)
+    assert grads["x"] == pytest.approx(1 / (2.0 * math.e**2), rel=1e-15)
+
+
+# --- the analysis itself ---------------------------------------------------------------------
+
+
+def test_need_gives_each_op_the_guards_of_its_uses():
+    program = forward("z = x*x\nwhere(x > 0, log(z), sqrt(z)) + z")
+    needed = regions.need(program)
+    by_prim = {op.prim: needed[i] for i, op in enumerate(program.ops)}
+    condition = next(i for i, op in enumerate(program.ops) if op.prim == "gt")
+    assert by_prim["mul"] is None  # z is used outside the where too
+    assert by_prim["gt"] is None
+    assert (by_prim["log"].condition, by_prim["log"].taken) == (condition, True)
+    assert (by_prim["sqrt"].condition, by_prim["sqrt"].taken) == (condition, False)
+    assert by_prim["log"].parent is None and by_prim["log"].depth == 1
+
+
+def test_nested_guards_and_their_common_region():
+    program = forward("where(a > 0, where(b > 0, log(a*b), 0), 0)")
+    needed = regions.need(program)
+    log = next(i for i, op in enumerate(program.ops) if op.prim == "log")
+    chain = needed[log].chain()
+    assert [program.ops[g.condition].prim for g in chain] == ["gt", "gt"]
+    assert regions.common(needed[log], chain[0]) is chain[0]
+    assert regions.contains(chain[0], needed[log]) and not regions.contains(needed[log], chain[0])
+    assert regions.known_conditions(needed[log]) == {g.condition: True for g in chain}
+
+
+def test_cheap_ops_are_computed_unconditionally():
+    # a product cannot fail, so it is not worth an `if`; the log that uses it is
+    program = forward("where(x > 0, log(x*x + 1), 0)")
+    placed = regions.placement(program, regions.need(program))
+    prims = {op.prim: placed[i] for i, op in enumerate(program.ops)}
+    assert prims["mul"] is None and prims["add"] is None and prims["log"] is not None
+
+
+@pytest.mark.parametrize(
+    ("formula", "point"),
+    [
+        # a tie test made while differentiating clip guards ops created before it
+        (
+            "cosh(where(tan(x) >= 2, clip(b, exp(y), max(1e-3, pi)), tanh(log(3))))",
+            {"x": 1.2, "b": 0.5, "y": -1.0},
+        ),
+        (
+            "where(expm1(log1p(2)) >= hypot(hypot(y, b), expm1(x)), clip(acos(x), asin(x), "
+            "pi**2), cosh(acos(pi))) / atan2(sigmoid(x), -1)",
+            {"x": 0.2, "b": 0.5, "y": -1.0},
+        ),
+    ],
+)
+def test_ops_inside_a_branch_come_after_the_conditions_of_their_if(formula, point):
+    f = exprgrad.compile(formula)
+    value, grads = f.value_and_grad(**point)
+    assert value == f(**point)
+    assert_gradients_agree(f, point)
