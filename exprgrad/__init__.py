@@ -7,8 +7,8 @@
 (0.880797, -0.104994)
 """
 
-from .errors import EvaluationError, FormulaError
+from .errors import EvaluationError, FormulaError, SymbolicError
 from .function import Function, compile  # noqa: A004 (exprgrad.compile is the API)
 
-__all__ = ["EvaluationError", "Function", "FormulaError", "compile"]
+__all__ = ["EvaluationError", "Function", "FormulaError", "SymbolicError", "compile"]
 __version__ = "0.1.0"
