@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import EvaluationError, FormulaError
+from .errors import EvaluationError, FormulaError, shorten
 from .function import compile as compile_formula
 
 EXIT_BAD_INPUT = 2
@@ -35,18 +35,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--wrt", help="differentiate only these inputs, comma-separated")
     parser.add_argument(
         "--at",
+        action="append",
         metavar="NAME=VALUE,...",
-        help="evaluate at this point and print the value and the gradient",
+        help="evaluate at this point and print the value and the gradient (may be repeated)",
     )
     parser.add_argument(
         "--check",
         action="store_true",
-        help="prove each gradient component against sympy; exit 1 if one fails",
+        help="confirm each gradient component against sympy.diff, symbolically or at "
+        "points on every side of every kink; exit 0 if all are confirmed, 1 if one "
+        "fails, 3 if none fails but some stay undecided (time limit, no point in the "
+        "domain, too deep for sympy)",
     )
     parser.add_argument(
         "--latex",
         action="store_true",
-        help="print the formula and its partial derivatives as LaTeX",
+        help="print the formula and its partial derivatives as LaTeX (exit 1 if sympy "
+        "cannot take the formula)",
     )
     parser.add_argument("--ir", action="store_true", help="print the optimized gradient IR")
     parser.add_argument(
@@ -60,6 +65,60 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _formula_last(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Move a formula that starts with '-' ('-log(p)', '-3', '-x*y') after a '--'.
+
+    argparse would read it as an option. Any argument starting with a single '-'
+    that is not '-' itself, not exactly a short option and not the value of an
+    option is taken for the formula.
+    """
+    options = [
+        (option, action.nargs != 0)
+        for action in parser._actions
+        for option in action.option_strings
+    ]
+    takes_value = {option for option, value in options if value}
+    short = {option for option, _ in options if not option.startswith("--")}
+    long = [option for option, _ in options if option.startswith("--")]
+    kept: list[str] = []
+    formulas: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":  # the rest is positional already
+            kept.append(arg)
+            break
+        if arg.startswith("--"):
+            # argparse accepts unique prefixes: '--fi' is '--file'
+            matches = (
+                [arg] if arg in long else [option for option in long if option.startswith(arg)]
+            )
+            if len(matches) == 1 and matches[0] in takes_value and index < len(argv):
+                kept.extend((arg, argv[index]))
+                index += 1
+                continue
+        elif arg.startswith("-") and arg != "-" and arg not in short:
+            formulas.append(arg)
+            continue
+        elif arg in takes_value and index < len(argv):
+            kept.extend((arg, argv[index]))
+            index += 1
+            continue
+        kept.append(arg)
+    if not formulas:
+        return argv
+    rest = argv[index:]
+    if kept and kept[-1] == "--":
+        return kept + formulas + rest
+    return kept + ["--"] + formulas + rest
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(shorten(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
 def _read_formula(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     if args.file is not None and args.formula is not None:
         parser.error("give the formula as an argument or with -f, not both")
@@ -67,37 +126,46 @@ def _read_formula(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if source is None:
         parser.error("no formula given (pass it as an argument, with -f FILE, or '-' for stdin)")
     if source == "-":
-        return sys.stdin.read()
+        text = sys.stdin.read()
+        return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark from an editor
     if args.file is None:
         return source
     try:
-        with open(source, encoding="utf-8") as handle:
+        with open(source, encoding="utf-8-sig") as handle:  # -sig: drops a byte-order mark
             return handle.read()
     except (OSError, UnicodeDecodeError) as error:
-        parser.exit(EXIT_BAD_INPUT, f"exprgrad: cannot read {source}: {error}\n")
+        # strerror alone: str(OSError) repeats the file name, however long it is
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        parser.exit(EXIT_BAD_INPUT, f"exprgrad: cannot read {shorten(source, 200)}: {reason}\n")
 
 
-def _parse_point(text: str, parser: argparse.ArgumentParser) -> dict[str, float]:
+def _parse_point(texts: list[str], parser: argparse.ArgumentParser) -> dict[str, float]:
+    """Merge every --at into one point; a name given twice, in one --at or in two, is an error."""
     point: dict[str, float] = {}
-    if not text.strip():
-        return point  # a formula without inputs: `--at ''`
-    for item in text.split(","):
-        name, equals, value = item.partition("=")
-        name = name.strip()
-        if not equals or not name:
-            parser.error(f"--at wants NAME=VALUE pairs separated by commas, got {item!r}")
-        if name in point:
-            parser.error(f"--at gives {name} twice")
-        try:
-            point[name] = float(value)
-        except ValueError:
-            parser.error(f"--at: {value.strip()!r} is not a number (for {name})")
+    for text in texts:
+        if not text.strip():
+            continue  # a formula without inputs: `--at ''`
+        for item in text.split(","):
+            name, equals, value = item.partition("=")
+            name = name.strip()
+            if not equals or not name:
+                parser.error(
+                    f"--at wants NAME=VALUE pairs separated by commas, got {shorten(item)!r}"
+                )
+            if name in point:
+                parser.error(f"--at gives {shorten(name)!r} twice")
+            try:
+                point[name] = float(value)
+            except ValueError:
+                parser.error(
+                    f"--at: {shorten(value.strip())!r} is not a number (for {shorten(name)})"
+                )
     return point
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_formula_last(sys.argv[1:] if argv is None else argv, parser))
     formula = _read_formula(args, parser)
     try:
         function = compile_formula(formula, wrt=args.wrt)
@@ -108,13 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.at is not None:
         point = _parse_point(args.at, parser)
         missing = [name for name in function.inputs if name not in point]
-        unknown = [name for name in point if name not in function.inputs]
+        inputs = set(function.inputs)
+        unknown = [name for name in point if name not in inputs]
         if missing or unknown:
-            problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-                [f"unknown {', '.join(unknown)}"] if unknown else []
+            problems = ([f"missing {_names(missing)}"] if missing else []) + (
+                [f"unknown {_names(unknown)}"] if unknown else []
             )
-            inputs = ", ".join(function.inputs)
-            parser.error(f"--at: {'; '.join(problems)} (give NAME=VALUE for each input: {inputs})")
+            listed = _names(list(function.inputs))
+            parser.error(f"--at: {'; '.join(problems)} (give NAME=VALUE for each input: {listed})")
         try:
             value, grads = function.value_and_grad(**point)
         except EvaluationError as error:
@@ -125,11 +194,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"d/d{name} = {gradient!r}")
         return 0
     if args.check:
-        report = function.check()
-        print(report)
-        return 0 if report.ok else EXIT_FAILED
+        # Each component's line as soon as it is decided: a slow check shows its progress.
+        report = function.check(on_component=lambda component: print(component, flush=True))
+        print(report.verdict)
+        if report.ok:
+            return 0
+        return EXIT_FAILED if report.failed else 3  # 3: none failed, some undecided
     if args.latex:
-        print(function.latex())
+        from .errors import SymbolicError
+
+        try:
+            text = function.latex()
+        except SymbolicError as error:
+            print(f"exprgrad: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        print(text)
         return 0
     if args.ir:
         print(function.ir)

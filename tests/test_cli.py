@@ -149,6 +149,80 @@ def test_check_non_smooth_formula(capsys):
     assert all("symbolic" in line or "numeric" in line for line in lines), out
 
 
+def test_check_prints_each_component_as_it_is_decided(capsys, monkeypatch):
+    from exprgrad import symbolic
+
+    printed_before = []  # what was on stdout when each component's check began
+    component = symbolic._State.component
+
+    def watched(self, name):
+        printed_before.append(capsys.readouterr().out)
+        return component(self, name)
+
+    monkeypatch.setattr(symbolic._State, "component", watched)
+    assert run_main(["max(0, 1 - l*relu(a*x))", "--check"]) == 0
+    out = "".join(printed_before) + capsys.readouterr().out
+    assert [text.count("\n") for text in printed_before] == [0, 1, 1]
+    assert printed_before[1].startswith("d/dl: numeric (")
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "d/dl",
+        "d/da",
+        "d/dx",
+        "all components confirmed",
+    ]
+
+
+def test_check_exit_status_1_when_a_component_fails(capsys, monkeypatch):
+    import dataclasses
+
+    import exprgrad.primitives as primitives
+    from exprgrad import reverse
+
+    wrong = dataclasses.replace(primitives.BY_NAME["relu"], grads=("where(x > 0, g, 0.5 * g)",))
+    monkeypatch.setitem(primitives.BY_NAME, "relu", wrong)
+    reverse.rule_program.cache_clear()
+    try:
+        assert run_main(["relu(x + 3) + y", "--check"]) == 1
+    finally:
+        reverse.rule_program.cache_clear()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("d/dx: failed (generated 0.5 != sympy.diff 0.0 at x=")
+    assert lines[1].startswith("d/dy: ")
+    assert lines[2] == "GRADIENT MISMATCH in d/dx"
+
+
+@pytest.mark.parametrize(
+    ("formula", "reason"),
+    [
+        ("log(-1 - x*x)", "no point found where the formula and its gradient are defined"),
+        ("sin(" * 200 + "x" + ")" * 200, "too deeply nested for sympy"),
+    ],
+)
+def test_check_exit_status_3_when_undecided(capsys, formula, reason):
+    assert run_main([formula, "--check"]) == 3
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 2 and reason in lines[0], out
+    assert lines[0].startswith("d/dx: undecided (")
+    assert lines[1].startswith("UNDECIDED: d/dx neither confirmed nor refuted")
+    assert err == ""
+
+
+def test_check_help_lists_exit_statuses(capsys):
+    assert run_main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit 0 if all are confirmed, 1 if one fails, 3 if none fails" in text
+
+
+def test_latex_of_a_formula_sympy_cannot_take(capsys):
+    assert run_main(["sin(" * 200 + "x" + ")" * 200, "--latex"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("exprgrad: error: cannot typeset the formula: it is too deeply nested")
+    assert "Traceback" not in err
+
+
 def test_latex(capsys):
     assert run_main([SEED, "--latex"]) == 0
     out, _ = capsys.readouterr()
@@ -285,7 +359,145 @@ def test_bad_at_process():
 def test_at_rejects_a_name_given_twice(capsys):
     assert run_main(["a*x", "--at", "a=1,x=2,a=5"]) == 2
     _, err = capsys.readouterr()
-    assert "a" in err and "--at" in err
+    assert "--at gives 'a' twice" in err
+
+
+def test_repeated_at_is_merged(capsys):
+    assert run_main(["a*x", "--at", "a=3", "--at", "x=2"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == "value = 6.0\nd/da = 2.0\nd/dx = 3.0\n"
+    assert run_main(["a*x + b", "--at", "b=1", "--at", "x=2,a=4", "--at", ""]) == 0
+    out, _ = capsys.readouterr()
+    assert out == "value = 9.0\nd/da = 2.0\nd/dx = 4.0\nd/db = 1.0\n"
+
+
+@pytest.mark.parametrize(
+    "ats",
+    [["a=1", "a=2"], ["a=1,x=2", "a=1"], ["x=2", "a=1", "x=2"], ["a=1", "x=1, a=2"]],
+)
+def test_repeated_at_rejects_a_name_given_twice(ats, capsys):
+    twice = "x" if ats[0] == "x=2" else "a"
+    argv = ["a*x"]
+    for at in ats:
+        argv += ["--at", at]
+    assert run_main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"--at gives '{twice}' twice" in err, err
+
+
+def test_repeated_at_process():
+    done = run_process("a*x", "--at", "a=1", "--at", "x=5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "value = 5.0\nd/da = 5.0\nd/dx = 1.0\n"
+    done = run_process("a*x", "--at", "a=1,x=5", "--at", "x=6")
+    assert done.returncode == 2
+    assert "--at gives 'x' twice" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_at_messages_are_bounded(capsys):
+    long_name = "n" * 100_000
+    for at in (f"{long_name}", f"a=1,x={long_name}", f"a=1,x=2,{long_name}=3"):
+        assert run_main(["a*x", "--at", at]) == 2
+        _, err = capsys.readouterr()
+        assert len(err) < 1000, len(err)
+        assert "n" * 20 in err and "n" * 30 not in err
+    formula = " + ".join(f"w{i}" for i in range(5000))
+    assert run_main([formula, "--at", "w0=1"]) == 2
+    _, err = capsys.readouterr()
+    assert len(err) < 1000, len(err)
+    assert "missing w1, w2," in err and "more" in err
+
+
+# --- formulas that start with '-' --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-log(p)", "--at", "p=2"], {"value": repr(-math.log(2)), "d/dp": "-0.5"}),
+        (["--at", "p=2", "-log(p)"], {"value": repr(-math.log(2)), "d/dp": "-0.5"}),
+        (["-3", "--at", ""], {"value": "-3.0"}),
+        (["-x*y", "--at", "x=2,y=3"], {"value": "-6.0", "d/dx": "-3.0", "d/dy": "-2.0"}),
+        (["--wrt", "y", "-x*y", "--at", "x=2,y=3"], {"value": "-6.0", "d/dy": "-2.0"}),
+        (["-x", "--at=x=4"], {"value": "-4.0", "d/dx": "-1.0"}),
+        (["--at", "x=4", "--", "-x"], {"value": "-4.0", "d/dx": "-1.0"}),
+        (["-.5*x", "--at", "x=4"], {"value": "-2.0", "d/dx": "-0.5"}),
+    ],
+)
+def test_formula_starting_with_minus(argv, expected, capsys):
+    assert run_main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert parse_at_output(out) == expected
+
+
+def test_formula_starting_with_minus_prints_source(capsys):
+    assert run_main(["-x*y"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == exprgrad.compile("-x*y").source
+
+
+def test_formula_starting_with_minus_process():
+    done = run_process("-log(p)", "--at", "p=2")
+    assert done.returncode == 0, done.stderr
+    assert parse_at_output(done.stdout) == {"value": repr(-math.log(2)), "d/dp": "-0.5"}
+    done = run_process("-3", "--at", "")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "value = -3.0\n"
+
+
+def test_options_beside_a_minus_formula_keep_their_meaning(tmp_path, capsys):
+    # the value of -f is a file name even when it starts with '-'
+    path = tmp_path / "-loss.txt"
+    path.write_text("-x", encoding="utf-8")
+    assert run_main(["-f", str(path), "--at", "x=1"]) == 0
+    assert capsys.readouterr().out == "value = -1.0\nd/dx = -1.0\n"
+    assert run_main(["--fi", str(path), "--at", "x=1"]) == 0  # argparse's abbreviation
+    assert capsys.readouterr().out == "value = -1.0\nd/dx = -1.0\n"
+    assert run_main(["-h"]) == 0
+    assert "usage: exprgrad" in capsys.readouterr().out
+    # two formulas are still an error
+    assert run_main(["-x", "-y"]) == 2
+    assert "unrecognized arguments: -y" in capsys.readouterr().err
+
+
+# --- byte-order marks ------------------------------------------------------------------------
+
+
+def test_file_with_byte_order_mark(tmp_path, capsys):
+    path = tmp_path / "loss.txt"
+    path.write_bytes(b"\xef\xbb\xbfa*x + 1\n")
+    assert run_main(["-f", str(path), "--at", "a=2,x=3"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == "value = 7.0\nd/da = 3.0\nd/dx = 2.0\n"
+    done = run_process("-f", str(path), "--at", "a=2,x=3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == out
+
+
+def test_stdin_with_byte_order_mark(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\ufeffa*x + 1\n"))
+    assert run_main(["-", "--at", "a=2,x=3"]) == 0
+    assert capsys.readouterr().out == "value = 7.0\nd/da = 3.0\nd/dx = 2.0\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "exprgrad", "-", "--at", "a=2,x=3"],
+        input=b"\xef\xbb\xbfa*x + 1\n",
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == "value = 7.0\nd/da = 3.0\nd/dx = 2.0\n"
+
+
+def test_byte_order_mark_only_at_the_start_is_dropped(tmp_path, capsys):
+    path = tmp_path / "loss.txt"
+    path.write_bytes(b"a*x\xef\xbb\xbf")
+    assert run_main(["-f", str(path)]) == 2
+    assert "ASCII" in capsys.readouterr().err
 
 
 def test_evaluation_error_exits_1_without_traceback():
@@ -339,6 +551,14 @@ def test_missing_file(tmp_path, capsys):
     assert done.returncode == 2
     assert "cannot read" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_unreadable_file_message_is_bounded(tmp_path, capsys):
+    missing = tmp_path / ("long" * 2000)  # longer than any file name may be
+    assert run_main(["-f", str(missing)]) == 2
+    _, err = capsys.readouterr()
+    assert "cannot read" in err
+    assert len(err) < 1000, len(err)
 
 
 @pytest.mark.parametrize("kind", ["directory", "binary"])
