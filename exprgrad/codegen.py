@@ -131,6 +131,8 @@ def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
     inside a branch also waits for the conditions of its `if`, which program order alone
     does not promise (a tie test made while differentiating comes after the ops it guards)."""
     size = len(program.ops)
+    if not any(placed):  # no branches: program order
+        return [i for i, op in enumerate(program.ops) if op.prim not in (INPUT, CONST)]
     anchor = list(range(size))  # the first top-level op that needs each op
     first_use = [size] * size
     for i in reversed(range(size)):
@@ -374,7 +376,8 @@ def _statements(
         operands = [names[a] for a in op.args]
         constant = [program.ops[a].prim == CONST for a in op.args]
         expression = primitive.emit_python(operands, constant)
-        helpers.update(h for h in HELPERS if h + "(" in expression)
+        if "_" in expression:  # the helpers' names start with '_', formula names never do
+            helpers.update(h for h in HELPERS if h + "(" in expression)
         code = f"{inner}{names[i]} = {expression}"
         comment = quote(program.source, op)
         if comment and comment != previous_comment:

@@ -21,9 +21,9 @@ from typing import Any
 from . import codegen, symbolic
 from .errors import EvaluationError, FormulaError, Span
 from .helpers import _float_arguments, runtime_namespace
-from .ir import Op, Program, dump
+from .ir import CONST, Op, Program, dump
 from .lower import lower
-from .optimize import eliminate_dead_code
+from .optimize import eliminate_dead_code, simplify
 from .optimize import optimize as optimize_program
 from .parsing import parse
 from .primitives import BY_NAME
@@ -31,6 +31,11 @@ from .reverse import differentiate
 from .syntax import Assign
 
 _MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, division by zero
+
+# The most operations and inputs a generated function may hold: each is a line of Python
+# (an input may need a type check), and Python's own compiler needs about 5 KB a line,
+# so a program at this limit peaks under 1 GB; beyond it, a FormulaError.
+MAX_OPERATIONS = 150_000
 
 
 def compile(  # noqa: A001 (exprgrad.compile is the API)
@@ -41,30 +46,40 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
     formula: statements separated by newlines or ';'; the last one is the value.
     wrt: the inputs to differentiate with respect to (a list, or a comma-separated
         string); default all. The backward code does no work for the others.
-    optimize: fold constants and drop dead code (default). False gives the program
-        exactly as written and differentiated; its results are bit for bit the same.
+    optimize: fold constants and drop dead code (default). False keeps the program as
+        written and differentiated: the same values bit for bit, and the same gradients
+        but for the sign of a zero (README, "How it works").
 
     Raises FormulaError (a ValueError) for any bad formula or wrt name.
     """
-    passes = optimize_program if optimize else _unchanged
     collecting = gc.isenabled()
     gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
     try:
         tree = parse(formula)
         lowered = lower(tree)
-        forward = passes(lowered)
+        forward = optimize_program(lowered) if optimize else eliminate_dead_code(lowered)
+        _check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
-        full = passes(differentiate(forward, wrt_names))
+        fold = simplify if optimize else None  # reverse mode folds gradient ops as it makes them
+        full = eliminate_dead_code(differentiate(forward, wrt_names, fold))
+        _check_size(full, "its gradient program")
         return Function(formula, lowered, forward, full)
     finally:
         if collecting:
             gc.enable()
 
 
-def _unchanged(program: Program) -> Program:
-    # Reverse mode leaves ops that no output needs (adjoints of dead branches); without
-    # them the unoptimized program is still the formula exactly as written.
-    return eliminate_dead_code(program)
+def _check_size(program: Program, what: str) -> None:
+    size = sum(op.prim != CONST for op in program.ops)
+    if size > MAX_OPERATIONS:
+        raise FormulaError(
+            "formula too large",
+            program.source,
+            Span(0, len(program.source)),
+            detail=f"{what} has {size:,} operations and inputs, over the limit of "
+            f"{MAX_OPERATIONS:,} (exprgrad.function.MAX_OPERATIONS: each is a line of "
+            "Python, and Python's compiler needs about 5 KB a line)",
+        )
 
 
 def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tuple[str, ...]:

@@ -42,7 +42,7 @@ def _is_positive_zero(value: float | None) -> bool:
     return value == 0.0 and math.copysign(1.0, value) > 0.0
 
 
-def _simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
+def simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
     """The id of a value equal to op(args): a constant, an operand, a cheaper op, or op itself."""
     consts = [builder.ops[a].value if builder.is_const(a) else None for a in args]
     if None not in consts:
@@ -51,7 +51,7 @@ def _simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
             return builder.const(folded)
 
     def rewrite(prim: str, *new_args: int) -> int:
-        return _simplify(builder, replace(op, prim=prim), new_args)
+        return simplify(builder, replace(op, prim=prim), new_args)
 
     # Each identity holds bit for bit for every IEEE operand, signed zeros, inf and nan
     # included: x + (-0.0) is x, but x + 0.0 turns -0.0 into 0.0, and 0.0 - x is not -x
@@ -109,7 +109,7 @@ def fold_constants(program: Program) -> Program:
         if op.prim in (INPUT, CONST):
             new_id.append(builder.add(op, ()))
         else:
-            new_id.append(_simplify(builder, op, tuple(new_id[a] for a in op.args)))
+            new_id.append(simplify(builder, op, tuple(new_id[a] for a in op.args)))
     return program.remap(builder.ops, new_id)
 
 

@@ -91,6 +91,8 @@ _UNUSED = object()
 def need(program: Program, guards: Guards | None = None) -> list[Region]:
     """For each op, the region in which some output depends on it (None for the top level).
     Ops nothing depends on get None too (dead code elimination removes them)."""
+    if not any(op.prim == "where" for op in program.ops):
+        return [None] * len(program.ops)  # no branches: everything at the top level
     guards = guards or Guards()
     needed: list[Region | object] = [_UNUSED] * len(program.ops)
     for output in program.outputs():
@@ -114,6 +116,8 @@ def placement(program: Program, needed: Sequence[Region]) -> list[Region]:
     """Where the code generator computes each op: an op that may raise (log, division...)
     in the region that needs it; any other op as high as its operands allow, since it
     can neither fail nor cost much, and an extra `if` would cost more than it saves."""
+    if not any(needed):
+        return [None] * len(program.ops)
     placed: list[Region] = []
     for i, op in enumerate(program.ops):
         if op.args and BY_NAME[op.prim].may_raise:

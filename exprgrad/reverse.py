@@ -17,11 +17,11 @@ in the branch not taken never becomes 0 * inf = nan in the gradient.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import regions
 from .errors import Span
-from .ir import CONST, INPUT, Builder, Program
+from .ir import CONST, INPUT, Builder, Op, Program
 from .lower import lower
 from .parsing import parse
 from .primitives import BY_NAME
@@ -41,15 +41,18 @@ class _RuleOps:
     `known` holds the conditions that are settled where the rule runs (inside a branch
     of a where), so where(c, g, 0) on the taken branch is simply g."""
 
-    def __init__(self, builder: Builder, span: Span | None, known: dict[int, bool]):
+    def __init__(self, builder: Builder, span: Span | None, known: dict[int, bool], simplify):
         self.builder = builder
         self.span = span
         self.known = known
+        self.simplify = simplify
 
     def op(self, prim: str, *args: int) -> int:
         if prim == "where" and args[0] in self.known:
             return args[1] if self.known[args[0]] else args[2]
-        return self.builder.op(prim, *args, span=self.span, in_gradient=True)
+        if self.simplify is None:
+            return self.builder.op(prim, *args, span=self.span, in_gradient=True)
+        return self.simplify(self.builder, Op(prim, (), span=self.span, in_gradient=True), args)
 
     def const(self, value: float) -> int:
         return self.builder.const(value)
@@ -67,11 +70,14 @@ def _splice(rule: Program, bindings: dict[str, int], ops: _RuleOps) -> int:
     return ids[rule.value]
 
 
-def differentiate(program: Program, wrt: Sequence[str]) -> Program:
+def differentiate(
+    program: Program, wrt: Sequence[str], simplify: Callable[..., int] | None = None
+) -> Program:
     """Add gradient ops for d(value)/d(input) for each input named in wrt.
 
     The returned program keeps every op of the original at the same id and
-    appends the backward ops; run optimize() on it to fold and prune.
+    appends the backward ops, each passed through `simplify` (optimize.simplify:
+    constants folded as they are made) if given; dead code is left for the caller.
     """
     builder = Builder(program.ops)
     input_ids = program.input_ids()
@@ -86,15 +92,18 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
         adjoint[program.value] = builder.const(1.0)
     grad_of: dict[int, int] = {}
 
+    def gradient_op(prim: str, args: tuple[int, ...], span: Span | None) -> int:
+        if simplify is None:
+            return builder.op(prim, *args, span=span, in_gradient=True)
+        return simplify(builder, Op(prim, span=span, in_gradient=True), args)
+
     def leave(contribution: int, computed_in: regions.Region, to: regions.Region, span) -> int:
         """The contribution as seen from region `to`: zero where the branches it was
         computed in were not taken (leaving them from the inside out)."""
         while regions.depth(computed_in) > regions.depth(to):
             guard, zero = computed_in, builder.const(0.0)
             branches = (contribution, zero) if guard.taken else (zero, contribution)
-            contribution = builder.op(
-                "where", guard.condition, *branches, span=span, in_gradient=True
-            )
+            contribution = gradient_op("where", (guard.condition, *branches), span)
             computed_in = guard.parent
         return contribution
 
@@ -102,9 +111,7 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
         span = program.ops[target].span
         contribution = leave(contribution, computed_in, needed[target], span)
         if target in adjoint:
-            contribution = builder.op(
-                "add", adjoint[target], contribution, span=span, in_gradient=True
-            )
+            contribution = gradient_op("add", (adjoint[target], contribution), span)
         adjoint[target] = contribution
 
     for i in reversed(range(len(program.ops))):
@@ -117,7 +124,7 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
         if not targets:
             continue
         rules = BY_NAME[op.prim].grads
-        here = _RuleOps(builder, op.span, regions.known_conditions(needed[i]))
+        here = _RuleOps(builder, op.span, regions.known_conditions(needed[i]), simplify)
         for k in targets:
             target = op.args[k]
             # A rule runs where its op does, or inside the branch that alone needs the
@@ -125,7 +132,7 @@ def differentiate(program: Program, wrt: Sequence[str]) -> Program:
             region, ops = needed[i], here
             if regions.depth(needed[target]) > regions.depth(region):
                 region = needed[target]
-                ops = _RuleOps(builder, op.span, regions.known_conditions(region))
+                ops = _RuleOps(builder, op.span, regions.known_conditions(region), simplify)
             if callable(rules):
                 contribution = rules(ops, op.args, i, g)[k]
             elif rules[k] is None:

@@ -348,3 +348,21 @@ def test_linecache_entries_live_as_long_as_their_function():
     del f
     gc.collect()
     assert filename not in linecache.cache
+
+
+def test_formulas_over_the_size_limit_are_a_formula_error(monkeypatch):
+    from exprgrad import function
+
+    assert function.MAX_OPERATIONS == 150_000  # README, "Limits"
+    monkeypatch.setattr(function, "MAX_OPERATIONS", 1_000)
+    small = " + ".join(f"w{i}*x{i}" for i in range(250))  # 500 inputs, 499 ops: fits
+    f = exprgrad.compile(small)
+    assert f.value_and_grad(**dict.fromkeys(f.inputs, 1.0))[0] == 250.0
+    with pytest.raises(exprgrad.FormulaError, match="formula too large.*1,003 operations") as caught:
+        exprgrad.compile(small + " + v*y")
+    assert (caught.value.line, caught.value.column) == (1, 1)
+    assert len(str(caught.value)) < 600
+    # the gradient program can go over when the formula does not
+    chain = "\n".join(["h0 = x"] + [f"h{i} = tanh(h{i - 1})" for i in range(1, 600)])
+    with pytest.raises(exprgrad.FormulaError, match="its gradient program has"):
+        exprgrad.compile(chain)
