@@ -34,7 +34,8 @@ import math
 import re
 import textwrap
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from . import regions
 from .errors import line_and_column
@@ -100,6 +101,7 @@ class Generated:
     params: tuple[str, ...]  # Python parameter names, in the order of the formula's inputs
     line_ops: dict[int, Op]  # 1-based source line -> the op computed there
     helpers: tuple[str, ...]  # helper functions the code calls
+    names: dict[int, str] = field(default_factory=dict)  # op id -> its name in the code
 
 
 # --- analysis: where each op goes, in which order, and which values are checked ----------
@@ -116,6 +118,7 @@ class _Layout:
     guarded_by: set[int]  # conditions of some `if` block
     checked: set[int]  # values checked to be floats right after their definition
     checked_inputs: list[int]  # inputs checked at the top
+    rows: Sequence[int] = ()  # ops whose values and adjoints a trace returns
 
 
 def _uses(program: Program) -> Counter:
@@ -123,6 +126,11 @@ def _uses(program: Program) -> Counter:
     for op in program.ops:
         uses.update(op.args)
     return uses
+
+
+def _guards_of(region: regions.Region) -> list[regions.Guard]:
+    """Every guard an `if` for the region tests."""
+    return [g for chain in regions.chains(region) if chain is not None for g in chain.chain()]
 
 
 def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
@@ -146,11 +154,11 @@ def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
             attached.setdefault(anchor[i], []).append(i)
 
     def dependencies(i: int) -> list[int]:
-        region = placed[i]
-        conditions = [g.condition for g in region.chain()] if region is not None else []
+        conditions = [g.condition for g in _guards_of(placed[i])]
         return [*program.ops[i].args, *conditions]
 
     emitted = [False] * size
+    started = [False] * size
     order: list[int] = []
     for top in range(size):
         if placed[top] is not None:
@@ -166,6 +174,9 @@ def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
                     if program.ops[i].prim not in (INPUT, CONST):
                         order.append(i)
                     continue
+                if started[i]:  # regions.need() cuts such chains; never loop if one slips
+                    raise AssertionError(f"op {i} waits for a condition computed from it")
+                started[i] = True
                 stack.append((i, True))
                 stack.extend((d, False) for d in reversed(dependencies(i)) if not emitted[d])
     return order
@@ -190,9 +201,10 @@ class _TypeGuards:
     A fact "v is a number / a float" holds below the region where it was learnt: at the
     top level for most values (`top`), inside a branch for a few (`inside`)."""
 
-    def __init__(self, program: Program, placed: list[regions.Region]):
+    def __init__(self, program: Program, placed: list[regions.Region], guards: regions.Guards):
         self.ops = program.ops
         self.placed = placed
+        self.guards = guards
         self.top = [_F if op.prim == CONST else _U for op in program.ops]
         self.inside: dict[int, list[tuple[regions.Guard, int]]] = {}
         self.checked: set[int] = set()
@@ -236,12 +248,9 @@ class _TypeGuards:
         for arg in _read_as_numbers(op, self.ops):
             self.need_number(arg, region)
         if op.prim == "where":
-            branches = []
-            for branch in op.args[1:]:
-                inside = self.placed[branch]  # a branch may be computed inside its `if`
-                deeper = regions.depth(inside) > regions.depth(region)
-                branches.append(self.kind(branch, inside if deeper else region))
-            kind = min(branches)
+            # a branch is read only where it is taken: what is known there counts
+            read = [self.guards.child(region, op.args[0], taken) for taken in (True, False)]
+            kind = min(self.kind(b, r) for b, r in zip(op.args[1:], read, strict=True))
         elif op.prim in _ARITHMETIC:
             kinds = [self.kind(a, region) for a in op.args]
             kind = _U if _U in kinds else _F if _F in kinds else _N
@@ -253,33 +262,39 @@ class _TypeGuards:
         self.learn(i, region, kind)
 
 
-def _decide_checks(program: Program, placed: list[regions.Region], order: list[int]) -> set[int]:
+def _decide_checks(
+    program: Program,
+    placed: list[regions.Region],
+    guards_of_regions: regions.Guards,
+    order: list[int],
+    outputs: list[int],
+) -> set[int]:
     """The values to check: inputs (checked at the top) and computed values (right after
-    the line computing them)."""
+    the line computing them). `outputs`: every value the function returns."""
     ops = program.ops
-    guards = _TypeGuards(program, placed)
+    guards = _TypeGuards(program, placed, guards_of_regions)
     # Inputs read as numbers are checked first thing, which proves more values floats.
     for op in ops:
         for arg in _read_as_numbers(op, ops):
             if ops[arg].prim == INPUT:
                 guards.check(arg)
     for region in set(placed) - {None}:
-        for guard in region.chain():  # an `if` tests its conditions for truth
+        for guard in _guards_of(region):  # an `if` tests its conditions for truth
             if ops[guard.condition].prim == INPUT:
                 guards.check(guard.condition)
-    for output in program.outputs():
+    for output in outputs:
         if ops[output].prim == INPUT:  # returned as it is: it must be a float
             guards.check(output)
     opened: regions.Region = None
     for i in order:
         if placed[i] is not opened and placed[i] is not None:
-            for guard in placed[i].chain():
+            for guard in _guards_of(placed[i]):
                 if ops[guard.condition].prim not in COMPARISON_NAMES:
                     guards.need_number(guard.condition, guard.parent)
         opened = placed[i]
         guards.visit(i)
-    for output in program.outputs():
-        if guards.kind(output, None) != _F:
+    for output in outputs:
+        if guards.kind(output, placed[output]) != _F:
             guards.check(output)
     for i, op in enumerate(ops):  # an input nothing proved a number, perhaps unused
         if op.prim == INPUT and guards.kind(i, None) == _U:
@@ -287,10 +302,11 @@ def _decide_checks(program: Program, placed: list[regions.Region], order: list[i
     return guards.checked
 
 
-def _layout(program: Program) -> _Layout:
-    placed = regions.placement(program, regions.need(program))
+def _layout(program: Program, rows: Sequence[int] = ()) -> _Layout:
+    guards = regions.Guards()
+    placed = regions.placement(program, regions.need(program, guards), guards)
     order = _schedule(program, placed)
-    guarded_by = {g.condition for r in placed if r is not None for g in r.chain()}
+    guarded_by = {g.condition for r in set(placed) for g in _guards_of(r)}
     uses = _uses(program)
     inlined = {
         op.args[0]
@@ -300,10 +316,12 @@ def _layout(program: Program) -> _Layout:
         and uses[op.args[0]] == 1
         and op.args[0] not in guarded_by
     }
-    checked = _decide_checks(program, placed, order)
+    returned = (i for i in rows if program.ops[i].prim not in COMPARISON_NAMES | {CONST})
+    outputs = [*program.outputs(), *returned]
+    checked = _decide_checks(program, placed, guards, order, outputs)
     checked_inputs = sorted(i for i in checked if program.ops[i].prim == INPUT)
     checked -= set(checked_inputs)
-    return _Layout(program, placed, order, inlined, guarded_by, checked, checked_inputs)
+    return _Layout(program, placed, order, inlined, guarded_by, checked, checked_inputs, rows)
 
 
 # --- emission --------------------------------------------------------------------------------
@@ -335,12 +353,15 @@ def _check(indent: str, name: str) -> str:
     return f"{indent}if type({name}) is not float: raise _NotFloat"
 
 
-def _condition(region: regions.Guard, names: dict[int, str]) -> str:
-    terms = []
-    for guard in region.chain():
-        name = names[guard.condition]
-        terms.append(name if guard.taken else f"not {name}")
-    return " and ".join(terms)
+def _condition(region: regions.Region, names: dict[int, str]) -> str:
+    """The test of an `if` for the region: `t1 and not t4`, or `t1 or (t3 and t5)`."""
+    alternatives = []
+    for chain in regions.chains(region):
+        terms = [("" if g.taken else "not ") + names[g.condition] for g in chain.chain()]
+        alternatives.append(" and ".join(terms))
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return " or ".join(f"({a})" if " and " in a else a for a in alternatives)
 
 
 def _statements(
@@ -412,11 +433,11 @@ def header(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _return_value(program: Program, names: dict[int, str]) -> list[str]:
+def _return_value(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
     return [f"        return {names[program.value]}"]
 
 
-def _return_value_and_grad(program: Program, names: dict[int, str]) -> list[str]:
+def _return_value_and_grad(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
     result = names[program.value]
     entries = [f"{name!r}: {names[i]}" for name, i in program.grads.items()]
     one_line = f"        return {result}, {{{', '.join(entries)}}}"
@@ -425,15 +446,42 @@ def _return_value_and_grad(program: Program, names: dict[int, str]) -> list[str]
     return [f"        return {result}, {{", *(f"            {e}," for e in entries), "        }"]
 
 
+def _return_trace(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+    """(value, (each row's value), (each row's adjoint)): a row computed inside a branch
+    not taken has the value None; a row without an adjoint (no input reaches it) 0.0."""
+    values, adjoints = [], []
+    for i in layout.rows:
+        region = layout.placed[i]
+        if region is None:
+            values.append(names[i])
+        else:
+            values.append(f"({names[i]} if {_condition(region, names)} else None)")
+        adjoint = program.adjoints.get(i)
+        adjoints.append(names[adjoint] if adjoint is not None else "0.0")
+    lines = [f"        return {names[program.value]}, ("]
+    lines += [f"            {v}," for v in values]
+    lines += ["        ), ("]
+    lines += [f"            {a}," for a in adjoints]
+    lines += ["        )"]
+    return lines
+
+
 RETURNS = {"forward": _return_value, "value_and_grad": _return_value_and_grad}
 
 
 def function_source(
-    program: Program, function: str, *, standalone: bool = False, start_line: int = 1
+    program: Program,
+    function: str,
+    *,
+    standalone: bool = False,
+    start_line: int = 1,
+    rows: Sequence[int] = (),
 ) -> Generated:
     """Source of one function of the formula's inputs: `forward` returns the value,
-    `value_and_grad` (value, {name: gradient}). Line numbers in line_ops count from
-    start_line, where the `def` will stand.
+    `value_and_grad` (value, {name: gradient}), `trace` (value, values, adjoints) of
+    the ops listed in `rows` (the program must carry their adjoints: reverse mode's
+    every_adjoint). Line numbers in line_ops count from start_line, where the `def`
+    will stand.
 
     The body sits in a try block: _NotFloat (or a TypeError) means an argument is not
     a float, and _retry converts them all and calls again, or names the bad one;
@@ -441,7 +489,7 @@ def function_source(
     EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
     """
     params = tuple(mangle(name) for name in program.inputs)
-    layout = _layout(program)
+    layout = _layout(program, rows)
     names = _Namer(program, layout.inlined).names
     line_ops: dict[int, Op] = {}
     helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown"}
@@ -450,14 +498,16 @@ def function_source(
     sections = function != "forward"
     first = start_line + len(lines)
     lines.extend(_statements(layout, names, first, line_ops, helpers, sections))
-    lines.extend(RETURNS[function](program, names))
+    returns = _return_trace if function == "trace" else RETURNS[function]
+    lines.extend(returns(program, names, layout))
     lines.append("    except (TypeError, _NotFloat) as error:  # an argument is not a float")
     tail = ",), error)" if len(params) == 1 else "), error)"  # (x,) is a tuple
     lines.extend(_call(f"return _retry({function}, _INPUTS, (", list(params), tail, "        "))
     if not standalone:
         lines.append("    except _MATH_ERRORS as error:")
         lines.append("        raise _evaluation_error(error) from None")
-    return Generated("\n".join(lines) + "\n", params, line_ops, tuple(sorted(helpers)))
+    source = "\n".join(lines) + "\n"
+    return Generated(source, params, line_ops, tuple(sorted(helpers)), names)
 
 
 def python_source(forward: Program, full: Program, *, standalone: bool = False) -> Generated:

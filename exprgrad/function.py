@@ -21,14 +21,16 @@ from typing import Any
 from . import codegen, symbolic
 from .errors import EvaluationError, FormulaError, Span
 from .helpers import _float_arguments, runtime_namespace
-from .ir import CONST, Op, Program, dump
+from .ir import CONST, INPUT, Op, Program, dump
 from .lower import lower
 from .optimize import eliminate_dead_code, simplify
 from .optimize import optimize as optimize_program
 from .parsing import parse
-from .primitives import BY_NAME
+from .primitives import BY_NAME, COMPARISON_NAMES
+from .regions import untangle
 from .reverse import differentiate
 from .syntax import Assign
+from .tracing import Row, Trace
 
 _MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, division by zero
 
@@ -52,18 +54,31 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
 
     Raises FormulaError (a ValueError) for any bad formula or wrt name.
     """
+    return _pipeline(formula, wrt, fold_forward=optimize, fold_gradient=optimize)
+
+
+def compile_unfolded(formula: str) -> Function:
+    """compile(), with the forward program left exactly as written (one line for every
+    operation, as exprgrad.gates needs) and only the gradient folded."""
+    return _pipeline(formula, None, fold_forward=False, fold_gradient=True)
+
+
+def _pipeline(
+    formula: str, wrt: Iterable[str] | str | None, *, fold_forward: bool, fold_gradient: bool
+) -> Function:
     collecting = gc.isenabled()
     gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
     try:
         tree = parse(formula)
         lowered = lower(tree)
-        forward = optimize_program(lowered) if optimize else eliminate_dead_code(lowered)
+        forward = optimize_program(lowered) if fold_forward else eliminate_dead_code(lowered)
+        forward = untangle(forward)  # rare: see regions.untangle
         _check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
-        fold = simplify if optimize else None  # reverse mode folds gradient ops as it makes them
+        fold = simplify if fold_gradient else None  # reverse mode folds ops as it makes them
         full = eliminate_dead_code(differentiate(forward, wrt_names, fold))
         _check_size(full, "its gradient program")
-        return Function(formula, lowered, forward, full)
+        return Function(formula, lowered, forward, full, fold=fold_gradient)
     finally:
         if collecting:
             gc.enable()
@@ -220,8 +235,11 @@ class Function:
     f.ir: the optimized gradient program as text.
     """
 
-    def __init__(self, formula: str, lowered: Program, forward: Program, full: Program):
+    def __init__(
+        self, formula: str, lowered: Program, forward: Program, full: Program, fold: bool = True
+    ):
         self.formula = formula
+        self._fold = fold  # fold the gradient ops of programs made later (the trace)
         self.lowered_program = lowered  # before folding: exact constants, for sympy
         self.inputs: tuple[str, ...] = forward.inputs
         self.wrt: tuple[str, ...] = tuple(full.grads)
@@ -253,15 +271,16 @@ class Function:
             {"__call__": staticmethod(first_call), "__module__": Function.__module__},
         )
 
-    def _text(self, function: str, program: Program) -> codegen.Generated:
+    def _text(self, function: str, program: Program, rows: list[int] = ()) -> codegen.Generated:
         generated = self._generated.get(function)
         if generated is None:
-            generated = self._generated[function] = codegen.function_source(program, function)
+            generated = codegen.function_source(program, function, rows=rows)
+            self._generated[function] = generated
         return generated
 
-    def _build(self, function: str, program: Program) -> Callable:
+    def _build(self, function: str, program: Program, rows: list[int] = ()) -> Callable:
         """Generate, compile and run the source of one function of the formula's inputs."""
-        generated = self._text(function, program)
+        generated = self._text(function, program, rows)
         # linecache makes tracebacks show the generated lines, for as long as this Function
         # lives (each Function its own entries, so dropping one never hides another's).
         digest = hashlib.sha1(generated.source.encode()).hexdigest()[:12]
@@ -289,6 +308,46 @@ class Function:
             built = self.__dict__["_forward"] = self._build("forward", self.forward_program)
             type(self).__call__ = staticmethod(built)
         return built
+
+    def _trace_function(self) -> tuple[Callable, list[int], int]:
+        """The generated trace(...) -> (value, row values, row adjoints), its rows (the
+        inputs, then every line but comparisons), and how many of them are inputs."""
+        built = self.__dict__.get("_trace")
+        if built is None:
+            forward = self.forward_program
+            fold = simplify if self._fold else None
+            program = eliminate_dead_code(
+                differentiate(forward, forward.inputs, fold, every_adjoint=True)
+            )
+            inputs = [i for i, op in enumerate(forward.ops) if op.prim == INPUT]
+            lines = [
+                i
+                for i, op in enumerate(forward.ops)
+                if op.prim not in (INPUT, CONST) and op.prim not in COMPARISON_NAMES
+            ]
+            rows = inputs + lines
+            built = self.__dict__["_trace"] = (
+                self._build("trace", program, rows),
+                rows,
+                len(inputs),
+            )
+        return built
+
+    def trace(self, /, *args: float, **kwargs: float) -> Trace:
+        """The value and the gradient (adjoint) of every line at the given point, as
+        a Trace: the forward/backward table of Karpathy's guide (print it)."""
+        function, rows, count = self._trace_function()
+        value, values, adjoints = function(*args, **kwargs)
+        ops = self.forward_program.ops
+        names = self._text("value_and_grad", self.program).names
+        table = [
+            Row(names[i], codegen.quote(self.formula, ops[i]), values[k], adjoints[k])
+            for k, i in enumerate(rows[count:], start=count)
+        ]
+        named = [(k, ops[i].name) for k, i in enumerate(rows) if ops[i].name is not None]
+        by_name = {name: values[k] for k, name in named}
+        gradients = {name: adjoints[k] for k, name in named}
+        return Trace(self.formula, value, table, by_name, gradients)
 
     @property
     def source(self) -> str:

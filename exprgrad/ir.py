@@ -27,11 +27,12 @@ class Op:
     name: str | None = None  # INPUT: the formula name; otherwise a name the formula assigned
     span: Span | None = None  # the formula text this op computes (or differentiates)
     in_gradient: bool = False  # made by reverse mode, for the gradient
+    copy: int = 0  # > 0: a second computation of an equal op, kept apart (regions.untangle)
 
     def with_args(self, args: tuple[int, ...]) -> Op:
         if args == self.args:
             return self
-        return Op(self.prim, args, self.value, self.name, self.span, self.in_gradient)
+        return replace(self, args=args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +45,14 @@ class Program:
     value: int  # id of the formula's value
     grads: Mapping[str, int] = field(default_factory=dict)  # input name -> gradient id
     grad_of: Mapping[int, int] = field(default_factory=dict)  # adjoint id -> its forward id
+    # forward id -> id of d(value)/d(that op), for a trace of every line (else empty)
+    adjoints: Mapping[int, int] = field(default_factory=dict)
 
     def input_ids(self) -> dict[str, int]:
         return {op.name: i for i, op in enumerate(self.ops) if op.prim == INPUT}
 
     def outputs(self) -> list[int]:
-        return [self.value, *self.grads.values()]
+        return [self.value, *self.grads.values(), *self.adjoints.values()]
 
     def remap(self, ops: Iterable[Op], new_id: list[int] | dict[int, int]) -> Program:
         """The same program over rewritten ops, old ids translated through new_id."""
@@ -63,6 +66,7 @@ class Program:
             value=new_id[self.value],
             grads={name: new_id[i] for name, i in self.grads.items()},
             grad_of=grad_of,
+            adjoints={new_id[f]: new_id[a] for f, a in self.adjoints.items()},
         )
 
 
@@ -91,7 +95,7 @@ class Builder:
         if op.prim == INPUT:
             return (INPUT, op.name)
         args = tuple(sorted(op.args)) if op.prim in COMMUTATIVE else op.args
-        return (op.prim, args)
+        return (op.prim, args, op.copy) if op.copy else (op.prim, args)
 
     def _append(self, op: Op) -> int:
         key = self._key(op)

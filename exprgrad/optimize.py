@@ -34,6 +34,17 @@ def _fold(prim: str, values: list[float]) -> float | None:
     return float(result)  # comparisons give bool; every other primitive a float
 
 
+def _may_fail(builder: Builder, op_id: int) -> bool:
+    """Can computing this op raise for some float inputs (a domain error, overflow, a
+    division by zero), here or in what it is computed from? A rewrite that drops an
+    operand must not drop such an error: where(log(x) > 0, a, a) is undefined at x = -1."""
+    known: list[bool] = builder.__dict__.setdefault("_may_fail", [])
+    for op in builder.ops[len(known) : op_id + 1]:
+        own = op.prim not in (INPUT, CONST) and BY_NAME[op.prim].may_raise
+        known.append(own or any(known[a] for a in op.args))
+    return known[op_id]
+
+
 def _is_negative_zero(value: float | None) -> bool:
     return value == 0.0 and math.copysign(1.0, value) < 0.0
 
@@ -86,14 +97,14 @@ def simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
         exponent = c[1]
         if exponent == 1.0:
             return args[0]
-        if exponent == 0.0:
+        if exponent == 0.0 and not _may_fail(builder, args[0]):
             return builder.const(1.0)  # x**0 is 1 for every x, nan included
         if prim == "pow" and exponent is not None and exponent.is_integer():
             return rewrite("powi", *args)  # a whole exponent can't go complex: use plain **
     elif prim == "where":
         if c[0] is not None:
             return args[1] if c[0] else args[2]
-        if args[1] == args[2]:
+        if args[1] == args[2] and not _may_fail(builder, args[0]):
             return args[1]
     new = builder.add(op, args)
     if op.name is not None:

@@ -202,7 +202,8 @@ PRIMITIVES: tuple[Primitive, ...] = (
         numpy="np.vectorize(math.erf, otypes=[float])({0})"),
     # functions of several arguments
     _fn("hypot", ("g * x / out", "g * y / out"), lambda sp, x, y: sp.sqrt(x**2 + y**2)),
-    _fn("atan2", ("g * y / (x * x + y * y)", "-g * x / (x * x + y * y)"),
+    # hypot keeps x*x + y*y from underflowing to 0 at tiny x and y
+    _fn("atan2", ("g * (y / hypot(x, y)) / hypot(x, y)", "-g * (x / hypot(x, y)) / hypot(x, y)"),
         numpy="np.arctan2({0}, {1})"),
     # clip(x, lo, hi) = min(max(x, lo), hi); x gets the gradient on the closed
     # interval, lo and hi only where they are the result.

@@ -1,9 +1,12 @@
 """Where each value is needed: the guards of `where` that must hold for it to matter.
 
 `where(c, a, b)` needs `a` only when `c` holds and `b` only when it does not.
-need() walks the program backwards once and gives every op the chain of such
-guards under which some output depends on it; a value used in both branches,
-or outside any `where`, needs only the guards its uses share.
+need() walks the program backwards once and gives every op the region in
+which some output depends on it: the top level (None), a chain of guards
+(a Guard: inside where(c1, where(c2, HERE, .), .)), or, for a value used
+inside several branches with different conditions, any of a few chains (an
+Either: in where(b > 0, log(a), 0) + where(b < 0, log(a), 1), log(a) is
+needed when b > 0 or when b < 0, and not at all when b == 0).
 
 Reverse mode uses this to keep the gradient of a branch inside that branch
 (contributions leave it multiplied by the guard, never as 0 * inf), and the
@@ -14,10 +17,14 @@ its guards hold: `where(x > 0, log(x), 0)` never takes the log of -1.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .ir import Program
+from .ir import Op, Program
 from .primitives import BY_NAME
+
+# An op needed inside more branches than this is computed where they all meet instead:
+# a longer `if a or b or ...` would cost more than it could save.
+MAX_ALTERNATIVES = 8
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -40,30 +47,26 @@ class Guard:
         return guards[::-1]
 
 
-Region = Guard | None  # None: the top level, where everything is unconditional
+@dataclass(frozen=True, slots=True, eq=False)
+class Either:
+    """Needed when any of these chains holds (two or more, none inside another)."""
+
+    chains: tuple[Guard, ...]
 
 
-class Guards:
-    """Interns guards, so that equal chains are the same object."""
-
-    def __init__(self) -> None:
-        self._made: dict[tuple[int, int, bool], Guard] = {}
-
-    def child(self, parent: Region, condition: int, taken: bool) -> Guard:
-        key = (id(parent), condition, taken)
-        guard = self._made.get(key)
-        if guard is None:
-            depth = 1 if parent is None else parent.depth + 1
-            guard = self._made[key] = Guard(condition, taken, parent, depth)
-        return guard
+Region = Guard | Either | None  # None: the top level, where everything is unconditional
 
 
-def depth(region: Region) -> int:
-    return 0 if region is None else region.depth
+def chains(region: Region) -> tuple[Guard | None, ...]:
+    return region.chains if isinstance(region, Either) else (region,)
 
 
-def common(a: Region, b: Region) -> Region:
-    """The deepest region containing both: what two uses in a and b share."""
+def depth(guard: Guard | None) -> int:
+    return 0 if guard is None else guard.depth
+
+
+def common(a: Guard | None, b: Guard | None) -> Guard | None:
+    """The deepest chain containing both."""
     while depth(a) > depth(b):
         a = a.parent
     while depth(b) > depth(a):
@@ -73,27 +76,103 @@ def common(a: Region, b: Region) -> Region:
     return a
 
 
-def contains(outer: Region, inner: Region) -> bool:
-    """Is `inner` the same region as `outer` or nested inside it?"""
+def prefix(region: Region) -> Guard | None:
+    """The guards every chain of the region shares."""
+    found = chains(region)
+    result = found[0]
+    for chain in found[1:]:
+        result = common(result, chain)
+    return result
+
+
+def _under(outer: Guard | None, inner: Guard | None) -> bool:
     while depth(inner) > depth(outer):
         inner = inner.parent
     return inner is outer
 
 
+def contains(outer: Region, inner: Region) -> bool:
+    """Does `outer` hold wherever `inner` does (every chain of inner inside one of outer)?"""
+    return all(any(_under(o, i) for o in chains(outer)) for i in chains(inner))
+
+
 def known_conditions(region: Region) -> dict[int, bool]:
-    """Condition op id -> its value inside the region."""
-    return {} if region is None else {g.condition: g.taken for g in region.chain()}
+    """Condition op id -> its value everywhere inside the region."""
+    known: dict[int, bool] | None = None
+    for chain in chains(region):
+        mine = {} if chain is None else {g.condition: g.taken for g in chain.chain()}
+        known = mine if known is None else {c: t for c, t in known.items() if mine.get(c) == t}
+    return known or {}
+
+
+class Guards:
+    """Interns guards and alternatives, so that equal regions are the same object."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, Guard | Either] = {}
+
+    def child(self, parent: Region, condition: int, taken: bool) -> Region:
+        """`parent`, and the condition having this value."""
+        if isinstance(parent, Either):  # (a or b) and c: (a and c) or (b and c)
+            return self.either([self.child(p, condition, taken) for p in parent.chains])
+        key = (id(parent), condition, taken)
+        guard = self._made.get(key)
+        if guard is None:
+            guard = self._made[key] = Guard(condition, taken, parent, depth(parent) + 1)
+        return guard
+
+    def either(self, found: Sequence[Guard | None]) -> Region:
+        """Any of these chains, simplified: c or not c is their parent, a or (not a and b)
+        is a or b, and a chain inside another is dropped."""
+        kept: set[Guard | None] = set(found)
+        changed = True
+        while changed:
+            if None in kept:
+                return None
+            changed = False
+            for chain in list(kept):
+                for guard in chain.chain():
+                    twin = self._made.get((id(guard.parent), guard.condition, not guard.taken))
+                    if twin in kept:  # the other side of this guard is there already
+                        kept.discard(chain)
+                        kept.add(self._without(chain, guard))
+                        changed = True
+                        break
+                if changed:
+                    break
+        kept = {c for c in kept if not any(o is not c and _under(o, c) for o in kept)}
+        if len(kept) == 1:
+            return kept.pop()
+        if len(kept) > MAX_ALTERNATIVES:
+            return prefix(Either(tuple(kept)))
+        ordered = tuple(sorted(kept, key=lambda g: (g.depth, g.condition, g.taken)))
+        key = ("either", *(id(g) for g in ordered))
+        either = self._made.get(key)
+        if either is None:
+            either = self._made[key] = Either(ordered)
+        return either
+
+    def _without(self, chain: Guard, dropped: Guard) -> Guard | None:
+        """The chain with one of its guards left out."""
+        rebuilt = dropped.parent
+        for guard in chain.chain()[dropped.depth :]:
+            rebuilt = self.child(rebuilt, guard.condition, guard.taken)
+        return rebuilt
+
+    def union(self, a: Region, b: Region) -> Region:
+        if a is b:
+            return a
+        return self.either([*chains(a), *chains(b)])
 
 
 _UNUSED = object()
 
 
-def need(program: Program, guards: Guards | None = None) -> list[Region]:
+def need(program: Program, guards: Guards, *, cut: bool = True) -> list[Region]:
     """For each op, the region in which some output depends on it (None for the top level).
     Ops nothing depends on get None too (dead code elimination removes them)."""
     if not any(op.prim == "where" for op in program.ops):
         return [None] * len(program.ops)  # no branches: everything at the top level
-    guards = guards or Guards()
     needed: list[Region | object] = [_UNUSED] * len(program.ops)
     for output in program.outputs():
         needed[output] = None
@@ -102,17 +181,102 @@ def need(program: Program, guards: Guards | None = None) -> list[Region]:
         if region is _UNUSED:
             needed[i] = None
             continue
+        if cut and isinstance(region, Either):
+            region = needed[i] = _without_own_conditions(program, i, region, guards)
         op = program.ops[i]
         for k, arg in enumerate(op.args):
             edge = region
             if op.prim == "where" and k > 0:
                 edge = guards.child(region, op.args[0], k == 1)
             previous = needed[arg]
-            needed[arg] = edge if previous is _UNUSED else common(previous, edge)
+            needed[arg] = edge if previous is _UNUSED else guards.union(previous, edge)
     return needed  # type: ignore[return-value]
 
 
-def placement(program: Program, needed: Sequence[Region]) -> list[Region]:
+def _depends_on(program: Program, value: int, op_id: int) -> bool:
+    """Is op `value` computed from op `op_id` (which comes before it)?"""
+    stack, seen = [value], set()
+    while stack:
+        i = stack.pop()
+        if i == op_id:
+            return True
+        for arg in program.ops[i].args:
+            if arg >= op_id and arg not in seen:
+                seen.add(arg)
+                stack.append(arg)
+    return False
+
+
+def _tangled(program: Program, i: int, chain: Guard) -> Guard | None:
+    """The outermost guard of the chain whose condition is computed from op i, if any."""
+    for guard in chain.chain():
+        if guard.condition > i and _depends_on(program, guard.condition, i):
+            return guard
+    return None
+
+
+def _without_own_conditions(program: Program, i: int, region: Either, guards: Guards) -> Region:
+    """An op cannot wait for a condition computed from it. untangle() gives such an op a
+    copy of its own; where that was not done, the chain is cut above the guard (the op
+    is then computed more widely than it is needed)."""
+    kept = []
+    for chain in region.chains:
+        guard = _tangled(program, i, chain)
+        kept.append(chain if guard is None else guard.parent)
+    return guards.either(kept)
+
+
+def untangle(program: Program) -> Program:
+    """Copies of the ops whose use inside a branch would wait for a condition they help
+    compute. In where(where(b < 3, c, f(log(a))) > 0, log(a), 0), log(a) is needed when
+    b >= 3 (for the condition) or, later, when the condition holds: one computation cannot
+    be guarded by both, so the branch gets a copy computed under its own guard."""
+    while True:
+        guards = Guards()
+        needed = need(program, guards, cut=False)
+        found = None
+        for i, op in enumerate(program.ops):  # only what may fail is worth a copy
+            if isinstance(needed[i], Either) and op.args and BY_NAME[op.prim].may_raise:
+                tangled = [c for c in needed[i].chains if _tangled(program, i, c) is not None]
+                if tangled:
+                    found = (i, tangled)
+                    break
+        if found is None:
+            return program
+        program = _copy_for(program, needed, guards, *found)
+
+
+def _copy_for(
+    program: Program, needed: list[Region], guards: Guards, i: int, chains_: list[Guard]
+) -> Program:
+    """The program with op i computed a second time for the uses read inside `chains_`."""
+    moved = []  # (user, operand position) reading op i inside one of the chains
+    for u, op in enumerate(program.ops):
+        for k, arg in enumerate(op.args):
+            if arg == i:
+                read = needed[u]
+                if op.prim == "where" and k > 0:
+                    read = guards.child(read, op.args[0], k == 1)
+                if read is not None and any(contains(c, read) for c in chains_):
+                    moved.append((u, k))
+    first = min(u for u, _ in moved)
+    copy = replace(program.ops[i], name=None, copy=max(op.copy for op in program.ops) + 1)
+    ops: list[Op] = []
+    new_id: list[int] = []
+    for u, op in enumerate(program.ops):
+        if u == first:
+            ops.append(copy.with_args(tuple(new_id[a] for a in copy.args)))
+            copy_id = len(ops) - 1
+        args = [new_id[a] for a in op.args]
+        for user, k in moved:
+            if user == u:
+                args[k] = copy_id
+        new_id.append(len(ops))
+        ops.append(op.with_args(tuple(args)))
+    return program.remap(ops, new_id)
+
+
+def placement(program: Program, needed: Sequence[Region], guards: Guards) -> list[Region]:
     """Where the code generator computes each op: an op that may raise (log, division...)
     in the region that needs it; any other op as high as its operands allow, since it
     can neither fail nor cost much, and an extra `if` would cost more than it saves."""
@@ -123,14 +287,30 @@ def placement(program: Program, needed: Sequence[Region]) -> list[Region]:
         if op.args and BY_NAME[op.prim].may_raise:
             placed.append(needed[i])
             continue
-        region: Region = None
-        for k, arg in enumerate(op.args):
-            where_from = placed[arg]
-            if op.prim == "where" and k > 0 and where_from is not None:
-                # the conditional expression reads a branch only when it is taken
-                if depth(where_from) > depth(needed[i]):
-                    where_from = where_from.parent
-            if depth(where_from) > depth(region):
-                region = where_from
-        placed.append(region)
+        # as high as every operand is computed; a branch of where only needs to be
+        # computed where it is read: in that region, with the where's condition
+        branch = op.prim == "where"
+        plain = [placed[a] for k, a in enumerate(op.args) if not (branch and k > 0)]
+        region = _inner_most([r for r in plain if r is not None])
+        if region is not _TANGLED and branch:
+            for k in (1, 2):
+                read = guards.child(region, op.args[0], k == 1)
+                if not contains(placed[op.args[k]], read):
+                    region = _TANGLED
+                    break
+        placed.append(needed[i] if region is _TANGLED else region)
     return placed
+
+
+_TANGLED = object()  # regions that do not nest: compute the op where it is needed
+
+
+def _inner_most(regions: list[Region]) -> Region | object:
+    """The region inside all the others, if they nest; else _TANGLED."""
+    inner: Region = None
+    for region in regions:
+        if contains(inner, region):
+            inner = region
+        elif not contains(region, inner):
+            return _TANGLED
+    return inner

@@ -71,13 +71,19 @@ def _splice(rule: Program, bindings: dict[str, int], ops: _RuleOps) -> int:
 
 
 def differentiate(
-    program: Program, wrt: Sequence[str], simplify: Callable[..., int] | None = None
+    program: Program,
+    wrt: Sequence[str],
+    simplify: Callable[..., int] | None = None,
+    *,
+    every_adjoint: bool = False,
 ) -> Program:
     """Add gradient ops for d(value)/d(input) for each input named in wrt.
 
     The returned program keeps every op of the original at the same id and
     appends the backward ops, each passed through `simplify` (optimize.simplify:
     constants folded as they are made) if given; dead code is left for the caller.
+    every_adjoint: also output the adjoint of every op that has one (Program.adjoints),
+    for a trace of every line.
     """
     builder = Builder(program.ops)
     input_ids = program.input_ids()
@@ -85,7 +91,8 @@ def differentiate(
     depends = [False] * len(program.ops)
     for i, op in enumerate(program.ops):
         depends[i] = i in wanted or any(depends[a] for a in op.args)
-    needed = regions.need(program)
+    guards = regions.Guards()
+    needed = regions.need(program, guards)
 
     adjoint: dict[int, int] = {}
     if depends[program.value]:
@@ -98,14 +105,22 @@ def differentiate(
         return simplify(builder, Op(prim, span=span, in_gradient=True), args)
 
     def leave(contribution: int, computed_in: regions.Region, to: regions.Region, span) -> int:
-        """The contribution as seen from region `to`: zero where the branches it was
-        computed in were not taken (leaving them from the inside out)."""
-        while regions.depth(computed_in) > regions.depth(to):
-            guard, zero = computed_in, builder.const(0.0)
-            branches = (contribution, zero) if guard.taken else (zero, contribution)
-            contribution = gradient_op("where", (guard.condition, *branches), span)
-            computed_in = guard.parent
-        return contribution
+        """The contribution as seen from region `to`: itself where some chain of guards of
+        `computed_in` holds, else 0 (each chain left from the inside out)."""
+        if computed_in is to:
+            return contribution
+        zero = builder.const(0.0)
+        outer_chains = regions.chains(to)
+        result = zero
+        for chain in reversed(regions.chains(computed_in)):
+            outer = next((o for o in outer_chains if regions.contains(o, chain)), None)
+            value, guard = contribution, chain
+            while regions.depth(guard) > regions.depth(outer):
+                branches = (value, result) if guard.taken else (result, value)
+                value = gradient_op("where", (guard.condition, *branches), span)
+                guard = guard.parent
+            result = value
+        return result
 
     def accumulate(target: int, contribution: int, computed_in: regions.Region) -> None:
         span = program.ops[target].span
@@ -130,7 +145,8 @@ def differentiate(
             # A rule runs where its op does, or inside the branch that alone needs the
             # operand (where's branches), where the branch's condition is known.
             region, ops = needed[i], here
-            if regions.depth(needed[target]) > regions.depth(region):
+            branch = op.prim == "where" and k > 0
+            if branch and needed[target] is guards.child(region, op.args[0], k == 1):
                 region = needed[target]
                 ops = _RuleOps(builder, op.span, regions.known_conditions(region), simplify)
             if callable(rules):
@@ -153,6 +169,11 @@ def differentiate(
             # an input needed only inside a branch has its adjoint there: 0 outside it
             gradient = leave(gradient, needed[index], None, program.ops[index].span)
         grads[name] = gradient
-    return Program(
-        tuple(builder.ops), program.source, program.inputs, program.value, grads, grad_of
-    )
+    adjoints = {}
+    if every_adjoint:
+        for i, gradient in adjoint.items():
+            op = program.ops[i]
+            if op.prim != CONST:  # seen from the top level: 0 where its branch is not taken
+                adjoints[i] = leave(gradient, needed[i], None, op.span)
+    ops = tuple(builder.ops)
+    return Program(ops, program.source, program.inputs, program.value, grads, grad_of, adjoints)

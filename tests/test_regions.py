@@ -132,7 +132,7 @@ def test_plain_number_conditions_and_conditions_computed_in_a_branch():
 
 def test_need_gives_each_op_the_guards_of_its_uses():
     program = forward("z = x*x\nwhere(x > 0, log(z), sqrt(z)) + z")
-    needed = regions.need(program)
+    needed = regions.need(program, regions.Guards())
     by_prim = {op.prim: needed[i] for i, op in enumerate(program.ops)}
     condition = next(i for i, op in enumerate(program.ops) if op.prim == "gt")
     assert by_prim["mul"] is None  # z is used outside the where too
@@ -144,7 +144,7 @@ def test_need_gives_each_op_the_guards_of_its_uses():
 
 def test_nested_guards_and_their_common_region():
     program = forward("where(a > 0, where(b > 0, log(a*b), 0), 0)")
-    needed = regions.need(program)
+    needed = regions.need(program, regions.Guards())
     log = next(i for i, op in enumerate(program.ops) if op.prim == "log")
     chain = needed[log].chain()
     assert [program.ops[g.condition].prim for g in chain] == ["gt", "gt"]
@@ -156,7 +156,8 @@ def test_nested_guards_and_their_common_region():
 def test_cheap_ops_are_computed_unconditionally():
     # a product cannot fail, so it is not worth an `if`; the log that uses it is
     program = forward("where(x > 0, log(x*x + 1), 0)")
-    placed = regions.placement(program, regions.need(program))
+    guards = regions.Guards()
+    placed = regions.placement(program, regions.need(program, guards), guards)
     prims = {op.prim: placed[i] for i, op in enumerate(program.ops)}
     assert prims["mul"] is None and prims["add"] is None and prims["log"] is not None
 
@@ -181,3 +182,43 @@ def test_ops_inside_a_branch_come_after_the_conditions_of_their_if(formula, poin
     value, grads = f.value_and_grad(**point)
     assert value == f(**point)
     assert_gradients_agree(f, point)
+
+
+@pytest.mark.parametrize(
+    ("formula", "point", "expected"),
+    [
+        # log(a) is needed when b > 0 or when b < 0: at b == 0 it is never computed
+        ("where(b > 0, log(a), 0) + where(b < 0, log(a), 1)", {"a": -1.0, "b": 0.0}, 1.0),
+        ("where(b > 0, log(a), where(b < 0, log(a), 1))", {"a": -1.0, "b": 0.0}, 1.0),
+        ("where(b > 0, log(a), 0) + where(b < 0, log(a), 1)", {"a": 0.0, "b": 0.0}, 1.0),
+        # the gradient of a power in a branch not taken (c ** y at c = 0, y < 1)
+        (
+            "v0 = where(b > 2, 0, c); where(b != c, v0, c ** where(a >= v0, v0, b))",
+            {"a": 3.0, "b": 1.6, "c": 0.0},
+            0.0,
+        ),  # fmt: skip
+    ],
+)
+def test_an_op_shared_by_branches_of_different_conditions_stays_guarded(formula, point, expected):
+    f = exprgrad.compile(formula)
+    value, grads = f.value_and_grad(**point)
+    assert value == f(**point) == expected
+    assert all(math.isfinite(g) for g in grads.values())
+    source = f.source
+    assert "if t1 or t4:" in source or "if t" in source  # guarded by an `or` of conditions
+
+
+def test_either_regions_simplify():
+    guards = regions.Guards()
+    a = guards.child(None, 1, True)
+    not_a = guards.child(None, 1, False)
+    b = guards.child(None, 2, True)
+    assert guards.either([a, not_a]) is None  # c or not c: always
+    assert guards.either([a, guards.child(not_a, 2, True)]) is guards.either([a, b])  # a or b
+    assert guards.either([a, guards.child(a, 2, True)]) is a  # inside another: dropped
+    both = guards.either([a, b])
+    assert isinstance(both, regions.Either) and both is guards.either([b, a])
+    assert regions.contains(both, a) and not regions.contains(a, both)
+    assert regions.known_conditions(guards.child(both, 3, False)) == {3: False}
+    many = guards.either([guards.child(None, k, True) for k in range(20)])
+    assert many is None  # more alternatives than are worth an `if`: computed unconditionally

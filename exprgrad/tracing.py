@@ -1,0 +1,104 @@
+"""The value and the gradient of every line: Karpathy's forward/backward table, as data.
+
+A Trace is what f.trace(...) returns: one Row per line of the optimized program
+(its name in the generated code, the formula text it computes, its value and
+its adjoint d value / d line), and for the formula's inputs and the names it
+assigns, their values and adjoints. The numbers come from a generated function
+like forward() and value_and_grad(), never from an interpreter.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from typing import NamedTuple
+
+
+class Row(NamedTuple):
+    name: str  # the line's name in the generated code: t3, or a name the formula assigned
+    text: str  # the formula text the line computes
+    value: float | None  # None for a line inside a where branch not taken
+    grad: float  # d(value of the formula) / d(this line)
+
+
+HEADINGS = ("name", "computes", "value", "gradient")
+_ELIDE_ABOVE = 60  # rows; a longer table shows its first and last rows and a count between
+_SHOWN = 25  # rows shown at each end of a long table
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "(not computed)"
+    return repr(value) if math.isfinite(value) or math.isnan(value) else str(value)
+
+
+class Trace:
+    """Values and adjoints of every line of a formula at one point.
+
+    rows: a Row(name, text, value, grad) per line, in program order.
+    value: the formula's value.
+    values, grads: the formula's inputs and assigned names -> value and d value / d it;
+        grads over the inputs equal f.grad at the same point.
+    str(trace) is the guide's forward/backward table; in a notebook it shows as HTML.
+    """
+
+    def __init__(
+        self,
+        formula: str,
+        value: float,
+        rows: list[Row],
+        values: Mapping[str, float | None],
+        grads: Mapping[str, float],
+    ):
+        self.formula = formula
+        self.value = value
+        self.rows = rows
+        self.values = dict(values)
+        self.grads = dict(grads)
+
+    def _shown_rows(self) -> tuple[list[Row], int, list[Row]]:
+        """The rows to show: all of them, or the first and last with the count between."""
+        if len(self.rows) <= _ELIDE_ABOVE:
+            return self.rows, 0, []
+        return self.rows[:_SHOWN], len(self.rows) - 2 * _SHOWN, self.rows[-_SHOWN:]
+
+    def _cells(self, rows: list[Row]) -> list[tuple[str, str, str, str]]:
+        return [(r.name, r.text, _number(r.value), _number(r.grad)) for r in rows]
+
+    def __str__(self) -> str:
+        head, elided, tail = self._shown_rows()
+        cells = self._cells(head) + self._cells(tail)
+        widths = [max(len(h), *(len(c[k]) for c in cells)) for k, h in enumerate(HEADINGS)]
+
+        def line(cells: tuple[str, ...]) -> str:
+            return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+        lines = [line(HEADINGS), line(tuple("-" * w for w in widths))]
+        lines += [line(c) for c in self._cells(head)]
+        if elided:
+            lines.append(f"... {elided} more lines ...")
+            lines += [line(c) for c in self._cells(tail)]
+        lines.append(f"value = {_number(self.value)}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head, elided, tail = self._shown_rows()
+
+        def row(cells: tuple[str, ...], tag: str = "td") -> str:
+            inner = "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells)
+            return f"<tr>{inner}</tr>"
+
+        body = [row(c) for c in self._cells(head)]
+        if elided:
+            body.append(f'<tr><td colspan="4">... {elided} more lines ...</td></tr>')
+            body += [row(c) for c in self._cells(tail)]
+        return (
+            f"<table><caption>{html.escape(self.formula)}</caption>"
+            f"<thead>{row(HEADINGS, 'th')}</thead><tbody>{''.join(body)}</tbody>"
+            f'<tfoot><tr><td colspan="4">value = {_number(self.value)}</td></tr></tfoot>'
+            "</table>"
+        )
+
+    def __repr__(self) -> str:
+        return f"<Trace of {self.formula!r}: value {self.value!r}, {len(self.rows)} lines>"
