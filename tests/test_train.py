@@ -1,0 +1,793 @@
+"""exprgrad.train: initialisers against their formulas, optimisers against steps worked out
+by hand, schedules, fit() on least squares, early stopping, every error path, the numpy
+batch path (with a fake numpy-backend Function) and the progress bar."""
+
+from __future__ import annotations
+
+import doctest
+import io
+import math
+import random
+import statistics
+import subprocess
+import sys
+import tracemalloc
+import types
+
+import numpy as np
+import pytest
+
+import exprgrad
+from exprgrad import train
+
+# --- initialisation ----------------------------------------------------------------------
+
+DRAWS = 20_000
+
+
+@pytest.mark.parametrize(
+    "draw, bound, uniform",
+    [
+        (lambda rng: train.xavier_uniform(3, 5, rng), math.sqrt(6 / 8), True),
+        (lambda rng: train.xavier_normal(3, 5, rng), math.sqrt(2 / 8), False),
+        (lambda rng: train.he_uniform(4, rng), math.sqrt(6 / 4), True),
+        (lambda rng: train.he_normal(4, rng), math.sqrt(2 / 4), False),
+    ],
+    ids=["xavier_uniform", "xavier_normal", "he_uniform", "he_normal"],
+)
+def test_initialisers_follow_their_formulas(draw, bound, uniform):
+    rng = random.Random(1)
+    values = [draw(rng) for _ in range(DRAWS)]
+    assert abs(statistics.fmean(values)) < 0.02 * bound
+    if uniform:  # on [-limit, limit]: variance limit**2 / 3, extremes near the limits
+        assert max(map(abs, values)) <= bound
+        assert min(values) < -0.99 * bound and max(values) > 0.99 * bound
+        assert statistics.pvariance(values) == pytest.approx(bound**2 / 3, rel=0.03)
+    else:  # std is the bound
+        assert statistics.pstdev(values) == pytest.approx(bound, rel=0.03)
+    again = random.Random(1)
+    assert [draw(again) for _ in range(100)] == values[:100]  # a seed reproduces
+
+
+def test_initialisers_reject_bad_fans():
+    for bad in (0, -1, True, "3", None):
+        with pytest.raises(ValueError, match="fan_in must be a positive number"):
+            train.he_normal(bad, random.Random(0))
+    with pytest.raises(ValueError, match="fan_out must be a positive number, not 0"):
+        train.xavier_uniform(3, 0, random.Random(0))
+
+
+def test_init_floats_are_seeded():
+    values = train.init("a, b,c", fan_in=2, fan_out=1, seed=3)
+    assert list(values) == ["a", "b", "c"]
+    assert all(type(v) is float and abs(v) <= math.sqrt(6 / 3) for v in values.values())
+    assert train.init(["a", "b", "c"], fan_in=2, fan_out=1, seed=3) == values
+    assert train.init("a,b,c", fan_in=2, fan_out=1, seed=4) != values
+    rng = random.Random(3)  # the same stream as the single-value functions
+    assert values["a"] == train.xavier_uniform(2, 1, rng)
+    assert train.init({"a": None}, "he_normal", fan_in=2)["a"] == train.he_normal(
+        2, random.Random(0)
+    )
+    assert train.init("a,b", "zeros") == {"a": 0.0, "b": 0.0}
+
+
+def test_init_arrays_take_their_fans_from_the_shape():
+    values = train.init(
+        {"W": (200, 300), "K": (3, 3, 16, 32), "v": 400, "s": None}, fan_in=1, fan_out=1
+    )
+    W = values["W"]
+    assert W.shape == (200, 300) and W.dtype == np.float64
+    # an explicit fan wins over the shape's
+    assert np.abs(W).max() <= math.sqrt(6 / 2) and np.abs(W).max() > 0.99 * math.sqrt(6 / 2)
+    values = train.init({"W": (200, 300), "K": (3, 3, 16, 32), "v": 400}, "xavier_uniform")
+    limit = math.sqrt(6 / (200 + 300))  # x @ W: rows are fan_in, columns fan_out
+    assert np.abs(values["W"]).max() <= limit
+    assert values["W"].var() == pytest.approx(limit**2 / 3, rel=0.03)
+    limit = math.sqrt(6 / (16 * 9 + 32 * 9))  # a kernel (kh, kw, in, out)
+    assert np.abs(values["K"]).max() <= limit and np.abs(values["K"]).max() > 0.95 * limit
+    assert values["v"].shape == (400,) and np.abs(values["v"]).max() <= math.sqrt(6 / 800)
+    normal = train.init({"W": (400, 100)}, "he_normal", seed=1)["W"]
+    assert normal.std() == pytest.approx(math.sqrt(2 / 400), rel=0.03)
+    assert abs(normal.mean()) < 0.01 * math.sqrt(2 / 400)
+    assert np.array_equal(train.init({"W": (400, 100)}, "he_normal", seed=1)["W"], normal)
+    assert not np.array_equal(train.init({"W": (400, 100)}, "he_normal", seed=2)["W"], normal)
+    zeros = train.init({"b": (3,)}, "zeros")["b"]
+    assert zeros.shape == (3,) and not zeros.any()
+
+
+def test_init_errors():
+    with pytest.raises(ValueError, match="unknown scheme 'glorot'.*xavier_uniform"):
+        train.init("a", "glorot")
+    with pytest.raises(ValueError, match="xavier_uniform needs fan_in and fan_out .* 'a'"):
+        train.init("a", fan_in=2)
+    with pytest.raises(ValueError, match="he_normal needs fan_in for the float parameter 'a'"):
+        train.init("a", "he_normal")
+    with pytest.raises(ValueError, match="the shape of 'W' must be a tuple of sizes"):
+        train.init({"W": [2, 3]})
+    with pytest.raises(ValueError, match="fan_in of 'W' must be a positive number, not 0"):
+        train.init({"W": (0, 3)})
+
+
+# --- optimisers: two steps on f(w) = w**2 (gradient 2w) from w = 1, worked out by hand ----
+
+
+def two_steps(optimizer, start=1.0):
+    params = {"w": start}
+    for _ in range(2):
+        optimizer.step(params, {"w": 2 * params["w"], "x": 123.0})  # extra grads are ignored
+    return params["w"]
+
+
+def two_array_steps(optimizer, start):
+    w = np.array(start, dtype=float)
+    params = {"w": w}
+    for _ in range(2):
+        optimizer.step(params, {"w": 2 * w})
+    assert params["w"] is w  # updated in place
+    return w
+
+
+def test_sgd_with_momentum():
+    # v = 2, w = 1 - 0.1*2 = 0.8; then g = 1.6, v = 0.9*2 + 1.6 = 3.4, w = 0.8 - 0.34
+    assert two_steps(train.SGD(lr=0.1, momentum=0.9)) == pytest.approx(0.46, abs=1e-15)
+    assert two_steps(train.SGD(lr=0.1)) == pytest.approx(0.64, abs=1e-15)  # 1 -> 0.8 -> 0.64
+
+
+def test_sgd_nesterov():
+    # g = 2, v = 2, w = 1 - 0.1*(2 + 0.9*2) = 0.62
+    # g = 1.24, v = 0.9*2 + 1.24 = 3.04, w = 0.62 - 0.1*(1.24 + 0.9*3.04) = 0.2224
+    assert two_steps(train.SGD(lr=0.1, momentum=0.9, nesterov=True)) == pytest.approx(
+        0.2224, abs=1e-15
+    )
+
+
+def test_adam():
+    # t = 1: g = 2, m = 0.2, v = 0.004, m_hat = 2, v_hat = 4, w = 1 - 0.1*2/(2 + 1e-8)
+    w1 = 1 - 0.1 * 2 / (2 + 1e-8)
+    # t = 2: g = 2*w1, m = 0.9*0.2 + 0.1*g, v = 0.999*0.004 + 0.001*g*g
+    g = 2 * w1
+    m, v = 0.18 + 0.1 * g, 0.003996 + 0.001 * g * g
+    w2 = w1 - 0.1 * (m / (1 - 0.81)) / (math.sqrt(v / (1 - 0.998001)) + 1e-8)
+    optimizer = train.Adam(lr=0.1)
+    assert two_steps(optimizer) == pytest.approx(w2, rel=1e-14)
+    assert optimizer.state["w"][2] == 2  # m, v and the step count t
+    optimizer.reset()
+    assert optimizer.state == {}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: train.SGD(lr=0.1),
+        lambda: train.SGD(lr=0.1, momentum=0.9),
+        lambda: train.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.3),
+        lambda: train.Adam(lr=0.1),
+        lambda: train.AdamW(lr=0.1, weight_decay=0.5),
+    ],
+)
+def test_arrays_take_the_same_steps_as_floats(make):
+    starts = [1.0, -2.5, 0.0, 3e-3]
+    expected = [two_steps(make(), start) for start in starts]
+    assert two_array_steps(make(), starts) == pytest.approx(expected, rel=1e-14, abs=1e-300)
+    assert two_array_steps(make(), [[1.0, -2.5], [0.0, 3e-3]]).ravel() == pytest.approx(
+        expected, rel=1e-14, abs=1e-300
+    )
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        train.SGD(lr=0.1),
+        train.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+        train.AdamW(lr=0.1),
+    ],
+    ids=repr,
+)
+def test_array_steps_make_no_temporaries(optimizer):
+    w = np.ones(100_000)
+    grad = 2 * w
+    optimizer.step({"w": w}, {"w": grad})  # the first step allocates the state
+    tracemalloc.start()
+    try:
+        optimizer.step({"w": w}, {"w": grad})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < w.nbytes / 10
+
+
+def test_decoupled_weight_decay():
+    # p*(1 - lr*wd) then the gradient step: 1*(1 - 0.05) - 0.1*2 = 0.75
+    params = {"w": 1.0}
+    train.SGD(lr=0.1, weight_decay=0.5).step(params, {"w": 2.0})
+    assert params["w"] == pytest.approx(0.75, abs=1e-15)
+    params = {"w": 1.0}  # no gradient: decay alone
+    train.SGD(lr=0.1, momentum=0.9, weight_decay=0.5).step(params, {"w": 0.0})
+    assert params["w"] == pytest.approx(0.95, abs=1e-15)
+    # Adam's first step is lr*sign(g) whatever the gradient's size: 0.95 - 0.1
+    params = {"w": 1.0}
+    train.AdamW(lr=0.1, weight_decay=0.5).step(params, {"w": 1e-3})
+    assert params["w"] == pytest.approx(0.85, abs=1e-6)
+    assert train.AdamW().weight_decay == 0.01 and train.Adam().weight_decay == 0.0
+    params = {"w": 1.0}  # the step's lr overrides the optimiser's
+    train.SGD(lr=0.1, weight_decay=0.5).step(params, {"w": 0.0}, lr=1.0)
+    assert params["w"] == 0.5
+
+
+def test_optimiser_errors():
+    with pytest.raises(ValueError, match="no gradient for parameter 'b'"):
+        train.SGD().step({"w": 1.0, "b": 0.0}, {"w": 1.0})
+    with pytest.raises(TypeError, match="parameter 'w' is an array of int64"):
+        train.Adam().step({"w": np.arange(3)}, {"w": np.ones(3)})
+    with pytest.raises(ValueError, match="momentum must be in \\[0, 1\\), not 1"):
+        train.SGD(momentum=1)
+    with pytest.raises(ValueError, match="nesterov=True needs a momentum above 0"):
+        train.SGD(nesterov=True)
+    with pytest.raises(ValueError, match="lr must be a number >= 0, not -0.1"):
+        train.Adam(lr=-0.1)
+    with pytest.raises(ValueError, match="betas must be two numbers in \\[0, 1\\)"):
+        train.Adam(betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="weight_decay must be a number >= 0"):
+        train.SGD(weight_decay=-1)
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+def test_schedules():
+    assert [train.Constant(0.1)(t) for t in (0, 5, 1000)] == [0.1, 0.1, 0.1]
+    step = train.StepDecay(1.0, every=3, gamma=0.5)
+    assert [step(t) for t in range(8)] == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25]
+    cosine = train.Cosine(1.0, total=4, floor=0.2)
+    assert cosine(0) == 1.0 and cosine(4) == pytest.approx(0.2) and cosine(40) == cosine(4)
+    assert cosine(2) == pytest.approx(0.6)
+    assert cosine(1) == pytest.approx(0.2 + 0.8 * (1 + math.cos(math.pi / 4)) / 2)
+    assert train.Cosine(0.5, total=10, unit="step").unit == "step"
+    with pytest.raises(ValueError, match="every must be a positive integer, not 0"):
+        train.StepDecay(1.0, every=0)
+    with pytest.raises(ValueError, match="unit must be 'epoch' or 'step', not 'batch'"):
+        train.Cosine(1.0, 10, unit="batch")
+    with pytest.raises(ValueError, match="total must be a positive integer"):
+        train.Cosine(1.0, 2.5)
+
+
+def test_fit_calls_schedules_per_epoch_or_per_step():
+    loss = exprgrad.compile("(w - y)**2")
+    data = [{"y": 1.0}] * 5
+    calls = []
+
+    def by_epoch(epoch):
+        calls.append(epoch)
+        return 0.1
+
+    history = train.fit(
+        loss, {"w": 0.0}, data, epochs=3, batch_size=2, optimizer=train.SGD(), schedule=by_epoch
+    )
+    assert calls == [0, 1, 2] and history.lr == [0.1, 0.1, 0.1]
+    history = train.fit(
+        loss,
+        {"w": 0.0},
+        data,
+        epochs=3,
+        batch_size=2,
+        optimizer=train.SGD(),
+        schedule=train.StepDecay(1.0, every=2, gamma=0.5, unit="step"),
+    )
+    assert history.lr == [1.0, 0.5, 0.125]  # steps 0, 3 and 6 start the epochs
+    history = train.fit(loss, {"w": 0.0}, data, epochs=2, batch_size=2, optimizer=train.SGD(0.3))
+    assert history.lr == [0.3, 0.3]
+
+
+# --- fit() -----------------------------------------------------------------------------------
+
+
+def celsius(n=50, seed=0):
+    rng = random.Random(seed)
+    temperatures = [rng.uniform(-50, 50) for _ in range(n)]
+    return [{"x": c / 50, "f": 1.8 * c + 32} for c in temperatures]  # inputs scaled by 1/50
+
+
+LINEAR = exprgrad.compile("(w*x + b - f)**2", wrt="w,b")
+
+
+def test_fit_learns_celsius_to_fahrenheit():
+    data = celsius()
+    params = {"w": 0.0, "b": 0.0}
+    history = train.fit(
+        LINEAR, params, data, epochs=40, batch_size=10, optimizer=train.SGD(0.3, momentum=0.5)
+    )
+    assert history.params["w"] / 50 == pytest.approx(1.8, abs=1e-3)
+    assert history.params["b"] == pytest.approx(32, abs=1e-3)
+    assert params == {"w": 0.0, "b": 0.0}  # not modified
+    assert history.epochs == 40 and len(history.step_loss) == 40 * 5
+    assert history.train_loss[0] > 100 > 1e-6 > history.train_loss[-1]
+    assert history.val_loss == [] and history.best_epoch is None and not history.stopped_early
+
+
+def test_the_batch_gradient_is_the_mean_of_the_examples():
+    data = celsius(7)
+    seen = []
+
+    class Record(train.SGD):
+        def step(self, params, grads, lr=None):
+            seen.append((dict(params), dict(grads)))
+            super().step(params, grads, lr)
+
+    history = train.fit(
+        LINEAR, {"w": 0.5, "b": -1.0}, data, epochs=1, batch_size=7, optimizer=Record()
+    )
+    (params, grads), *_ = seen
+    points = [LINEAR.value_and_grad(**params, **row) for row in data]
+    assert grads["w"] == pytest.approx(statistics.fmean(g["w"] for _, g in points), rel=1e-12)
+    assert grads["b"] == pytest.approx(statistics.fmean(g["b"] for _, g in points), rel=1e-12)
+    assert history.step_loss == [pytest.approx(statistics.fmean(v for v, _ in points))]
+
+
+def test_fit_takes_columns_and_ignores_extra_keys():
+    rows = [{**row, "comment": "ignored"} for row in celsius()]
+    columns = {"x": [row["x"] for row in rows], "f": np.array([row["f"] for row in rows])}
+    kwargs = dict(epochs=5, batch_size=10, optimizer=train.SGD(0.3, momentum=0.5))
+    by_rows = train.fit(LINEAR, {"w": 0, "b": 0}, rows, **kwargs)
+    kwargs["optimizer"] = train.SGD(0.3, momentum=0.5)
+    by_columns = train.fit(LINEAR, {"w": 0, "b": 0}, columns, **kwargs)
+    assert by_rows.step_loss == by_columns.step_loss
+
+
+def test_seeded_runs_are_reproducible():
+    def run(seed):
+        return train.fit(
+            LINEAR,
+            {"w": 0.0, "b": 0.0},
+            celsius(),
+            epochs=3,
+            batch_size=8,
+            optimizer=train.Adam(0.5),
+            validation=0.2,
+            seed=seed,
+        )
+
+    first, again, other = run(1), run(1), run(2)
+    assert first == again
+    assert first.step_loss != other.step_loss
+    assert len(first.step_loss) == 3 * 5  # 40 training examples in batches of 8
+
+
+def test_early_stopping_restores_the_best_parameters():
+    # Training pulls w from 0 towards 1: w = 1 - 0.8**k after epoch k (k = 1, 2, ...);
+    # the validation loss (w - 0.5)**2 is lowest after the third epoch, w = 0.488.
+    loss = exprgrad.compile("(w - y)**2")
+    history = train.fit(
+        loss,
+        {"w": 0.0},
+        [{"y": 1.0}] * 4,
+        epochs=50,
+        batch_size=4,
+        optimizer=train.SGD(lr=0.1),
+        validation=[{"y": 0.5}],
+        patience=2,
+    )
+    assert history.best_epoch == 2 and history.stopped_early
+    assert history.epochs == 5  # epochs 3 and 4 did not improve
+    assert history.params["w"] == pytest.approx(1 - 0.8**3, abs=1e-12)
+    assert history.val_loss == pytest.approx([(0.5 - 0.8**k) ** 2 for k in range(1, 6)])
+    assert history.train_loss == pytest.approx([0.8 ** (2 * k) for k in range(5)])
+
+
+def test_a_callback_sees_every_epoch_and_can_stop():
+    seen = []
+
+    def callback(epoch, params, history):
+        seen.append((epoch, params["w"], len(history.train_loss)))
+        return epoch == 2 or None
+
+    loss = exprgrad.compile("(w - y)**2")
+    history = train.fit(
+        loss,
+        {"w": 0.0},
+        [{"y": 1.0}],
+        epochs=10,
+        batch_size=1,
+        optimizer=train.SGD(0.1),
+        callback=callback,
+    )
+    assert [epoch for epoch, *_ in seen] == [0, 1, 2] and history.stopped_early
+    assert seen[0][1:] == (pytest.approx(0.2), 1)
+
+
+def test_a_non_finite_loss_names_epoch_step_and_example():
+    loss = exprgrad.compile("(w*x - y)**2", wrt="w")
+    data = [{"x": 1.0, "y": 1.0} for _ in range(6)]
+    data[3] = {"x": 1.0, "y": math.nan}
+    with pytest.raises(train.NonFiniteLossError) as caught:
+        train.fit(loss, {"w": 0.0}, data, epochs=3, batch_size=2, optimizer=train.SGD())
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert (error.epoch, error.example) == (0, 3) and 0 <= error.step < 3
+    assert f"the loss is nan at data[3] (epoch 0, step {error.step})" in str(error)
+    # diverging: the loss overflows to inf at the first example of some step
+    with pytest.raises(train.NonFiniteLossError, match="the loss is inf at data\\[\\d\\]"):
+        train.fit(
+            exprgrad.compile("w*w*w*w*x"),
+            {"w": 1.0},
+            [{"x": 1.0}] * 4,
+            epochs=100,
+            batch_size=2,
+            optimizer=train.SGD(lr=10.0),
+        )
+
+
+class Fake:
+    """A Function-like object for the Python path: the gradient of w is inf at x = 13."""
+
+    inputs = ("w", "x")
+    wrt = ("w",)
+
+    def value_and_grad(self, w, x):
+        return w * x, {"w": math.inf if x == 13 else x}
+
+
+def test_a_non_finite_gradient_names_the_example():
+    data = [{"x": float(x)} for x in range(10, 20)]
+    with pytest.raises(train.NonFiniteLossError, match="the gradient of 'w' is inf at data\\[3\\]"):
+        train.fit(Fake(), {"w": 0.0}, data, epochs=1, batch_size=10, optimizer=train.SGD())
+
+
+def test_an_evaluation_error_names_the_example():
+    loss = exprgrad.compile("log(w*x)")
+    data = [{"x": 1.0}, {"x": 2.0}, {"x": -1.0}]
+    with pytest.raises(exprgrad.EvaluationError) as caught:
+        train.fit(loss, {"w": 1.0}, data, epochs=1, batch_size=3, optimizer=train.SGD())
+    text = str(caught.value)
+    assert text.startswith(
+        "at data[2] (epoch 0, step 0): log of a non-positive number at line 1, column 1\n"
+    )
+    assert text.endswith("    log(w*x)\n    ^^^^^^^^")
+    assert caught.value.line == 1 and caught.value.column == 1
+    with pytest.raises(exprgrad.EvaluationError, match="^at validation\\[0\\] \\(validation after"):
+        train.fit(
+            loss,
+            {"w": 1.0},
+            data[:2],
+            epochs=1,
+            batch_size=2,
+            optimizer=train.SGD(),
+            validation=[{"x": 0.0}],
+        )
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (
+            {"params": {"w": 0.0, "c": 0.0}},
+            ValueError,
+            "unknown parameter 'c': not an input of the loss \\(w, x, b, f\\)",
+        ),
+        (
+            {"params": {"w": 0.0, "x": 0.0}},
+            ValueError,
+            "parameter 'x' is not differentiated by the loss \\(wrt: w, b\\); "
+            "compile it with wrt=\\['w', 'x'\\]",
+        ),
+        ({"params": {}}, ValueError, "params must be a non-empty dict"),
+        ({"data": []}, ValueError, "data is empty: there are no examples to train on"),
+        ({"data": {"x": [], "f": []}}, ValueError, "data is empty"),
+        (
+            {"data": [{"x": 1.0, "f": 2.0}, {"x": 1.0}]},
+            ValueError,
+            "data\\[1\\] has no value for input 'f' \\(has x\\)",
+        ),
+        (
+            {"data": [{"x": 1.0, "f": 2.0}, [1.0, 2.0]]},
+            TypeError,
+            "data\\[1\\] must be a dict of inputs, not list",
+        ),
+        (
+            {"data": [{"x": "1.0", "f": 2.0}]},
+            TypeError,
+            "data\\[0\\]\\['x'\\] must be a number, not str '1.0'",
+        ),
+        ({"data": [{"x": 1j, "f": 2.0}]}, TypeError, "data\\[0\\]\\['x'\\] must be a"),
+        (
+            {"data": {"x": [1.0, 2.0], "f": [1.0]}},
+            ValueError,
+            "the columns of data differ in length \\(x: 2, f: 1\\)",
+        ),
+        ({"data": 3}, TypeError, "data must be a sequence of examples"),
+        ({"epochs": 0}, ValueError, "epochs must be a positive integer, not 0"),
+        ({"epochs": 2.5}, ValueError, "epochs must be a positive integer, not 2.5"),
+        ({"epochs": True}, ValueError, "epochs must be a positive integer, not True"),
+        ({"batch_size": 0}, ValueError, "batch_size must be a positive integer, not 0"),
+        ({"batch_size": -4}, ValueError, "batch_size must be a positive integer, not -4"),
+        ({"patience": 3}, ValueError, "patience needs validation"),
+        ({"patience": 0, "validation": 0.5}, ValueError, "patience must be a positive integer"),
+        ({"validation": 1.5}, ValueError, "a validation fraction must be in \\(0, 1\\), not 1.5"),
+        (
+            {"validation": 0.01},
+            ValueError,
+            "a validation fraction of 0.01 of 3 examples leaves 0 for validation "
+            "and 3 for training",
+        ),
+        ({"validation": [{"x": 1.0}]}, ValueError, "validation\\[0\\] has no value for input 'f'"),
+        ({"validation": "abc"}, TypeError, "validation must be a fraction or examples"),
+        (
+            {"optimizer": "sgd"},
+            TypeError,
+            "optimizer must have a step\\(params, grads, lr\\) method",
+        ),
+        ({"schedule": 0.1}, TypeError, "schedule must be a callable of the epoch"),
+        ({"progress": "yes"}, TypeError, "progress must be True, False or None"),
+        (
+            {"params": {"w": np.zeros(2)}},
+            TypeError,
+            "parameter 'w' is an array, but the loss computes with numbers: "
+            "compile it with backend='numpy'",
+        ),
+        ({"params": {"w": "0"}}, TypeError, "parameter 'w' must be a number"),
+        ({"loss": "(w*x + b - f)**2"}, TypeError, "loss must be a compiled exprgrad Function"),
+    ],
+)
+def test_errors_come_before_any_step(change, error, message):
+    calls = []
+
+    class Watch(train.SGD):
+        def step(self, params, grads, lr=None):
+            calls.append(1)
+
+    arguments = dict(
+        loss=LINEAR,
+        params={"w": 0.0, "b": 0.0},
+        data=[{"x": 1.0, "f": 2.0}] * 3,
+        epochs=1,
+        batch_size=2,
+        optimizer=Watch(),
+    )
+    arguments.update(change)
+    with pytest.raises(error, match=message):
+        train.fit(**arguments)
+    assert calls == []
+
+
+def test_a_batch_above_the_data_size_is_the_full_batch():
+    history = train.fit(
+        LINEAR, {"w": 0, "b": 0}, celsius(5), epochs=2, batch_size=100, optimizer=train.SGD()
+    )
+    assert len(history.step_loss) == 2
+
+
+# --- the numpy batch path, against a fake Function with backend == "numpy" -------------------
+
+
+class FakeNumpyLoss:
+    """(x @ w + b - y)**2 per example, as the numpy backend's contract has it: arrays in, the
+    value per example, the gradient of the values' sum in each parameter's shape."""
+
+    inputs = ("x", "w", "b", "y")
+    wrt = ("w", "b")
+    backend = "numpy"
+
+    def __init__(self, grad_shape_of_w=None):
+        self.batches = []
+        self.grad_shape_of_w = grad_shape_of_w
+
+    def value_and_grad(self, x, w, b, y):
+        self.batches.append(len(x))
+        if np.any(x < -100):
+            raise exprgrad.EvaluationError("log of a non-positive number")
+        residual = x @ w + b - y
+        grad_w = 2 * residual @ x
+        if self.grad_shape_of_w is not None:
+            grad_w = np.zeros(self.grad_shape_of_w)
+        return residual**2, {"w": grad_w, "b": 2 * residual.sum(), "x": None}
+
+
+def linear_columns(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2))
+    return {"x": x, "y": x @ np.array([2.0, -3.0]) + 0.5}
+
+
+def test_numpy_batches_are_one_call_each():
+    loss = FakeNumpyLoss()
+    w = np.zeros(2)
+    history = train.fit(
+        loss,
+        {"w": w, "b": 0.0},
+        linear_columns(),
+        epochs=30,
+        batch_size=10,
+        optimizer=train.SGD(0.2, momentum=0.5),
+    )
+    assert loss.batches == [10, 10, 10, 10, 10, 10, 4] * 30
+    assert history.params["w"] == pytest.approx([2.0, -3.0], abs=1e-6)
+    assert type(history.params["b"]) is float and history.params["b"] == pytest.approx(0.5)
+    assert not w.any()  # the caller's array is copied, not trained
+    # the mean loss over the batch and the epoch, as on the Python path
+    assert history.train_loss[0] == pytest.approx(
+        sum(s * n for s, n in zip(history.step_loss[:7], [10] * 6 + [4], strict=True)) / 64
+    )
+
+
+def test_numpy_path_takes_rows_and_validates():
+    columns = linear_columns(40)
+    rows = [{"x": x, "y": y} for x, y in zip(columns["x"], columns["y"], strict=True)]
+    loss = FakeNumpyLoss()
+    history = train.fit(
+        loss,
+        {"w": np.zeros(2), "b": 0.0},
+        rows,
+        epochs=20,
+        batch_size=8,
+        optimizer=train.Adam(0.1),
+        validation=0.25,
+        patience=5,
+    )
+    assert loss.batches[:4] == [8, 8, 8, 6]  # 30 training examples; validation is one call
+    assert loss.batches[4] == 10
+    assert len(history.val_loss) == history.epochs and history.best_epoch is not None
+    assert history.val_loss[history.best_epoch] == min(history.val_loss)
+
+
+def test_numpy_path_errors():
+    def run(loss=None, data=None, **kwargs):
+        return train.fit(
+            loss or FakeNumpyLoss(),
+            {"w": np.zeros(2), "b": 0.0},
+            linear_columns() if data is None else data,
+            epochs=1,
+            batch_size=16,
+            optimizer=train.SGD(),
+            **kwargs,
+        )
+
+    with pytest.raises(ValueError, match="data has no column for input 'y' \\(has x\\)"):
+        run(data={"x": np.zeros((4, 2))})
+    with pytest.raises(ValueError, match="the columns of data differ in length \\(x: 4, y: 3\\)"):
+        run(data={"x": np.zeros((4, 2)), "y": np.zeros(3)})
+    with pytest.raises(ValueError, match="data\\[1\\] has no value for input 'y'"):
+        run(data=[{"x": [0.0, 1.0], "y": 1.0}, {"x": [0.0, 1.0]}])
+    with pytest.raises(ValueError, match="data is empty"):
+        run(data={"x": np.zeros((0, 2)), "y": np.zeros(0)})
+    with pytest.raises(
+        ValueError, match="gradient of 'w' has shape \\(16,\\), not the parameter's"
+    ):
+        run(FakeNumpyLoss(grad_shape_of_w=(16,)))
+    columns = linear_columns()
+    columns["y"][7] = np.inf
+    with pytest.raises(train.NonFiniteLossError, match="the loss is inf at data\\[7\\] \\(epoch 0"):
+        run(data=columns)
+    columns = linear_columns()
+    columns["x"][9, 1] = -1000
+    with pytest.raises(
+        exprgrad.EvaluationError, match="^at data\\[9\\] \\(epoch 0, step \\d\\): log"
+    ):
+        run(data=columns)
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+class FakeTqdm:
+    made = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.updates, self.postfix, self.closed = kwargs, 0, None, False
+        FakeTqdm.made.append(self)
+
+    def update(self, n):
+        self.updates += n
+
+    def set_postfix(self, postfix, refresh=True):
+        self.postfix = postfix
+
+    def close(self):
+        self.closed = True
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def fit_quietly(**kwargs):
+    loss = exprgrad.compile("(w - y)**2")
+    return train.fit(
+        loss, {"w": 0.0}, [{"y": 1.0}] * 5, epochs=3, batch_size=2, optimizer=train.SGD(), **kwargs
+    )
+
+
+@pytest.fixture
+def fake_tqdm(monkeypatch):
+    FakeTqdm.made = []
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=FakeTqdm))
+    return FakeTqdm.made
+
+
+def test_no_bar_when_stderr_is_not_a_terminal(fake_tqdm, capsys):
+    fit_quietly()
+    fit_quietly(progress=False)
+    assert fake_tqdm == [] and capsys.readouterr().err == ""
+
+
+def test_a_bar_on_a_terminal(fake_tqdm, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    history = fit_quietly(validation=[{"y": 0.0}])
+    (bar,) = fake_tqdm
+    assert bar.kwargs["total"] == 9 and bar.updates == 9 and bar.closed
+    assert bar.kwargs["delay"] > 0  # short runs end before it shows
+    loss, val = history.train_loss[-1], history.val_loss[-1]
+    assert bar.postfix == {"epoch": "3/3", "loss": f"{loss:.4g}", "val": f"{val:.4g}"}
+    fit_quietly(progress=False)
+    assert len(fake_tqdm) == 1
+
+
+def test_progress_true_forces_a_bar(fake_tqdm):
+    fit_quietly(progress=True)
+    (bar,) = fake_tqdm
+    assert bar.kwargs["delay"] == 0
+
+
+def test_progress_true_without_tqdm_prints_lines(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm raises ImportError
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    fit_quietly()
+    assert sys.stderr.getvalue() == ""
+    history = fit_quietly(progress=True)
+    assert sys.stderr.getvalue().splitlines() == [
+        f"epoch {epoch}/3: loss {loss:.6g}" for epoch, loss in enumerate(history.train_loss, 1)
+    ]
+
+
+# --- the module -----------------------------------------------------------------------------
+
+
+def test_docstring_examples():
+    result = doctest.testmod(train)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_training_floats_never_imports_numpy():
+    code = (
+        "import sys, exprgrad\n"
+        "from exprgrad import train\n"
+        "loss = exprgrad.compile('(w*x + b - y)**2')\n"
+        "params = train.init('w,b', 'he_normal', fan_in=1)\n"
+        "train.fit(loss, params, [{'x': 1.0, 'y': 2.0}] * 4, epochs=2, batch_size=2,\n"
+        "          optimizer=train.AdamW(), schedule=train.Cosine(0.1, 2), validation=0.5)\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_single_example_batches_and_a_loss_of_parameters_alone():
+    loss = exprgrad.compile("(w - 3)**2")
+    history = train.fit(
+        loss, {"w": 0.0}, [{}] * 3, epochs=20, batch_size=1, optimizer=train.SGD(0.2)
+    )
+    assert len(history.step_loss) == 60 and history.params["w"] == pytest.approx(3.0)
+
+
+def test_an_overflowing_batch_sum_names_no_example():
+    loss = exprgrad.compile("w*x")
+    with pytest.raises(train.NonFiniteLossError) as caught:
+        train.fit(
+            loss, {"w": 1.0}, [{"x": 1e308}] * 2, epochs=1, batch_size=2, optimizer=train.SGD()
+        )
+    assert caught.value.example is None
+    assert str(caught.value).startswith("the batch's total loss is inf at no single example")
+
+
+def test_an_evaluation_error_in_held_out_data_names_its_index():
+    # the one step of epoch 0 moves w from 0 to 2, past every x: validation fails
+    loss = exprgrad.compile("sqrt(x - w)")
+    data = [{"x": 1.0}] * 4
+    with pytest.raises(exprgrad.EvaluationError) as caught:
+        train.fit(
+            loss, {"w": 0.0}, data, epochs=2, batch_size=2, optimizer=train.SGD(4.0), validation=0.5
+        )
+    error = caught.value
+    assert str(error).startswith(
+        f"at data[{error.example}] (validation after epoch 0): sqrt of a negative number at line 1"
+    )
+    assert error.example in range(4) and error.line == 1 and error.column == 1
