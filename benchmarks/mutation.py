@@ -1,0 +1,683 @@
+"""Mutation check: plant one bug at a time in a copy of the repository and run the tests on it.
+
+Each mutant below is one exact substitution (file, old text, new text) with a description.
+For each, the working tree is copied (the files git tracks or does not ignore) into a fresh
+temporary directory, the substitution is made there, and pytest runs in that copy with
+PYTHONPATH pointing at it, so the tests and the processes they start import the mutated
+package, never the working tree's. First the tests of the mutant's area run (-x); only if
+they pass does the rest of the suite run (`-m "not slow"`). A mutant no test catches
+SURVIVES: either a test is missing or the mutant cannot change behaviour (then replace it).
+
+tests/test_style.py (ruff) is left out of every run: a mutant caught only by the linter
+says nothing about the tests. The working tree itself is never written.
+
+    python benchmarks/mutation.py                 # every mutant, one at a time
+    python benchmarks/mutation.py --list          # the mutants and their substitutions
+    python benchmarks/mutation.py --only F1,R2    # some of them
+    python benchmarks/mutation.py --jobs 2        # in parallel (only on an idle machine)
+    python benchmarks/mutation.py --ref HEAD      # a commit instead of the working tree
+    python benchmarks/mutation.py --leave-out tests/test_x.py   # skip a file being written
+
+Exit status 1 if a mutant survived, was not applicable (its old text does not occur
+exactly once: keep the list in step with the code) or could not be run; 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Mutant:
+    id: str
+    area: str
+    path: str  # relative to the repository root
+    description: str
+    old: str  # must occur exactly once in the file
+    new: str
+
+
+GRAMMAR = "grammar/exprgrad.lark"
+PARSING = "exprgrad/parsing.py"
+LOWER = "exprgrad/lower.py"
+OPTIMIZE = "exprgrad/optimize.py"
+PRIMITIVES = "exprgrad/primitives.py"
+REVERSE = "exprgrad/reverse.py"
+REGIONS = "exprgrad/regions.py"
+CODEGEN = "exprgrad/codegen.py"
+HELPERS = "exprgrad/helpers.py"
+ERRORS = "exprgrad/errors.py"
+FUNCTION = "exprgrad/function.py"
+CLI = "exprgrad/cli.py"
+
+# The tests run first for each area; the rest of the suite runs only if they pass.
+AREA_TESTS = {
+    "parser": ["tests/test_parsing.py"],
+    "lowering": ["tests/test_parsing.py"],
+    "folding": ["tests/test_optimize.py"],
+    "reverse": ["tests/test_primitives.py", "tests/test_reverse.py", "tests/test_regions.py"],
+    "codegen": ["tests/test_codegen.py", "tests/test_function.py", "tests/test_primitives.py"],
+    "errors": ["tests/test_parsing.py", "tests/test_function.py"],
+    "cli": ["tests/test_cli.py"],
+}
+LEFT_OUT = ["tests/test_style.py"]
+
+# fmt: off
+MUTANTS: tuple[Mutant, ...] = (
+    # --- parser: grammar/exprgrad.lark, exprgrad/parsing.py -------------------------------
+    Mutant("P1", "parser", GRAMMAR,
+           "unary minus binds tighter than ** (-x**2 parses as (-x)**2)",
+           "?unary: ADD_OP unary               -> sign\n      | power\n"
+           "?power: atom POW_OP unary          -> power\n      | atom\n",
+           "?unary: power\n?power: signed POW_OP unary -> power\n      | signed\n"
+           "?signed: ADD_OP signed -> sign\n       | atom\n"),
+    Mutant("P2", "parser", GRAMMAR,
+           "NUMBER uses \\d: digits of other scripts (Arabic-Indic, fullwidth) become numbers",
+           r"NUMBER: /([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?/",
+           r"NUMBER: /(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?/"),
+    Mutant("P3", "parser", PARSING,
+           "';' inside parentheses is dropped like a newline",
+           'elif token.type == "_SEP" and depth > 0 and token.value != ";":',
+           'elif token.type == "_SEP" and depth > 0:'),
+    Mutant("P4", "parser", PARSING,
+           "'empty formula' path: only-';' formulas say 'formula ends early'",
+           'if _content_end(source, " \\t\\f\\r\\n;") == 0:',
+           'if _content_end(source, " \\t\\f\\r\\n") == 0:'),
+    Mutant("P5", "parser", PARSING,
+           "trailing-comment scan by the old regex, (blank|#comment)+ at the end (backtracks)",
+           "    end = len(source)\n    last_lf, last_cr = ",
+           '    re = __import__("re")  # what the linear scan replaced\n'
+           '    return len(re.sub(rf"(?:[{re.escape(blanks)}]|#[^\\r\\n]*)+\\Z", "", source))\n'
+           "    end = len(source)\n    last_lf, last_cr = "),
+    Mutant("P6", "parser", PARSING,
+           "trailing-comment scan: a comment starts at the last '#' of a line, not the first",
+           'comment = source.find("#", line_start, end)',
+           'comment = source.rfind("#", line_start, end)'),
+    # --- lowering: exprgrad/lower.py ------------------------------------------------------
+    Mutant("L1", "lowering", LOWER,
+           "a name used before its assignment silently becomes an input",
+           "        if node.id in self.assigned_at:\n            at = _where(",
+           "        if node.id in self.env:\n            at = _where("),
+    Mutant("L2", "lowering", LOWER,
+           "comparisons accepted in every argument of where, not only the condition",
+           "stack.append((kids[index], False, is_where and index == 0))",
+           "stack.append((kids[index], False, is_where))"),
+    Mutant("L3", "lowering", LOWER,
+           "min()/max() with a single argument accepted",
+           "if primitive.arity is None and given < 2:",
+           "if primitive.arity is None and given < 1:"),
+    Mutant("L4", "lowering", LOWER,
+           "alias hints only for the exact spelling ('Ln' no longer suggests log)",
+           "for key in (func, lower):",
+           "for key in (func,):"),
+    Mutant("L5", "lowering", LOWER,
+           "a number too large for a float becomes inf instead of an error",
+           "if not math.isfinite(node.value):",
+           "if math.isnan(node.value):"),
+    # --- folding: exprgrad/optimize.py ----------------------------------------------------
+    Mutant("F1", "folding", OPTIMIZE,
+           "wrong identity: 0 - x folded to x",
+           '        if _is_negative_zero(c[0]):\n            return rewrite("neg", args[1])',
+           "        if c[0] == 0.0:\n            return args[1]"),
+    Mutant("F2", "folding", OPTIMIZE,
+           "signed-zero identity x + 0 -> x reintroduced (turns -0.0 + 0.0 into -0.0)",
+           "        if _is_negative_zero(c[1]):\n            return args[0]\n"
+           "        if _is_negative_zero(c[0]):\n            return args[1]\n",
+           "        if c[1] == 0.0:\n            return args[0]\n"
+           "        if c[0] == 0.0:\n            return args[1]\n"),
+    Mutant("F3", "folding", OPTIMIZE,
+           "pow -> powi (plain **) for non-integer constant exponents too",
+           'if prim == "pow" and exponent is not None and exponent.is_integer():',
+           'if prim == "pow" and exponent is not None:'),
+    Mutant("F4", "folding", OPTIMIZE,
+           "the constant folder folds an op that raises (log(-1)) to nan",
+           "        return None  # left in place",
+           "        return math.nan  # left in place"),
+    Mutant("F5", "folding", OPTIMIZE,
+           "wrong identity: x * 0 folded to 0 (wrong for nan, inf and negative x)",
+           "            if c[mine] == 1.0:\n                return args[other]\n",
+           "            if c[mine] == 1.0:\n                return args[other]\n"
+           "            if c[mine] == 0.0:\n                return args[mine]\n"),
+    Mutant("F6", "folding", OPTIMIZE,
+           "a constant NaN condition of where folds to the else branch (NaN is nonzero)",
+           "            return args[1] if c[0] else args[2]",
+           "            return args[1] if c[0] == c[0] and c[0] else args[2]"),
+    Mutant("F7", "folding", OPTIMIZE,
+           "dead-code elimination drops unused inputs (changes the signature)",
+           "live = [op.prim == INPUT for op in program.ops]",
+           "live = [False for op in program.ops]"),
+    # --- reverse mode: exprgrad/reverse.py, exprgrad/regions.py, rules in primitives.py ---
+    Mutant("R1", "reverse", PRIMITIVES,
+           "sign flipped in cos's derivative rule",
+           '_fn("cos", ("-g * sin(x)",)),',
+           '_fn("cos", ("g * sin(x)",)),'),
+    Mutant("R2", "reverse", PRIMITIVES,
+           "min/max of two: a tie gives each argument the whole gradient (0.5 -> 1.0)",
+           'half = builder.op("mul", builder.const(0.5), g)',
+           'half = builder.op("mul", builder.const(1.0), g)'),
+    Mutant("R3", "reverse", PRIMITIVES,
+           "min/max of two: the first tied argument gets everything, the second nothing",
+           'builder.op("where", tie, half, builder.op(',
+           'builder.op("where", tie, g if a == x else zero, builder.op('),
+    Mutant("R4", "reverse", PRIMITIVES,
+           "NaN dropped in min/max gradients: the losers of a NaN result get 0",
+           'lost = builder.op("where", builder.op("eq", out, out), zero, out)',
+           "lost = zero"),
+    Mutant("R5", "reverse", PRIMITIVES,
+           "where's rule: branches swapped (the branch not taken gets the gradient)",
+           '_fn("where", (None, "where(x, g, 0)", "where(x, 0, g)"),',
+           '_fn("where", (None, "where(x, 0, g)", "where(x, g, 0)"),'),
+    Mutant("R6", "reverse", PRIMITIVES,
+           "relu's gradient at x == 0 becomes 1",
+           '_fn("relu", ("where(x > 0, g, out)",),',
+           '_fn("relu", ("where(x >= 0, g, out)",),'),
+    Mutant("R7", "reverse", PRIMITIVES,
+           "NaN dropped in relu's gradient (0 instead of NaN for a NaN x)",
+           '_fn("relu", ("where(x > 0, g, out)",),',
+           '_fn("relu", ("where(x > 0, g, 0)",),'),
+    Mutant("R8", "reverse", PRIMITIVES,
+           "clip: x gets no gradient at x == lo (open interval at the bottom)",
+           '_NAN_OUT.format("where(x >= y, where(x <= z, g, 0), 0)")',
+           '_NAN_OUT.format("where(x > y, where(x <= z, g, 0), 0)")'),
+    Mutant("R9", "reverse", REGIONS,
+           "lazy where broken: placement puts every op at the top level",
+           "    if not any(needed):\n        return [None] * len(program.ops)\n",
+           "    if True:\n        return [None] * len(program.ops)\n"),
+    Mutant("R10", "reverse", REGIONS,
+           "need(): the last use of a value decides its region (no union of regions)",
+           "needed[arg] = edge if previous is _UNUSED else guards.union(previous, edge)",
+           "needed[arg] = edge"),
+    Mutant("R11", "reverse", REVERSE,
+           "a branch's gradient leaves the branch unguarded (0 * inf = nan comes back)",
+           "            while regions.depth(guard) > regions.depth(outer):",
+           "            while False:"),
+    # --- codegen: exprgrad/codegen.py, exprgrad/helpers.py, Python templates --------------
+    Mutant("C1", "codegen", CODEGEN,
+           "type guards: _read_as_numbers returns () for every op",
+           "    if op.prim in _ARITHMETIC:\n        return ()\n    if op.prim",
+           "    return ()\n    if op.prim"),
+    Mutant("C2", "codegen", CODEGEN,
+           "type guards: returned values are never checked to be floats",
+           "    for output in outputs:\n        if guards.kind(output, placed[output]) != _F:",
+           "    for output in outputs:\n        if False:"),
+    Mutant("C3", "codegen", CODEGEN,
+           "mangling: keyword names ('lambda') do not get their '_'",
+           "    frozenset(keyword.kwlist)\n    | frozenset(keyword.softkwlist)",
+           "    frozenset(keyword.softkwlist)"),
+    Mutant("C4", "codegen", CODEGEN,
+           "mangling: formula names ending in '_' are not mangled (x_ meets mangled x)",
+           '_GENERATED = re.compile(r"t\\d+|.*_grad|_.*|.*_")',
+           '_GENERATED = re.compile(r"t\\d+|.*_grad|_.*")'),
+    Mutant("C5", "codegen", CODEGEN,
+           "-inf literal without parentheses (-math.inf ** 2 is -inf)",
+           'return "math.inf" if value > 0 else "(-math.inf)"',
+           'return "math.inf" if value > 0 else "-math.inf"'),
+    Mutant("C6", "codegen", PRIMITIVES,
+           "NaN dropped in min/max of two variables (min(1, nan) style)",
+           'return f"{y} if {y} {less} {x} else {x} if {y} == {y} else {y}"',
+           'return f"{y} if {y} {less} {x} else {x}"'),
+    Mutant("C7", "codegen", PRIMITIVES,
+           "NaN dropped in relu's value (relu(nan) is 0.0)",
+           'python="0.0 if {0} <= 0.0 else {0}"',
+           'python="{0} if {0} > 0.0 else 0.0"'),
+    Mutant("C8", "codegen", HELPERS,
+           "NaN dropped in the n-ary _max helper",
+           "        if arg > result:\n            result = arg\n"
+           "        elif arg != arg:\n            return arg\n",
+           "        if arg > result:\n            result = arg\n"),
+    Mutant("C9", "codegen", HELPERS,
+           "_clip: a NaN bound gives x instead of NaN",
+           "        return lo + hi",
+           "        return x"),
+    Mutant("C10", "codegen", HELPERS,
+           "argument conversion accepts numeric strings ('1.5') and bytes",
+           'if not hasattr(type(value), "__float__") or',
+           'if not isinstance(value, (str, bytes)) and not hasattr(type(value), "__float__") or'),
+    Mutant("C11", "codegen", CODEGEN,
+           "if-blocks of a where's else branch test the condition, not its negation",
+           'terms = [("" if g.taken else "not ") + names[g.condition] for g in chain.chain()]',
+           "terms = [names[g.condition] for g in chain.chain()]"),
+    # --- errors: exprgrad/errors.py, error mapping and arguments in exprgrad/function.py --
+    Mutant("E1", "errors", ERRORS,
+           "error.span = None",
+           "        self.span = span\n",
+           "        self.span = None\n"),
+    Mutant("E2", "errors", ERRORS,
+           "error.line and error.column stay None (the message still has them)",
+           "            self.line, self.column = line_and_column(source, span.start)\n"
+           '            text += f" at line {self.line}, column {self.column}"',
+           "            line, column = line_and_column(source, span.start)\n"
+           '            text += f" at line {line}, column {column}"'),
+    Mutant("E3", "errors", ERRORS,
+           "off by one: columns count from 0",
+           "return line, offset - starts[line - 1] + 1",
+           "return line, offset - starts[line - 1]"),
+    Mutant("E4", "errors", ERRORS,
+           "lines end only at '\\n' ('\\r' line endings count as one line)",
+           '_LINE_END = re.compile(r"\\r\\n|\\r|\\n")',
+           '_LINE_END = re.compile(r"\\n")'),
+    Mutant("E5", "errors", ERRORS,
+           "one caret for every span, however long",
+           "width = max(1, min(span.end, end) - span.start)",
+           "width = 1"),
+    Mutant("X1", "errors", FUNCTION,
+           "f.value_and_grad wrapped in a lambda (the README says it IS the generated function)",
+           'self.value_and_grad = self._build("value_and_grad", full)',
+           'self.value_and_grad = (lambda vg: lambda *a, **k: vg(*a, **k))('
+           'self._build("value_and_grad", full))'),
+    Mutant("X2", "errors", FUNCTION,
+           "the linecache entry is never removed when the Function dies",
+           "weakref.finalize(self, linecache.cache.pop, filename, None)",
+           "weakref.finalize(self, linecache.cache.get, filename, None)"),
+    Mutant("X3", "errors", FUNCTION,
+           "EvaluationError loses its position (no line, column, span or caret)",
+           "        return EvaluationError(message, formula, op.span or Span(0, len(formula)))",
+           "        return EvaluationError(message)"),
+    Mutant("X4", "errors", FUNCTION,
+           "keyword-named formulas: an argument given twice is accepted (keyword wins)",
+           "            if values[position] is not _MISSING:\n"
+           "                raise TypeError(f\"got multiple values for argument '{name}'\")\n",
+           ""),
+    Mutant("X5", "errors", FUNCTION,
+           "a single missing argument is not named as missing",
+           "        if missing:\n",
+           "        if len(missing) > 1:\n"),
+    Mutant("X6", "errors", FUNCTION,
+           "retry with all-float arguments raises a new TypeError, not the original error",
+           "            raise error  # they were floats already",
+           "            raise TypeError('an argument is not a number') from None"
+           "  # they were floats already"),
+    Mutant("X7", "errors", FUNCTION,
+           "math domain errors (ValueError) escape raw instead of as EvaluationError",
+           "_MATH_ERRORS = (ArithmeticError, ValueError)",
+           "_MATH_ERRORS = (ArithmeticError,)"),
+    Mutant("X8", "errors", FUNCTION,
+           "an int argument too large for a float raises a raw OverflowError",
+           "        except OverflowError as overflow:\n"
+           "            raise EvaluationError(str(overflow)) from None\n",
+           "        except OverflowError:\n            raise\n"),
+    # --- cli: exprgrad/cli.py -------------------------------------------------------------
+    Mutant("K1", "cli", CLI,
+           "--check exits 0 when a component failed",
+           "return EXIT_FAILED if report.failed else 3",
+           "return 0 if report.failed else 3"),
+    Mutant("K2", "cli", CLI,
+           "--at NAME=VALUE format message replaced by nonsense",
+           'f"--at wants NAME=VALUE pairs separated by commas, got {shorten(item)!r}"',
+           '"--at: xyzzy"'),
+    Mutant("K3", "cli", CLI,
+           "--at missing/unknown names message replaced by nonsense",
+           "parser.error(f\"--at: {'; '.join(problems)} "
+           "(give NAME=VALUE for each input: {listed})\")",
+           'parser.error("--at: please try again")'),
+    Mutant("K4", "cli", CLI,
+           "an EvaluationError with --at exits 2 instead of 1",
+           "        except EvaluationError as error:\n"
+           '            print(f"exprgrad: error: {error}", file=sys.stderr)\n'
+           "            return EXIT_FAILED\n",
+           "        except EvaluationError as error:\n"
+           '            print(f"exprgrad: error: {error}", file=sys.stderr)\n'
+           "            return EXIT_BAD_INPUT\n"),
+    Mutant("K5", "cli", CLI,
+           "a byte-order mark on standard input is kept",
+           'return text[1:] if text.startswith("\\ufeff") else text',
+           "return text"),
+    Mutant("K6", "cli", CLI,
+           "--wrt is ignored",
+           "compile_formula(formula, wrt=args.wrt)",
+           "compile_formula(formula)"),
+    Mutant("K7", "cli", CLI,
+           "a flag before a formula starting with '-' swallows it as its value",
+           "if len(matches) == 1 and matches[0] in takes_value and index < len(argv):",
+           "if len(matches) == 1 and index < len(argv):"),
+)
+# fmt: on
+
+
+# --- copies ---------------------------------------------------------------------------------
+
+
+def working_tree_files() -> list[str]:
+    """The files of the working tree as git sees them: tracked, or untracked and not ignored."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return sorted(name for name in set(listed.split("\0")) if name and (ROOT / name).is_file())
+
+
+def snapshot(target: Path, ref: str | None) -> None:
+    """Copy the working tree (or commit `ref`) once; every mutant starts from this copy, so
+    all see one state even while the working tree is being edited."""
+    if ref is not None:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+                tar.extractall(target, filter="data")
+            else:
+                tar.extractall(target)  # our own repository's archive
+        return
+    for name in working_tree_files():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target / name)
+
+
+def applicability(mutant: Mutant, tree: Path) -> str | None:
+    """None if the old text occurs exactly once in the file, else why not."""
+    path = tree / mutant.path
+    if not path.is_file():
+        return f"{mutant.path} does not exist"
+    count = path.read_text(encoding="utf-8").count(mutant.old)
+    return None if count == 1 else f"old text occurs {count} times in {mutant.path}"
+
+
+def mutate(mutant: Mutant, tree: Path) -> None:
+    path = tree / mutant.path
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(mutant.old, mutant.new, 1), encoding="utf-8")
+
+
+def environment(tree: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tree)  # in-process imports and the tests' subprocesses alike
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("EXPRGRAD_UPDATE_GOLDEN", None)  # would rewrite the golden files, not compare
+    return env
+
+
+# --- running pytest -------------------------------------------------------------------------
+
+_FIRST_FAILURE = re.compile(r"^(?:FAILED|ERROR) (\S+?(?:\[.*?\])?)(?= - |$)", re.MULTILINE)
+
+
+@dataclass(slots=True)
+class Run:
+    status: int | None  # pytest's exit status; None: timed out
+    output: str
+
+    def first_failure(self) -> str:
+        if self.status is None:
+            return "timeout"
+        match = _FIRST_FAILURE.search(self.output)
+        if match:
+            return match.group(1)
+        last = self.output.strip().splitlines()[-1:] or [""]
+        return f"pytest exit status {self.status}: {last[0][:80]}"
+
+
+_RUNNING: set[subprocess.Popen] = set()  # pytest runs under way, each its own process group
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_running() -> None:
+    """End the pytest runs this script started (and what they started), by process group."""
+    with _RUNNING_LOCK:
+        for process in _RUNNING:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def pytest(python: str, tree: Path, args: list[str], timeout: float) -> Run:
+    command = [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow"]
+    command += [f"--ignore={path}" for path in LEFT_OUT] + args
+    process = subprocess.Popen(
+        command,
+        cwd=tree,
+        env=environment(tree),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, so a timeout ends the tests' children
+    )
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return Run(None, output)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
+    return Run(process.returncode, output)
+
+
+@dataclass(slots=True)
+class Result:
+    mutant: Mutant
+    outcome: str  # "killed", "SURVIVED", "NOT APPLICABLE"
+    detail: str  # the first failing test id, or why
+    seconds: float
+
+
+def run_mutant(mutant: Mutant, base: Path, work: Path, python: str, timeout: float) -> Result:
+    start = time.perf_counter()
+    problem = applicability(mutant, base)
+    if problem is not None:
+        return Result(mutant, "NOT APPLICABLE", problem, 0.0)
+    tree = Path(tempfile.mkdtemp(prefix=f"{mutant.id}-", dir=work))
+    try:
+        shutil.copytree(base, tree, dirs_exist_ok=True)
+        mutate(mutant, tree)
+        subset = [path for path in AREA_TESTS[mutant.area] if path not in LEFT_OUT]
+        run = pytest(python, tree, subset, timeout) if subset else Run(0, "")
+        if run.status == 0:
+            run = pytest(python, tree, [f"--ignore={path}" for path in subset], timeout)
+        if run.status == 0:
+            return Result(mutant, "SURVIVED", "", time.perf_counter() - start)
+        return Result(mutant, "killed", run.first_failure(), time.perf_counter() - start)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+# --- start-up checks ------------------------------------------------------------------------
+
+_WHERE_IMPORTED = (
+    "import exprgrad, exprgrad.parsing; "
+    "print(exprgrad.__file__); "
+    "print(getattr(exprgrad, '_MUTATION_SENTINEL', 'no sentinel')); "
+    "print('mutation sentinel' in exprgrad.parsing.grammar_text())"
+)
+
+
+def check_isolation(base: Path, work: Path, python: str) -> None:
+    """A mutated copy is what a subprocess with the tests' environment imports, grammar too."""
+    tree = work / "sentinel"
+    shutil.copytree(base, tree)
+    with open(tree / "exprgrad" / "__init__.py", "a", encoding="utf-8") as handle:
+        handle.write('\n_MUTATION_SENTINEL = "mutated"\n')
+    with open(tree / GRAMMAR, "a", encoding="utf-8") as handle:
+        handle.write("\n// mutation sentinel\n")
+    elsewhere = work / "elsewhere"  # not the copy: the import must come from PYTHONPATH
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [python, "-c", _WHERE_IMPORTED],
+        cwd=elsewhere,
+        env=environment(tree),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stdout.split("\n")
+    expected = str((tree / "exprgrad" / "__init__.py").resolve())
+    if done.returncode != 0 or lines[:3] != [expected, "mutated", "True"]:
+        sys.exit(
+            "mutation: a mutated copy is not what the tests would import\n"
+            f"expected {expected}, 'mutated', 'True'; got:\n{done.stdout}{done.stderr}"
+        )
+    print(f"isolation: a subprocess imports {expected} and its grammar")
+    shutil.rmtree(tree)
+
+
+def check_baseline(base: Path, work: Path, python: str, timeout: float) -> float:
+    tree = work / "baseline"
+    shutil.copytree(base, tree)
+    start = time.perf_counter()
+    run = pytest(python, tree, [], timeout)
+    seconds = time.perf_counter() - start
+    if run.status != 0:
+        sys.exit(
+            "mutation: the unmutated copy does not pass the tests; fix that first\n"
+            f"first failure: {run.first_failure()}\n{run.output[-6000:]}"
+        )
+    summary = run.output.strip().splitlines()[-1] if run.output.strip() else ""
+    print(f"baseline: the unmutated copy passes ({summary.strip('= ')}, {seconds:.0f} s)")
+    shutil.rmtree(tree)
+    return seconds
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def default_python() -> str:
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def print_list(mutants: list[Mutant]) -> int:
+    bad = 0
+    for mutant in mutants:
+        problem = applicability(mutant, ROOT)
+        bad += problem is not None
+        print(f"{mutant.id:<4} {mutant.area:<8} {mutant.path}: {mutant.description}")
+        if problem:
+            print(f"     NOT APPLICABLE: {problem}")
+        for sign, text in (("-", mutant.old), ("+", mutant.new)):
+            for line in text.rstrip("\n").split("\n") if text else [""]:
+                print(f"     {sign} {line}")
+    counts = {area: sum(m.area == area for m in mutants) for area in AREA_TESTS}
+    print(f"{len(mutants)} mutants: " + ", ".join(f"{a} {n}" for a, n in counts.items() if n))
+    return 1 if bad else 0
+
+
+def print_table(results: list[Result]) -> None:
+    width = max(len(r.mutant.description) for r in results)
+    verdicts = [
+        r.detail if r.outcome == "killed" else f"{r.outcome}{': ' + r.detail if r.detail else ''}"
+        for r in results
+    ]
+    verdict_width = max(len(v) for v in verdicts)
+    print(f"\n{'id':<4} {'area':<8} {'description':<{width}}  {'killed by':<{verdict_width}}  s")
+    for result, verdict in zip(results, verdicts, strict=True):
+        m = result.mutant
+        print(
+            f"{m.id:<4} {m.area:<8} {m.description:<{width}}  {verdict:<{verdict_width}}"
+            f"  {result.seconds:.0f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--list", action="store_true", help="print the mutants and exit")
+    parser.add_argument("--only", metavar="ID[,ID]", help="run only these mutants")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
+    parser.add_argument("--python", default=default_python(), help="the interpreter for pytest")
+    parser.add_argument(
+        "--ref", help="mutate this git commit (e.g. HEAD) instead of the working tree"
+    )
+    parser.add_argument(
+        "--leave-out",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also leave this test file out of every run (one under construction); "
+        "the report should say so",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds for one pytest run (default 600)"
+    )
+    args = parser.parse_args(argv)
+
+    ids = [m.id for m in MUTANTS]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates or any(m.area not in AREA_TESTS for m in MUTANTS):
+        sys.exit(f"mutation: duplicate ids {duplicates} or an unknown area in the list")
+    mutants = list(MUTANTS)
+    if args.only:
+        wanted = [i.strip() for i in args.only.split(",") if i.strip()]
+        unknown = [i for i in wanted if i not in ids]
+        if unknown:
+            sys.exit(f"mutation: unknown mutant id(s) {', '.join(unknown)}")
+        mutants = [m for m in MUTANTS if m.id in wanted]
+    if args.list:
+        return print_list(mutants)
+
+    LEFT_OUT.extend(args.leave_out)
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="exprgrad-mutation-"))
+    # SIGTERM unwinds like Ctrl-C, so the finally below ends the runs and removes the copies
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("mutation: terminated"))
+    try:
+        base = work / "base"
+        base.mkdir()
+        snapshot(base, args.ref)
+        not_applicable = [m for m in mutants if applicability(m, base) is not None]
+        for mutant in not_applicable:
+            print(f"NOT APPLICABLE: {mutant.id} ({mutant.path}): {applicability(mutant, base)}")
+        check_isolation(base, work, args.python)
+        check_baseline(base, work, args.python, args.timeout)
+
+        results: dict[str, Result] = {}
+        lock = threading.Lock()
+
+        def one(mutant: Mutant) -> None:
+            result = run_mutant(mutant, base, work, args.python, args.timeout)
+            with lock:
+                results[mutant.id] = result
+                verdict = result.detail if result.outcome == "killed" else result.outcome
+                print(
+                    f"[{len(results)}/{len(mutants)}] {mutant.id}: {verdict} "
+                    f"({result.seconds:.0f} s)",
+                    flush=True,
+                )
+
+        pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
+        try:
+            list(pool.map(one, mutants))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C: start no more
+    finally:
+        stop_running()
+        shutil.rmtree(work, ignore_errors=True)
+
+    ordered = [results[m.id] for m in mutants]
+    print_table(ordered)
+    survived = [r.mutant.id for r in ordered if r.outcome == "SURVIVED"]
+    skipped = [r.mutant.id for r in ordered if r.outcome == "NOT APPLICABLE"]
+    killed = len(ordered) - len(survived) - len(skipped)
+    print(f"\ntest files left out of every run: {', '.join(LEFT_OUT)}")
+    print(
+        f"{len(ordered)} mutants: {killed} killed, {len(survived)} survived"
+        f"{' (' + ', '.join(survived) + ')' if survived else ''}, "
+        f"{len(skipped)} not applicable{' (' + ', '.join(skipped) + ')' if skipped else ''}; "
+        f"{time.perf_counter() - started:.0f} s in all"
+    )
+    if skipped:
+        print("NOT APPLICABLE mutants: update their old text to the current code", file=sys.stderr)
+    return 1 if survived or skipped else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
