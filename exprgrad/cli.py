@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -99,6 +100,11 @@ def _formula_last(argv: list[str], parser: argparse.ArgumentParser) -> list[str]
                 index += 1
                 continue
         elif arg.startswith("-") and arg != "-" and arg not in short:
+            # argparse's attached form (-fFILE) names an existing file; anything else
+            # starting with '-' is the formula
+            if arg[:2] in takes_value and os.path.exists(arg[2:]):
+                kept.append(arg)
+                continue
             formulas.append(arg)
             continue
         elif arg in takes_value and index < len(argv):

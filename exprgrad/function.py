@@ -57,6 +57,10 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
     return _pipeline(formula, wrt, fold_forward=optimize, fold_gradient=optimize)
 
 
+def _rebuild(formula: str, wrt: tuple[str, ...], fold: bool, fold_forward: bool) -> Function:
+    return _pipeline(formula, wrt, fold_forward=fold_forward, fold_gradient=fold)
+
+
 def compile_unfolded(formula: str) -> Function:
     """compile(), with the forward program left exactly as written (one line for every
     operation, as exprgrad.gates needs) and only the gradient folded."""
@@ -78,7 +82,7 @@ def _pipeline(
         fold = simplify if fold_gradient else None  # reverse mode folds ops as it makes them
         full = eliminate_dead_code(differentiate(forward, wrt_names, fold))
         _check_size(full, "its gradient program")
-        return Function(formula, lowered, forward, full, fold=fold_gradient)
+        return Function(formula, lowered, forward, full, fold_gradient, fold_forward)
     finally:
         if collecting:
             gc.enable()
@@ -236,10 +240,17 @@ class Function:
     """
 
     def __init__(
-        self, formula: str, lowered: Program, forward: Program, full: Program, fold: bool = True
+        self,
+        formula: str,
+        lowered: Program,
+        forward: Program,
+        full: Program,
+        fold: bool = True,
+        fold_forward: bool = True,
     ):
         self.formula = formula
         self._fold = fold  # fold the gradient ops of programs made later (the trace)
+        self._fold_forward = fold_forward  # compile_unfolded leaves the forward as written
         self.lowered_program = lowered  # before folding: exact constants, for sympy
         self.inputs: tuple[str, ...] = forward.inputs
         self.wrt: tuple[str, ...] = tuple(full.grads)
@@ -411,9 +422,12 @@ class Function:
 
     def __reduce__(self):
         # Generated code does not pickle; the formula does, and compiles to the same bytes.
-        return (compile, (self.formula, self.wrt))
+        return (_rebuild, (self.formula, self.wrt, self._fold, self._fold_forward))
 
     def __repr__(self) -> str:
-        if self.wrt == self.inputs:
-            return f"exprgrad.compile({self.formula!r})"
-        return f"exprgrad.compile({self.formula!r}, wrt={list(self.wrt)!r})"
+        options = "" if self.wrt == self.inputs else f", wrt={list(self.wrt)!r}"
+        if not self._fold:
+            options += ", optimize=False"
+        if self._fold and not self._fold_forward:  # exprgrad.gates' circuits
+            return f"exprgrad.function.compile_unfolded({self.formula!r})"
+        return f"exprgrad.compile({self.formula!r}{options})"

@@ -166,9 +166,18 @@ class Gate:
         """Move every parameter by lr * its stored gradient."""
         self._circuit_here().update(lr)
 
-    def initialize(self, scheme: str = "normal", seed: int | None = None, **options) -> None:
-        """Set every parameter from an initialiser of exprgrad.train (see train.init)."""
-        self._circuit_here().initialize(scheme, seed, **options)
+    def initialize(
+        self,
+        scheme: str = "xavier_uniform",
+        seed: int = 0,
+        *,
+        fan_in: float | None = None,
+        fan_out: float | None = None,
+    ) -> None:
+        """Set every parameter from a seeded initialiser of exprgrad.train (train.init's
+        schemes: xavier_uniform, xavier_normal, he_uniform, he_normal, zeros; a scalar
+        parameter needs fan_in, and fan_out for Xavier, as in the layer it belongs to)."""
+        self._circuit_here().initialize(scheme, seed, fan_in=fan_in, fan_out=fan_out)
 
     def params(self) -> list[Param]:
         return list(self._circuit_here().params)
@@ -345,11 +354,11 @@ class _Circuit:
         for param in self.params:
             param.val += lr * param.grad
 
-    def initialize(self, scheme: str, seed: int | None, **options) -> None:
-        from . import train
+    def initialize(self, scheme: str, seed: int, **fans) -> None:
+        from . import train  # training sits on top of the front ends: imported when used
 
         names = [f"p{k}" for k in range(len(self.params))]
-        values = train.init(names, scheme, seed=seed, **options)
+        values = train.init(names, scheme, seed=seed, **fans)
         for param, value in zip(self.params, values.values(), strict=True):
             param.val = float(value)
 

@@ -677,3 +677,15 @@ def test_installed_command_in_fresh_venv(tmp_path):
     )
     assert bad.returncode == 2
     assert "line 1, column 6" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_minus_formula_after_a_flag_without_value(capsys):
+    assert run_main(["--ir", "-x*y"]) == 0
+    assert "mul" in capsys.readouterr().out
+
+
+def test_attached_file_option(tmp_path, capsys):
+    path = tmp_path / "f.txt"
+    path.write_text("a*x", encoding="utf-8")
+    assert run_main([f"-f{path}", "--at", "a=2,x=3"]) == 0
+    assert capsys.readouterr().out.startswith("value = 6.0")

@@ -367,3 +367,48 @@ def test_formulas_over_the_size_limit_are_a_formula_error(monkeypatch):
     chain = "\n".join(["h0 = x"] + [f"h{i} = tanh(h{i - 1})" for i in range(1, 600)])
     with pytest.raises(exprgrad.FormulaError, match="its gradient program has"):
         exprgrad.compile(chain)
+
+
+def test_repr_and_pickle_keep_the_options():
+    plain = exprgrad.compile("x*1 + y", wrt=["x"], optimize=False)
+    assert repr(plain) == "exprgrad.compile('x*1 + y', wrt=['x'], optimize=False)"
+    again = pickle.loads(pickle.dumps(plain))
+    assert (again.ir, again.wrt, repr(again)) == (plain.ir, plain.wrt, repr(plain))
+    assert eval(repr(plain), {"exprgrad": exprgrad}).ir == plain.ir
+
+
+# --- tests that killed mutants benchmarks/mutation.py planted -------------------------------
+
+
+def test_outputs_are_floats_when_ints_pass_the_checks():
+    # a*x is a float (x is), so the check before the comparison passes with an int a;
+    # a + a would then be the int 4 without the check on the returned value
+    value = exprgrad.compile("where(a*x > 0, a + a, 0)")(a=2, x=3.0)
+    assert value == 4.0 and type(value) is float
+
+
+def test_names_ending_in_underscore_stay_apart_from_mangled_ones():
+    f = exprgrad.compile("t1 + t1_")
+    assert f.value_and_grad(t1=1.0, t1_=2.0) == (3.0, {"t1": 1.0, "t1_": 1.0})
+
+
+def test_keyword_names_given_twice():
+    f = exprgrad.compile("lambda * x")
+    with pytest.raises(TypeError, match="multiple values for argument 'lambda'"):
+        f.value_and_grad(2.0, **{"lambda": 3.0, "x": 5.0})
+
+
+def test_one_missing_argument_is_named_missing():
+    with pytest.raises(TypeError, match=r"missing argument\(s\) 'x'"):
+        exprgrad.compile("a*x").value_and_grad(a=2.0)
+
+
+def test_a_type_error_with_float_arguments_is_not_swallowed():
+    f = exprgrad.compile("sigmoid(x)")
+
+    def broken(x):
+        raise TypeError("boom")
+
+    f._namespace["_sigmoid"] = broken  # a fault inside the generated code, not the arguments
+    with pytest.raises(TypeError, match="^boom$"):
+        f.value_and_grad(x=1.0)

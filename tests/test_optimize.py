@@ -209,3 +209,10 @@ def test_random_programs_optimized_and_not_agree_bit_for_bit(source, values):
     point = dict(zip(f.inputs, values, strict=False))
     assume(len(point) == len(f.inputs))
     assert_optimization_is_exact(source, [point, {k: -v for k, v in point.items()}])
+
+
+def test_a_constant_nan_condition_is_true_folded_or_not():
+    # Python, numpy and the generated code all take a nan condition as true (nonzero)
+    for optimize_ in (True, False):
+        f = exprgrad.compile("where(1e308*10 - 1e308*10, a, b)", optimize=optimize_)
+        assert f(a=1.0, b=2.0) == 1.0

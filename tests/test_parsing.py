@@ -1127,3 +1127,10 @@ def test_wrt_non_string_is_a_type_error(wrt):
     with pytest.raises(TypeError) as info:
         exprgrad.compile("a*x + b", wrt=wrt)
     assert not isinstance(info.value, FormulaError)
+
+
+@pytest.mark.parametrize("formula", ["(a;)", "(a; b)", "f(a;b)"])
+def test_a_semicolon_inside_parentheses_is_an_error(formula):
+    # only newlines continue inside parentheses; ';' always ends a statement
+    with pytest.raises(exprgrad.FormulaError, match="unexpected ';'"):
+        exprgrad.compile(formula)
