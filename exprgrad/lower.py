@@ -70,6 +70,22 @@ def _suggest(func: str) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+def _axis_value(node: syntax.Expr, func: str, source: str) -> int:
+    """The whole number an axis argument is written as (0, 1, -1, ...)."""
+    sign = 1
+    if isinstance(node, syntax.Unary):
+        sign = -1 if node.op == "-" else 1
+        node = node.operand
+    if not (isinstance(node, syntax.Number) and node.value.is_integer()):
+        raise FormulaError(
+            f"the axis of {func}() must be a whole number written in the formula",
+            source,
+            node.span,
+            hint="such as 0, 1 or -1",
+        )
+    return sign * int(node.value)
+
+
 def _where(source: str, span: Span) -> str:
     line, column = line_and_column(source, span.start)
     return f"line {line}, column {column}"
@@ -133,11 +149,15 @@ class _Lowering:
         given = len(node.args)
         if primitive.arity is None and given < 2:
             raise self.error(f"{node.func}() takes 2 or more arguments ({given} given)", node.span)
+        if primitive.axis and given == primitive.arity + 1:
+            _axis_value(node.args[-1], node.func, self.source)
+            return
         if primitive.arity is not None and given != primitive.arity:
             plural = "argument" if primitive.arity == 1 else "arguments"
-            raise self.error(
-                f"{node.func}() takes {primitive.arity} {plural} ({given} given)", node.span
-            )
+            takes = f"{primitive.arity} {plural}"
+            if primitive.axis:
+                takes = f"{primitive.arity} {plural} and an optional axis"
+            raise self.error(f"{node.func}() takes {takes} ({given} given)", node.span)
 
     def expression(self, root: syntax.Expr) -> int:
         # Post-order walk with an explicit stack: (node, children done?, comparison allowed?).
@@ -181,7 +201,15 @@ class _Lowering:
         elif isinstance(node, syntax.Compare):
             prim = COMPARISONS[node.op]
         else:
-            prim = FUNCTIONS[node.func].name
+            primitive = FUNCTIONS[node.func]
+            prim = primitive.name
+            if primitive.axis:  # the axis is a number written in the formula: a constant
+                given = len(node.args)
+                if given > primitive.arity:
+                    axis = _axis_value(node.args[-1], node.func, self.source)
+                    args = (*args[:-1], self.builder.const(axis))
+                elif primitive.default_axis is not None:
+                    args = (*args, self.builder.const(primitive.default_axis))
         return self.builder.op(prim, *args, span=node.span)
 
 

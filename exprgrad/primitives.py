@@ -56,6 +56,16 @@ class Primitive:
     callable: bool = True  # may a formula call it by name, as name(...)?
     domain: str | None = None  # what a math domain error (ValueError) means here
     may_raise: bool = True  # can it raise for some float arguments?
+    # can a derivative be inf or nan for finite arguments (1/x at 0, exp's overflow)?
+    singular: bool = False
+    # Arrays (the numpy backend). A row for arrays only has arrays=True; `axis` marks an
+    # optional last argument that must be a whole number written in the formula (the
+    # axis of a reduction; default_axis fills it in when omitted, None reduces all);
+    # `shape` gives the result's shape from the operands' (None: numpy broadcasting).
+    arrays: bool = False
+    axis: bool = False
+    default_axis: int | None = None
+    shape: Callable[[Sequence[tuple[int, ...]], int | None], tuple[int, ...]] | None = None
 
     def emit_python(self, operands: Sequence[str], constant: Sequence[bool] = ()) -> str:
         if not isinstance(self.python, str):
@@ -117,7 +127,17 @@ def _tie_split(builder: RuleBuilder, args: tuple[int, ...], out: int, g: int) ->
 
 
 def _op(
-    name, symbol, python, rules, sympy, *, may_raise=False, domain=None, numpy=None, call=False
+    name,
+    symbol,
+    python,
+    rules,
+    sympy,
+    *,
+    may_raise=False,
+    domain=None,
+    numpy=None,
+    call=False,
+    singular=False,
 ):
     """An operator: written with a symbol (and called by name too if `call`)."""
     return Primitive(
@@ -131,7 +151,12 @@ def _op(
         callable=call,
         domain=domain,
         may_raise=may_raise,
+        singular=singular,
     )
+
+
+_SINGULAR = {"exp", "log", "sqrt", "tan", "asin", "acos", "sinh", "cosh", "log1p", "expm1",
+             "hypot", "atan2"}  # fmt: skip
 
 
 def _fn(name, rules, sympy=None, *, python=None, numpy=None, domain=None, may_raise=True):
@@ -146,12 +171,116 @@ def _fn(name, rules, sympy=None, *, python=None, numpy=None, domain=None, may_ra
         rules,
         domain=domain,
         may_raise=may_raise,
+        singular=name in _SINGULAR,
     )
 
 
 def _compare(name: str, symbol: str, sympy: Callable[..., Any]) -> Primitive:
     template = f"{{0}} {symbol} {{1}}"
     return _op(name, symbol, template, (None, None), sympy)
+
+
+class ShapeError(ValueError):
+    """Operands whose shapes a primitive cannot take; shapes.py adds the formula position."""
+
+
+def broadcast(shapes: Sequence[tuple[int, ...]], axis: int | None = None) -> tuple[int, ...]:
+    """numpy's broadcasting: shapes aligned on the right, each dimension equal or 1."""
+    size = max(len(s) for s in shapes)
+    result = []
+    for k in range(size):
+        sizes = {s[len(s) - size + k] for s in shapes if len(s) - size + k >= 0} - {1}
+        if len(sizes) > 1:
+            raise ShapeError("shapes " + " and ".join(map(str, shapes)) + " do not broadcast")
+        result.append(sizes.pop() if sizes else 1)
+    return tuple(result)
+
+
+def _axis(shape: tuple[int, ...], axis: int) -> int:
+    if not -len(shape) <= axis < len(shape):
+        raise ShapeError(f"axis {axis} is out of range for shape {shape}")
+    return axis % len(shape)
+
+
+def _reduced(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[int, ...]:
+    (shape,) = shapes[:1]
+    if axis is None:
+        return ()
+    kept = _axis(shape, axis)
+    return shape[:kept] + shape[kept + 1 :]
+
+
+def _same(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[int, ...]:
+    if axis is not None:
+        _axis(shapes[0], axis)
+    return shapes[0]
+
+
+def _matmul_shape(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[int, ...]:
+    left, right = shapes
+    if not (1 <= len(left) <= 2 and 1 <= len(right) <= 2):
+        raise ShapeError(f"@ takes 1-D and 2-D operands, not shapes {left} and {right}")
+    if left[-1] != right[0]:
+        raise ShapeError(f"shapes {left} and {right} do not match for @ ({left[-1]} != {right[0]})")
+    return left[:-1] + right[1:]
+
+
+def _extreme_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    """amax, amin: the tied extreme elements share the gradient evenly."""
+    x, *axis = args
+    hit = b.op("eq", x, b.op("expand", out, x, *axis))
+    count = b.op("expand", b.op("sum", hit, *axis), x, *axis)
+    share = b.op("div", b.op("expand", g, x, *axis), count)
+    return (b.op("where", hit, share, b.const(0.0)), None)
+
+
+def _reduce_rule(name: str) -> GradRule:
+    def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+        x, *axis = args
+        wide = b.op("expand", g, x, *axis)  # the reduced gradient, back to x's shape
+        if name == "sum":
+            return (wide, None)
+        if name == "mean":
+            return (b.op("div", wide, b.op("count", x, *axis)), None)
+        # logsumexp: d/dx = exp(x - out), the softmax along the axis
+        spread = b.op("exp", b.op("sub", x, b.op("expand", out, x, *axis)))
+        return (b.op("mul", wide, spread), None)
+
+    return rule
+
+
+def _softmax_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, axis = args
+    inner = b.op("expand", b.op("sum", b.op("mul", g, out), axis), out, axis)
+    return (b.op("mul", out, b.op("sub", g, inner)), None)
+
+
+def _log_softmax_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, axis = args
+    total = b.op("expand", b.op("sum", g, axis), out, axis)
+    return (b.op("sub", g, b.op("mul", b.op("exp", out), total)), None)
+
+
+def _matmul_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, y = args
+    return (b.op("matmul_dx", g, x, y), b.op("matmul_dy", g, x, y))
+
+
+def _expand_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    # expand broadcasts its first operand to the second's shape: its adjoint sums back
+    return (b.op("sum", g, *args[2:]) if len(args) > 2 else b.op("unbroadcast", g, args[0]),)
+
+
+def _array(name, arity, numpy, rules, shape, *, axis=False, default_axis=None, call=True):
+    """A function of arrays: the numpy backend only; sympy has no counterpart here."""
+    return Primitive(
+        name, arity, "", numpy, _no_sympy, rules, callable=call, may_raise=False,
+        arrays=True, axis=axis, default_axis=default_axis, shape=shape,
+    )  # fmt: skip
+
+
+def _no_sympy(sp, *args):
+    raise TypeError("sympy has no counterpart for exprgrad's array functions")
 
 
 _POW_DOMAIN = "pow of a negative number to a fractional power, or of 0 to a negative power"
@@ -163,15 +292,16 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _op("add", "+", "{0} + {1}", ("g", "g"), lambda sp, x, y: x + y),
     _op("sub", "-", "{0} - {1}", ("g", "-g"), lambda sp, x, y: x - y),
     _op("mul", "*", "{0} * {1}", ("g * y", "g * x"), lambda sp, x, y: x * y),
-    _op("div", "/", "{0} / {1}", ("g / y", "-g * out / y"), lambda sp, x, y: x / y, may_raise=True),
+    _op("div", "/", "{0} / {1}", ("g / y", "-g * out / y"), lambda sp, x, y: x / y, may_raise=True,
+        singular=True),
     _op("neg", "-", "-{0}", ("-g",), lambda sp, x: -x),
     # x ** y for any y goes through math.pow, which raises instead of returning a
     # complex number; optimize.py turns a constant whole exponent into powi.
     _op("pow", "**", "math.pow({0}, {1})", ("g * y * x ** (y - 1)", "g * out * log(x)"),
         lambda sp, x, y: x**y, numpy="np.power({0}, {1})", may_raise=True, domain=_POW_DOMAIN,
-        call=True),
+        call=True, singular=True),
     _op("powi", "**", "{0} ** {1}", ("g * y * x ** (y - 1)", None), lambda sp, x, y: x**y,
-        may_raise=True),
+        may_raise=True, singular=True),
     # functions of one argument
     _fn("exp", ("g * out",)),
     _fn("log", ("g / x",), domain="log of a non-positive number"),
@@ -226,6 +356,26 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _compare("ge", ">=", lambda sp, x, y: sp.Ge(x, y)),
     _compare("eq", "==", lambda sp, x, y: sp.Eq(x, y)),
     _compare("ne", "!=", lambda sp, x, y: sp.Ne(x, y)),
+    # arrays (the numpy backend): an optional last argument is a whole-number axis
+    Primitive("matmul", 2, "", "{0} @ {1}", _no_sympy, _matmul_rule, symbol="@", callable=False,
+              may_raise=False, arrays=True, shape=_matmul_shape),
+    _array("sum", 1, "np.sum({0}, axis={1})", _reduce_rule("sum"), _reduced, axis=True),
+    _array("mean", 1, "np.mean({0}, axis={1})", _reduce_rule("mean"), _reduced, axis=True),
+    _array("amax", 1, "np.max({0}, axis={1})", _extreme_rule, _reduced, axis=True),
+    _array("amin", 1, "np.min({0}, axis={1})", _extreme_rule, _reduced, axis=True),
+    _array("logsumexp", 1, "_logsumexp({0}, {1})", _reduce_rule("logsumexp"), _reduced,
+           axis=True),
+    _array("softmax", 1, "_softmax({0}, {1})", _softmax_rule, _same, axis=True, default_axis=-1),
+    _array("log_softmax", 1, "_log_softmax({0}, {1})", _log_softmax_rule, _same, axis=True,
+           default_axis=-1),
+    _array("transpose", 1, "np.transpose({0})", ("transpose(g)",), lambda s, a: s[0][::-1]),
+    _array("norm2", 1, "np.vdot({0}, {0})", ("2 * x * g",), lambda s, a: ()),
+    # made by reverse mode for arrays (numpy_codegen.py writes them from the shapes)
+    _array("expand", 2, "", _expand_rule, lambda s, a: s[1], axis=True, call=False),
+    _array("unbroadcast", 2, "", ("expand(g, x)", None), lambda s, a: s[1], call=False),
+    _array("count", 1, "", (None,), lambda s, a: (), axis=True, call=False),
+    _array("matmul_dx", 3, "", None, lambda s, a: s[1], call=False),
+    _array("matmul_dy", 3, "", None, lambda s, a: s[2], call=False),
 )
 # fmt: on
 
@@ -238,6 +388,7 @@ BINARY_OPERATORS: dict[str, str] = {
     "-": "sub",
     "*": "mul",
     "/": "div",
+    "@": "matmul",
     "**": "pow",
     "^": "pow",
 }

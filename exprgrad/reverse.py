@@ -11,7 +11,9 @@ differentiated input get no adjoint, so `wrt` really saves work.
 Inside a branch of `where` (regions.py), adjoints stay in that branch: a
 contribution leaves it as where(c, contribution, 0), so the branch's rules
 run only where the branch was taken, and an infinite or undefined derivative
-in the branch not taken never becomes 0 * inf = nan in the gradient.
+in the branch not taken never becomes 0 * inf = nan in the gradient. Arrays
+(the numpy backend) compute both branches element by element, so there a
+zero adjoint makes a zero contribution instead.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def differentiate(
     simplify: Callable[..., int] | None = None,
     *,
     every_adjoint: bool = False,
+    arrays: bool = False,
+    seed: str | None = None,
 ) -> Program:
     """Add gradient ops for d(value)/d(input) for each input named in wrt.
 
@@ -84,6 +88,9 @@ def differentiate(
     constants folded as they are made) if given; dead code is left for the caller.
     every_adjoint: also output the adjoint of every op that has one (Program.adjoints),
     for a trace of every line.
+    arrays: for the numpy backend: every contribution is summed back to its operand's
+    shape (unbroadcast, which the numpy code generator writes from the shapes).
+    seed: the name of an input holding d(out)/d(value) (a vjp's cotangent) instead of 1.
     """
     builder = Builder(program.ops)
     input_ids = program.input_ids()
@@ -92,11 +99,13 @@ def differentiate(
     for i, op in enumerate(program.ops):
         depends[i] = i in wanted or any(depends[a] for a in op.args)
     guards = regions.Guards()
-    needed = regions.need(program, guards)
+    # Arrays take both branches of a where at once, element by element: no region is
+    # skipped as a whole, so there are none (see the zero adjoints below instead).
+    needed = [None] * len(program.ops) if arrays else regions.need(program, guards)
 
     adjoint: dict[int, int] = {}
     if depends[program.value]:
-        adjoint[program.value] = builder.const(1.0)
+        adjoint[program.value] = builder.input(seed) if seed else builder.const(1.0)
     grad_of: dict[int, int] = {}
 
     def gradient_op(prim: str, args: tuple[int, ...], span: Span | None) -> int:
@@ -125,6 +134,10 @@ def differentiate(
     def accumulate(target: int, contribution: int, computed_in: regions.Region) -> None:
         span = program.ops[target].span
         contribution = leave(contribution, computed_in, needed[target], span)
+        if arrays and builder.ops[contribution].prim != CONST:
+            # broadcasting made it bigger than its operand: sum it back (a constant
+            # adjoint belongs to a scalar: only reductions make arrays of gradients)
+            contribution = gradient_op("unbroadcast", (contribution, target), span)
         if target in adjoint:
             contribution = gradient_op("add", (adjoint[target], contribution), span)
         adjoint[target] = contribution
@@ -156,6 +169,13 @@ def differentiate(
             else:
                 bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
                 contribution = _splice(rule_program(rules[k]), bindings, ops)
+            if arrays and BY_NAME[op.prim].singular:
+                # where(c, g, 0) gives a branch's elements not taken the adjoint 0; an
+                # element of 1/x or log(x) there may be inf or nan, and 0 * inf is nan:
+                # a zero adjoint contributes exactly zero instead
+                zero = builder.const(0.0)
+                untouched = gradient_op("eq", (g, zero), op.span)
+                contribution = gradient_op("where", (untouched, zero, contribution), op.span)
             accumulate(target, contribution, region)
 
     grads = {}
@@ -168,6 +188,8 @@ def differentiate(
             grad_of.setdefault(gradient, index)
             # an input needed only inside a branch has its adjoint there: 0 outside it
             gradient = leave(gradient, needed[index], None, program.ops[index].span)
+            if arrays:
+                gradient = gradient_op("unbroadcast", (gradient, index), program.ops[index].span)
         grads[name] = gradient
     adjoints = {}
     if every_adjoint:

@@ -1,0 +1,261 @@
+"""IR + shapes -> numpy source: the second backend, fed by the same IR and table as codegen.py.
+
+The program (forward and gradient) is the one codegen.py writes for scalars;
+the difference is that this code is written for one signature of input
+shapes and dtypes (shapes.py), so that what depends on shapes is decided
+here, once: gradients summed back over broadcast dimensions, reductions
+expanded back, which matrix product a gradient of @ is. Names, comments and
+literals follow codegen.py, and each comment ends with the value's shape.
+
+Both branches of a `where` are computed on whole arrays and np.where picks
+elements; the gradient of a branch leaves it through where(condition, g, 0)
+(reverse.py), so an inf or nan computed in a branch not taken never reaches
+a result. Warnings are off inside the generated functions: a non-finite
+result is checked once, on the way out, by the caller (arrays.py).
+"""
+
+from __future__ import annotations
+
+from . import codegen
+from .codegen import Generated, literal, mangle, quote
+from .ir import CONST, INPUT, Op, Program
+from .primitives import BY_NAME, COMPARISON_NAMES
+from .shapes import Spec, axis_of, operands
+
+SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
+_SEED_PARAM = "_cotangent"  # and in the generated code (codegen never gives '_x' names)
+COMMENT_COLUMN = codegen.COMMENT_COLUMN
+_LINE_LIMIT = 100
+
+
+def _tuple(items: list) -> str:
+    return "(" + ", ".join(map(str, items)) + ("," if len(items) == 1 else "") + ")"
+
+
+class _Writer:
+    def __init__(self, program: Program, specs: list[Spec], names: dict[int, str]):
+        self.program, self.specs, self.names = program, specs, names
+        self.dtypes = {spec.dtype for spec in specs}
+
+    def shape(self, i: int) -> tuple[int, ...]:
+        return self.specs[i].shape
+
+    def is_view(self, i: int) -> bool:
+        """Does the op's value share memory with something else (an input, a broadcast)?"""
+        op = self.program.ops[i]
+        if op.prim in (INPUT, "transpose") or op.prim == "expand":
+            return True
+        return op.prim == "unbroadcast" and "broadcast_to" in self.expression(i)
+
+    def expression(self, i: int) -> str:
+        program, names = self.program, self.names
+        op = program.ops[i]
+        prim = op.prim
+        args = operands(program, i)
+        ops_ = [names[a] for a in args]
+        if prim == "unbroadcast":
+            return self.unbroadcast(args[0], self.shape(args[1]))
+        if prim == "expand":
+            return self.expand(args[0], args[1], axis_of(program, i))
+        if prim == "count":
+            shape, axis = self.shape(args[0]), axis_of(program, i)
+            size = 1
+            for n in shape if axis is None else (shape[axis],):
+                size *= n
+            return literal(float(size))
+        if prim in ("matmul_dx", "matmul_dy"):
+            return self.matmul_gradient(prim, *args)
+        if prim in ("min", "max"):
+            function = "np.minimum" if prim == "min" else "np.maximum"
+            text = ops_[0]
+            for operand in ops_[1:]:
+                text = f"{function}({text}, {operand})"
+            return text
+        if prim == "erf":
+            return f"_erf({ops_[0]})"
+        primitive = BY_NAME[prim]
+        if prim == "sum" and self.specs[args[0]].dtype == "bool":  # counting: in float
+            axis = axis_of(program, i)
+            where = "" if axis is None else f", axis={axis}"
+            return f"np.sum({ops_[0]}{where}, dtype=np.{self.specs[i].dtype})"
+        if primitive.axis:
+            axis = axis_of(program, i)
+            if axis is None:
+                return primitive.numpy.replace(", axis={1}", "").format(*ops_, "None")
+            return primitive.numpy.format(*ops_, str(axis))
+        return primitive.emit_numpy(ops_)
+
+    def unbroadcast(self, value: int, shape: tuple[int, ...]) -> str:
+        """The value summed over the dimensions broadcasting added, to `shape`."""
+        have, name = self.shape(value), self.names[value]
+        if have == shape:
+            return name
+        name = self.typed(value, "float32" if "float32" in self.dtypes else "float64")
+        lead = len(have) - len(shape)
+        if lead < 0 or any(h < s for h, s in zip(have[lead:], shape, strict=True)):
+            return f"np.broadcast_to({name}, {_tuple(list(shape))})"  # a folded constant
+        if shape == ():
+            return f"np.sum({name})"
+        kept = [lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1]
+        if not kept:  # only leading dimensions were added
+            return f"np.sum({name}, axis={_tuple(list(range(lead)))})"
+        summed = f"np.sum({name}, axis={_tuple(list(range(lead)) + kept)}, keepdims=True)"
+        return f"{summed}.reshape({_tuple(list(shape))})"
+
+    def is_alias(self, i: int) -> bool:
+        """An op whose code would only copy a name: an unbroadcast that changes no shape."""
+        op = self.program.ops[i]
+        return op.prim == "unbroadcast" and self.shape(op.args[0]) == self.shape(op.args[1])
+
+    def typed(self, value: int, dtype: str) -> str:
+        """A constant in the dtype of the arrays it joins (float32 stays float32)."""
+        name = self.names[value]
+        if not name.isidentifier() and dtype == "float32":
+            return f"np.float32({name})"
+        return name
+
+    def expand(self, value: int, like: int, axis: int | None) -> str:
+        """The value broadcast back to like's shape (after a reduction over `axis`)."""
+        shape, name = self.shape(like), self.typed(value, self.specs[like].dtype)
+        if self.shape(value) == shape:
+            return name
+        if axis is not None:
+            name = f"np.expand_dims({name}, {axis})"
+        return f"np.broadcast_to({name}, {_tuple(list(shape))})"
+
+    def matmul_gradient(self, prim: str, g: int, x: int, y: int) -> str:
+        """d(x @ y) contracted with g, for each pair of 1-D and 2-D operands."""
+        gn, xn, yn = self.names[g], self.names[x], self.names[y]
+        nx, ny = len(self.shape(x)), len(self.shape(y))
+        if prim == "matmul_dx":
+            return {
+                (2, 2): f"{gn} @ {yn}.T",
+                (1, 2): f"{yn} @ {gn}",
+                (2, 1): f"np.outer({gn}, {yn})",
+                (1, 1): f"{gn} * {yn}",
+            }[nx, ny]
+        return {
+            (2, 2): f"{xn}.T @ {gn}",
+            (1, 2): f"np.outer({xn}, {gn})",
+            (2, 1): f"{xn}.T @ {gn}",
+            (1, 1): f"{gn} * {xn}",
+        }[nx, ny]
+
+
+def _names(program: Program) -> tuple[dict[int, str], set[int]]:
+    """Names as codegen.py gives them, comparisons used once written into their np.where."""
+    uses = codegen._uses(program)
+    inlined = {
+        op.args[0]
+        for op in program.ops
+        if op.prim == "where"
+        and program.ops[op.args[0]].prim in COMPARISON_NAMES
+        and uses[op.args[0]] == 1
+    }
+    names = codegen._Namer(program, inlined).names
+    for i, op in enumerate(program.ops):
+        if op.prim == INPUT and op.name == SEED:
+            names[i] = _SEED_PARAM
+    return names, inlined
+
+
+def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
+    """Ops written without a line of their own: an unbroadcast that changes nothing takes
+    its operand's name (giving the operand its own name, t6_grad, if that is the only use),
+    and a count is the number it is."""
+    uses = codegen._uses(program)
+    for i, op in enumerate(program.ops):
+        if op.prim == "count":
+            names[i] = writer.expression(i)
+        elif writer.is_alias(i):
+            source = op.args[0]
+            own = program.ops[source].prim not in (INPUT, CONST, "count")
+            own = own and not writer.is_alias(source)  # an alias has no line to rename
+            if own and uses[source] == 1 and names[i].endswith("_grad"):
+                names[source] = names[i]
+            else:
+                names[i] = names[source]
+
+
+def _shape_text(spec: Spec) -> str:
+    shape = "scalar" if spec.shape == () else "x".join(map(str, spec.shape))
+    return shape if spec.dtype in ("float64", "weak") else f"{shape} {spec.dtype}"
+
+
+def function_source(
+    program: Program,
+    specs: list[Spec],
+    function: str,
+    *,
+    returns: list[tuple[str, int]] | None = None,
+    rows: list[int] | None = None,
+) -> Generated:
+    """Source of `function` for one signature: `forward` returns the value,
+    `value_and_grad` (value, {name: gradient}), `vjp` (value, {name: gradient}) with
+    the cotangent as its last argument, `trace` (value, the values of `rows`)."""
+    names, inlined = _names(program)
+    writer = _Writer(program, specs, names)
+    _alias(program, writer, names)
+    for i in sorted(inlined):  # written with their operands' final names
+        operands_ = [names[a] for a in program.ops[i].args]
+        names[i] = BY_NAME[program.ops[i].prim].emit_python(operands_)
+    params = [mangle(name) for name in program.inputs]
+    if any(op.prim == INPUT and op.name == SEED for op in program.ops):
+        params.append(_SEED_PARAM)
+    lines = codegen._call(f"def {function}(", params, "):", "")
+    lines.append("    with np.errstate(all='ignore'):  # non-finite results are checked on return")
+    indent = "        "
+    line_ops: dict[int, Op] = {}
+    previous_comment = None
+    in_gradient = None
+    for i, op in enumerate(program.ops):
+        if op.prim in (INPUT, CONST, "count") or i in inlined or writer.is_alias(i):
+            continue
+        if function != "forward" and op.in_gradient != in_gradient:
+            in_gradient = op.in_gradient
+            lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
+            previous_comment = None
+        code = f"{indent}{names[i]} = {writer.expression(i)}"
+        comment = quote(program.source, op)
+        shape = _shape_text(specs[i])
+        note = f"{comment}  [{shape}]" if comment and comment != previous_comment else f"[{shape}]"
+        previous_comment = comment or previous_comment
+        code = f"{code.ljust(COMMENT_COLUMN)}  # {note}"
+        line_ops[len(lines) + 1] = op
+        lines.append(code)
+    value = _output(writer, program.value)
+    if function == "forward":
+        lines.append(f"{indent}return {value}")
+    elif function == "trace":
+        lines.append(f"{indent}return {value}, {_tuple([names[i] for i in rows or []])}")
+    else:
+        entries = [f"{n!r}: {_output(writer, i, n)}" for n, i in (returns or [])]
+        one_line = f"{indent}return {value}, {{{', '.join(entries)}}}"
+        if len(one_line) <= _LINE_LIMIT:
+            lines.append(one_line)
+        else:
+            lines += [f"{indent}return {value}, {{", *(f"{indent}    {e}," for e in entries)]
+            lines.append(f"{indent}}}")
+    source = "\n".join(lines) + "\n"
+    return Generated(source, tuple(params), line_ops, ("_erf", "_log_softmax", "_logsumexp"), names)
+
+
+def _output(writer: _Writer, i: int, input_name: str = "") -> str:
+    """A returned array: a copy where the value shares memory (the caller's own input is
+    never handed back, nor a read-only broadcast view), and a gradient in the dtype and
+    shape of its input."""
+    program, specs = writer.program, writer.specs
+    text = writer.names[i]
+    constant = not text.isidentifier()  # a literal, or an alias of one
+    if not constant and writer.is_view(i):
+        text = f"np.array({text})"
+    if input_name:
+        wanted = specs[program.input_ids()[input_name]]
+        dtype = wanted.dtype if wanted.dtype in ("float32", "float64") else "float64"
+        if specs[i].shape != wanted.shape or constant:
+            text = f"np.full({_tuple(list(wanted.shape))}, {text}, dtype=np.{dtype})"
+        elif specs[i].dtype != dtype:
+            text = f"np.asarray({text}, dtype=np.{dtype})"
+        if wanted.shape == ():
+            text = f"{text}[()]"  # a number in, a numpy scalar out
+    return text

@@ -1,0 +1,52 @@
+"""The numpy functions generated numpy code calls beyond numpy's own, each written to be stable.
+
+Imported only by the numpy backend: `import exprgrad` never imports numpy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:  # scipy's erf is a ufunc; numpy has none
+    from scipy.special import erf as _scipy_erf
+except ImportError:  # scipy is optional
+    _scipy_erf = None
+
+
+def _erf(x):
+    if _scipy_erf is not None:
+        return _scipy_erf(x)
+    return np.vectorize(math.erf, otypes=[np.result_type(x, np.float32)])(x)
+
+
+def _logsumexp(x, axis):
+    # max subtracted first, so exp never overflows; a row of -inf gives -inf, not nan
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(total, axis=axis)
+
+
+def _softmax(x, axis):
+    shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def namespace() -> dict:
+    """The globals generated numpy code runs with."""
+    return {
+        "np": np,
+        "math": math,
+        "_erf": _erf,
+        "_logsumexp": _logsumexp,
+        "_softmax": _softmax,
+        "_log_softmax": _log_softmax,
+        "__builtins__": {"float": float},
+    }

@@ -1,0 +1,100 @@
+"""The shape pass: every value's shape and dtype, for one signature of input arrays.
+
+The numpy backend compiles a formula once to IR and its gradient, then, on the
+first call with given input shapes and dtypes, runs this pass over that IR:
+each op's shape follows numpy (broadcasting for elementwise ops, the table's
+`shape` rule for the others), and an impossible program is a FormulaError
+naming the operation, its place in the formula and every shape involved.
+
+dtypes: float64, float32 or bool (comparisons). Constants are "weak" like
+Python floats in numpy: 2.0 * a float32 array stays float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .codegen import quote
+from .errors import FormulaError, Span
+from .ir import CONST, INPUT, Program
+from .primitives import BY_NAME, COMPARISON_NAMES, ShapeError, broadcast
+
+WEAK = "weak"  # a Python number: takes the dtype of what it meets
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    shape: tuple[int, ...]
+    dtype: str  # "float64", "float32", "bool" or WEAK
+
+
+def axis_of(program: Program, op_id: int) -> int | None:
+    """The axis argument of an op of a primitive with one (None: all axes / not given)."""
+    op = program.ops[op_id]
+    primitive = BY_NAME[op.prim]
+    if primitive.axis and len(op.args) > primitive.arity:
+        return int(program.ops[op.args[-1]].value)
+    return None
+
+
+def operands(program: Program, op_id: int) -> tuple[int, ...]:
+    """The op's array operands: its arguments without a trailing axis."""
+    op = program.ops[op_id]
+    primitive = BY_NAME[op.prim]
+    if primitive.axis and len(op.args) > primitive.arity:
+        return op.args[:-1]
+    return op.args
+
+
+def _dtype(dtypes: list[str]) -> str:
+    floats = [d for d in dtypes if d not in (WEAK, "bool")]
+    if not floats:
+        return WEAK
+    return "float64" if "float64" in floats else "float32"
+
+
+def infer(program: Program, inputs: dict[str, Spec]) -> list[Spec]:
+    """Shape and dtype of every op, given each input's (by formula name)."""
+    specs: list[Spec] = []
+    working = _dtype([s.dtype for s in inputs.values()])  # the float dtype of the whole
+    for i, op in enumerate(program.ops):
+        if op.prim == INPUT:
+            specs.append(inputs[op.name])
+            continue
+        if op.prim == CONST:
+            specs.append(Spec((), WEAK))
+            continue
+        primitive = BY_NAME[op.prim]
+        args = operands(program, i)
+        shapes = [specs[a].shape for a in args]
+        try:
+            if primitive.shape is not None:
+                shape = primitive.shape(shapes, axis_of(program, i))
+            else:
+                shape = broadcast(shapes)
+        except ShapeError as error:
+            raise _shape_error(program, i, str(error), shapes) from None
+        if op.prim in COMPARISON_NAMES:
+            dtype = "bool"
+        elif op.prim == "where":
+            dtype = _dtype([specs[a].dtype for a in args[1:]])
+        elif op.prim == "count" or op.prim == "sum" and specs[args[0]].dtype == "bool":
+            dtype = working if working != WEAK else "float64"
+        else:
+            dtype = _dtype([specs[a].dtype for a in args])
+        specs.append(Spec(shape, dtype))
+    return specs
+
+
+def _shape_error(program: Program, i: int, message: str, shapes: list) -> FormulaError:
+    op = program.ops[i]
+    text = quote(program.source, op) or op.prim
+    detail = "operand shapes " + ", ".join(str(s) for s in shapes)
+    if op.in_gradient:
+        text = f"the gradient of {text}"
+    return FormulaError(
+        f"{message} in {text}",
+        program.source,
+        op.span or Span(0, len(program.source)),
+        detail=detail,
+    )

@@ -1,0 +1,394 @@
+"""Both backends against jax.grad / jax.vjp in float64: every primitive, random array programs,
+float32 against float64, and programs with impossible shapes.
+
+The jax side interprets exprgrad's *forward* IR with jax functions (the table below), so it
+shares the parser and lowering with exprgrad but none of its derivative rules, reverse
+pass, shape pass or code generators. tests/independent.py reads scalar formulas with its
+own parser; arrays have only this reference.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import exprgrad
+from exprgrad.ir import CONST, INPUT
+from exprgrad.primitives import PRIMITIVES
+
+np = pytest.importorskip("numpy")
+jax = pytest.importorskip("jax", reason="jax is a test extra: pip install 'exprgrad[test]'")
+jnp = jax.numpy
+jax.config.update("jax_enable_x64", True)
+
+from reference import _jax_table  # noqa: E402 (needs jax configured first)
+from test_primitives import CASES, WIDE  # noqa: E402
+
+RTOL = 1e-9
+
+# exprgrad's array primitives (scalar ones come from reference._jax_table)
+ARRAY_JAX = {
+    "matmul": jnp.matmul,
+    "sum": lambda x, axis=None: jnp.sum(x, axis=axis),
+    "mean": lambda x, axis=None: jnp.mean(x, axis=axis),
+    "amax": lambda x, axis=None: jnp.max(x, axis=axis),
+    "amin": lambda x, axis=None: jnp.min(x, axis=axis),
+    "logsumexp": lambda x, axis=None: jax.scipy.special.logsumexp(x, axis=axis),
+    "softmax": lambda x, axis=-1: jax.nn.softmax(x, axis=axis),
+    "log_softmax": lambda x, axis=-1: jax.nn.log_softmax(x, axis=axis),
+    "transpose": jnp.transpose,
+    "norm2": lambda x: jnp.sum(x * x),
+}
+AXIS = {"sum", "mean", "amax", "amin", "logsumexp", "softmax", "log_softmax"}
+
+
+def jax_function(f):
+    """A jax function of the inputs (in f.inputs order) computing f's value from its IR."""
+    table = {**_jax_table(), **ARRAY_JAX}
+    program = f.forward_program
+
+    def evaluate(*values):
+        by_name = dict(zip(program.inputs, values, strict=True))
+        results = []
+        for op in program.ops:
+            if op.prim == INPUT:
+                results.append(by_name[op.name])
+            elif op.prim == CONST:
+                results.append(op.value)
+            elif op.prim in AXIS and len(op.args) == 2:
+                axis = int(program.ops[op.args[1]].value)
+                results.append(table[op.prim](results[op.args[0]], axis=axis))
+            else:
+                results.append(table[op.prim](*(results[a] for a in op.args)))
+        return jnp.asarray(results[program.value], dtype=jnp.float64)
+
+    return evaluate
+
+
+def jax_value_and_grad(f, point):
+    args = [jnp.asarray(point[name], dtype=jnp.float64) for name in f.inputs]
+    value, grads = jax.value_and_grad(jax_function(f), argnums=tuple(range(len(args))))(*args)
+    by_name = dict(zip(f.inputs, grads, strict=True))
+    return np.asarray(value), {name: np.asarray(by_name[name]) for name in f.wrt}
+
+
+def assert_close(got, expected, rtol=RTOL, what=""):
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert got.shape == expected.shape, (what, got.shape, expected.shape)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    assert np.allclose(got, expected, rtol=rtol, atol=rtol * scale, equal_nan=True), (
+        what,
+        got,
+        expected,
+    )
+
+
+def assert_agrees_with_jax(f, point, rtol=RTOL):
+    value, grads = f.value_and_grad(**point)
+    jax_value, jax_grads = jax_value_and_grad(f, point)
+    assert_close(value, jax_value, rtol, "value")
+    assert set(grads) == set(jax_grads)
+    for name, gradient in grads.items():
+        assert np.shape(gradient) == np.shape(point[name]), name  # the input's own shape
+        assert_close(gradient, jax_grads[name], rtol, name)
+
+
+# --- every primitive -------------------------------------------------------------------------
+
+SCALAR_CASES = [(n, f, d) for n, cases in CASES.items() for f, d in cases]
+# array shapes per input letter: broadcasting between (3, 4), (4,) and scalars
+SHAPES = {"a": (3, 4), "b": (4,), "c": ()}
+
+
+def draw(rng, domain, shape):
+    low, high = domain
+    return rng.uniform(low, high, size=shape) if shape else float(rng.uniform(low, high))
+
+
+@pytest.mark.parametrize(
+    ("name", "formula", "domain"), SCALAR_CASES, ids=[c[1] for c in SCALAR_CASES]
+)
+def test_every_scalar_primitive_on_both_backends(name, formula, domain):
+    rng = np.random.default_rng(zlib.crc32(formula.encode()))
+    python_f = exprgrad.compile(formula)
+    numpy_f = exprgrad.compile(formula, backend="numpy")
+    for _ in range(2):
+        point = {n: draw(rng, domain.get(n, WIDE), ()) for n in python_f.inputs}
+        assert_agrees_with_jax(python_f, point)
+        assert_agrees_with_jax(numpy_f, point)
+    # and broadcasting arrays, elementwise, summed to a scalar
+    summed = exprgrad.compile(f"sum({formula})", backend="numpy")
+    point = {n: draw(rng, domain.get(n, WIDE), SHAPES[n]) for n in summed.inputs}
+    assert_agrees_with_jax(summed, point)
+
+
+ARRAY_CASES = {
+    "matmul": ["sum(A @ B)", "sum(A @ v)", "sum(u @ A)", "u @ (A @ v)", "sum(tanh(A @ B) @ w)"],
+    "sum": ["sum(A*A)", "sum(sum(A, 0) * v)", "sum(sum(A, -1) * u)", "sum(sum(A, 1)) + 0"],
+    "mean": ["mean(A)", "mean(mean(A, 0) * v)", "sum(mean(A, 1))"],
+    "amax": ["amax(A)", "sum(amax(A, 0))", "sum(amax(A, -1) * u)"],
+    "amin": ["amin(A)", "sum(amin(A, 1))"],
+    "logsumexp": ["logsumexp(A)", "sum(logsumexp(A, 1))", "sum(logsumexp(A, 0) * v)"],
+    "softmax": ["sum(softmax(A) * A)", "sum(softmax(A, 0) @ B @ w)", "softmax(v) @ v"],
+    "log_softmax": ["sum(log_softmax(A) * A)", "sum(log_softmax(A, 0))"],
+    "transpose": ["sum(transpose(A) @ u * v)", "sum(transpose(B) * transpose(B))"],
+    "norm2": ["norm2(A)", "norm2(A @ B) + norm2(u)"],
+}
+ARRAY_SHAPES = {"A": (3, 4), "B": (4, 2), "u": (3,), "v": (4,), "w": (2,)}
+ARRAY_LIST = [(n, f) for n, fs in ARRAY_CASES.items() for f in fs]
+
+
+def test_every_primitive_has_cases():
+    scalar = {p.name for p in PRIMITIVES if not p.arrays}
+    callable_arrays = {p.name for p in PRIMITIVES if p.arrays and (p.callable or p.symbol)}
+    assert scalar <= set(CASES) and callable_arrays == set(ARRAY_CASES)
+
+
+@pytest.mark.parametrize(("name", "formula"), ARRAY_LIST, ids=[f for _, f in ARRAY_LIST])
+def test_every_array_primitive(name, formula):
+    f = exprgrad.compile(formula, backend="numpy")
+    assert any(op.prim == name for op in f.forward_program.ops)
+    rng = np.random.default_rng(zlib.crc32(formula.encode()))
+    for _ in range(2):
+        point = {n: rng.normal(size=ARRAY_SHAPES[n]) for n in f.inputs}
+        assert_agrees_with_jax(f, point)
+
+
+def test_ties_of_amax_split_the_gradient_evenly():
+    f = exprgrad.compile("sum(amax(A, 1))", backend="numpy")
+    A = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    assert_close(f.grad(A=A)["A"], [[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]], 1e-15)
+    assert_agrees_with_jax(f, {"A": A})  # jax splits ties evenly too
+
+
+# --- random array programs -------------------------------------------------------------------
+
+DIMS = {"n": 3, "k": 4, "m": 2}
+VARIABLES = {"X": ("n", "k"), "W": ("k", "m"), "V": ("n", "m"), "x": ("k",), "y": ("n",),
+             "z": ("m",), "s": ()}  # fmt: skip
+UNARY = ["tanh({})", "sigmoid({})", "exp(tanh({}))", "relu({})", "softplus({})", "({})**2",
+         "sin({})", "abs({})", "log1p({}*{})", "sqrt(1 + {}*{})"]  # fmt: skip
+BINARY = ["({} + {})", "({} - {})", "({} * {})", "({} / (1 + {}*{}))", "max({}, {})",
+          "min({}, {})", "where({} > {}, {}, {})", "hypot({}, {})"]  # fmt: skip
+
+
+def shape_of(dims):
+    return tuple(DIMS[d] for d in dims)
+
+
+@st.composite
+def array_expression(draw, dims, depth=3):
+    """Formula text of an expression whose shape is `dims` (a tuple of dimension letters)."""
+    leaves = [name for name, shape in VARIABLES.items() if shape == dims]
+    choices = ["leaf"] if depth == 0 else ["leaf", "unary", "binary", "broadcast", "reduce"]
+    if len(dims) <= 2 and depth > 0:
+        choices += ["matmul"]
+    if len(dims) >= 1 and depth > 0:
+        choices += ["softmax"]
+    kind = draw(st.sampled_from(choices))
+    if kind == "leaf" or (kind == "matmul" and len(dims) == 0):
+        if leaves:
+            return draw(st.sampled_from(leaves))
+        return (
+            f"(0.5 + 0*{draw(array_expression(dims, 0))})"
+            if dims == ()
+            else (draw(array_expression(dims, max(depth, 1))))
+        )
+    sub = lambda d=dims: array_expression(d, depth - 1)  # noqa: E731
+    if kind == "unary":
+        template = draw(st.sampled_from(UNARY))
+        inner = draw(sub())
+        return template.format(*[inner] * template.count("{}"))
+    if kind == "binary":
+        template = draw(st.sampled_from(BINARY))
+        parts = [draw(sub()) for _ in range(template.count("{}"))]
+        return template.format(*parts)
+    if kind == "broadcast":  # an operand of fewer dimensions (or a scalar) broadcasts
+        smaller = dims[1:] if dims else ()
+        return f"({draw(sub())} * {draw(sub(smaller))})"
+    if kind == "reduce":
+        extra = draw(st.sampled_from(sorted(DIMS)))
+        wide = (*dims, extra)
+        function = draw(st.sampled_from(["sum", "mean", "amax", "logsumexp"]))
+        if len(wide) > 2:
+            return draw(sub())
+        return f"{function}({draw(sub(wide))}, -1)"
+    if kind == "softmax":
+        function = draw(st.sampled_from(["softmax", "log_softmax"]))
+        return f"{function}({draw(sub())}, -1)"
+    # matmul: dims (a, b) = (a, k) @ (k, b); (a,) = (a, k) @ (k,); (b,) = (k,) @ (k, b)
+    inner = draw(st.sampled_from(sorted(DIMS)))
+    if len(dims) == 2:
+        return f"({draw(sub((dims[0], inner)))} @ {draw(sub((inner, dims[1])))})"
+    left_vector = draw(st.booleans())
+    if left_vector:
+        return f"({draw(sub((inner,)))} @ {draw(sub((inner, dims[0])))})"
+    return f"({draw(sub((dims[0], inner)))} @ {draw(sub((inner,)))})"
+
+
+@st.composite
+def array_programs(draw):
+    dims = draw(st.sampled_from([(), ("n",), ("k",), ("n", "k"), ("n", "m")]))
+    body = draw(array_expression(dims))
+    return body if dims == () else f"{draw(st.sampled_from(['sum', 'mean']))}({body})"
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(array_programs(), st.integers(0, 2**31 - 1))
+def test_random_array_programs_against_jax(formula, seed):
+    f = exprgrad.compile(formula, backend="numpy")
+    rng = np.random.default_rng(seed)
+    point = {name: rng.normal(size=shape_of(VARIABLES[name])) for name in f.inputs}
+    try:
+        value, grads = f.value_and_grad(**point)
+    except exprgrad.EvaluationError:
+        assume(False)
+    jax_value, jax_grads = jax_value_and_grad(f, point)
+    assume(np.isfinite(jax_value) and all(np.isfinite(g).all() for g in jax_grads.values()))
+    # where(a > b, ...) ties and relu/abs/max at 0 have measure zero with normal draws
+    assert_close(value, jax_value, 1e-8, "value")
+    for name, gradient in grads.items():
+        assert np.shape(gradient) == np.shape(point[name])
+        assert_close(gradient, jax_grads[name], 1e-8, name)
+
+
+# --- float32 stays float32, close to the float64 result --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "mean(log1p(exp(-y * (X @ w + b))))",
+        "sum(log_softmax(X @ W, -1) * T)",
+        "norm2(tanh(X @ W) - T) + 0.01 * norm2(W)",
+        "mean(amax(X, 1)) + logsumexp(X)",
+    ],
+)
+def test_float32_stays_float32_and_close_to_float64(formula):
+    f = exprgrad.compile(formula, backend="numpy")
+    rng = np.random.default_rng(7)
+    shapes = {"X": (8, 3), "y": (8,), "w": (3,), "b": (), "W": (3, 4), "T": (8, 4)}
+    point64 = {n: rng.normal(size=shapes[n]) for n in f.inputs}
+    point32 = {n: np.asarray(v, dtype=np.float32) for n, v in point64.items()}
+    value32, grads32 = f.value_and_grad(**point32)
+    value64, grads64 = f.value_and_grad(**point64)
+    assert np.asarray(value32).dtype == np.float32
+    for name in f.inputs:
+        assert grads32[name].dtype == np.float32 and grads64[name].dtype == np.float64
+        assert_close(grads32[name], grads64[name], 1e-4, name)
+    assert_close(value32, value64, 1e-4)
+    assert "float32" in f.source_for(**point32)  # the shape comments say so
+
+
+# --- impossible shapes: the operation, its place and every shape -----------------------------
+
+IMPOSSIBLE = [
+    ("a + b", {"a": (3,), "b": (4,)}, "a + b"),
+    ("a * b", {"a": (2, 3), "b": (3, 2)}, "a * b"),
+    ("sum(a - b)", {"a": (5,), "b": (2,)}, "a - b"),
+    ("sum(a / b)", {"a": (2, 3), "b": (2,)}, "a / b"),
+    ("sum(a ** b)", {"a": (3,), "b": (2,)}, "a ** b"),
+    ("sum(where(a > b, a, b))", {"a": (3,), "b": (4,)}, "a > b"),
+    ("sum(where(c, a, b))", {"c": (2,), "a": (3,), "b": (3,)}, "where(c, a, b)"),
+    ("sum(max(a, b))", {"a": (3,), "b": (4,)}, "max(a, b)"),
+    ("sum(min(a, b, c))", {"a": (3,), "b": (3,), "c": (2,)}, "min(a, b, c)"),
+    ("sum(hypot(a, b))", {"a": (3,), "b": (4,)}, "hypot(a, b)"),
+    ("sum(atan2(a, b))", {"a": (2, 2), "b": (3,)}, "atan2(a, b)"),
+    ("sum(clip(a, b, c))", {"a": (3,), "b": (2,), "c": ()}, "clip(a, b, c)"),
+    ("sum(A @ B)", {"A": (2, 3), "B": (2, 3)}, "A @ B"),
+    ("sum(A @ v)", {"A": (2, 3), "v": (2,)}, "A @ v"),
+    ("sum(v @ A)", {"v": (3,), "A": (2, 3)}, "v @ A"),
+    ("v @ u", {"v": (3,), "u": (4,)}, "v @ u"),
+    ("sum(A @ B)", {"A": (2, 3, 4), "B": (4, 2)}, "A @ B"),
+    ("sum(s @ A)", {"s": (), "A": (2, 2)}, "s @ A"),
+    ("sum(sum(A, 2))", {"A": (2, 3)}, "sum(A, 2)"),
+    ("sum(mean(A, -3))", {"A": (2, 3)}, "mean(A, -3)"),
+    ("sum(amax(v, 1))", {"v": (3,)}, "amax(v, 1)"),
+    ("amin(s, 0)", {"s": ()}, "amin(s, 0)"),
+    ("sum(logsumexp(A, 5))", {"A": (2, 3)}, "logsumexp(A, 5)"),
+    ("sum(softmax(A, 2))", {"A": (2, 3)}, "softmax(A, 2)"),
+    ("sum(log_softmax(v, -2))", {"v": (3,)}, "log_softmax(v, -2)"),
+    ("sum(softmax(s))", {"s": ()}, "softmax(s)"),
+    ("sum(transpose(A) + A)", {"A": (2, 3)}, "transpose(A) + A"),
+    ("sum(tanh(a) * exp(b))", {"a": (3,), "b": (4,)}, "tanh(a) * exp(b)"),
+    ("z = a + 1\nsum(z * b)", {"a": (3,), "b": (2,)}, "z * b"),
+    ("sum(sum(A, 0) + sum(A, 1))", {"A": (2, 3)}, "sum(A, 0) + sum(A, 1)"),
+    ("norm2(A) + sum(A @ A)", {"A": (2, 3)}, "A @ A"),
+    ("sum((A @ B) * C)", {"A": (2, 3), "B": (3, 4), "C": (4, 2)}, "(A @ B) * C"),
+]
+
+
+@pytest.mark.parametrize(
+    ("formula", "shapes", "culprit"), IMPOSSIBLE, ids=[i[0] for i in IMPOSSIBLE]
+)
+def test_impossible_shapes_name_the_operation_place_and_shapes(formula, shapes, culprit):
+    f = exprgrad.compile(formula, backend="numpy")  # shapes are unknown until called
+    point = {name: np.ones(shape) for name, shape in shapes.items()}
+    with pytest.raises(exprgrad.FormulaError) as caught:
+        f.value_and_grad(**point)
+    error = caught.value
+    message = str(error)
+    assert culprit in message, message
+    start = (
+        formula.index(culprit.split(" ")[0]) if culprit not in formula else formula.index(culprit)
+    )
+    line = formula.count("\n", 0, start) + 1
+    assert error.line == line, message
+    assert "operand shapes (" in message
+    operands = re.fullmatch(r"(\w+) \S+ (\w+)|\w+\(([\w, ]+)\)", culprit)
+    if operands:  # operands that are inputs: their own shapes are named
+        names = [n for group in operands.groups() if group for n in re.split(r", ", group)]
+        for name in names:
+            if name in shapes and shapes[name]:
+                assert str(shapes[name]) in message, (name, message)
+    assert "^" in message
+    assert len(IMPOSSIBLE) >= 30
+
+
+# --- vjp: values of any shape ----------------------------------------------------------------
+
+
+def test_vjp_against_jax():
+    f = exprgrad.compile("tanh(X @ W) * z", backend="numpy")
+    rng = np.random.default_rng(3)
+    point = {"X": rng.normal(size=(3, 4)), "W": rng.normal(size=(4, 2)), "z": rng.normal(size=2)}
+    cotangent = rng.normal(size=(3, 2))
+    value, grads = f.vjp(cotangent, **point)
+    args = [jnp.asarray(point[n]) for n in f.inputs]
+    jax_value, pullback = jax.vjp(jax_function(f), *args)
+    jax_grads = dict(zip(f.inputs, pullback(jnp.asarray(cotangent)), strict=True))
+    assert_close(value, jax_value)
+    for name in f.inputs:
+        assert_close(grads[name], jax_grads[name], what=name)
+    with pytest.raises(ValueError, match=r"cotangent has shape \(2,\), the value \(3, 2\)"):
+        f.vjp(np.ones(2), **point)
+    with pytest.raises(ValueError, match="value_and_grad needs a scalar value.*shape \\(3, 2\\)"):
+        f.value_and_grad(**point)
+
+
+def test_inputs_of_every_kind_and_never_modified():
+    f = exprgrad.compile("sum(a * b) + c", backend="numpy")
+    a = np.arange(3.0)
+    before = a.copy()
+    value, grads = f.value_and_grad(a=a, b=[1, 2, 3], c=2)
+    assert value == 0 * 1 + 1 * 2 + 2 * 3 + 2
+    assert (a == before).all() and grads["a"] is not a
+    assert grads["b"].dtype == np.float64 and type(grads["c"]) is np.float64
+    grads["a"][0] = 99.0  # a gradient is the caller's own array to change
+    assert a[0] == 0.0
+    for bad, fragment in (("x", "must be an array or a real number, not str"),
+                          (None, "not NoneType"), (np.array([1j]), "complex")):  # fmt: skip
+        with pytest.raises(TypeError, match=fragment):
+            f(a=bad, b=1.0, c=1.0)
+    with pytest.raises(TypeError, match="missing argument"):
+        f(a=1.0)
+    assert math.isfinite(f(1.0, 2.0, 3.0))
