@@ -262,7 +262,10 @@ def _gate_class(primitive: Primitive) -> type[Gate]:
 
 
 # One class per primitive, from the table: MulGate, AddGate, SigmoidGate, WhereGate, ...
-GATES: dict[str, type[Gate]] = {p.name: _gate_class(p) for p in PRIMITIVES if p.name != "powi"}
+# (circuits are of numbers: the array functions belong to the numpy backend)
+GATES: dict[str, type[Gate]] = {
+    p.name: _gate_class(p) for p in PRIMITIVES if p.name != "powi" and not p.arrays
+}
 globals().update({cls.__name__: cls for cls in GATES.values()})
 
 

@@ -63,7 +63,7 @@ def _builder(name: str) -> Callable[..., Gate]:
 
 
 BUILDERS: dict[str, Callable[..., Gate]] = {
-    _RENAMED.get(name, name): _builder(name) for name in FUNCTIONS
+    _RENAMED.get(name, name): _builder(name) for name in FUNCTIONS if name in GATES
 }
 BUILDERS["eq"] = _builder("eq")
 BUILDERS["ne"] = _builder("ne")
