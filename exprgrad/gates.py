@@ -18,6 +18,7 @@ shape reuses the compiled code.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -308,20 +309,59 @@ class _Circuit:
                 row_of_text.setdefault(text, row)
             self.gates.append((gate, row))
         self.spans = spans
-        self._computed: tuple | None = None  # (arguments, value, values, adjoints)
+        self.compute, self.backprop = self._runners()
 
     def arguments(self) -> list[float]:
         return [leaf.val for leaf in self.leaves]
 
-    def _run(self) -> tuple:
-        arguments = self.arguments()
-        value, values, adjoints = self._trace(*arguments)
-        for gate, row in self.gates:
-            gate.val = values[row]
-        self._computed = (arguments, value, values, adjoints)
-        if not math.isfinite(value):
-            self._name_non_finite()
-        return self._computed
+    def _runners(self) -> tuple[Callable[[], float], Callable[[float, float], None]]:
+        """compute() and backprop(lr, grad) for this circuit, as generated code: one call
+        of the trace, then one assignment a gate (a loop would cost more than the trace).
+
+        The gates, the trace function and the last results are the code's globals."""
+        leaves = ", ".join(f"_leaf{k}.val" for k in range(len(self.leaves)))
+        args = f"({leaves}{',' if len(self.leaves) == 1 else ''})"
+        gates = list(enumerate(self.gates))
+        values = [f"    _gate{k}.val = values[{row}]" for k, (_, row) in gates]
+        grads = [f"        _gate{k}.grad = adjoints[{row}]" for k, (_, row) in gates]
+        scaled = [f"{line} * grad" for line in grads]
+        moves = [f"        _param{k}.val += lr * _param{k}.grad" for k in range(len(self.params))]
+        source = "\n".join(
+            [
+                "def compute():",
+                f"    arguments = {args}",
+                "    value, values, adjoints = _trace(*arguments)",
+                *values,
+                "    _last[:] = arguments, adjoints",
+                "    if not -_INF < value < _INF:  # inf or nan: name the gate",
+                "        _non_finite()",
+                "    return value",
+                "",
+                "def backprop(lr, grad):",
+                f"    if _last[0] != {args}:  # new values since compute(): compute again",
+                "        compute()",
+                "    adjoints = _last[1]",
+                "    if grad == 1.0:",
+                *grads,
+                "    else:",
+                *scaled,
+                "    if lr:",
+                *(moves or ["        pass"]),
+            ]
+        )
+        namespace: dict[str, Any] = {
+            "_trace": self._trace,
+            "_last": [None, None],
+            "_INF": math.inf,
+            "_non_finite": self._name_non_finite,
+            "__builtins__": {},
+        }
+        namespace.update({f"_leaf{k}": leaf for k, leaf in enumerate(self.leaves)})
+        namespace.update({f"_gate{k}": gate for k, (gate, _) in gates})
+        namespace.update({f"_param{k}": param for k, param in enumerate(self.params)})
+        # Safe to run: every name in the source is one of ours, and every number an index.
+        exec(builtins.compile(source, "<exprgrad circuit>", "exec"), namespace)  # noqa: S102
+        return namespace["compute"], namespace["backprop"]
 
     def _name_non_finite(self) -> None:
         for gate, _ in self.gates:
@@ -330,24 +370,6 @@ class _Circuit:
                 text = self.text[start:end]
                 message = f"{text} is {gate.val}"
                 raise EvaluationError(message, self.text, Span(start, end))
-
-    def compute(self) -> float:
-        return self._run()[1]
-
-    def backprop(self, lr: float, grad: float) -> None:
-        computed = self._computed
-        if computed is None or computed[0] != self.arguments():
-            computed = self._run()
-        adjoints = computed[3]
-        if grad == 1.0:
-            for gate, row in self.gates:
-                gate.grad = adjoints[row]
-        else:
-            for gate, row in self.gates:
-                gate.grad = adjoints[row] * grad
-        if lr:
-            for param in self.params:
-                param.val += lr * param.grad
 
     def reset(self) -> None:
         for gate, _ in self.gates:
