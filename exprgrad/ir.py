@@ -47,6 +47,7 @@ class Program:
     grad_of: Mapping[int, int] = field(default_factory=dict)  # adjoint id -> its forward id
     # forward id -> id of d(value)/d(that op), for a trace of every line (else empty)
     adjoints: Mapping[int, int] = field(default_factory=dict)
+    assigned: Mapping[str, int] = field(default_factory=dict)  # `name = ...` -> its value id
 
     def input_ids(self) -> dict[str, int]:
         return {op.name: i for i, op in enumerate(self.ops) if op.prim == INPUT}
@@ -67,6 +68,7 @@ class Program:
             grads={name: new_id[i] for name, i in self.grads.items()},
             grad_of=grad_of,
             adjoints={new_id[f]: new_id[a] for f, a in self.adjoints.items()},
+            assigned={n: new_id[i] for n, i in self.assigned.items() if _has(new_id, i)},
         )
 
 

@@ -219,4 +219,5 @@ def lower(tree: syntax.Program) -> ir.Program:
     value = None
     for statement in tree.statements:
         value = lowering.statement(statement)
-    return ir.Program(tuple(lowering.builder.ops), tree.source, tuple(lowering.inputs), value)
+    ops, inputs = tuple(lowering.builder.ops), tuple(lowering.inputs)
+    return ir.Program(ops, tree.source, inputs, value, assigned=dict(lowering.env))

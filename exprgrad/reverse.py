@@ -198,4 +198,7 @@ def differentiate(
             if op.prim != CONST:  # seen from the top level: 0 where its branch is not taken
                 adjoints[i] = leave(gradient, needed[i], None, op.span)
     ops = tuple(builder.ops)
-    return Program(ops, program.source, program.inputs, program.value, grads, grad_of, adjoints)
+    return Program(
+        ops, program.source, program.inputs, program.value, grads, grad_of, adjoints,
+        program.assigned,
+    )  # fmt: skip

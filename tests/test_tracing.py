@@ -122,3 +122,10 @@ def test_html_table():
     assert page.startswith("<table>") and page.count("<tr>") == 2 + 1 + 1  # head, rows, foot
     assert "<td>a*x</td>" in page and "value = 5.0" in page
     assert "&lt;" in exprgrad.compile("where(a < 1, a, 2)").trace(a=0.0)._repr_html_()
+
+
+def test_every_assigned_name_is_in_the_trace_even_an_alias():
+    f = exprgrad.compile("z = a*x + b; score = z; min(1, label*score)")
+    trace = f.trace(a=1.0, x=2.0, b=3.0, label=0.1)
+    assert trace.values["score"] == trace.values["z"] == 5.0
+    assert trace.grads["score"] == trace.grads["z"] == 0.1
