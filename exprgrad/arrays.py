@@ -215,6 +215,48 @@ class ArrayFunction:
         self._check_finite(special, "vjp", arrays, value, grads)
         return value, grads
 
+    def trace(self, /, *args: Any, **kwargs: Any):
+        """Every line's value and adjoint (arrays) at these inputs, as a Trace."""
+        from .primitives import COMPARISON_NAMES
+        from .tracing import Row, Trace
+
+        arrays = self._arrays(args, kwargs)
+        special = self._for(arrays)
+        if "trace" not in special.functions:
+            forward = self.forward_program
+            program = eliminate_dead_code(
+                differentiate(forward, forward.inputs, simplify, arrays=True, every_adjoint=True)
+            )
+            inputs = {name: special.specs[i] for name, i in forward.input_ids().items()}
+            specs = shapes.infer(program, inputs)
+            rows = [i for i, op in enumerate(forward.ops) if op.prim == INPUT]
+            rows += [
+                i
+                for i, op in enumerate(forward.ops)
+                if op.prim not in (INPUT, CONST) and op.prim not in COMPARISON_NAMES
+            ]
+            generated = numpy_codegen.function_source(program, specs, "trace", rows=rows)
+            namespace = numpy_helpers.namespace()
+            code = builtins.compile(generated.source, "<exprgrad numpy trace>", "exec")
+            exec(code, namespace)  # noqa: S102 (our code)
+            special.functions["trace"] = namespace["trace"]
+            special.sources["trace"] = generated.source
+            special.line_ops["trace"] = (rows, generated.names)
+        rows, names = special.line_ops["trace"]
+        value, values, adjoints = special.functions["trace"](*arrays)
+        ops = self.forward_program.ops
+        count = sum(ops[i].prim == INPUT for i in rows)
+        table = [
+            Row(names[i], quote(self.formula, ops[i]), values[k], adjoints[k])
+            for k, i in enumerate(rows[count:], start=count)
+        ]
+        row_of = {i: k for k, i in enumerate(rows)}
+        named = [(n, row_of[i]) for n, i in self.forward_program.input_ids().items()]
+        named += [(n, row_of[i]) for n, i in self.forward_program.assigned.items() if i in row_of]
+        by_name = {name: values[k] for name, k in named}
+        gradients = {name: adjoints[k] for name, k in named}
+        return Trace(self.formula, value, table, by_name, gradients)
+
     def source_for(self, /, *args: Any, **kwargs: Any) -> str:
         """The numpy source generated for inputs of these shapes and dtypes."""
         arrays = self._arrays(args, kwargs)

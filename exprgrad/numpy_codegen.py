@@ -192,7 +192,8 @@ def function_source(
 ) -> Generated:
     """Source of `function` for one signature: `forward` returns the value,
     `value_and_grad` (value, {name: gradient}), `vjp` (value, {name: gradient}) with
-    the cotangent as its last argument, `trace` (value, the values of `rows`)."""
+    the cotangent as its last argument, `trace` (value, the values of `rows`, and their
+    adjoints when the program has them: reverse mode's every_adjoint)."""
     names, inlined = _names(program)
     writer = _Writer(program, specs, names)
     _alias(program, writer, names)
@@ -227,7 +228,15 @@ def function_source(
     if function == "forward":
         lines.append(f"{indent}return {value}")
     elif function == "trace":
-        lines.append(f"{indent}return {value}, {_tuple([names[i] for i in rows or []])}")
+        values = _tuple([names[i] for i in rows or []])
+        if program.adjoints:
+            adjoints = [
+                _output(writer, program.adjoints[i]) if i in program.adjoints else "0.0"
+                for i in rows or []
+            ]
+            lines.append(f"{indent}return {value}, {values}, {_tuple(adjoints)}")
+        else:
+            lines.append(f"{indent}return {value}, {values}")
     else:
         entries = [f"{n!r}: {_output(writer, i, n)}" for n, i in (returns or [])]
         one_line = f"{indent}return {value}, {{{', '.join(entries)}}}"

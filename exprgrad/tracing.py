@@ -18,8 +18,8 @@ from typing import NamedTuple
 class Row(NamedTuple):
     name: str  # the line's name in the generated code: t3, or a name the formula assigned
     text: str  # the formula text the line computes
-    value: float | None  # None for a line inside a where branch not taken
-    grad: float  # d(value of the formula) / d(this line)
+    value: float | None  # None for a line inside a where branch not taken (an array: numpy)
+    grad: float  # d(value of the formula) / d(this line), of the line's shape
 
 
 HEADINGS = ("name", "computes", "value", "gradient")
@@ -30,6 +30,11 @@ _SHOWN = 25  # rows shown at each end of a long table
 def _number(value: float | None) -> str:
     if value is None:
         return "(not computed)"
+    shape = getattr(value, "shape", ())
+    if shape:  # an array (the numpy backend): its shape and range
+        low, high = float(value.min()), float(value.max())
+        return f"{'x'.join(map(str, shape))} in [{low:.6g}, {high:.6g}]"
+    value = float(value)
     return repr(value) if math.isfinite(value) or math.isnan(value) else str(value)
 
 
