@@ -102,6 +102,13 @@ class _Writer:
         summed = f"np.sum({name}, axis={_tuple(list(range(lead)) + kept)}, keepdims=True)"
         return f"{summed}.reshape({_tuple(list(shape))})"
 
+    def is_fresh(self, i: int) -> bool:
+        """Is the op's value an array this code allocated (so it may be written into)?"""
+        op = self.program.ops[i]
+        if op.prim in (INPUT, CONST, "count", "expand", "transpose") or self.is_alias(i):
+            return False
+        return "broadcast_to" not in self.expression(i)
+
     def is_alias(self, i: int) -> bool:
         """An op whose code would only copy a name: an unbroadcast that changes no shape."""
         op = self.program.ops[i]
@@ -177,6 +184,39 @@ def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
                 names[i] = names[source]
 
 
+def _in_place(program: Program, writer: _Writer, names: dict[int, str]) -> dict[int, int]:
+    """Additions written in place (`W_grad += t9`): add -> the operand added to the array
+    it accumulates into. That
+    operand must be an array of the sum's shape and dtype that this code made itself
+    (not an input, a view or a constant) and that nothing else reads: accumulating a
+    gradient then allocates nothing. The operand takes the sum's name."""
+    uses = codegen._uses(program)
+    into: dict[int, int] = {}
+    others: dict[int, int] = {}
+    for i, op in enumerate(program.ops):
+        if op.prim != "add" or writer.is_alias(i) or op.args[0] == op.args[1]:
+            continue
+        for operand in op.args:
+            target, alone = operand, uses[operand] == 1
+            while writer.is_alias(target):  # an unchanged unbroadcast: look through it
+                target = program.ops[target].args[0]
+                alone = alone and uses[target] == 1
+            spec = writer.specs[target]
+            if (
+                alone
+                and spec == writer.specs[i]
+                and spec.shape != ()
+                and writer.is_fresh(target)
+                and target not in into.values()
+            ):
+                into[i] = target
+                others[i] = op.args[1] if operand == op.args[0] else op.args[0]
+                break
+    for i in sorted(into, reverse=True):  # a chain of sums is one array: the last one's name
+        names[into[i]] = names[i]
+    return others
+
+
 def _shape_text(spec: Spec) -> str:
     shape = "scalar" if spec.shape == () else "x".join(map(str, spec.shape))
     return shape if spec.dtype in ("float64", "weak") else f"{shape} {spec.dtype}"
@@ -197,6 +237,7 @@ def function_source(
     names, inlined = _names(program)
     writer = _Writer(program, specs, names)
     _alias(program, writer, names)
+    into = _in_place(program, writer, names)
     for i in sorted(inlined):  # written with their operands' final names
         operands_ = [names[a] for a in program.ops[i].args]
         names[i] = BY_NAME[program.ops[i].prim].emit_python(operands_)
@@ -216,7 +257,10 @@ def function_source(
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             previous_comment = None
-        code = f"{indent}{names[i]} = {writer.expression(i)}"
+        if i in into:  # accumulate into the fresh operand, which already has this name
+            code = f"{indent}{names[i]} += {names[into[i]]}"
+        else:
+            code = f"{indent}{names[i]} = {writer.expression(i)}"
         comment = quote(program.source, op)
         shape = _shape_text(specs[i])
         note = f"{comment}  [{shape}]" if comment and comment != previous_comment else f"[{shape}]"
