@@ -1,10 +1,11 @@
 """Who survived the Titanic? Logistic regression on a CSV file you give it.
 
 Reads Kaggle's train.csv (or CS109's titanic.csv) with exprgrad.datasets.load_titanic:
-8 standardised features per passenger (class, sex, age with missing ages filled and
-flagged, relatives aboard, log fare), label Survived. A stratified, seeded quarter of the
-passengers is kept for testing (the standardisation uses the whole file's means, as
-load_titanic computes them). The model is one formula with a named weight per feature,
+8 features per passenger (class, sex, age with missing ages flagged, relatives aboard,
+log fare), label Survived. A stratified, seeded quarter of the passengers is kept for
+testing, and datasets.standardize fills missing values and scales every column with the
+training passengers' medians, means and deviations alone, so that nothing of the test
+passengers leaks into training. The model is one formula with a named weight per feature,
 
     z = w_pclass_2*pclass_2 + ... + w_log_fare*log_fare + b;  softplus(z) - survived*z
 
@@ -33,7 +34,7 @@ SCORE = " + ".join(f"{w}*{x}" for w, x in zip(WEIGHTS, FEATURES, strict=True)) +
 def load(path: str):
     """The passengers, or a one-line error and exit status 2."""
     try:
-        return datasets.load_titanic(path)
+        return datasets.load_titanic(path, standardize=False)  # raw: split first
     except datasets.DatasetError as error:  # missing, empty, malformed: the message says
         message = str(error)
     except OSError as error:  # unreadable for another reason (permissions, ...)
@@ -57,6 +58,7 @@ def main() -> None:
     except ValueError as error:  # too few passengers to split
         print(f"titanic_logistic.py: error: {options.csv}: {error}", file=sys.stderr)
         sys.exit(2)
+    x_train, x_test = datasets.standardize(x_train, x_test)  # the training rows' statistics
     print(f"{len(features)} passengers: {len(x_train)} to train on, {len(x_test)} to test")
 
     loss = exprgrad.compile(f"z = {SCORE}\nsoftplus(z) - survived*z", wrt=[*WEIGHTS, "b"])

@@ -9,6 +9,15 @@
 
 from .errors import EvaluationError, FormulaError, SymbolicError
 from .function import Function, compile  # noqa: A004 (exprgrad.compile is the API)
+from .interop import hessian, residuals
 
-__all__ = ["EvaluationError", "Function", "FormulaError", "SymbolicError", "compile"]
+__all__ = [
+    "EvaluationError",
+    "Function",
+    "FormulaError",
+    "SymbolicError",
+    "compile",
+    "hessian",
+    "residuals",
+]
 __version__ = "0.1.0"

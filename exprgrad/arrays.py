@@ -14,6 +14,7 @@ import builtins
 import hashlib
 import itertools
 import linecache
+import math
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ _FLOATS = ("float32", "float64")
 def _as_array(name: str, value: Any) -> np.ndarray:
     """An argument as a float array: float32 and float64 arrays as they are (never
     copied), other real numbers and arrays as float64; anything else a TypeError."""
+    if type(value) is np.ndarray and value.dtype.char in "fd":  # the common case, fast
+        return value
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         kind = value.dtype.kind
         if kind == "f":
@@ -120,7 +123,7 @@ class ArrayFunction:
         return [_as_array(name, value) for name, value in zip(inputs, values, strict=True)]
 
     def _for(self, arrays: list[np.ndarray]) -> _Specialized:
-        key = tuple((a.shape, a.dtype.str) for a in arrays)
+        key = tuple((a.shape, a.dtype.char) for a in arrays)
         found = self._specialized.get(key)
         if found is None:
             inputs = {
@@ -255,7 +258,8 @@ class ArrayFunction:
         named += [(n, row_of[i]) for n, i in self.forward_program.assigned.items() if i in row_of]
         by_name = {name: values[k] for name, k in named}
         gradients = {name: adjoints[k] for name, k in named}
-        return Trace(self.formula, value, table, by_name, gradients)
+        inputs = tuple(self.forward_program.input_ids())
+        return Trace(self.formula, value, table, by_name, gradients, inputs)
 
     def source_for(self, /, *args: Any, **kwargs: Any) -> str:
         """The numpy source generated for inputs of these shapes and dtypes."""
@@ -278,6 +282,12 @@ class ArrayFunction:
 
     def _check_finite(self, special, function, arrays, value, grads=None) -> None:
         outputs = [value, *(grads or {}).values()]
+        # a sum is finite when every element is (it may overflow: then look closer)
+        total = 0.0
+        for output in outputs:
+            total += float(np.add.reduce(output, None))
+        if math.isfinite(total):
+            return
         if all(np.isfinite(o).all() for o in outputs):
             return
         if not all(np.isfinite(a).all() for a in arrays):
@@ -292,7 +302,8 @@ class ArrayFunction:
         namespace = numpy_helpers.namespace()
         exec(builtins.compile(generated.source, "<exprgrad diagnosis>", "exec"), namespace)  # noqa: S102
         extra = [arrays[-1]] if function == "vjp" else []
-        _, values = namespace["trace"](*arrays[: len(self.inputs)], *extra)
+        with np.errstate(all="ignore"):
+            _, values = namespace["trace"](*arrays[: len(self.inputs)], *extra)
         value_of = dict(zip(rows, values, strict=True))
         finite = {i: np.isfinite(v).all() for i, v in value_of.items()}
         needed = regions.need(program, regions.Guards())

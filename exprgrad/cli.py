@@ -8,6 +8,7 @@ import sys
 
 from . import __version__
 from .errors import EvaluationError, FormulaError, shorten
+from .function import Function
 from .function import compile as compile_formula
 
 EXIT_BAD_INPUT = 2
@@ -22,6 +23,7 @@ examples:
   exprgrad 'min(1, label*(a*x + b*y + c))' --at a=1,b=-2,c=-1,x=1.2,y=0.7,label=1
   exprgrad -f loss.txt --wrt w1,w2 --check
   echo 'log(1 + x*x)' | exprgrad - --emit module > loss.py
+  exprgrad 'sigmoid(a*x + b*y + c)' --at a=1,b=2,c=-3,x=-1,y=3 --trace --svg graph.svg
 """
 
 
@@ -55,6 +57,25 @@ def _parser() -> argparse.ArgumentParser:
         "cannot take the formula)",
     )
     parser.add_argument("--ir", action="store_true", help="print the optimized gradient IR")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="with --at: print every line's value and gradient (d value / d line), the "
+        "forward/backward table",
+    )
+    parser.add_argument(
+        "--dot",
+        action="store_true",
+        help="print the formula's graph as Graphviz DOT: a node per operation, an edge per "
+        "operand; with --at, each node's value and gradient",
+    )
+    parser.add_argument(
+        "--svg",
+        metavar="FILE",
+        help="write that graph as an SVG picture to FILE (laid out by Graphviz's dot when "
+        "it and the graphviz package are installed, else by exprgrad); with --at, each "
+        "node's value and gradient",
+    )
     parser.add_argument(
         "--emit",
         choices=("source", "module"),
@@ -169,9 +190,62 @@ def _parse_point(texts: list[str], parser: argparse.ArgumentParser) -> dict[str,
     return point
 
 
+def _check_views(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--trace, --dot and --svg: usage errors for combinations that cannot work."""
+    if args.trace and args.at is None:
+        parser.error("--trace needs --at NAME=VALUE,... (the point whose lines it shows)")
+    printing = [
+        flag
+        for flag, given in (
+            ("--trace", args.trace),
+            ("--dot", args.dot),
+            ("--check", args.check),
+            ("--latex", args.latex),
+            ("--ir", args.ir),
+            ("--emit module", args.emit == "module"),
+        )
+        if given
+    ]
+    if len(printing) > 1 and {"--trace", "--dot"} & set(printing):
+        parser.error(f"{printing[0]} and {printing[1]} both print; give one of them")
+
+
+def _show(
+    function: Function, point: dict[str, float] | None, args: argparse.Namespace
+) -> int | None:
+    """--svg, --dot, --trace. The exit status, or None when other output is still to come
+    (--svg beside --at's value, --check, --latex, --ir or --emit)."""
+    if args.svg is None and not args.dot and not args.trace:
+        return None
+    from .graph import Graph
+
+    try:
+        if args.svg is not None or args.dot:
+            graph = Graph(function, point)
+        if args.svg is not None:
+            picture = graph.svg()
+            try:
+                with open(args.svg, "w", encoding="utf-8") as handle:
+                    handle.write(picture)
+            except OSError as error:
+                reason = error.strerror or error
+                print(f"exprgrad: cannot write {shorten(args.svg, 200)}: {reason}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+        if args.dot:
+            print(graph.dot(), end="")
+        if args.trace:
+            print(function.trace(**point))
+    except EvaluationError as error:
+        print(f"exprgrad: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    others = point is not None or args.check or args.latex or args.ir or args.emit == "module"
+    return None if args.svg is not None and not args.dot and not args.trace and others else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(_formula_last(sys.argv[1:] if argv is None else argv, parser))
+    _check_views(args, parser)
     formula = _read_formula(args, parser)
     try:
         function = compile_formula(formula, wrt=args.wrt)
@@ -190,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             listed = _names(list(function.inputs))
             parser.error(f"--at: {'; '.join(problems)} (give NAME=VALUE for each input: {listed})")
+        shown = _show(function, point, args)
+        if shown is not None:
+            return shown
         try:
             value, grads = function.value_and_grad(**point)
         except EvaluationError as error:
@@ -199,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, gradient in grads.items():
             print(f"d/d{name} = {gradient!r}")
         return 0
+    shown = _show(function, None, args)
+    if shown is not None:
+        return shown
     if args.check:
         # Each component's line as soon as it is decided: a slow check shows its progress.
         report = function.check(on_component=lambda component: print(component, flush=True))

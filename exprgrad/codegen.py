@@ -466,7 +466,54 @@ def _return_trace(program: Program, names: dict[int, str], layout: _Layout) -> l
     return lines
 
 
-RETURNS = {"forward": _return_value, "value_and_grad": _return_value_and_grad}
+def _wrapped(head: str, items: list[str], tail: str, indent: str = "        ") -> list[str]:
+    one_line = f"{indent}{head}{', '.join(items)}{tail}"
+    if len(one_line) <= _LINE_LIMIT or not items:
+        return [one_line]
+    return [f"{indent}{head}", *(f"{indent}    {item}," for item in items), f"{indent}{tail}"]
+
+
+def _return_matrix(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+    rows: dict[str, list[str]] = {}
+    for key, i in program.grads.items():
+        rows.setdefault(key.split(",")[0], []).append(names[i])
+    lines = [f"[{', '.join(row)}]" for row in rows.values()]
+    return _wrapped("return [", lines, "]")
+
+
+def _return_list(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+    return _wrapped("return [", [names[i] for i in program.grads.values()], "]")
+
+
+def _return_value_and_tangent(
+    program: Program, names: dict[int, str], layout: _Layout
+) -> list[str]:
+    return [f"        return {names[program.value]}, {names[program.grads['tangent']]}"]
+
+
+def _return_dict(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+    entries = [f"{name!r}: {names[i]}" for name, i in program.grads.items()]
+    return _wrapped("return {", entries, "}")
+
+
+def _return_value_and_list(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+    grads = [names[i] for i in program.grads.values()]
+    return _wrapped(f"return {names[program.value]}, [", grads, "]")
+
+
+# the function each kind of generated code ends with; the higher-order ones return
+# Hessians and Jacobians (program.grads keyed "row,column"), residuals, tangents, flat
+# gradients (interop.py, forward.py)
+RETURNS = {
+    "forward": _return_value,
+    "value_and_grad": _return_value_and_grad,
+    "hessian": _return_matrix,
+    "jacobian": _return_matrix,
+    "residuals": _return_list,
+    "jvp": _return_value_and_tangent,
+    "hvp": _return_dict,
+    "flat": _return_value_and_list,
+}
 
 
 def function_source(

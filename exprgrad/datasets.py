@@ -1,5 +1,6 @@
 """Small data sets for examples: MNIST and QMNIST IDX files, the Titanic CSV, scikit-learn's
-bundled digits and breast cancer, and two helpers (a seeded train/test split, one-hot labels).
+bundled digits and breast cancer, and helpers (a seeded train/test split, one-hot labels,
+standardisation with a training set's statistics).
 
 Nothing is downloaded: the loaders read files the user already has and say where to get
 them when they are missing. numpy (the ``array`` extra) is imported by the functions that
@@ -39,6 +40,7 @@ __all__ = [
     "load_qmnist",
     "load_titanic",
     "one_hot",
+    "standardize",
     "train_test_split",
 ]
 
@@ -139,6 +141,12 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
                 raise DatasetError(f"{path}: corrupt {compression} data ({error})") from None
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
+    except OSError as error:  # permissions, a device error, ...
+        raise DatasetError(f"{path}: cannot read it ({_reason(error)})") from None
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error) or type(error).__name__
 
 
 def _read_idx(np: Any, path: str, raw: IO[bytes], stream: IO[bytes], compression: str | None):
@@ -280,7 +288,11 @@ def load_mnist(
     _check_directory(directory, "MNIST", _MNIST_URL)
     images_stem, labels_stem = _MNIST_FILES[kind]
     where = _MNIST_URL
-    if any(name.startswith(("qmnist-", "xnist-")) for name in os.listdir(directory)):
+    try:
+        names = os.listdir(directory)
+    except OSError as error:
+        raise DatasetError(f"{directory}: cannot list it ({_reason(error)})") from None
+    if any(name.startswith(("qmnist-", "xnist-")) for name in names):
         where += "; this directory holds QMNIST files: load them with load_qmnist"
     images_path = _find(directory, (images_stem,), f"MNIST {kind}", "MNIST", where)
     labels_path = _find(directory, (labels_stem,), f"MNIST {kind}", "MNIST", where)
@@ -384,9 +396,9 @@ class TitanicStats:
 
 
 class TitanicData(NamedTuple):
-    features: np.ndarray  # n x 8, float64, standardised
+    features: np.ndarray  # n x 8, float64, standardised (raw with standardize=False)
     labels: np.ndarray | None  # n, int64 0/1; None with labels=False
-    stats: TitanicStats
+    stats: TitanicStats | None  # None with standardize=False
 
 
 TITANIC_FEATURES = (
@@ -468,6 +480,7 @@ def load_titanic(
     *,
     stats: TitanicStats | None = None,
     labels: bool = True,
+    standardize: bool = True,
 ) -> TitanicData:
     """The Titanic passengers of a CSV file as features for logistic regression.
 
@@ -480,9 +493,18 @@ def load_titanic(
     deviation 1; labels int64 Survived. Pass the training file's stats to load test data
     with the same medians, means and deviations; labels=False reads a file without
     Survived (Kaggle's test.csv) and returns None for labels.
+
+    These statistics are the whole file's. To split the file and learn them from the
+    training part alone, load it with standardize=False: features are then the raw
+    values (age in years, log1p(fare), the indicators 0/1), a missing age or fare is NaN
+    (age_missing still flags the age) and stats is None; split, then
+    standardize(x_train, x_test) fills each NaN with the training column's median and
+    standardises with the training columns' means and deviations.
     """
     np = _numpy()
     path = os.fspath(path)
+    if not standardize and stats is not None:
+        raise ValueError("stats are applied by standardising: pass standardize=True with them")
     rows = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
@@ -516,10 +538,15 @@ def load_titanic(
         ) from None
     except csv.Error as error:
         raise DatasetError(f"{path}: malformed CSV ({error})") from None
+    except OSError as error:  # permissions, a device error, ...
+        raise DatasetError(f"{path}: cannot read it ({_reason(error)})") from None
     if not rows:
         raise DatasetError(f"{path}: no passengers after the header")
 
-    if stats is None:
+    label_array = np.array([row[0] for row in rows], dtype=np.int64) if labels else None
+    if not standardize:
+        age_median = fare_median = math.nan  # left missing: standardize() fills them
+    elif stats is None:
         ages = [row[3] for row in rows if row[3] is not None]
         fares = [row[6] for row in rows if row[6] is not None]
         if not ages or not fares:
@@ -544,6 +571,8 @@ def load_titanic(
         for _, pclass, male, age, sibsp, parch, fare in rows
     ]
     features = np.array(table, dtype=np.float64)
+    if not standardize:
+        return TitanicData(features, label_array, None)
     if stats is None:
         mean = features.mean(axis=0)
         std = features.std(axis=0)
@@ -556,7 +585,6 @@ def load_titanic(
             float(fare_median),
         )
     features = (features - np.array(stats.mean)) / np.array(stats.std)
-    label_array = np.array([row[0] for row in rows], dtype=np.int64) if labels else None
     return TitanicData(features, label_array, stats)
 
 
@@ -639,6 +667,43 @@ def train_test_split(
     train = rng.permutation(np.flatnonzero(~in_test))
     test = rng.permutation(np.flatnonzero(in_test))
     return features[train], features[test], labels[train], labels[test]
+
+
+def standardize(train: Any, *others: Any) -> tuple[np.ndarray, ...]:
+    """(train, *others) standardised with the statistics of train's columns alone, so that
+    nothing of a test set leaks into the features: in every array, a NaN is replaced by the
+    median of train's known values in its column, then each column has train's mean
+    subtracted and is divided by train's standard deviation (1 for a constant column).
+    Returns new float64 arrays, n x columns like train.
+
+    >>> x_train, x_test = standardize([[1.0, 5.0], [3.0, float("nan")]], [[5.0, float("nan")]])
+    >>> x_train.tolist(), x_test.tolist()
+    ([[-1.0, 0.0], [1.0, 0.0]], [[3.0, 0.0]])
+    """
+    np = _numpy()
+    arrays = [np.array(a, dtype=np.float64) for a in (train, *others)]  # copies
+    if any(a.ndim != 2 or a.shape[1] != arrays[0].shape[1] for a in arrays):
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(
+            f"standardize takes 2-D arrays (rows: examples) with the same columns, not {shapes}"
+        )
+    first = arrays[0]
+    if not len(first):
+        raise ValueError("standardize needs training rows to learn the statistics from")
+    known = ~np.isnan(first)
+    empty = np.flatnonzero(~known.any(axis=0))
+    if empty.size:
+        raise ValueError(f"column {int(empty[0])} of train has no known value (all NaN)")
+    medians = np.nanmedian(first, axis=0)
+    for array in arrays:
+        missing = np.isnan(array)
+        array[missing] = np.broadcast_to(medians, array.shape)[missing]
+    mean, std = first.mean(axis=0), first.std(axis=0)
+    std[std == 0] = 1.0  # a constant column stays 0
+    for array in arrays:
+        array -= mean
+        array /= std
+    return tuple(arrays)
 
 
 def one_hot(labels: Any, num_classes: int | None = None, *, dtype: str = "float64") -> np.ndarray:

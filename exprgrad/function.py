@@ -41,7 +41,11 @@ MAX_OPERATIONS = 150_000
 
 
 def compile(  # noqa: A001 (exprgrad.compile is the API)
-    formula: str, wrt: Iterable[str] | str | None = None, *, optimize: bool = True
+    formula: str,
+    wrt: Iterable[str] | str | None = None,
+    *,
+    optimize: bool = True,
+    backend: str = "python",
 ) -> Function:
     """Compile a formula into a Function computing its value and gradient.
 
@@ -51,10 +55,23 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
     optimize: fold constants and drop dead code (default). False keeps the program as
         written and differentiated: the same values bit for bit, and the same gradients
         but for the sign of a zero (README, "How it works").
+    backend: "python" (scalars, code that needs only math) or "numpy" (arrays: the code
+        is specialised on the first call with each signature of shapes and dtypes;
+        returns an exprgrad.arrays.ArrayFunction).
 
     Raises FormulaError (a ValueError) for any bad formula or wrt name.
+    A sympy expression in place of the text is written as formula text first
+    (exprgrad.from_sympy), so f.formula is that text.
     """
-    return _pipeline(formula, wrt, fold_forward=optimize, fold_gradient=optimize)
+    if not isinstance(formula, str) and type(formula).__module__.startswith("sympy."):
+        from .from_sympy import formula_text  # a front end: text the parser reads
+
+        formula = formula_text(formula)
+    if backend not in ("python", "numpy"):
+        raise ValueError(f"backend must be 'python' or 'numpy', not {backend!r}")
+    return _pipeline(
+        formula, wrt, fold_forward=optimize, fold_gradient=optimize, arrays=backend == "numpy"
+    )
 
 
 def _rebuild(formula: str, wrt: tuple[str, ...], fold: bool, fold_forward: bool) -> Function:
@@ -68,27 +85,51 @@ def compile_unfolded(formula: str) -> Function:
 
 
 def _pipeline(
-    formula: str, wrt: Iterable[str] | str | None, *, fold_forward: bool, fold_gradient: bool
+    formula: str,
+    wrt: Iterable[str] | str | None,
+    *,
+    fold_forward: bool,
+    fold_gradient: bool,
+    arrays: bool = False,
 ) -> Function:
     collecting = gc.isenabled()
     gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
     try:
         tree = parse(formula)
         lowered = lower(tree)
+        if not arrays:
+            _scalars_only(lowered)
         forward = optimize_program(lowered) if fold_forward else eliminate_dead_code(lowered)
         forward = untangle(forward)  # rare: see regions.untangle
-        _check_size(forward, "the formula")
+        check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
         fold = simplify if fold_gradient else None  # reverse mode folds ops as it makes them
-        full = eliminate_dead_code(differentiate(forward, wrt_names, fold))
-        _check_size(full, "its gradient program")
+        full = eliminate_dead_code(differentiate(forward, wrt_names, fold, arrays=arrays))
+        check_size(full, "its gradient program")
+        if arrays:
+            from .arrays import ArrayFunction  # imports numpy: only the numpy backend does
+
+            return ArrayFunction(formula, lowered, forward, full)
         return Function(formula, lowered, forward, full, fold_gradient, fold_forward)
     finally:
         if collecting:
             gc.enable()
 
 
-def _check_size(program: Program, what: str) -> None:
+def _scalars_only(program: Program) -> None:
+    """The Python backend computes with numbers: a formula that needs arrays says where."""
+    for op in program.ops:
+        if op.prim not in (INPUT, CONST) and BY_NAME[op.prim].arrays:
+            text = codegen.quote(program.source, op)
+            raise FormulaError(
+                f"{text} needs arrays",
+                program.source,
+                op.span,
+                detail="compile it with exprgrad.compile(..., backend='numpy')",
+            )
+
+
+def check_size(program: Program, what: str) -> None:
     size = sum(op.prim != CONST for op in program.ops)
     if size > MAX_OPERATIONS:
         raise FormulaError(
@@ -355,10 +396,32 @@ class Function:
             Row(names[i], codegen.quote(self.formula, ops[i]), values[k], adjoints[k])
             for k, i in enumerate(rows[count:], start=count)
         ]
-        named = [(k, ops[i].name) for k, i in enumerate(rows) if ops[i].name is not None]
-        by_name = {name: values[k] for k, name in named}
-        gradients = {name: adjoints[k] for k, name in named}
-        return Trace(self.formula, value, table, by_name, gradients)
+        row_of = {i: k for k, i in enumerate(rows)}
+        named = [(name, row_of[i]) for name, i in self.forward_program.input_ids().items()]
+        assigned = self.forward_program.assigned.items()  # score = z names z's line too
+        named += [(name, row_of[i]) for name, i in assigned if i in row_of]
+        by_name = {name: values[k] for name, k in named}
+        gradients = {name: adjoints[k] for name, k in named}
+        inputs = tuple(self.forward_program.input_ids())
+        return Trace(self.formula, value, table, by_name, gradients, inputs)
+
+    def graph(self, /, *args: float, **kwargs: float) -> Any:
+        """The formula's operations as an exprgrad.graph.Graph: .dot() is Graphviz text,
+        .svg() a picture. At a point (arguments as for f(...)) every node shows its value
+        and gradient; Graph(f, point, gradient=True) shows the gradient program too."""
+        from .graph import Graph, call_point
+
+        return Graph(self, call_point(self.inputs, args, kwargs))
+
+    def _repr_latex_(self) -> str | None:
+        from .display import latex_repr
+
+        return latex_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html_repr
+
+        return html_repr(self)
 
     @property
     def source(self) -> str:
@@ -431,3 +494,145 @@ class Function:
         if self._fold and not self._fold_forward:  # exprgrad.gates' circuits
             return f"exprgrad.function.compile_unfolded({self.formula!r})"
         return f"exprgrad.compile({self.formula!r}{options})"
+
+    # --- higher order and numeric interop (forward.py, interop.py) ------------------------
+
+    def _build_apart(self, key: str, function: str, program: Program) -> Callable:
+        """_build() for a program whose parameters are not f.inputs as they stand (a jvp's
+        tangents follow them, a flat vector reorders them): compiled into a namespace of
+        its own whose _INPUTS names those parameters for _retry; called positionally."""
+        generated = self._generated[key] = codegen.function_source(program, function)
+        digest = hashlib.sha1(generated.source.encode()).hexdigest()[:12]
+        filename = f"<exprgrad {digest} #{next(_SERIAL)} {key}>"
+        lines = generated.source.splitlines(True)
+        linecache.cache[filename] = (len(generated.source), None, lines, filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)
+        self._line_ops[filename] = generated.line_ops
+        namespace = dict(self._namespace, _INPUTS=program.inputs)
+        # Safe to run: every identifier and number in the source was written by codegen.
+        exec(builtins.compile(generated.source, filename, "exec"), namespace)  # noqa: S102
+        return namespace[function]
+
+    def _point(self, args: tuple, kwargs: dict, what: str) -> tuple:
+        """The point's values in f.inputs order, from arguments as f(...) takes them."""
+        if not kwargs and len(args) == len(self.inputs):
+            return args
+        values = _bind_formula_names(lambda *values: values, self.inputs)(*args, **kwargs)
+        pairs = zip(self.inputs, values, strict=True)
+        missing = [name for name, value in pairs if value is _MISSING]
+        if missing:
+            listed = ", ".join(repr(name) for name in missing)
+            raise TypeError(f"{what}() is missing argument(s) {listed}")
+        return values
+
+    def _higher(self, key: str, make: Callable[[Callable | None], Program]) -> Program:
+        """A derived program (Hessian, jvp, hvp), made once, folded like the gradient."""
+        from . import forward as forward_mode
+
+        program = self.__dict__.get(key)
+        if program is None:
+            try:
+                program = eliminate_dead_code(make(simplify if self._fold else None))
+            except forward_mode.TooLarge as error:  # stopped early: far over the limit
+                program = error.program
+            check_size(program, f"its {key.strip('_')} program")
+            # a tangent flowing out of a branch through a rule's where (clip's, min's) is
+            # needed under conditions computed from the branch: a copy keeps it guarded
+            program = untangle(program)
+            self.__dict__[key] = program
+        return program
+
+    def _hessian_program(self) -> Program:
+        from . import forward as forward_mode
+
+        def make(fold: Callable | None) -> Program:
+            # dead tangents included, the builder may hold about twice what stays
+            limit = 3 * MAX_OPERATIONS
+            return forward_mode.hessian_program(self.program, self.wrt, fold, limit)
+
+        return self._higher("_hessian", make)
+
+    def hessian(self, /, *args: float, **kwargs: float) -> list[list[float]]:
+        """The matrix of second derivatives d2 value / d wrt[i] d wrt[j] at the point (taken
+        as f(...) takes it), rows and columns in f.wrt order, as lists of floats.
+
+        Forward mode over the gradient program, compiled on first use into generated code
+        (f.hessian_source); each entry below the diagonal is the same line as its mirror.
+        """
+        built = self.__dict__.get("_hessian_function")
+        if built is None:
+            built = self._build("hessian", self._hessian_program())
+            self.__dict__["_hessian_function"] = built
+        return built(*args, **kwargs)
+
+    @property
+    def hessian_source(self) -> str:
+        """The generated Python source of hessian()."""
+        source = self._text("hessian", self._hessian_program()).source
+        return codegen.header(self.formula) + "\n" + source
+
+    def jvp(self, tangents: Any, /, *args: float, **kwargs: float) -> tuple[float, float]:
+        """(value, directional derivative) at the point, by forward mode.
+
+        tangents: {wrt name: number} (a missing name counts as 0) or a sequence of
+        len(f.wrt) numbers in f.wrt order. The point follows, as f(...) takes it.
+        """
+        from . import forward as forward_mode
+        from . import interop
+
+        built = self.__dict__.get("_jvp_function")
+        if built is None:
+            program = self._higher(
+                "_jvp", lambda fold: forward_mode.jvp_program(self.forward_program, self.wrt, fold)
+            )
+            built = self.__dict__["_jvp_function"] = self._build_apart("jvp", "jvp", program)
+        direction = interop.tangent_values(tangents, self.wrt)
+        return built(*self._point(args, kwargs, "jvp"), *direction)
+
+    def hvp(self, v: Any, /, *args: float, **kwargs: float) -> dict[str, float]:
+        """The Hessian-vector product {wrt name: (H v)[name]} at the point: forward mode
+        over the gradient program (the jvp of the gradient), one pass whatever len(wrt).
+
+        v: {wrt name: number} (a missing name counts as 0) or a sequence in f.wrt order.
+        """
+        from . import forward as forward_mode
+        from . import interop
+
+        built = self.__dict__.get("_hvp_function")
+        if built is None:
+            program = self._higher(
+                "_hvp", lambda fold: forward_mode.hvp_program(self.program, self.wrt, fold)
+            )
+            built = self.__dict__["_hvp_function"] = self._build_apart("hvp", "hvp", program)
+        direction = interop.tangent_values(v, self.wrt, "v")
+        return built(*self._point(args, kwargs, "hvp"), *direction)
+
+    def flat(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
+        """fun(x) -> (value, gradient) over one vector x of the inputs in `names` (default
+        f.wrt less the fixed ones), the other inputs fixed by keyword, so that
+        scipy.optimize.minimize(fun, x0, jac=True) takes it as it is. x is a list, tuple
+        or numpy array; the gradient comes back as a numpy array (a list without numpy).
+        An input called `names` can be fixed by keyword; otherwise names=... is the
+        vector's names.
+
+        The generated code (fun.source) takes the vector's values positionally, so a call
+        costs the arithmetic and a copy of the vector, and no keyword matching.
+        """
+        from . import interop
+
+        if names is None and "names" in fixed and "names" not in self.inputs:
+            names = fixed.pop("names")
+        if names is None:  # f.wrt, less what is fixed
+            names = tuple(name for name in self.wrt if name not in fixed)
+        else:
+            names = interop.parse_names(names, "names")
+        others, values = interop.split_inputs(self.inputs, names, fixed, "names")
+        cache = self.__dict__.setdefault("_flat_functions", {})
+        key = f"flat {','.join(names)}"
+        built = cache.get(names)
+        if built is None:
+            program = interop.flat_program(self.forward_program, names, others, self._fold)
+            check_size(program, "its gradient program")
+            built = cache[names] = self._build_apart(key, "flat", program)
+        source = codegen.header(self.formula) + "\n" + self._generated[key].source
+        return interop.flat_function(built, names, values, source)

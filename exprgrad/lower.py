@@ -37,7 +37,7 @@ _ALIASES = {
     "sgn": "where(x > 0, 1, where(x < 0, -1, 0))",
     "signum": "where(x > 0, 1, where(x < 0, -1, 0))",
     "heaviside": "where(x > 0, 1, 0)", "step": "where(x > 0, 1, 0)",
-    "maximum": "max", "fmax": "max", "amax": "max", "minimum": "min", "fmin": "min", "amin": "min",
+    "maximum": "max", "fmax": "max", "minimum": "min", "fmin": "min",
     "fabs": "abs", "absolute": "abs",
     "clamp": "clip",
     "power": "pow",

@@ -36,6 +36,43 @@ class _Writer:
     def __init__(self, program: Program, specs: list[Spec], names: dict[int, str]):
         self.program, self.specs, self.names = program, specs, names
         self.dtypes = {spec.dtype for spec in specs}
+        self.loose = self._loose_expands()
+
+    def _loose_expands(self) -> set[int]:
+        """expand ops that need not be broadcast to their full shape: every op reading one
+        is elementwise and has another operand of its full shape, which broadcasting
+        stretches it to anyway (np.broadcast_to costs more than the arithmetic)."""
+        program, specs = self.program, self.specs
+        users: dict[int, list[int]] = {}
+        for i, op in enumerate(program.ops):
+            for arg in op.args:
+                users.setdefault(arg, []).append(i)
+        outputs = set(program.outputs())
+        loose = set()
+        for i, op in enumerate(program.ops):
+            if op.prim != "expand" or i in outputs:
+                continue
+            fine = True
+            readers = [(u, i) for u in users.get(i, [])]  # (reader, the operand it reads)
+            while readers and fine:
+                u, via = readers.pop()
+                if self.is_alias(u):  # an unchanged unbroadcast passes the value on
+                    fine = u not in outputs
+                    readers += [(r, u) for r in users.get(u, [])]
+                    continue
+                user = program.ops[u]
+                full = [
+                    a
+                    for a in user.args
+                    if a != via
+                    and program.ops[a].prim != "expand"
+                    and specs[a].shape == specs[u].shape
+                ]
+                elementwise = BY_NAME[user.prim].shape is None and user.prim != "where"
+                fine = elementwise and bool(full)
+            if fine:
+                loose.add(i)
+        return loose
 
     def shape(self, i: int) -> tuple[int, ...]:
         return self.specs[i].shape
@@ -56,7 +93,7 @@ class _Writer:
         if prim == "unbroadcast":
             return self.unbroadcast(args[0], self.shape(args[1]))
         if prim == "expand":
-            return self.expand(args[0], args[1], axis_of(program, i))
+            return self.expand(args[0], args[1], axis_of(program, i), i in self.loose)
         if prim == "count":
             shape, axis = self.shape(args[0]), axis_of(program, i)
             size = 1
@@ -117,17 +154,24 @@ class _Writer:
     def typed(self, value: int, dtype: str) -> str:
         """A constant in the dtype of the arrays it joins (float32 stays float32)."""
         name = self.names[value]
-        if not name.isidentifier() and dtype == "float32":
+        weak = not name.isidentifier() or self.specs[value].dtype == "weak"
+        if weak and dtype == "float32":  # a Python number would broadcast as float64
             return f"np.float32({name})"
         return name
 
-    def expand(self, value: int, like: int, axis: int | None) -> str:
-        """The value broadcast back to like's shape (after a reduction over `axis`)."""
+    def expand(self, value: int, like: int, axis: int | None, loose: bool = False) -> str:
+        """The value broadcast back to like's shape (after a reduction over `axis`); when
+        `loose`, only given the dimension it lost, for the next op to broadcast."""
         shape, name = self.shape(like), self.typed(value, self.specs[like].dtype)
         if self.shape(value) == shape:
             return name
-        if axis is not None:
-            name = f"np.expand_dims({name}, {axis})"
+        if axis is not None and self.shape(value):  # g[:, None]: g with axis 1 of size 1
+            name = f"{name}[{':, ' * (axis % len(shape))}None]"
+        if loose:
+            return name
+        if not self.shape(value):  # one number everywhere: np.full is the quicker
+            dtype = self.specs[like].dtype if self.specs[like].dtype in ("float32",) else "float64"
+            return f"np.full({_tuple(list(shape))}, {name}, dtype=np.{dtype})"
         return f"np.broadcast_to({name}, {_tuple(list(shape))})"
 
     def matmul_gradient(self, prim: str, g: int, x: int, y: int) -> str:
@@ -245,8 +289,13 @@ def function_source(
     if any(op.prim == INPUT and op.name == SEED for op in program.ops):
         params.append(_SEED_PARAM)
     lines = codegen._call(f"def {function}(", params, "):", "")
-    lines.append("    with np.errstate(all='ignore'):  # non-finite results are checked on return")
-    indent = "        "
+    # A where computes both branches, so an element of log(-1) may be made and dropped:
+    # no warning for it. Elsewhere an inf or nan is an error, found on the way out.
+    if any(op.prim == "where" for op in program.ops):
+        lines.append("    with np.errstate(all='ignore'):  # both branches of where are computed")
+        indent = "        "
+    else:
+        indent = "    "
     line_ops: dict[int, Op] = {}
     previous_comment = None
     in_gradient = None

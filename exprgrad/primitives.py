@@ -77,8 +77,9 @@ class Primitive:
 
 
 def _where_sympy(sp, cond, a, b):
-    if not isinstance(cond, sp.logic.boolalg.Boolean):
-        cond = sp.Ne(cond, 0)  # a plain number as condition: nonzero is true
+    # a number as condition: nonzero is true (a Symbol counts as a Boolean to sympy)
+    if cond.is_Symbol or not isinstance(cond, sp.logic.boolalg.Boolean):
+        cond = sp.Ne(cond, 0)
     return sp.Piecewise((a, cond), (b, True))
 
 
@@ -237,11 +238,12 @@ def _extreme_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tu
 def _reduce_rule(name: str) -> GradRule:
     def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
         x, *axis = args
+        if name == "mean":  # divided while it is small, then back to x's shape
+            share = b.op("div", g, b.op("count", x, *axis))
+            return (b.op("expand", share, x, *axis), None)
         wide = b.op("expand", g, x, *axis)  # the reduced gradient, back to x's shape
         if name == "sum":
             return (wide, None)
-        if name == "mean":
-            return (b.op("div", wide, b.op("count", x, *axis)), None)
         # logsumexp: d/dx = exp(x - out), the softmax along the axis
         spread = b.op("exp", b.op("sub", x, b.op("expand", out, x, *axis)))
         return (b.op("mul", wide, spread), None)

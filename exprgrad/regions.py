@@ -207,7 +207,7 @@ def _depends_on(program: Program, value: int, op_id: int) -> bool:
     return False
 
 
-def _tangled(program: Program, i: int, chain: Guard) -> Guard | None:
+def tangled_guard(program: Program, i: int, chain: Guard) -> Guard | None:
     """The outermost guard of the chain whose condition is computed from op i, if any."""
     for guard in chain.chain():
         if guard.condition > i and _depends_on(program, guard.condition, i):
@@ -221,7 +221,7 @@ def _without_own_conditions(program: Program, i: int, region: Either, guards: Gu
     is then computed more widely than it is needed)."""
     kept = []
     for chain in region.chains:
-        guard = _tangled(program, i, chain)
+        guard = tangled_guard(program, i, chain)
         kept.append(chain if guard is None else guard.parent)
     return guards.either(kept)
 
@@ -230,35 +230,50 @@ def untangle(program: Program) -> Program:
     """Copies of the ops whose use inside a branch would wait for a condition they help
     compute. In where(where(b < 3, c, f(log(a))) > 0, log(a), 0), log(a) is needed when
     b >= 3 (for the condition) or, later, when the condition holds: one computation cannot
-    be guarded by both, so the branch gets a copy computed under its own guard."""
-    while True:
+    be guarded by both, so the branch gets a copy computed under its own guard.
+
+    Forward-mode tangents meet such chains more often than a formula does (the tangent of
+    a branch flows on through the wheres of later rules, so it is needed under conditions
+    in another order), which is why a use moves to the copy when any chain it is read
+    under lies inside a tangled one. An op with no such use stays; need() then cuts its
+    chain and computes it more widely than it is needed."""
+    for _ in range(4 * len(program.ops) + 1):  # each round copies one op; never loop on
         guards = Guards()
         needed = need(program, guards, cut=False)
-        found = None
         for i, op in enumerate(program.ops):  # only what may fail is worth a copy
-            if isinstance(needed[i], Either) and op.args and BY_NAME[op.prim].may_raise:
-                tangled = [c for c in needed[i].chains if _tangled(program, i, c) is not None]
-                if tangled:
-                    found = (i, tangled)
-                    break
-        if found is None:
+            region = needed[i]
+            if not (isinstance(region, Either) and op.args and BY_NAME[op.prim].may_raise):
+                continue
+            tangled = [c for c in region.chains if tangled_guard(program, i, c) is not None]
+            moved = _uses_under(program, needed, guards, i, tangled) if tangled else []
+            if moved:
+                program = _copy_for(program, i, moved)
+                break
+        else:
             return program
-        program = _copy_for(program, needed, guards, *found)
+    return program
 
 
-def _copy_for(
-    program: Program, needed: list[Region], guards: Guards, i: int, chains_: list[Guard]
-) -> Program:
-    """The program with op i computed a second time for the uses read inside `chains_`."""
-    moved = []  # (user, operand position) reading op i inside one of the chains
+def _uses_under(
+    program: Program, needed: Sequence[Region], guards: Guards, i: int, tangled: list[Guard]
+) -> list[tuple[int, int]]:
+    """(user, operand position) of each use of op i read under one of the tangled chains."""
+    moved = []
     for u, op in enumerate(program.ops):
         for k, arg in enumerate(op.args):
-            if arg == i:
-                read = needed[u]
-                if op.prim == "where" and k > 0:
-                    read = guards.child(read, op.args[0], k == 1)
-                if read is not None and any(contains(c, read) for c in chains_):
-                    moved.append((u, k))
+            if arg != i:
+                continue
+            read = needed[u]
+            if op.prim == "where" and k > 0:
+                read = guards.child(read, op.args[0], k == 1)
+            if read is not None and any(contains(c, r) for c in tangled for r in chains(read)):
+                moved.append((u, k))
+    return moved
+
+
+def _copy_for(program: Program, i: int, moved: list[tuple[int, int]]) -> Program:
+    """The program with op i computed a second time for the `moved` uses; the copy stands
+    before the first of them."""
     first = min(u for u, _ in moved)
     copy = replace(program.ops[i], name=None, copy=max(op.copy for op in program.ops) + 1)
     ops: list[Op] = []

@@ -37,7 +37,7 @@ def rule_program(rule: str) -> Program:
     return lower(parse(rule))
 
 
-class _RuleOps:
+class RuleOps:
     """Builds a rule's gradient ops, tagged with the span of the op being differentiated.
 
     `known` holds the conditions that are settled where the rule runs (inside a branch
@@ -60,7 +60,7 @@ class _RuleOps:
         return self.builder.const(value)
 
 
-def _splice(rule: Program, bindings: dict[str, int], ops: _RuleOps) -> int:
+def splice(rule: Program, bindings: dict[str, int], ops: RuleOps) -> int:
     ids: list[int] = []
     for op in rule.ops:
         if op.prim == INPUT:
@@ -102,9 +102,9 @@ def differentiate(
     # Arrays take both branches of a where at once, element by element: no region is
     # skipped as a whole, so there are none (see the zero adjoints below instead).
     needed = [None] * len(program.ops) if arrays else regions.need(program, guards)
-
+    branches = arrays and any(op.prim == "where" for op in program.ops)
     adjoint: dict[int, int] = {}
-    if depends[program.value]:
+    if depends[program.value] or every_adjoint:  # (a trace gives the value's line 1 always)
         adjoint[program.value] = builder.input(seed) if seed else builder.const(1.0)
     grad_of: dict[int, int] = {}
 
@@ -152,7 +152,7 @@ def differentiate(
         if not targets:
             continue
         rules = BY_NAME[op.prim].grads
-        here = _RuleOps(builder, op.span, regions.known_conditions(needed[i]), simplify)
+        here = RuleOps(builder, op.span, regions.known_conditions(needed[i]), simplify)
         for k in targets:
             target = op.args[k]
             # A rule runs where its op does, or inside the branch that alone needs the
@@ -161,18 +161,19 @@ def differentiate(
             branch = op.prim == "where" and k > 0
             if branch and needed[target] is guards.child(region, op.args[0], k == 1):
                 region = needed[target]
-                ops = _RuleOps(builder, op.span, regions.known_conditions(region), simplify)
+                ops = RuleOps(builder, op.span, regions.known_conditions(region), simplify)
             if callable(rules):
                 contribution = rules(ops, op.args, i, g)[k]
             elif rules[k] is None:
                 continue
             else:
                 bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
-                contribution = _splice(rule_program(rules[k]), bindings, ops)
-            if arrays and BY_NAME[op.prim].singular:
+                contribution = splice(rule_program(rules[k]), bindings, ops)
+            if branches and BY_NAME[op.prim].singular:
                 # where(c, g, 0) gives a branch's elements not taken the adjoint 0; an
                 # element of 1/x or log(x) there may be inf or nan, and 0 * inf is nan:
-                # a zero adjoint contributes exactly zero instead
+                # a zero adjoint contributes exactly zero instead (only where there are
+                # branches: elsewhere a zero adjoint with an infinite derivative is nan)
                 zero = builder.const(0.0)
                 untouched = gradient_op("eq", (g, zero), op.span)
                 contribution = gradient_op("where", (untouched, zero, contribution), op.span)

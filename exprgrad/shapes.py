@@ -78,7 +78,9 @@ def infer(program: Program, inputs: dict[str, Spec]) -> list[Spec]:
             dtype = "bool"
         elif op.prim == "where":
             dtype = _dtype([specs[a].dtype for a in args[1:]])
-        elif op.prim == "count" or op.prim == "sum" and specs[args[0]].dtype == "bool":
+        elif op.prim == "count":
+            dtype = WEAK  # written as the number it is
+        elif op.prim == "sum" and specs[args[0]].dtype == "bool":
             dtype = working if working != WEAK else "float64"
         else:
             dtype = _dtype([specs[a].dtype for a in args])

@@ -3,7 +3,8 @@
 A Trace is what f.trace(...) returns: one Row per line of the optimized program
 (its name in the generated code, the formula text it computes, its value and
 its adjoint d value / d line), and for the formula's inputs and the names it
-assigns, their values and adjoints. The numbers come from a generated function
+assigns, their values and adjoints; printed, the inputs come first, their
+gradients being what value_and_grad returns. The numbers come from a generated function
 like forward() and value_and_grad(), never from an interpreter.
 """
 
@@ -45,6 +46,7 @@ class Trace:
     value: the formula's value.
     values, grads: the formula's inputs and assigned names -> value and d value / d it;
         grads over the inputs equal f.grad at the same point.
+    inputs: the formula's input names; the printed table starts with them.
     str(trace) is the guide's forward/backward table; in a notebook it shows as HTML.
     """
 
@@ -55,18 +57,22 @@ class Trace:
         rows: list[Row],
         values: Mapping[str, float | None],
         grads: Mapping[str, float],
+        inputs: tuple[str, ...] = (),
     ):
         self.formula = formula
         self.value = value
         self.rows = rows
         self.values = dict(values)
         self.grads = dict(grads)
+        self.inputs = inputs
 
     def _shown_rows(self) -> tuple[list[Row], int, list[Row]]:
-        """The rows to show: all of them, or the first and last with the count between."""
+        """The rows to show, inputs first: all of them, or the first and last lines with
+        the count between."""
+        given = [Row(n, "input", self.values[n], self.grads[n]) for n in self.inputs]
         if len(self.rows) <= _ELIDE_ABOVE:
-            return self.rows, 0, []
-        return self.rows[:_SHOWN], len(self.rows) - 2 * _SHOWN, self.rows[-_SHOWN:]
+            return given + self.rows, 0, []
+        return given + self.rows[:_SHOWN], len(self.rows) - 2 * _SHOWN, self.rows[-_SHOWN:]
 
     def _cells(self, rows: list[Row]) -> list[tuple[str, str, str, str]]:
         return [(r.name, r.text, _number(r.value), _number(r.grad)) for r in rows]
@@ -74,7 +80,7 @@ class Trace:
     def __str__(self) -> str:
         head, elided, tail = self._shown_rows()
         cells = self._cells(head) + self._cells(tail)
-        widths = [max(len(h), *(len(c[k]) for c in cells)) for k, h in enumerate(HEADINGS)]
+        widths = [max([len(h), *(len(c[k]) for c in cells)]) for k, h in enumerate(HEADINGS)]
 
         def line(cells: tuple[str, ...]) -> str:
             return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()

@@ -13,6 +13,19 @@ the parameters or the data are numpy arrays, and then it is already imported.
 >>> round(history.params["w"], 6), round(history.params["b"], 6)
 (3.0, 1.0)
 
+With the numpy backend the formula is the loss of a whole batch, a scalar: the data are
+columns (first axis: the examples), each step is one value_and_grad call on a slice of
+them, and mean(...) makes the loss the batch's mean, as above:
+
+>>> import numpy as np
+>>> loss = exprgrad.compile("mean((x @ w + b - y)**2)", wrt="w,b", backend="numpy")
+>>> x = np.random.default_rng(0).uniform(-1, 1, size=(40, 2))
+>>> columns = {"x": x, "y": x @ [3.0, -2.0] + 1}
+>>> history = train.fit(loss, {"w": np.zeros(2), "b": 0.0}, columns, epochs=60,
+...                     batch_size=8, optimizer=train.SGD(lr=0.2, momentum=0.5))
+>>> history.params["w"].round(6), round(history.params["b"], 6)
+(array([ 3., -2.]), 1.0)
+
 L2 regularisation is a term of the loss formula, not the optimiser's job:
 
     exprgrad.compile("loss = (w1*x1 + w2*x2 - y)**2; lam = 0.01; loss + lam*(w1**2 + w2**2)")
@@ -556,10 +569,19 @@ def fit(
     callback: called as callback(epoch, params, history) after each epoch; returning True
         stops training.
 
-    The batch gradient is the mean of the examples' gradients, each one a call of
-    loss.value_and_grad with positional arguments. With a loss whose backend is "numpy",
-    each batch is one call on the sliced columns: its value is summed over the batch and
-    its gradients (of that sum, in each parameter's shape) divided by the batch size.
+    The batch loss and gradient, with the Python backend: the mean of the examples' values
+    and gradients, each one a call of loss.value_and_grad with positional arguments (the
+    formula is one example's loss). With the numpy backend (compile(..., backend="numpy")):
+    one value_and_grad call per batch on the sliced columns (first axis: the examples),
+    and the formula's value IS the batch loss, a scalar; its gradients are used as they
+    are. Write mean(...) over the examples, so that the loss and the step do not grow with
+    the batch size; a sum(...) works too, as a loss batch_size times larger. A value that is
+    not a scalar (a loss per example) is a ValueError at the first batch. Either way,
+    step_loss records each batch's loss, train_loss the mean of an epoch's step losses
+    weighted by their batch sizes (the mean loss per example for a mean formula) and
+    val_loss the loss on the held-out examples (in calls of at most 4,096 examples, weighted
+    the same way). Array parameters are copied (float32 stays float32, other dtypes become
+    float64) and updated in place.
 
     Raises ValueError (TypeError for a value of the wrong type) before the first step for
     a bad argument, an unknown or undifferentiated parameter, or an example without an
@@ -867,7 +889,12 @@ class _NumberEngine(_Engine):
 
 
 class _ArrayEngine(_Engine):
-    """The numpy backend: one value_and_grad call per batch, on the sliced columns."""
+    """The numpy backend: one value_and_grad call per batch, on the sliced columns.
+
+    The formula's value is the batch's loss (a scalar, such as mean(...) over the examples'
+    axis) and its gradients are the step's, used as they are: nothing is summed or divided
+    here, so training a mean and evaluating it agree.
+    """
 
     def __init__(self, loss, names, params, data, validation, fraction, seed):
         import numpy as np  # the loss computes with arrays
@@ -880,9 +907,11 @@ class _ArrayEngine(_Engine):
         for name in names:
             value = params[name]
             if _numpy_of(value) is not None:
-                self.params[name] = np.array(value, dtype=float)  # a copy, updated in place
+                # a copy, updated in place; float32 stays float32
+                self.params[name] = np.array(value, dtype=self._float(value))
             else:
                 self.params[name] = _number(value, f"parameter {name!r}")
+        self.floats = [name for name in names if isinstance(self.params[name], float)]
         self.inputs = tuple(loss.inputs)
         self.columns = self._columns(data, "data")
         size = len(next(iter(self.columns.values())))
@@ -903,7 +932,12 @@ class _ArrayEngine(_Engine):
             self.validation_label = "validation"
         self.size = len(self.order)
         self.validating = self.held_out is not None
-        self.checked = False
+        self.checked = False  # the first batch checks the value's and gradients' shapes
+
+    def _float(self, array) -> Any:
+        """float32 and float64 as they are, anything else (ints, bools) as float64."""
+        dtype = self.np.asarray(array).dtype
+        return dtype if dtype.name in ("float32", "float64") else self.np.float64
 
     def _columns(self, data, what: str) -> dict[str, Any]:
         np = self.np
@@ -914,7 +948,8 @@ class _ArrayEngine(_Engine):
                 if name not in data:
                     has = ", ".join(map(str, data)) or "nothing"
                     raise ValueError(f"{what} has no column for input {name!r} (has {has})")
-                column = np.asarray(data[name], dtype=float)
+                column = np.asarray(data[name])
+                column = np.asarray(column, dtype=self._float(column))  # converted once
                 if column.ndim == 0:
                     raise ValueError(
                         f"{what}[{name!r}] must be a column (first axis: examples), not a scalar"
@@ -948,37 +983,54 @@ class _ArrayEngine(_Engine):
     def batch(self, batch, epoch, step):
         np = self.np
         context = f"epoch {epoch}, step {step}"
+        arguments = self._arguments(self.columns, batch)
         try:
-            value, grads = self.value_and_grad(*self._arguments(self.columns, batch))
+            value, grads = self.value_and_grad(*arguments)
         except EvaluationError:
             self._find(self.columns, batch, "data", context)
             raise
-        scale = 1.0 / len(batch)
-        total = float(np.sum(value))
-        mean = {}
-        finite = math.isfinite(total)
-        for name in self.names:
-            grad, param = grads[name], self.params[name]
-            if not self.checked and np.shape(grad) != np.shape(param):
-                raise ValueError(
-                    f"the loss's gradient of {name!r} has shape {np.shape(grad)}, not the "
-                    f"parameter's shape {np.shape(param)}"
-                )
-            if isinstance(param, float):
-                mean[name] = float(grad) * scale
-                finite = finite and math.isfinite(mean[name])
-            else:
-                mean[name] = grad = np.multiply(grad, scale)
-                finite = finite and bool(np.isfinite(grad).all())
-        self.checked = True
+        except ValueError:
+            if not self.checked:  # value_and_grad refuses a value that is not a scalar
+                self._check_scalar(self._shape_of_value(arguments), len(batch))
+            raise
+        if not self.checked:
+            self._check_scalar(np.shape(value), len(batch))
+            for name in self.names:
+                grad, param = grads[name], self.params[name]
+                if np.shape(grad) != np.shape(param):
+                    raise ValueError(
+                        f"the loss's gradient of {name!r} has shape {np.shape(grad)}, not the "
+                        f"parameter's shape {np.shape(param)}"
+                    )
+            self.checked = True
+        loss = float(value)
+        if self.floats:  # numbers stay Python floats
+            grads = dict(grads)
+            for name in self.floats:
+                grads[name] = float(grads[name])
+        finite = math.isfinite(loss) and all(np.isfinite(grads[name]).all() for name in self.names)
         if not finite:
             index, what, shown = self._find(self.columns, batch, "data", context)
             if index is None:
-                what, shown, where = "the batch's total loss", total, "no single example"
+                what, shown, where = "the batch's loss", loss, "no single example"
             else:
                 where = f"data[{index}]"
             raise _non_finite(what, shown, where, epoch, step, index)
-        return total * scale, mean
+        return loss, grads
+
+    def _shape_of_value(self, arguments) -> tuple:
+        try:
+            return self.np.shape(self.value(*arguments))
+        except Exception:  # the forward fails too: value_and_grad's error says why
+            return ()
+
+    def _check_scalar(self, shape: tuple, size: int) -> None:
+        if shape != ():
+            raise ValueError(
+                f"the loss has shape {shape} on a batch of {size} examples; with the numpy "
+                "backend its value must be a scalar, the batch's loss: reduce it in the "
+                "formula, as mean(...) over the examples"
+            )
 
     def _find(self, columns, indices, label, context):
         """The first example (and what of it) that is not finite, evaluated one by one
@@ -998,17 +1050,17 @@ class _ArrayEngine(_Engine):
         return None, None, None
 
     def validate(self, epoch):
-        np = self.np
         total = 0.0
         chunk = 4096  # examples a call: bounds the memory of a large validation set
         for start in range(0, len(self.held_out), chunk):
             part = self.held_out[start : start + chunk]
             try:
-                total += float(np.sum(self.value(*self._arguments(self.validation_columns, part))))
+                value = self.value(*self._arguments(self.validation_columns, part))
             except EvaluationError:
                 context = f"validation after epoch {epoch}"
                 self._find(self.validation_columns, part, self.validation_label, context)
                 raise
+            total += float(value) * len(part)  # each chunk's mean, weighted by its size
         return total / len(self.held_out)
 
 

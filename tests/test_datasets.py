@@ -482,6 +482,65 @@ def test_load_titanic_empty_and_undecodable(tmp_path):
         datasets.load_titanic(path)
 
 
+def test_load_titanic_raw_features_for_a_split(tmp_path):
+    path = csv_file(tmp_path, KAGGLE)
+    features, labels, stats = datasets.load_titanic(path, standardize=False)
+    assert stats is None and features.shape == (6, 8) and features.dtype == np.float64
+    np.testing.assert_array_equal(labels, [0, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(features[:, 3], [22, 38, 26, np.nan, 54, 2])  # age, NaN kept
+    np.testing.assert_array_equal(features[:, 4], [0, 0, 0, 1, 0, 0])  # still flagged
+    fares = [7.25, 71.2833, 7.925, 8.4583, 51.8625, 21.075]
+    np.testing.assert_allclose(features[:, 7], np.log1p(fares))
+    # standardised with the whole file: load_titanic's own features
+    (whole,) = datasets.standardize(features)
+    np.testing.assert_allclose(whole, datasets.load_titanic(path).features, atol=1e-12)
+    # with the first four rows alone: their median age fills the gap, their means centre
+    train, test = datasets.standardize(features[:4], features[4:])
+    filled = features[:4].copy()
+    filled[3, 3] = 26.0  # the median of 22, 38 and 26
+    mean, std = filled.mean(axis=0), filled.std(axis=0)
+    assert std[0] == 0  # nobody in second class among them: divided by 1
+    std[std == 0] = 1.0
+    np.testing.assert_allclose(train, (filled - mean) / std)
+    np.testing.assert_allclose(test, (features[4:] - mean) / std)
+    assert np.isnan(features[3, 3])  # the arguments are not modified
+    # a gap in the test rows is filled from the training rows too: median(22, 38, 26, 54)
+    train, test = datasets.standardize(features[[0, 1, 2, 4]], features[[3]])
+    ages = np.array([22.0, 38, 26, 54])
+    assert test[0, 3] == pytest.approx((32 - ages.mean()) / ages.std())
+    with pytest.raises(ValueError, match="stats are applied by standardising"):
+        datasets.load_titanic(path, stats=datasets.load_titanic(path).stats, standardize=False)
+
+
+def test_standardize_errors():
+    with pytest.raises(ValueError, match="2-D arrays .* not \\(3,\\)"):
+        datasets.standardize([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="the same columns, not \\(2, 2\\), \\(1, 3\\)"):
+        datasets.standardize(np.zeros((2, 2)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="needs training rows"):
+        datasets.standardize(np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="column 1 of train has no known value"):
+        datasets.standardize([[1.0, np.nan], [2.0, np.nan]])
+
+
+def refuse(*args, **kwargs):
+    raise PermissionError(13, "Permission denied")
+
+
+def test_unreadable_files_are_dataset_errors(tmp_path, monkeypatch):
+    # (the tests may run as root, which chmod does not stop: open itself refuses here)
+    titanic = csv_file(tmp_path, KAGGLE)
+    mnist_dir(tmp_path)
+    monkeypatch.setattr(datasets, "open", refuse, raising=False)
+    with pytest.raises(DatasetError, match="titanic.csv: cannot read it \\(Permission denied\\)"):
+        datasets.load_titanic(titanic)
+    with pytest.raises(DatasetError, match="idx3-ubyte.gz: cannot read it \\(Permission denied\\)"):
+        datasets.load_mnist(tmp_path)
+    monkeypatch.setattr(datasets.os, "listdir", refuse)
+    with pytest.raises(DatasetError, match="cannot list it \\(Permission denied\\)"):
+        datasets.load_mnist(tmp_path)
+
+
 # ---------------------------------------------------------------------------------------------
 # scikit-learn's data sets, numpy and scikit-learn missing
 
@@ -508,6 +567,13 @@ def test_missing_numpy_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "numpy", None)
     with pytest.raises(ImportError, match="needs numpy: pip install numpy"):
         datasets.load_idx(tmp_path / "x")
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(datasets)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_module_imports_without_numpy():

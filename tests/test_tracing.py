@@ -107,8 +107,18 @@ def test_text_table_and_eliding():
     text = str(exprgrad.compile(GUIDE).trace(**GUIDE_POINT))
     lines = text.splitlines()
     assert lines[0].split() == ["name", "computes", "value", "gradient"]
-    assert lines[2].split()[:2] == ["t1", "a*x"]
+    inputs = exprgrad.compile(GUIDE).inputs  # listed first, with their gradients
+    assert [line.split()[:2] for line in lines[2 : 2 + len(inputs)]] == [
+        [name, "input"] for name in inputs
+    ]
+    assert lines[2 + len(inputs)].split()[:2] == ["t1", "a*x"]
     assert lines[-1] == "value = 0.8807970779778823"
+    gradients = exprgrad.compile(GUIDE).grad(**GUIDE_POINT)
+    for line in lines[2 : 2 + len(inputs)]:
+        name, _, value, gradient = line.split()
+        assert float(value) == GUIDE_POINT[name] and float(gradient) == gradients[name]
+    # a formula without inputs or lines still prints
+    assert str(exprgrad.compile("2*3").trace()).splitlines()[-1] == "value = 6.0"
     chain = "\n".join(["h0 = x"] + [f"h{i} = tanh(h{i - 1} + 0.01)" for i in range(1, 200)])
     long = str(exprgrad.compile(chain).trace(x=0.5))
     assert "... " in long and " more lines ..." in long
@@ -119,7 +129,8 @@ def test_text_table_and_eliding():
 
 def test_html_table():
     page = exprgrad.compile("a*x + b").trace(a=1.0, x=2.0, b=3.0)._repr_html_()
-    assert page.startswith("<table>") and page.count("<tr>") == 2 + 1 + 1  # head, rows, foot
+    # head, the inputs a x b, the lines a*x and a*x + b, foot
+    assert page.startswith("<table>") and page.count("<tr>") == 1 + 3 + 2 + 1
     assert "<td>a*x</td>" in page and "value = 5.0" in page
     assert "&lt;" in exprgrad.compile("where(a < 1, a, 2)").trace(a=0.0)._repr_html_()
 

@@ -1,6 +1,6 @@
 """exprgrad.train: initialisers against their formulas, optimisers against steps worked out
 by hand, schedules, fit() on least squares, early stopping, every error path, the numpy
-batch path (with a fake numpy-backend Function) and the progress bar."""
+backend's batch path (the formula is the batch's loss) and the progress bar."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import doctest
 import io
 import math
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -555,30 +556,43 @@ def test_a_batch_above_the_data_size_is_the_full_batch():
     assert len(history.step_loss) == 2
 
 
-# --- the numpy batch path, against a fake Function with backend == "numpy" -------------------
+# --- the numpy backend: the formula's value is the batch's loss -------------------------------
+
+BATCH_LINEAR = exprgrad.compile("mean((x @ w + b - y)**2)", wrt="w,b", backend="numpy")
 
 
-class FakeNumpyLoss:
-    """(x @ w + b - y)**2 per example, as the numpy backend's contract has it: arrays in, the
-    value per example, the gradient of the values' sum in each parameter's shape."""
+class Recording:
+    """A numpy-backend loss passed through, recording the size of every batch it sees."""
 
-    inputs = ("x", "w", "b", "y")
-    wrt = ("w", "b")
     backend = "numpy"
 
-    def __init__(self, grad_shape_of_w=None):
+    def __init__(self, loss, column="x"):
+        self.loss, self.inputs, self.wrt = loss, loss.inputs, loss.wrt
+        self.position = loss.inputs.index(column)
         self.batches = []
-        self.grad_shape_of_w = grad_shape_of_w
 
-    def value_and_grad(self, x, w, b, y):
-        self.batches.append(len(x))
-        if np.any(x < -100):
-            raise exprgrad.EvaluationError("log of a non-positive number")
-        residual = x @ w + b - y
-        grad_w = 2 * residual @ x
-        if self.grad_shape_of_w is not None:
-            grad_w = np.zeros(self.grad_shape_of_w)
-        return residual**2, {"w": grad_w, "b": 2 * residual.sum(), "x": None}
+    def __call__(self, *args):
+        self.batches.append(len(args[self.position]))
+        return self.loss(*args)
+
+    def value_and_grad(self, *args):
+        self.batches.append(len(args[self.position]))
+        return self.loss.value_and_grad(*args)
+
+
+class RecordSteps(train.SGD):
+    """SGD that keeps a copy of the parameters and gradients of every step."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def step(self, params, grads, lr=None):
+        copied = {
+            name: getattr(value, "copy", lambda v=value: v)() for name, value in params.items()
+        }
+        self.seen.append((copied, {name: np.copy(grads[name]) for name in params}))
+        super().step(params, grads, lr)
 
 
 def linear_columns(n=64, seed=0):
@@ -588,7 +602,7 @@ def linear_columns(n=64, seed=0):
 
 
 def test_numpy_batches_are_one_call_each():
-    loss = FakeNumpyLoss()
+    loss = Recording(BATCH_LINEAR)
     w = np.zeros(2)
     history = train.fit(
         loss,
@@ -602,16 +616,71 @@ def test_numpy_batches_are_one_call_each():
     assert history.params["w"] == pytest.approx([2.0, -3.0], abs=1e-6)
     assert type(history.params["b"]) is float and history.params["b"] == pytest.approx(0.5)
     assert not w.any()  # the caller's array is copied, not trained
-    # the mean loss over the batch and the epoch, as on the Python path
+    # an epoch's loss: its steps' losses weighted by their batch sizes, as on the Python path
     assert history.train_loss[0] == pytest.approx(
         sum(s * n for s, n in zip(history.step_loss[:7], [10] * 6 + [4], strict=True)) / 64
     )
 
 
+def test_the_formula_value_is_the_batch_loss_and_its_gradient_the_step():
+    columns = linear_columns(20)
+    optimizer = RecordSteps(0.1)
+    history = train.fit(
+        BATCH_LINEAR,
+        {"w": np.ones(2), "b": 0.0},
+        columns,
+        epochs=1,
+        batch_size=20,
+        optimizer=optimizer,
+    )
+    (params, grads), *_ = optimizer.seen
+    value, expected = BATCH_LINEAR.value_and_grad(**params, **columns)  # the whole data set
+    assert history.step_loss == [pytest.approx(value, rel=1e-12)]  # not divided again
+    assert grads["w"] == pytest.approx(expected["w"], rel=1e-12)
+    assert grads["b"] == pytest.approx(expected["b"], rel=1e-12)
+    # the same numbers as the Python backend's mean over the examples
+    rows = [
+        {"x1": x1, "x2": x2, "y": y} for (x1, x2), y in zip(columns["x"], columns["y"], strict=True)
+    ]
+    scalar = exprgrad.compile("(w1*x1 + w2*x2 + b - y)**2", wrt="w1,w2,b")
+    optimizer = RecordSteps(0.1)
+    again = train.fit(
+        scalar,
+        {"w1": 1.0, "w2": 1.0, "b": 0.0},
+        rows,
+        epochs=1,
+        batch_size=20,
+        optimizer=optimizer,
+    )
+    (_, by_example), *_ = optimizer.seen
+    assert again.step_loss == pytest.approx(history.step_loss, rel=1e-12)
+    assert [by_example["w1"], by_example["w2"]] == pytest.approx(grads["w"], rel=1e-12)
+
+
+def test_a_summed_loss_is_not_divided_by_the_batch_size():
+    summed = exprgrad.compile("sum((x @ w + b - y)**2)", wrt="w,b", backend="numpy")
+    columns = linear_columns(20)
+    steps = {}
+    for loss in (BATCH_LINEAR, summed):
+        optimizer = RecordSteps(0.01)
+        history = train.fit(
+            loss,
+            {"w": np.ones(2), "b": 0.0},
+            columns,
+            epochs=1,
+            batch_size=20,
+            optimizer=optimizer,
+        )
+        steps[loss] = history.step_loss[0], optimizer.seen[0][1]
+    (mean, mean_grads), (total, total_grads) = steps[BATCH_LINEAR], steps[summed]
+    assert total == pytest.approx(20 * mean, rel=1e-12)
+    assert total_grads["w"] == pytest.approx(20 * mean_grads["w"], rel=1e-12)
+
+
 def test_numpy_path_takes_rows_and_validates():
     columns = linear_columns(40)
     rows = [{"x": x, "y": y} for x, y in zip(columns["x"], columns["y"], strict=True)]
-    loss = FakeNumpyLoss()
+    loss = Recording(BATCH_LINEAR)
     history = train.fit(
         loss,
         {"w": np.zeros(2), "b": 0.0},
@@ -628,15 +697,159 @@ def test_numpy_path_takes_rows_and_validates():
     assert history.val_loss[history.best_epoch] == min(history.val_loss)
 
 
-def test_numpy_path_errors():
-    def run(loss=None, data=None, **kwargs):
+def test_numpy_validation_is_the_mean_over_every_held_out_example():
+    # more examples than one validation call takes (4,096): the calls' means are weighted
+    loss = exprgrad.compile("mean((w - y)**2)", backend="numpy")
+    held_out = {"y": np.r_[np.zeros(4096), np.full(904, 3.0)]}
+    history = train.fit(
+        loss,
+        {"w": 0.0},
+        {"y": np.ones(4)},
+        epochs=1,
+        batch_size=4,
+        optimizer=train.SGD(0.1),
+        validation=held_out,
+    )
+    w = history.params["w"]
+    assert w == pytest.approx(0.2)
+    assert history.val_loss == [pytest.approx(np.mean((w - held_out["y"]) ** 2), rel=1e-12)]
+
+
+def test_numpy_early_stopping_restores_the_best_parameters():
+    # as on the Python path: w = 1 - 0.8**k after epoch k; (w - 0.5)**2 is lowest at k = 3
+    loss = exprgrad.compile("mean((w - y)**2)", backend="numpy")
+    history = train.fit(
+        loss,
+        {"w": np.zeros(1)},
+        {"y": np.ones(4)},
+        epochs=50,
+        batch_size=4,
+        optimizer=train.SGD(lr=0.1),
+        validation={"y": [0.5]},
+        patience=2,
+    )
+    assert history.best_epoch == 2 and history.stopped_early and history.epochs == 5
+    assert history.params["w"] == pytest.approx([1 - 0.8**3], abs=1e-12)
+    assert history.val_loss == pytest.approx([(0.5 - 0.8**k) ** 2 for k in range(1, 6)])
+    assert history.train_loss == pytest.approx([0.8 ** (2 * k) for k in range(5)])
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_numpy_weight_decay_is_the_optimisers_and_gives_ridge_regression(momentum):
+    # Decoupled decay stops where grad = -(1 - momentum)*weight_decay*w: for the mean squared
+    # error, the ridge solution (2/n X'X + (1 - momentum)*wd I) w = 2/n X'y.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(scale=0.1, size=50)
+    loss = exprgrad.compile("mean((x @ w - y)**2)", backend="numpy")
+    decay = 0.4
+    history = train.fit(
+        loss,
+        {"w": np.zeros(3)},
+        {"x": x, "y": y},
+        epochs=400,
+        batch_size=50,
+        optimizer=train.SGD(0.1, momentum=momentum, weight_decay=decay),
+    )
+    ridge = np.linalg.solve(2 / 50 * x.T @ x + (1 - momentum) * decay * np.eye(3), 2 / 50 * x.T @ y)
+    assert history.params["w"] == pytest.approx(ridge, abs=1e-9)
+    plain = np.linalg.lstsq(x, y, rcond=None)[0]
+    assert np.linalg.norm(history.params["w"]) < np.linalg.norm(plain) - 0.1  # shrunk
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: train.SGD(0.1, momentum=0.9, nesterov=True),
+        lambda: train.Adam(0.2),
+        lambda: train.AdamW(0.2, weight_decay=0.1),
+    ],
+    ids=["nesterov", "adam", "adamw"],
+)
+def test_numpy_fit_steps_as_a_loop_of_value_and_grad(make):
+    columns = linear_columns(30)
+    history = train.fit(
+        BATCH_LINEAR,
+        {"w": np.zeros(2), "b": 0.0},
+        columns,
+        epochs=25,
+        batch_size=30,
+        optimizer=make(),
+    )
+    params, optimizer, losses = {"w": np.zeros(2), "b": 0.0}, make(), []
+    for _ in range(25):  # full batches: the order of the examples changes only rounding
+        value, grads = BATCH_LINEAR.value_and_grad(**params, **columns)
+        grads["b"] = float(grads["b"])
+        optimizer.step(params, grads)
+        losses.append(value)
+    assert history.step_loss == pytest.approx(losses, rel=1e-9)
+    assert history.params["w"] == pytest.approx(params["w"], rel=1e-9)
+    assert losses[-1] < losses[0] / 10
+
+
+def test_numpy_seeded_runs_are_reproducible():
+    def run(seed):
         return train.fit(
-            loss or FakeNumpyLoss(),
+            BATCH_LINEAR,
+            {"w": np.zeros(2), "b": 0.0},
+            linear_columns(50),
+            epochs=3,
+            batch_size=8,
+            optimizer=train.Adam(0.5),
+            validation=0.2,
+            seed=seed,
+        )
+
+    first, again, other = run(1), run(1), run(2)
+    assert first.step_loss == again.step_loss and first.val_loss == again.val_loss
+    assert np.array_equal(first.params["w"], again.params["w"])
+    assert first.params["b"] == again.params["b"]
+    assert first.step_loss != other.step_loss
+    assert len(first.step_loss) == 3 * 5  # 40 training examples in batches of 8
+
+
+def test_numpy_float32_stays_float32():
+    columns = {name: column.astype(np.float32) for name, column in linear_columns().items()}
+    history = train.fit(
+        BATCH_LINEAR,
+        {"w": np.zeros(2, dtype=np.float32), "b": 0.0},
+        columns,
+        epochs=20,
+        batch_size=16,
+        optimizer=train.Adam(0.1),
+    )
+    assert history.params["w"].dtype == np.float32
+    assert history.params["w"] == pytest.approx([2.0, -3.0], abs=0.05)
+
+
+class WrongGradientShape:
+    """A numpy-backend loss whose gradient of w has the wrong shape (the real backend's
+    gradients always have their input's shape)."""
+
+    inputs, wrt, backend = ("x", "w", "b", "y"), ("w", "b"), "numpy"
+
+    def __call__(self, x, w, b, y):
+        return 0.0
+
+    def value_and_grad(self, x, w, b, y):
+        return 0.0, {"w": np.zeros(len(x)), "b": 0.0}
+
+
+def test_numpy_path_errors_come_before_any_step():
+    calls = []
+
+    class Watch(train.SGD):
+        def step(self, params, grads, lr=None):
+            calls.append(1)
+
+    def run(loss=BATCH_LINEAR, data=None, **kwargs):
+        return train.fit(
+            loss,
             {"w": np.zeros(2), "b": 0.0},
             linear_columns() if data is None else data,
             epochs=1,
             batch_size=16,
-            optimizer=train.SGD(),
+            optimizer=Watch(),
             **kwargs,
         )
 
@@ -644,24 +857,54 @@ def test_numpy_path_errors():
         run(data={"x": np.zeros((4, 2))})
     with pytest.raises(ValueError, match="the columns of data differ in length \\(x: 4, y: 3\\)"):
         run(data={"x": np.zeros((4, 2)), "y": np.zeros(3)})
+    with pytest.raises(ValueError, match="data\\['y'\\] must be a column"):
+        run(data={"x": np.zeros((4, 2)), "y": 1.0})
     with pytest.raises(ValueError, match="data\\[1\\] has no value for input 'y'"):
         run(data=[{"x": [0.0, 1.0], "y": 1.0}, {"x": [0.0, 1.0]}])
     with pytest.raises(ValueError, match="data is empty"):
         run(data={"x": np.zeros((0, 2)), "y": np.zeros(0)})
+    with pytest.raises(ValueError, match="validation has no column for input 'x'"):
+        run(validation={"y": np.zeros(3)})
+    per_example = exprgrad.compile("(x @ w + b - y)**2", wrt="w,b", backend="numpy")
     with pytest.raises(
-        ValueError, match="gradient of 'w' has shape \\(16,\\), not the parameter's"
+        ValueError,
+        match="^the loss has shape \\(16,\\) on a batch of 16 examples; with the numpy backend "
+        "its value must be a scalar, the batch's loss: reduce it in the formula, as mean",
     ):
-        run(FakeNumpyLoss(grad_shape_of_w=(16,)))
+        run(per_example)
+    with pytest.raises(
+        ValueError, match="gradient of 'w' has shape \\(16,\\), not the parameter's shape \\(2,\\)"
+    ):
+        run(WrongGradientShape())
+    assert calls == []
+
+
+def test_numpy_non_finite_data_and_failing_examples_are_named():
+    def run(loss, data):
+        return train.fit(
+            loss,
+            {"w": np.zeros(2), "b": 0.0},
+            data,
+            epochs=1,
+            batch_size=16,
+            optimizer=train.SGD(),
+        )
+
     columns = linear_columns()
     columns["y"][7] = np.inf
     with pytest.raises(train.NonFiniteLossError, match="the loss is inf at data\\[7\\] \\(epoch 0"):
-        run(data=columns)
+        run(BATCH_LINEAR, columns)
     columns = linear_columns()
-    columns["x"][9, 1] = -1000
-    with pytest.raises(
-        exprgrad.EvaluationError, match="^at data\\[9\\] \\(epoch 0, step \\d\\): log"
-    ):
-        run(data=columns)
+    columns["c"] = np.ones(64)
+    columns["c"][9] = -1.0
+    loss = exprgrad.compile("mean((x @ w + b - y)**2 + log(c))", wrt="w,b", backend="numpy")
+    with pytest.raises(exprgrad.EvaluationError) as caught:
+        run(loss, columns)
+    assert re.match(
+        "at data\\[9\\] \\(epoch 0, step \\d\\): log of a non-positive number in log\\(c\\)",
+        str(caught.value),
+    )
+    assert caught.value.example == 9
 
 
 # --- progress --------------------------------------------------------------------------------

@@ -1,0 +1,370 @@
+"""A front end: formula text from a sympy expression, so exprgrad.compile(expr) works.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> formula_text(sp.exp(-x**2) / (1 + y**2))
+    'exp(-x ** 2) / (y ** 2 + 1)'
+
+The text goes through the ordinary parser, so nothing below it knows which front
+end was used, and f.formula is text that compiles to the same Function.
+
+Add, Mul, Pow (sqrt, 1/x and whole powers included), exp, log, the trig and
+hyperbolic functions and their inverses, Abs, Min, Max, erf, erfc, atan2,
+sign, Heaviside and Piecewise (as nested where; each condition a comparison,
+the last piece's condition True) have counterparts. Numbers: an Integer as
+written, a Rational as the division of two integers, a Float by repr of the
+float it rounds to, pi and E as the constants pi and e (other named constants
+such as EulerGamma by their float value). Symbols keep their names, which must
+be names of the language. Anything else (Derivative, Integral, I, oo, an
+undefined function, a condition joined with And) is a FormulaError naming the
+sympy node. A subexpression that occurs more than once is written once, as an
+assignment (s1 = ...), so shared subtrees never make the text blow up.
+
+sympy is imported on first use. The walk uses an explicit stack, no recursion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .errors import FormulaError, shorten
+from .primitives import CONSTANTS, FUNCTIONS
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Precedence of the text made for a node: what may stand where without parentheses.
+_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
+
+Text = tuple[str, int]  # formula text and its precedence
+
+# sympy function class name -> exprgrad function of as many arguments
+_CALLS = {
+    "exp": "exp",
+    "log": "log",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "asin": "asin",
+    "acos": "acos",
+    "atan": "atan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "Abs": "abs",
+    "Min": "min",
+    "Max": "max",
+    "erf": "erf",
+    "atan2": "atan2",
+}
+# sympy function -> a formula over its argument x (what lower.py suggests for the same names)
+# fmt: off
+_WRITTEN = {
+    "asinh": ("log({0} + sqrt({0} * {0} + 1))", _ATOM),
+    "acosh": ("log({0} + sqrt({0} * {0} - 1))", _ATOM),
+    "atanh": ("0.5 * log((1 + {0}) / (1 - {0}))", _PRODUCT),
+    "cot": ("1 / tan({0})", _PRODUCT),
+    "sec": ("1 / cos({0})", _PRODUCT),
+    "csc": ("1 / sin({0})", _PRODUCT),
+    "erfc": ("1 - erf({0})", _SUM),
+    "sign": ("where({0} > 0, 1, where({0} < 0, -1, 0))", _ATOM),
+}
+# fmt: on
+_COMPARISONS = {
+    "StrictLessThan": "<",
+    "LessThan": "<=",
+    "StrictGreaterThan": ">",
+    "GreaterThan": ">=",
+    "Equality": "==",
+    "Unequality": "!=",
+}
+
+
+def _no_counterpart(node: Any, why: str = "") -> FormulaError:
+    from sympy.core.function import AppliedUndef
+
+    kind = type(node).__name__
+    if isinstance(node, AppliedUndef):
+        kind = f"undefined function {kind}"  # sympy.Function('f'): its class is named f
+    text = shorten(str(node), 60)
+    return FormulaError(
+        f"sympy's {kind} has no counterpart in exprgrad", detail=f"{why}{text}" if why else text
+    )
+
+
+def _paren(text: Text, least: int) -> str:
+    return text[0] if text[1] >= least else f"({text[0]})"
+
+
+def _number(sp: Any, node: Any) -> Text:
+    if node.is_Integer:
+        value = int(node)
+        return (str(value), _ATOM) if value >= 0 else (f"-{-value}", _UNARY)
+    if node.is_Rational:
+        p, q = int(node.p), int(node.q)
+        return f"{p} / {q}", _PRODUCT
+    if node.is_Float:
+        value = float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _no_counterpart(node, "a float that is not finite: ")
+        text = repr(value)
+        return (text, _ATOM) if value >= 0 else (text, _UNARY)
+    raise _no_counterpart(node)
+
+
+class _Writer:
+    """Turns one sympy expression into formula text: plans each node (its children and
+    how their texts combine) once, counts uses, then writes bottom-up."""
+
+    def __init__(self, sp: Any):
+        self.sp = sp
+        self.plans: dict[Any, tuple[list[Any], Callable[[list[Text]], Text]]] = {}
+        self.uses: dict[Any, int] = {}
+
+    # --- one node ------------------------------------------------------------------------
+
+    def plan(self, node: Any) -> tuple[list[Any], Callable[[list[Text]], Text]]:
+        sp = self.sp
+        if isinstance(node, sp.Symbol):
+            name = node.name
+            if not _NAME.fullmatch(name):
+                raise FormulaError(
+                    f"sympy symbol {shorten(name)!r} is not a name exprgrad can use",
+                    detail="names are letters, digits and '_', not starting with a digit",
+                )
+            if name in CONSTANTS:
+                raise FormulaError(
+                    f"sympy symbol {name!r} is exprgrad's constant {name}",
+                    detail="rename the symbol (sympy's own constants are sp.pi and sp.E)",
+                )
+            return [], lambda _: (name, _ATOM)
+        if node is sp.pi:
+            return [], lambda _: ("pi", _ATOM)
+        if node is sp.E:
+            return [], lambda _: ("e", _ATOM)
+        if node.is_Number:
+            text = _number(sp, node)
+            return [], lambda _: text
+        if isinstance(node, sp.NumberSymbol):  # EulerGamma, Catalan, GoldenRatio, ...
+            value = float(node)
+            return [], lambda _: (repr(value), _ATOM)
+        if isinstance(node, sp.Add):
+            return self._sum(node)
+        if isinstance(node, sp.Mul):
+            return self._product(node)
+        if isinstance(node, sp.Pow):
+            return self._power(node)
+        if isinstance(node, sp.Piecewise):
+            return self._piecewise(node)
+        if isinstance(node, sp.Heaviside):
+            (x, *at_zero) = node.args
+            half = at_zero[0] if at_zero else sp.Rational(1, 2)
+            if half is sp.nan or half is None:
+                raise _no_counterpart(node, "undefined at 0: ")
+
+            def heaviside(texts: list[Text]) -> Text:
+                x, h = texts[0][0], texts[1][0]
+                return f"where({x} > 0, 1, where({x} < 0, 0, {h}))", _ATOM
+
+            return [x, half], heaviside
+        kind = type(node).__name__
+        if kind in _CALLS and getattr(node, "is_Function", False):
+            function = _CALLS[kind]
+            arity = FUNCTIONS[function].arity
+            if arity is not None and len(node.args) != arity:
+                raise _no_counterpart(node, f"{len(node.args)} arguments: ")
+            return list(node.args), lambda texts: (
+                f"{function}({', '.join(t[0] for t in texts)})",
+                _ATOM,
+            )
+        if kind in _WRITTEN and getattr(node, "is_Function", False) and len(node.args) == 1:
+            template, precedence = _WRITTEN[kind]
+            return list(node.args), lambda texts: (
+                template.format(_paren(texts[0], _ATOM)),
+                precedence,
+            )
+        if kind in _COMPARISONS:
+            raise FormulaError(
+                f"sympy's {kind} is a condition; exprgrad formulas are numbers",
+                detail="a comparison can only be the condition of a Piecewise piece",
+            )
+        raise _no_counterpart(node)
+
+    def _sum(self, node: Any):
+        terms = list(node.args)
+        # x - y reads better than x + -y, and computes the same
+        negative = [t.could_extract_minus_sign() for t in terms]
+        children = [-t if n else t for t, n in zip(terms, negative, strict=True)]
+
+        def combine(texts: list[Text]) -> Text:
+            first, sign = texts[0], negative[0]
+            out = f"-{_paren(first, _UNARY)}" if sign else _paren(first, _SUM)
+            for text, minus in zip(texts[1:], negative[1:], strict=True):
+                out += f" - {_paren(text, _PRODUCT)}" if minus else f" + {_paren(text, _SUM)}"
+            return out, _SUM
+
+        return children, combine
+
+    def _product(self, node: Any):
+        sp = self.sp
+        coefficient, factors = node.as_coeff_mul()
+        numerator, denominator = [], []
+        if coefficient.is_Rational:
+            if abs(coefficient.p) != 1:
+                numerator.append(sp.Integer(abs(coefficient.p)))
+            if coefficient.q != 1:
+                denominator.append(sp.Integer(coefficient.q))
+            negative = coefficient < 0
+        else:  # a Float coefficient
+            negative = coefficient < 0
+            numerator.append(-coefficient if negative else coefficient)
+        for factor in factors:
+            exponent = factor.exp if isinstance(factor, sp.Pow) else None
+            if exponent is not None and exponent.is_Number and exponent < 0:
+                denominator.append(factor.base ** (-exponent))
+            else:
+                numerator.append(factor)
+        above = len(numerator)
+
+        def combine(texts: list[Text]) -> Text:
+            top = [_paren(t, _UNARY + 1) for t in texts[:above]] or ["1"]
+            out = " * ".join(top)
+            below = texts[above:]
+            if len(below) == 1:
+                out += f" / {_paren(below[0], _UNARY + 1)}"
+            elif below:
+                out += " / (" + " * ".join(_paren(t, _UNARY + 1) for t in below) + ")"
+            single = above == 1 and not below
+            if negative:
+                return (f"-{out}" if single else f"-({out})"), _UNARY
+            return out, max(texts[0][1], _POWER) if single else _PRODUCT
+
+        return numerator + denominator, combine
+
+    def _power(self, node: Any):
+        sp = self.sp
+        base, exponent = node.args
+        if exponent == sp.Rational(1, 2):
+            return [base], lambda texts: (f"sqrt({texts[0][0]})", _ATOM)
+        if exponent == sp.Rational(-1, 2):
+            return [base], lambda texts: (f"1 / sqrt({texts[0][0]})", _PRODUCT)
+        if exponent == -1:
+            return [base], lambda texts: (f"1 / {_paren(texts[0], _POWER)}", _PRODUCT)
+
+        def combine(texts: list[Text]) -> Text:
+            # the base of ** is an atom; its exponent may carry a sign (x ** -2)
+            return f"{_paren(texts[0], _ATOM)} ** {_paren(texts[1], _UNARY)}", _POWER
+
+        return [base, exponent], combine
+
+    def _piecewise(self, node: Any):
+        sp = self.sp
+        pieces = list(node.args)
+        if pieces[-1].cond is not sp.true:
+            raise _no_counterpart(
+                node, "no last (expression, True) piece, so it is undefined elsewhere: "
+            )
+        children: list[Any] = []
+        symbols: list[str | None] = []  # None: a number as condition, true when nonzero
+        for piece in pieces[:-1]:
+            cond = piece.cond
+            kind = type(cond).__name__
+            if kind in _COMPARISONS:
+                children += [cond.lhs, cond.rhs, piece.expr]
+                symbols.append(_COMPARISONS[kind])
+            elif isinstance(cond, sp.Expr):  # a Symbol is a Boolean too: where(a, b, c)
+                children += [cond, piece.expr]
+                symbols.append(None)
+            else:
+                raise _no_counterpart(cond, "a where() condition is one comparison: ")
+        children.append(pieces[-1].expr)
+
+        def combine(texts: list[Text]) -> Text:
+            conditions, k = [], 0
+            for symbol in symbols:
+                if symbol is None:
+                    conditions.append((texts[k][0], texts[k + 1][0]))
+                    k += 2
+                else:
+                    lhs, rhs, value = texts[k : k + 3]
+                    conditions.append((f"{lhs[0]} {symbol} {rhs[0]}", value[0]))
+                    k += 3
+            out = texts[-1][0]
+            for condition, value in reversed(conditions):
+                out = f"where({condition}, {value}, {out})"
+            return out, _ATOM
+
+        return children, combine
+
+    # --- the whole expression -------------------------------------------------------------
+
+    def write(self, root: Any) -> str:
+        # 1. plan every node once and count how often each is used
+        order: list[Any] = []
+        stack = [root]
+        self.uses[root] = 1
+        while stack:
+            node = stack.pop()
+            if node in self.plans:
+                continue
+            self.plans[node] = plan = self.plan(node)
+            order.append(node)
+            for child in plan[0]:
+                self.uses[child] = self.uses.get(child, 0) + 1
+                if child not in self.plans:
+                    stack.append(child)
+        # 2. write children before parents; a compound node used twice becomes an assignment
+        # (sympy's free_symbols walks the tree, not the DAG: exponential where it is shared)
+        names = [node.name for node in order if isinstance(node, self.sp.Symbol)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise FormulaError(
+                f"two different sympy symbols are both named {twice[0]!r}",
+                detail="their assumptions differ (or one is a Dummy); exprgrad knows names only",
+            )
+        taken = set(names) | set(CONSTANTS) | set(FUNCTIONS)
+        counter = 0
+        texts: dict[Any, Text] = {}
+        lines: list[str] = []
+        pending = [(root, False)]
+        while pending:
+            node, ready = pending.pop()
+            if node in texts:
+                continue
+            children = self.plans[node][0]
+            if not ready:
+                pending.append((node, True))
+                pending.extend((c, False) for c in reversed(children) if c not in texts)
+                continue
+            text = self.plans[node][1]([texts[c] for c in children])
+            if self.uses.get(node, 0) > 1 and children and node is not root:
+                counter += 1
+                name = f"s{counter}"
+                while name in taken:
+                    counter += 1
+                    name = f"s{counter}"
+                lines.append(f"{name} = {text[0]}")
+                text = (name, _ATOM)
+            texts[node] = text
+        lines.append(texts[root][0])
+        return "\n".join(lines)
+
+
+def formula_text(expr: Any) -> str:
+    """Formula text computing the sympy expression `expr` (see the module docstring).
+
+    Raises FormulaError naming the sympy node that has no counterpart, TypeError for
+    something that is not a sympy expression."""
+    import sympy
+
+    if not isinstance(expr, sympy.Basic):
+        raise TypeError(f"expected a sympy expression, not {type(expr).__name__}")
+    if not isinstance(expr, sympy.Expr):
+        if isinstance(expr, sympy.logic.boolalg.Boolean):  # a Symbol is Boolean and an Expr
+            raise FormulaError(
+                f"sympy's {type(expr).__name__} is a condition; exprgrad formulas are numbers",
+                detail=shorten(str(expr), 60),
+            )
+        raise _no_counterpart(expr)
+    return _Writer(sympy).write(expr)

@@ -1,0 +1,320 @@
+"""Plugging compiled formulas into numeric code: flat vectors for scipy.optimize, residuals
+for least squares, and the shapes the higher-order functions return.
+
+    fun = f.flat(["a", "b"], x=1.5)           # fun([a, b]) -> (value, gradient vector)
+    scipy.optimize.minimize(fun, x0, jac=True)
+    r = exprgrad.residuals(["a*exp(-b*0.5) - 1.2", "a*exp(-b*1.5) - 0.4"])
+    scipy.optimize.least_squares(r, x0, jac=r.jac)
+
+Everything here calls generated functions; the programs behind them are IR like the
+rest (forward.py for tangents and Jacobians), and codegen.RETURNS writes their `return`
+lines:
+
+    hessian, jacobian   [[h00, h01], [h10, h11]]   (program.grads keyed "row,column")
+    residuals           [r0, r1, ...]
+    jvp                 value, tangent
+    hvp                 {'a': ..., 'b': ...}
+    flat                value, [gradient in the vector's order]
+
+numpy is optional: with it, vectors and matrices come back as numpy arrays (what scipy
+wants), without it as lists.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from . import codegen, forward
+from .errors import Span
+from .helpers import _float_arguments
+from .ir import INPUT, Builder, Program
+from .lower import lower
+from .optimize import eliminate_dead_code, simplify
+from .optimize import optimize as optimize_program
+from .parsing import parse
+from .regions import untangle
+from .reverse import differentiate
+
+
+@functools.cache
+def _numpy() -> Any:
+    """numpy, imported on first use (import exprgrad stays fast), or None without it."""
+    try:
+        import numpy
+    except ImportError:  # an optional extra: lists instead of arrays
+        return None
+    return numpy
+
+
+# --- arguments ----------------------------------------------------------------------------
+
+
+def tangent_values(tangents: Any, wrt: Sequence[str], what: str = "tangents") -> list[float]:
+    """A direction as floats in wrt order, from a dict over wrt names (a missing name is 0)
+    or a sequence of len(wrt) numbers."""
+    if isinstance(tangents, Mapping):
+        unknown = [name for name in tangents if name not in wrt]
+        if unknown:
+            listed = ", ".join(repr(name) for name in unknown)
+            raise ValueError(
+                f"{what} name {listed}, which the gradient does not cover "
+                f"(wrt: {', '.join(wrt) or 'none'})"
+            )
+        values = [tangents.get(name, 0.0) for name in wrt]
+    elif isinstance(tangents, str | bytes) or not isinstance(tangents, Iterable):
+        raise TypeError(
+            f"{what} must be a dict over {', '.join(wrt) or 'no inputs'} or a sequence of "
+            f"{len(wrt)} numbers, not {type(tangents).__name__}"
+        )
+    else:
+        values = _vector(tangents, len(wrt), what)
+    return _labelled_floats([f"{what}[{name!r}]" for name in wrt], values)
+
+
+def _labelled_floats(labels: list[str], values: list) -> list[float]:
+    """The values as floats, or the error of an argument, naming the label instead."""
+    try:
+        return _float_arguments(labels, values)
+    except (TypeError, OverflowError) as error:
+        message = str(error)
+        for label in labels:
+            message = message.replace(f"argument {label!r}", label, 1)
+        raise type(error)(message) from None
+
+
+def _vector(values: Any, size: int, what: str) -> list:
+    if getattr(values, "ndim", 1) != 1:
+        raise ValueError(f"{what} must be a 1-D vector, not shape {values.shape}")
+    values = values.tolist() if hasattr(values, "tolist") else list(values)
+    if len(values) != size:
+        raise ValueError(f"{what} has {len(values)} entries; expected {size}")
+    return values
+
+
+def parse_names(names: Iterable[str] | str, what: str) -> tuple[str, ...]:
+    """Names from a list or a comma-separated string; each a str, none twice."""
+    found = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+    for name in found:
+        if not isinstance(name, str):
+            raise TypeError(f"{what} must be str, not {type(name).__name__}")
+    repeated = sorted({n for n in found if found.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} names {', '.join(map(repr, repeated))} more than once")
+    return tuple(found)
+
+
+def split_inputs(
+    inputs: Sequence[str], names: Sequence[str], fixed: Mapping[str, Any], what: str
+) -> tuple[tuple[str, ...], list[float]]:
+    """The inputs not in `names` (in input order) and their fixed values as floats.
+    Every input is in exactly one of the two."""
+    unknown = [n for n in names if n not in inputs]
+    if unknown:
+        raise ValueError(
+            f"{what} names {', '.join(map(repr, unknown))}, which is not an input "
+            f"(inputs: {', '.join(inputs) or 'none'})"
+        )
+    both = [n for n in fixed if n in names]
+    if both:
+        raise ValueError(
+            f"{', '.join(map(repr, both))} is both in the vector and fixed; give it one place"
+        )
+    extra = [n for n in fixed if n not in inputs]
+    if extra:
+        raise TypeError(
+            f"unexpected fixed input(s) {', '.join(map(repr, extra))} "
+            f"(inputs: {', '.join(inputs) or 'none'})"
+        )
+    others = tuple(n for n in inputs if n not in names)
+    missing = [n for n in others if n not in fixed]
+    if missing:
+        raise TypeError(
+            f"missing fixed input(s) {', '.join(map(repr, missing))}: every input not in "
+            "the vector needs a value by keyword"
+        )
+    return others, _float_arguments(others, [fixed[n] for n in others])
+
+
+# --- f.flat -------------------------------------------------------------------------------
+
+
+def flat_program(
+    program: Program, names: tuple[str, ...], others: tuple[str, ...], fold: bool
+) -> Program:
+    """value and gradient over `names`, with the parameters in (names, others) order."""
+    full = eliminate_dead_code(differentiate(program, names, simplify if fold else None))
+    return replace(full, inputs=names + others)
+
+
+def flat_function(
+    generated: Callable, names: tuple[str, ...], fixed: Sequence[float], source: str
+) -> Callable[[Any], tuple[float, Any]]:
+    """fun(x) -> (value, gradient): x a list, tuple or numpy vector in `names` order.
+    fun.names: those names; fun.source: the generated code it calls."""
+    size, rest = len(names), tuple(fixed)
+    numpy = _numpy()
+    if numpy is None:
+        array = list
+    else:  # fromiter with a known count: a third faster than numpy.array(list) at 200
+
+        def array(gradient, fromiter=numpy.fromiter, float64=numpy.float64):
+            return fromiter(gradient, float64, size)
+
+    def fun(x):
+        if type(x) is not list and type(x) is not tuple:
+            x = _vector(x, size, "the vector")  # numpy arrays: floats, not numpy scalars
+        elif len(x) != size:
+            raise ValueError(f"the vector has {len(x)} entries; expected {size} ({_few(names)})")
+        value, gradient = generated(*x, *rest)
+        return value, array(gradient)
+
+    fun.names = names
+    fun.source = source
+    fun.__doc__ = f"(value, gradient) at the vector of {_few(names)}."
+    return fun
+
+
+def _few(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:6])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
+
+
+# --- residuals ----------------------------------------------------------------------------
+
+
+def _merge(formulas: Sequence[Any]) -> tuple[tuple[str, ...], Program]:
+    """One program computing every residual: each formula lowered alone (its errors point
+    into it), then appended to one builder, inputs shared by name, spans moved to the
+    residuals' text joined by newlines; grads {"0": r0, "1": r1, ...}."""
+    from .from_sympy import formula_text
+
+    texts = [f if isinstance(f, str) else formula_text(f) for f in formulas]
+    builder = Builder()
+    inputs: list[str] = []
+    outputs: dict[str, int] = {}
+    offset = 0
+    for k, text in enumerate(texts):
+        program = lower(parse(text))
+        new_id: list[int] = []
+        for op in program.ops:
+            span = op.span and Span(op.span.start + offset, op.span.end + offset)
+            # names given by one formula may be given again by another: drop them
+            moved = replace(op, span=span, name=op.name if op.prim == INPUT else None)
+            if op.prim == INPUT and op.name not in inputs:
+                inputs.append(op.name)
+            new_id.append(builder.add(moved, tuple(new_id[a] for a in op.args)))
+        outputs[str(k)] = new_id[program.value]
+        offset += len(text) + 1
+    source = "\n".join(texts)
+    merged = Program(tuple(builder.ops), source, tuple(inputs), outputs["0"], outputs)
+    return tuple(texts), merged
+
+
+class Residuals:
+    """Residuals r_k(x) of several formulas over one parameter vector x, for least squares.
+
+    r(x) -> the residual vector; r.jac(x) -> the Jacobian (len(formulas) x len(wrt)),
+    both numpy arrays when numpy is installed (lists otherwise), so
+    scipy.optimize.least_squares(r, x0, jac=r.jac) takes them directly.
+    r.wrt: the parameters, in the vector's order; r.inputs: every input.
+    r.source: the generated residuals() and jacobian().
+    """
+
+    def __init__(self, formulas: Sequence[Any], wrt: Any = None, fixed: Mapping[str, Any] = ()):
+        from .function import MAX_OPERATIONS, Function, check_size
+
+        one = isinstance(formulas, str) or not isinstance(formulas, Iterable)  # sympy.Expr
+        formulas = [formulas] if one else list(formulas)
+        if not formulas:
+            raise ValueError("residuals() needs at least one formula")
+        texts, merged = _merge(formulas)
+        source = merged.source
+        program = untangle(optimize_program(merged))
+        check_size(program, "the residuals")
+        self.formulas: tuple[str, ...] = texts
+        self.inputs: tuple[str, ...] = program.inputs
+        fixed = dict(fixed)
+        if wrt is None and "wrt" in fixed and "wrt" not in self.inputs:
+            wrt = fixed.pop("wrt")  # residuals(formulas, wrt=[...]) names the parameters
+        if wrt is None:  # every input not fixed
+            wrt = tuple(name for name in self.inputs if name not in fixed)
+        else:
+            wrt = parse_names(wrt, "wrt")
+        if not wrt:
+            raise ValueError("residuals() needs at least one parameter (wrt)")
+        others, values = split_inputs(self.inputs, wrt, fixed, "wrt")
+        self.wrt: tuple[str, ...] = wrt
+        program = replace(program, inputs=wrt + others)
+        outputs = list(program.grads.values())
+        try:
+            limit = 3 * MAX_OPERATIONS  # dead tangents included: about twice what stays
+            builder, matrix = forward.columns(program, outputs, wrt, simplify, limit=limit)
+            keys = (list(program.grads), wrt)
+            jacobian = eliminate_dead_code(forward.matrix_program(program, builder, matrix, keys))
+        except forward.TooLarge as error:
+            jacobian = error.program
+        check_size(jacobian, "their Jacobian program")
+        jacobian = untangle(jacobian)  # as Function._higher does
+        # A Function over the same text runs the generated code: its namespace, its error
+        # positions (line k + 1 of the joined text is formula k), its linecache entries.
+        self._host = Function(source, merged, program, replace(program, grads={}))
+        self._residuals = self._host._build_apart("residuals", "residuals", program)
+        self._jacobian = self._host._build_apart("jacobian", "jacobian", jacobian)
+        self._rest = tuple(values)
+
+    def _vector(self, x: Any) -> Any:
+        if type(x) is not list and type(x) is not tuple:
+            return _vector(x, len(self.wrt), "the parameter vector")
+        if len(x) != len(self.wrt):
+            raise ValueError(
+                f"the parameter vector has {len(x)} entries; expected {len(self.wrt)} "
+                f"({_few(self.wrt)})"
+            )
+        return x
+
+    def __call__(self, x: Any) -> Any:
+        values = self._residuals(*self._vector(x), *self._rest)
+        return values if _numpy() is None else _numpy().array(values)
+
+    def jac(self, x: Any) -> Any:
+        """The Jacobian d r_k / d wrt[j] at x, one row per residual."""
+        rows = self._jacobian(*self._vector(x), *self._rest)
+        return rows if _numpy() is None else _numpy().array(rows)
+
+    @property
+    def source(self) -> str:
+        generated = self._host._generated
+        body = generated["residuals"].source + "\n\n" + generated["jacobian"].source
+        return codegen.header(self._host.formula) + "\n" + body
+
+    def __repr__(self) -> str:
+        return f"exprgrad.residuals({list(self.formulas)!r}, wrt={list(self.wrt)!r})"
+
+
+def residuals(formulas: Sequence[Any], wrt: Any = None, /, **fixed: Any) -> Residuals:
+    """Residuals of several formulas as functions of one parameter vector, for least squares.
+
+    formulas: formula strings (or sympy expressions), one per residual.
+    wrt: the parameters, in the vector's order (a list or "a, b"); default every input
+        not fixed, in order of first appearance. Every other input is fixed by keyword.
+
+    r = exprgrad.residuals([...]); r(x) is the residual vector, r.jac(x) its Jacobian,
+    so scipy.optimize.least_squares(r, x0, jac=r.jac). Any input may be fixed by keyword,
+    even one called `wrt`; otherwise wrt=... names the parameters.
+    """
+    return Residuals(formulas, wrt, fixed)
+
+
+def hessian(formula: Any, wrt: Iterable[str] | str | None = None) -> Callable[..., Any]:
+    """Compile a formula (text or sympy expression) and return its Hessian function:
+    hessian(*args, **point) -> [[d2 value / d wrt[i] d wrt[j], ...], ...], rows and
+    columns in wrt order (default every input). It is Function.hessian of
+    exprgrad.compile(formula, wrt), whose generated code is built here, at once."""
+    from .function import compile  # noqa: A004 (exprgrad.compile)
+
+    function = compile(formula, wrt)
+    function._hessian_program()  # a program too large fails now, not on the first call
+    return function.hessian
