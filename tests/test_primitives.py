@@ -167,6 +167,24 @@ def test_relu_and_abs_have_zero_derivative_at_zero():
     assert grad("abs(x)", x=-2.0) == {"x": -1.0}
 
 
+def test_min_max_ties_return_the_first_argument():
+    """README, Numerics: as the builtins do, so the sign of a tied zero is the first one's,
+    whether the operands are inputs or folded constants, optimized or not."""
+
+    def sign(v):
+        return math.copysign(1.0, v)
+
+    for optimize in (True, False):
+        for name in ("min", "max"):
+            f = exprgrad.compile(f"{name}(a, b)", optimize=optimize)
+            assert sign(f(-0.0, 0.0)) == -1.0 and sign(f(0.0, -0.0)) == 1.0
+            three = exprgrad.compile(f"{name}(a, b, c)", optimize=optimize)
+            assert sign(three(-0.0, 0.0, 0.0)) == -1.0 and sign(three(0.0, -0.0, -0.0)) == 1.0
+        assert sign(exprgrad.compile("min(-0.0, x)", optimize=optimize)(0.0)) == -1.0
+        assert sign(exprgrad.compile("min(x, 0)", optimize=optimize)(-0.0)) == -1.0
+        assert sign(exprgrad.compile("max(0, x)", optimize=optimize)(-0.0)) == 1.0
+
+
 def test_min_max_ties_split_evenly():
     assert grad("min(a, b)", a=1.0, b=1.0) == {"a": 0.5, "b": 0.5}
     assert grad("max(a, b)", a=1.0, b=1.0) == {"a": 0.5, "b": 0.5}
