@@ -121,11 +121,23 @@ class _Layout:
     rows: Sequence[int] = ()  # ops whose values and adjoints a trace returns
 
 
-def _uses(program: Program) -> Counter:
+def use_counts(program: Program) -> Counter:
     uses = Counter(program.outputs())
     for op in program.ops:
         uses.update(op.args)
     return uses
+
+
+def inlined_comparisons(program: Program) -> set[int]:
+    """Comparisons read once, by a where: written into its condition, not on a line."""
+    uses = use_counts(program)
+    return {
+        op.args[0]
+        for op in program.ops
+        if op.prim == "where"
+        and program.ops[op.args[0]].prim in COMPARISON_NAMES
+        and uses[op.args[0]] == 1
+    }
 
 
 def _guards_of(region: regions.Region) -> list[regions.Guard]:
@@ -307,15 +319,7 @@ def _layout(program: Program, rows: Sequence[int] = ()) -> _Layout:
     placed = regions.placement(program, regions.need(program, guards), guards)
     order = _schedule(program, placed)
     guarded_by = {g.condition for r in set(placed) for g in _guards_of(r)}
-    uses = _uses(program)
-    inlined = {
-        op.args[0]
-        for op in program.ops
-        if op.prim == "where"
-        and program.ops[op.args[0]].prim in COMPARISON_NAMES
-        and uses[op.args[0]] == 1
-        and op.args[0] not in guarded_by
-    }
+    inlined = inlined_comparisons(program) - guarded_by
     returned = (i for i in rows if program.ops[i].prim not in COMPARISON_NAMES | {CONST})
     outputs = [*program.outputs(), *returned]
     checked = _decide_checks(program, placed, guards, order, outputs)
@@ -327,7 +331,7 @@ def _layout(program: Program, rows: Sequence[int] = ()) -> _Layout:
 # --- emission --------------------------------------------------------------------------------
 
 
-class _Namer:
+class Namer:
     def __init__(self, program: Program, inlined: set[int]):
         self.names: dict[int, str] = {}
         counter = 0
@@ -411,7 +415,7 @@ def _statements(
     return lines
 
 
-def _call(head: str, items: list[str], tail: str, indent: str) -> list[str]:
+def wrapped_call(head: str, items: list[str], tail: str, indent: str) -> list[str]:
     """`head` + items + `tail` (head ends with an opening bracket, tail starts with its
     closing one) on one line, or with the items wrapped within the line limit."""
     one_line = f"{indent}{head}{', '.join(items)}{tail}"
@@ -433,17 +437,21 @@ def header(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _one_per_line(head: str, items: list[str], tail: str, indent: str = "        ") -> list[str]:
+    """`head` + items + `tail` on one line, or one item a line when that is too long."""
+    one_line = f"{indent}{head}{', '.join(items)}{tail}"
+    if len(one_line) <= _LINE_LIMIT or not items:
+        return [one_line]
+    return [f"{indent}{head}", *(f"{indent}    {item}," for item in items), f"{indent}{tail}"]
+
+
 def _return_value(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
     return [f"        return {names[program.value]}"]
 
 
 def _return_value_and_grad(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
-    result = names[program.value]
     entries = [f"{name!r}: {names[i]}" for name, i in program.grads.items()]
-    one_line = f"        return {result}, {{{', '.join(entries)}}}"
-    if len(one_line) <= _LINE_LIMIT:
-        return [one_line]
-    return [f"        return {result}, {{", *(f"            {e}," for e in entries), "        }"]
+    return _one_per_line(f"return {names[program.value]}, {{", entries, "}")
 
 
 def _return_trace(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
@@ -466,23 +474,16 @@ def _return_trace(program: Program, names: dict[int, str], layout: _Layout) -> l
     return lines
 
 
-def _wrapped(head: str, items: list[str], tail: str, indent: str = "        ") -> list[str]:
-    one_line = f"{indent}{head}{', '.join(items)}{tail}"
-    if len(one_line) <= _LINE_LIMIT or not items:
-        return [one_line]
-    return [f"{indent}{head}", *(f"{indent}    {item}," for item in items), f"{indent}{tail}"]
-
-
 def _return_matrix(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
     rows: dict[str, list[str]] = {}
     for key, i in program.grads.items():
         rows.setdefault(key.split(",")[0], []).append(names[i])
     lines = [f"[{', '.join(row)}]" for row in rows.values()]
-    return _wrapped("return [", lines, "]")
+    return _one_per_line("return [", lines, "]")
 
 
 def _return_list(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
-    return _wrapped("return [", [names[i] for i in program.grads.values()], "]")
+    return _one_per_line("return [", [names[i] for i in program.grads.values()], "]")
 
 
 def _return_value_and_tangent(
@@ -493,12 +494,12 @@ def _return_value_and_tangent(
 
 def _return_dict(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
     entries = [f"{name!r}: {names[i]}" for name, i in program.grads.items()]
-    return _wrapped("return {", entries, "}")
+    return _one_per_line("return {", entries, "}")
 
 
 def _return_value_and_list(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
     grads = [names[i] for i in program.grads.values()]
-    return _wrapped(f"return {names[program.value]}, [", grads, "]")
+    return _one_per_line(f"return {names[program.value]}, [", grads, "]")
 
 
 # the function each kind of generated code ends with; the higher-order ones return
@@ -537,10 +538,10 @@ def function_source(
     """
     params = tuple(mangle(name) for name in program.inputs)
     layout = _layout(program, rows)
-    names = _Namer(program, layout.inlined).names
+    names = Namer(program, layout.inlined).names
     line_ops: dict[int, Op] = {}
     helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown"}
-    lines = _call(f"def {function}(", list(params), "):", "")
+    lines = wrapped_call(f"def {function}(", list(params), "):", "")
     lines.append("    try:")
     sections = function != "forward"
     first = start_line + len(lines)
@@ -549,7 +550,9 @@ def function_source(
     lines.extend(returns(program, names, layout))
     lines.append("    except (TypeError, _NotFloat) as error:  # an argument is not a float")
     tail = ",), error)" if len(params) == 1 else "), error)"  # (x,) is a tuple
-    lines.extend(_call(f"return _retry({function}, _INPUTS, (", list(params), tail, "        "))
+    lines.extend(
+        wrapped_call(f"return _retry({function}, _INPUTS, (", list(params), tail, "        ")
+    )
     if not standalone:
         lines.append("    except _MATH_ERRORS as error:")
         lines.append("        raise _evaluation_error(error) from None")

@@ -333,17 +333,7 @@ class Function:
     def _build(self, function: str, program: Program, rows: list[int] = ()) -> Callable:
         """Generate, compile and run the source of one function of the formula's inputs."""
         generated = self._text(function, program, rows)
-        # linecache makes tracebacks show the generated lines, for as long as this Function
-        # lives (each Function its own entries, so dropping one never hides another's).
-        digest = hashlib.sha1(generated.source.encode()).hexdigest()[:12]
-        filename = f"<exprgrad {digest} #{next(_SERIAL)} {function}>"
-        lines = generated.source.splitlines(True)
-        linecache.cache[filename] = (len(generated.source), None, lines, filename)
-        weakref.finalize(self, linecache.cache.pop, filename, None)
-        self._line_ops[filename] = generated.line_ops
-        # Safe to run: every identifier and number in the source was written by codegen.
-        code = builtins.compile(generated.source, filename, "exec")
-        exec(code, self._namespace)  # noqa: S102
+        self._run(generated, function, self._namespace)
         built = self._namespace[function]
         # Every parameter defaults to _MISSING, so that a missing argument reaches _retry,
         # which names it (set here rather than in the source, which stays plain).
@@ -502,16 +492,22 @@ class Function:
         tangents follow them, a flat vector reorders them): compiled into a namespace of
         its own whose _INPUTS names those parameters for _retry; called positionally."""
         generated = self._generated[key] = codegen.function_source(program, function)
+        namespace = dict(self._namespace, _INPUTS=program.inputs)
+        self._run(generated, key, namespace)
+        return namespace[function]
+
+    def _run(self, generated: codegen.Generated, label: str, namespace: dict) -> None:
+        """Compile generated source and run it in the namespace (defining its function)."""
+        # linecache makes tracebacks show the generated lines, for as long as this Function
+        # lives (each Function its own entries, so dropping one never hides another's).
         digest = hashlib.sha1(generated.source.encode()).hexdigest()[:12]
-        filename = f"<exprgrad {digest} #{next(_SERIAL)} {key}>"
+        filename = f"<exprgrad {digest} #{next(_SERIAL)} {label}>"
         lines = generated.source.splitlines(True)
         linecache.cache[filename] = (len(generated.source), None, lines, filename)
         weakref.finalize(self, linecache.cache.pop, filename, None)
         self._line_ops[filename] = generated.line_ops
-        namespace = dict(self._namespace, _INPUTS=program.inputs)
         # Safe to run: every identifier and number in the source was written by codegen.
         exec(builtins.compile(generated.source, filename, "exec"), namespace)  # noqa: S102
-        return namespace[function]
 
     def _point(self, args: tuple, kwargs: dict, what: str) -> tuple:
         """The point's values in f.inputs order, from arguments as f(...) takes them."""

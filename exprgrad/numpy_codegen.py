@@ -19,7 +19,7 @@ from __future__ import annotations
 from . import codegen
 from .codegen import Generated, literal, mangle, quote
 from .ir import CONST, INPUT, Op, Program
-from .primitives import BY_NAME, COMPARISON_NAMES
+from .primitives import BY_NAME
 from .shapes import Spec, axis_of, operands
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
@@ -195,15 +195,8 @@ class _Writer:
 
 def _names(program: Program) -> tuple[dict[int, str], set[int]]:
     """Names as codegen.py gives them, comparisons used once written into their np.where."""
-    uses = codegen._uses(program)
-    inlined = {
-        op.args[0]
-        for op in program.ops
-        if op.prim == "where"
-        and program.ops[op.args[0]].prim in COMPARISON_NAMES
-        and uses[op.args[0]] == 1
-    }
-    names = codegen._Namer(program, inlined).names
+    inlined = codegen.inlined_comparisons(program)
+    names = codegen.Namer(program, inlined).names
     for i, op in enumerate(program.ops):
         if op.prim == INPUT and op.name == SEED:
             names[i] = _SEED_PARAM
@@ -214,7 +207,7 @@ def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
     """Ops written without a line of their own: an unbroadcast that changes nothing takes
     its operand's name (giving the operand its own name, t6_grad, if that is the only use),
     and a count is the number it is."""
-    uses = codegen._uses(program)
+    uses = codegen.use_counts(program)
     for i, op in enumerate(program.ops):
         if op.prim == "count":
             names[i] = writer.expression(i)
@@ -234,7 +227,7 @@ def _in_place(program: Program, writer: _Writer, names: dict[int, str]) -> dict[
     operand must be an array of the sum's shape and dtype that this code made itself
     (not an input, a view or a constant) and that nothing else reads: accumulating a
     gradient then allocates nothing. The operand takes the sum's name."""
-    uses = codegen._uses(program)
+    uses = codegen.use_counts(program)
     into: dict[int, int] = {}
     others: dict[int, int] = {}
     for i, op in enumerate(program.ops):
@@ -288,7 +281,7 @@ def function_source(
     params = [mangle(name) for name in program.inputs]
     if any(op.prim == INPUT and op.name == SEED for op in program.ops):
         params.append(_SEED_PARAM)
-    lines = codegen._call(f"def {function}(", params, "):", "")
+    lines = codegen.wrapped_call(f"def {function}(", params, "):", "")
     # A where computes both branches, so an element of log(-1) may be made and dropped:
     # no warning for it. Elsewhere an inf or nan is an error, found on the way out.
     if any(op.prim == "where" for op in program.ops):
