@@ -16,7 +16,7 @@ result is checked once, on the way out, by the caller (arrays.py).
 
 from __future__ import annotations
 
-from . import codegen
+from . import codegen, regions
 from .codegen import Generated, literal, mangle, quote
 from .ir import CONST, INPUT, Op, Program
 from .primitives import BY_NAME
@@ -193,6 +193,28 @@ class _Writer:
         }[nx, ny]
 
 
+def _may_fail_in_a_branch(program: Program) -> bool:
+    """Does an op that may fail (log, division, ...) serve only some branch of a where?
+    relu's where(x > 0, g, out) picks between values computed anyway: no."""
+    needed = regions.need(program, regions.Guards())
+    return any(
+        region is not None
+        and op.args
+        and BY_NAME[op.prim].may_raise
+        and not _safe_division(program, op)
+        for op, region in zip(program.ops, needed, strict=True)
+    )
+
+
+def _safe_division(program: Program, op: Op) -> bool:
+    """A division by an element count or a nonzero constant (mean's gradient): no element
+    of it can fail."""
+    if op.prim != "div":
+        return False
+    divisor = program.ops[op.args[1]]
+    return divisor.prim == "count" or (divisor.prim == CONST and divisor.value != 0)
+
+
 def _names(program: Program) -> tuple[dict[int, str], set[int]]:
     """Names as codegen.py gives them, comparisons used once written into their np.where."""
     inlined = codegen.inlined_comparisons(program)
@@ -284,7 +306,7 @@ def function_source(
     lines = codegen.wrapped_call(f"def {function}(", params, "):", "")
     # A where computes both branches, so an element of log(-1) may be made and dropped:
     # no warning for it. Elsewhere an inf or nan is an error, found on the way out.
-    if any(op.prim == "where" for op in program.ops):
+    if _may_fail_in_a_branch(program):
         lines.append("    with np.errstate(all='ignore'):  # both branches of where are computed")
         indent = "        "
     else:

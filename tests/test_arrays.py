@@ -106,3 +106,22 @@ def test_the_core_never_imports_numpy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_where_branches_warn_nothing_and_relu_pays_no_errstate():
+    """Both branches of a where are computed, so log(-1) made for an unchosen element
+    must not warn; relu's where picks between values computed anyway, so its code is not
+    wrapped in np.errstate (which costs a few microseconds a call)."""
+    import warnings
+
+    guarded = exprgrad.compile("sum(where(x > 0, log(x), 0))", backend="numpy")
+    x = np.array([1.0, -1.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning fails the test
+        value, grads = guarded.value_and_grad(x=x)
+    assert value == 0.0 and grads["x"].tolist() == [1.0, 0.0, 0.0]
+    assert "np.errstate" in guarded.source_for(x=x)
+    net = exprgrad.compile("h = relu(X @ W)\nmean(h)", backend="numpy")
+    X, W = np.ones((3, 4)), np.ones((4, 2))
+    assert "np.errstate" not in net.source_for(X=X, W=W)
+    assert net.grad(X=X, W=W)["W"].tolist() == [[0.5, 0.5]] * 4
