@@ -90,12 +90,10 @@ def _jax_table():
     }
 
 
-def jax_value_and_grad(function: exprgrad.Function, point: dict[str, float]):
-    """jax.grad of exprgrad's forward IR, interpreted op by op with jax functions."""
-    if jax is None:
-        pytest.skip("jax is not installed")
-    table = _jax_table()
-    program = function.forward_program
+def jax_of_ir(program, table, axis_prims=frozenset()):
+    """The program interpreted op by op with jax functions: evaluate(*values), values in
+    program.inputs order. A primitive in axis_prims with a second operand takes it as a
+    constant axis= keyword (the array reductions)."""
 
     def evaluate(*values):
         by_name = dict(zip(program.inputs, values, strict=True))
@@ -105,10 +103,22 @@ def jax_value_and_grad(function: exprgrad.Function, point: dict[str, float]):
                 results.append(by_name[op.name])
             elif op.prim == CONST:
                 results.append(jnp.float64(op.value))
+            elif op.prim in axis_prims and len(op.args) == 2:
+                axis = int(program.ops[op.args[1]].value)
+                results.append(table[op.prim](results[op.args[0]], axis=axis))
             else:
                 results.append(table[op.prim](*(results[a] for a in op.args)))
         return results[program.value] * 1.0
 
+    return evaluate
+
+
+def jax_value_and_grad(function: exprgrad.Function, point: dict[str, float]):
+    """jax.grad of exprgrad's forward IR, interpreted op by op with jax functions."""
+    if jax is None:
+        pytest.skip("jax is not installed")
+    program = function.forward_program
+    evaluate = jax_of_ir(program, _jax_table())
     args = [jnp.float64(point[name]) for name in program.inputs]
     value, grads = jax.value_and_grad(evaluate, argnums=tuple(range(len(args))))(*args)
     by_name = dict(zip(program.inputs, (float(g) for g in grads), strict=True))

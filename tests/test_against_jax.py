@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import exprgrad
-from exprgrad.ir import CONST, INPUT
 from exprgrad.primitives import PRIMITIVES
 
 np = pytest.importorskip("numpy")
@@ -26,7 +25,7 @@ jax = pytest.importorskip("jax", reason="jax is a test extra: pip install 'exprg
 jnp = jax.numpy
 jax.config.update("jax_enable_x64", True)
 
-from reference import _jax_table  # noqa: E402 (needs jax configured first)
+from reference import _jax_table, jax_of_ir  # noqa: E402 (needs jax configured first)
 from test_primitives import CASES, WIDE  # noqa: E402
 
 RTOL = 1e-9
@@ -49,25 +48,7 @@ AXIS = {"sum", "mean", "amax", "amin", "logsumexp", "softmax", "log_softmax"}
 
 def jax_function(f):
     """A jax function of the inputs (in f.inputs order) computing f's value from its IR."""
-    table = {**_jax_table(), **ARRAY_JAX}
-    program = f.forward_program
-
-    def evaluate(*values):
-        by_name = dict(zip(program.inputs, values, strict=True))
-        results = []
-        for op in program.ops:
-            if op.prim == INPUT:
-                results.append(by_name[op.name])
-            elif op.prim == CONST:
-                results.append(op.value)
-            elif op.prim in AXIS and len(op.args) == 2:
-                axis = int(program.ops[op.args[1]].value)
-                results.append(table[op.prim](results[op.args[0]], axis=axis))
-            else:
-                results.append(table[op.prim](*(results[a] for a in op.args)))
-        return jnp.asarray(results[program.value], dtype=jnp.float64)
-
-    return evaluate
+    return jax_of_ir(f.forward_program, {**_jax_table(), **ARRAY_JAX}, AXIS)
 
 
 def jax_value_and_grad(f, point):

@@ -16,7 +16,7 @@ from test_reverse import LEAVES, TEMPLATES, _apply
 
 import exprgrad
 from exprgrad import forward
-from exprgrad.ir import CONST, INPUT, Builder
+from exprgrad.ir import Builder
 from exprgrad.primitives import BY_NAME, PRIMITIVES
 
 jax = pytest.importorskip("jax")
@@ -29,23 +29,14 @@ def jax_of(function: exprgrad.Function):
     exprgrad's), as one jitted function of the input vector v and a direction t:
     (value, jax.jvp's tangent, jax.hessian, the jvp of jax.grad). One trace per formula,
     reused at every point."""
-    from reference import _jax_table
+    from reference import _jax_table, jax_of_ir
 
     assert function.wrt == function.inputs
-    table = _jax_table()
     program = function.forward_program
-    position = {name: k for k, name in enumerate(program.inputs)}
+    of_values = jax_of_ir(program, _jax_table())
 
     def evaluate(vector):
-        results = []
-        for op in program.ops:
-            if op.prim == INPUT:
-                results.append(vector[position[op.name]])
-            elif op.prim == CONST:
-                results.append(jnp.float64(op.value))
-            else:
-                results.append(table[op.prim](*(results[a] for a in op.args)))
-        return results[program.value] * 1.0
+        return of_values(*(vector[k] for k in range(len(program.inputs))))
 
     def everything(vector, direction):
         value, tangent = jax.jvp(evaluate, (vector,), (direction,))
