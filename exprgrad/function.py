@@ -15,7 +15,7 @@ import hashlib
 import itertools
 import linecache
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import codegen, symbolic
@@ -220,14 +220,21 @@ class _Missing:
 _MISSING = _Missing()
 
 
+def _missing_message(function_name: str, names: tuple[str, ...], values: Sequence) -> str | None:
+    """The message naming the arguments left _MISSING, as f() is missing argument(s) 'a',
+    or None when none is."""
+    missing = [name for name, value in zip(names, values, strict=True) if value is _MISSING]
+    if not missing:
+        return None
+    return f"{function_name}() is missing argument(s) {', '.join(repr(n) for n in missing)}"
+
+
 def _retry_maker(function_name: str) -> Callable:
     """The handler generated code calls when an argument is not a float (see codegen)."""
 
     def _retry(function: Callable, names: tuple[str, ...], args: tuple, error: BaseException):
-        missing = [name for name, value in zip(names, args, strict=True) if value is _MISSING]
-        if missing:
-            listed = ", ".join(repr(name) for name in missing)
-            message = f"{function_name}() is missing argument(s) {listed}"
+        message = _missing_message(function_name, names, args)
+        if message is not None:
             if isinstance(args[0], Mapping):
                 message += "; to pass a dict of inputs, call it with f(**point)"
             raise TypeError(message) from None
@@ -514,11 +521,9 @@ class Function:
         if not kwargs and len(args) == len(self.inputs):
             return args
         values = _bind_formula_names(lambda *values: values, self.inputs)(*args, **kwargs)
-        pairs = zip(self.inputs, values, strict=True)
-        missing = [name for name, value in pairs if value is _MISSING]
-        if missing:
-            listed = ", ".join(repr(name) for name in missing)
-            raise TypeError(f"{what}() is missing argument(s) {listed}")
+        message = _missing_message(what, self.inputs, values)
+        if message is not None:
+            raise TypeError(message)
         return values
 
     def _higher(self, key: str, make: Callable[[Callable | None], Program]) -> Program:
@@ -576,14 +581,14 @@ class Function:
         from . import forward as forward_mode
         from . import interop
 
-        built = self.__dict__.get("_jvp_function")
-        if built is None:
-            program = self._higher(
-                "_jvp", lambda fold: forward_mode.jvp_program(self.forward_program, self.wrt, fold)
-            )
-            built = self.__dict__["_jvp_function"] = self._build_apart("jvp", "jvp", program)
         direction = interop.tangent_values(tangents, self.wrt)
-        return built(*self._point(args, kwargs, "jvp"), *direction)
+        return self._directional(
+            "jvp",
+            lambda fold: forward_mode.jvp_program(self.forward_program, self.wrt, fold),
+            direction,
+            args,
+            kwargs,
+        )
 
     def hvp(self, v: Any, /, *args: float, **kwargs: float) -> dict[str, float]:
         """The Hessian-vector product {wrt name: (H v)[name]} at the point: forward mode
@@ -594,14 +599,25 @@ class Function:
         from . import forward as forward_mode
         from . import interop
 
-        built = self.__dict__.get("_hvp_function")
-        if built is None:
-            program = self._higher(
-                "_hvp", lambda fold: forward_mode.hvp_program(self.program, self.wrt, fold)
-            )
-            built = self.__dict__["_hvp_function"] = self._build_apart("hvp", "hvp", program)
         direction = interop.tangent_values(v, self.wrt, "v")
-        return built(*self._point(args, kwargs, "hvp"), *direction)
+        return self._directional(
+            "hvp",
+            lambda fold: forward_mode.hvp_program(self.program, self.wrt, fold),
+            direction,
+            args,
+            kwargs,
+        )
+
+    def _directional(
+        self, key: str, make: Callable, direction: list, args: tuple, kwargs: dict
+    ) -> Any:
+        """jvp() and hvp(): the derived program's function (made on first use), called at
+        the point with the direction's values after the point's."""
+        built = self.__dict__.get(f"_{key}_function")
+        if built is None:
+            program = self._higher(f"_{key}", make)
+            built = self.__dict__[f"_{key}_function"] = self._build_apart(key, key, program)
+        return built(*self._point(args, kwargs, key), *direction)
 
     def flat(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
         """fun(x) -> (value, gradient) over one vector x of the inputs in `names` (default
