@@ -220,8 +220,7 @@ class ArrayFunction:
 
     def trace(self, /, *args: Any, **kwargs: Any):
         """Every line's value and adjoint (arrays) at these inputs, as a Trace."""
-        from .primitives import COMPARISON_NAMES
-        from .tracing import Row, Trace
+        from .tracing import make_trace, trace_rows
 
         arrays = self._arrays(args, kwargs)
         special = self._for(arrays)
@@ -232,12 +231,7 @@ class ArrayFunction:
             )
             inputs = {name: special.specs[i] for name, i in forward.input_ids().items()}
             specs = shapes.infer(program, inputs)
-            rows = [i for i, op in enumerate(forward.ops) if op.prim == INPUT]
-            rows += [
-                i
-                for i, op in enumerate(forward.ops)
-                if op.prim not in (INPUT, CONST) and op.prim not in COMPARISON_NAMES
-            ]
+            rows = trace_rows(forward)
             generated = numpy_codegen.function_source(program, specs, "trace", rows=rows)
             namespace = numpy_helpers.namespace()
             code = builtins.compile(generated.source, "<exprgrad numpy trace>", "exec")
@@ -247,19 +241,7 @@ class ArrayFunction:
             special.line_ops["trace"] = (rows, generated.names)
         rows, names = special.line_ops["trace"]
         value, values, adjoints = special.functions["trace"](*arrays)
-        ops = self.forward_program.ops
-        count = sum(ops[i].prim == INPUT for i in rows)
-        table = [
-            Row(names[i], quote(self.formula, ops[i]), values[k], adjoints[k])
-            for k, i in enumerate(rows[count:], start=count)
-        ]
-        row_of = {i: k for k, i in enumerate(rows)}
-        named = [(n, row_of[i]) for n, i in self.forward_program.input_ids().items()]
-        named += [(n, row_of[i]) for n, i in self.forward_program.assigned.items() if i in row_of]
-        by_name = {name: values[k] for name, k in named}
-        gradients = {name: adjoints[k] for name, k in named}
-        inputs = tuple(self.forward_program.input_ids())
-        return Trace(self.formula, value, table, by_name, gradients, inputs)
+        return make_trace(self.formula, self.forward_program, names, rows, value, values, adjoints)
 
     def source_for(self, /, *args: Any, **kwargs: Any) -> str:
         """The numpy source generated for inputs of these shapes and dtypes."""

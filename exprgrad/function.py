@@ -26,11 +26,11 @@ from .lower import lower
 from .optimize import eliminate_dead_code, simplify
 from .optimize import optimize as optimize_program
 from .parsing import parse
-from .primitives import BY_NAME, COMPARISON_NAMES
+from .primitives import BY_NAME
 from .regions import untangle
 from .reverse import differentiate
 from .syntax import Assign
-from .tracing import Row, Trace
+from .tracing import Trace, make_trace, trace_rows
 
 _MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, division by zero
 
@@ -368,39 +368,18 @@ class Function:
             program = eliminate_dead_code(
                 differentiate(forward, forward.inputs, fold, every_adjoint=True)
             )
-            inputs = [i for i, op in enumerate(forward.ops) if op.prim == INPUT]
-            lines = [
-                i
-                for i, op in enumerate(forward.ops)
-                if op.prim not in (INPUT, CONST) and op.prim not in COMPARISON_NAMES
-            ]
-            rows = inputs + lines
-            built = self.__dict__["_trace"] = (
-                self._build("trace", program, rows),
-                rows,
-                len(inputs),
-            )
+            rows = trace_rows(forward)
+            count = sum(forward.ops[i].prim == INPUT for i in rows)
+            built = self.__dict__["_trace"] = (self._build("trace", program, rows), rows, count)
         return built
 
     def trace(self, /, *args: float, **kwargs: float) -> Trace:
         """The value and the gradient (adjoint) of every line at the given point, as
         a Trace: the forward/backward table of Karpathy's guide (print it)."""
-        function, rows, count = self._trace_function()
+        function, rows, _ = self._trace_function()
         value, values, adjoints = function(*args, **kwargs)
-        ops = self.forward_program.ops
         names = self._text("value_and_grad", self.program).names
-        table = [
-            Row(names[i], codegen.quote(self.formula, ops[i]), values[k], adjoints[k])
-            for k, i in enumerate(rows[count:], start=count)
-        ]
-        row_of = {i: k for k, i in enumerate(rows)}
-        named = [(name, row_of[i]) for name, i in self.forward_program.input_ids().items()]
-        assigned = self.forward_program.assigned.items()  # score = z names z's line too
-        named += [(name, row_of[i]) for name, i in assigned if i in row_of]
-        by_name = {name: values[k] for name, k in named}
-        gradients = {name: adjoints[k] for name, k in named}
-        inputs = tuple(self.forward_program.input_ids())
-        return Trace(self.formula, value, table, by_name, gradients, inputs)
+        return make_trace(self.formula, self.forward_program, names, rows, value, values, adjoints)
 
     def graph(self, /, *args: float, **kwargs: float) -> Any:
         """The formula's operations as an exprgrad.graph.Graph: .dot() is Graphviz text,

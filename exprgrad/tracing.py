@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
+
+from .codegen import quote
+from .ir import CONST, INPUT, Program
+from .primitives import COMPARISON_NAMES
 
 
 class Row(NamedTuple):
@@ -113,3 +117,41 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"<Trace of {self.formula!r}: value {self.value!r}, {len(self.rows)} lines>"
+
+
+def trace_rows(program: Program) -> list[int]:
+    """The ops a generated trace function returns: the inputs, then every line but
+    comparisons (they are written into their where)."""
+    inputs = [i for i, op in enumerate(program.ops) if op.prim == INPUT]
+    lines = [
+        i
+        for i, op in enumerate(program.ops)
+        if op.prim not in (INPUT, CONST) and op.prim not in COMPARISON_NAMES
+    ]
+    return inputs + lines
+
+
+def make_trace(
+    formula: str,
+    program: Program,
+    names: Mapping[int, str],
+    rows: Sequence[int],
+    value: float,
+    values: Sequence,
+    adjoints: Sequence,
+) -> Trace:
+    """The Trace of a generated trace function's results: program is the forward program
+    whose trace_rows() were returned, names the generated code's names of its ops."""
+    ops = program.ops
+    count = sum(ops[i].prim == INPUT for i in rows)  # the inputs come first
+    table = [
+        Row(names[i], quote(formula, ops[i]), values[k], adjoints[k])
+        for k, i in enumerate(rows[count:], start=count)
+    ]
+    row_of = {i: k for k, i in enumerate(rows)}
+    named = [(name, row_of[i]) for name, i in program.input_ids().items()]
+    # score = z names z's line too
+    named += [(name, row_of[i]) for name, i in program.assigned.items() if i in row_of]
+    by_name = {name: values[k] for name, k in named}
+    gradients = {name: adjoints[k] for name, k in named}
+    return Trace(formula, value, table, by_name, gradients, tuple(program.input_ids()))
