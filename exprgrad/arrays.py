@@ -11,11 +11,7 @@ lists become float64 arrays, float32 arrays stay float32.
 from __future__ import annotations
 
 import builtins
-import hashlib
-import itertools
-import linecache
 import math
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +21,12 @@ import numpy as np
 from . import numpy_codegen, numpy_helpers, regions, shapes
 from .codegen import quote
 from .errors import EvaluationError, Span
+from .function import bind_formula_names, missing_message, run_source
 from .ir import CONST, INPUT, Program
 from .optimize import eliminate_dead_code, simplify
 from .primitives import BY_NAME
 from .reverse import differentiate
 
-_SERIAL = itertools.count(1)
 _FLOATS = ("float32", "float64")
 
 
@@ -96,31 +92,18 @@ class ArrayFunction:
         self.program = full
         self.inputs: tuple[str, ...] = forward.inputs
         self.wrt: tuple[str, ...] = tuple(full.grads)
-        self._index = {name: k for k, name in enumerate(self.inputs)}
+        self._bind = bind_formula_names(lambda *values: values, self.inputs)
         self._specialized: dict[tuple, _Specialized] = {}
         self._vjp_program: Program | None = None
 
     # --- arguments -------------------------------------------------------------------
 
     def _arrays(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
-        inputs = self.inputs
-        if len(args) > len(inputs):
-            raise TypeError(f"takes {len(inputs)} arguments but {len(args)} were given")
-        values: list[Any] = list(args) + [_MISSING] * (len(inputs) - len(args))
-        for name, value in kwargs.items():
-            position = self._index.get(name)
-            if position is None:
-                raise TypeError(f"got an unexpected argument {name!r}")
-            if values[position] is not _MISSING:
-                raise TypeError(f"got multiple values for argument {name!r}")
-            values[position] = value
-        missing = [repr(inputs[k]) for k, v in enumerate(values) if v is _MISSING]
-        if missing:
-            hint = ""
-            if args and isinstance(args[0], dict):
-                hint = "; to pass a dict of inputs, call it with f(**point)"
-            raise TypeError(f"missing argument(s) {', '.join(missing)}{hint}")
-        return [_as_array(name, value) for name, value in zip(inputs, values, strict=True)]
+        values = self._bind(*args, **kwargs)
+        message = missing_message("f", self.inputs, values)
+        if message is not None:
+            raise TypeError(message)
+        return [_as_array(name, value) for name, value in zip(self.inputs, values, strict=True)]
 
     def _for(self, arrays: list[np.ndarray]) -> _Specialized:
         key = tuple((a.shape, a.dtype.char) for a in arrays)
@@ -155,15 +138,10 @@ class ArrayFunction:
             inputs[numpy_codegen.SEED] = value_spec
             specs = shapes.infer(program, inputs)
         generated = numpy_codegen.function_source(program, specs, function, returns=returns)
-        source = generated.source
-        digest = hashlib.sha1(source.encode()).hexdigest()[:12]
-        filename = f"<exprgrad numpy {digest} #{next(_SERIAL)} {function}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        weakref.finalize(self, linecache.cache.pop, filename, None)
         namespace = numpy_helpers.namespace()
-        exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102 (our code)
+        run_source(self, generated.source, f"numpy {function}", namespace)
         built = special.functions[function] = namespace[function]
-        special.sources[function] = source
+        special.sources[function] = generated.source
         special.line_ops[function] = (program, specs)
         return built
 
@@ -234,8 +212,7 @@ class ArrayFunction:
             rows = trace_rows(forward)
             generated = numpy_codegen.function_source(program, specs, "trace", rows=rows)
             namespace = numpy_helpers.namespace()
-            code = builtins.compile(generated.source, "<exprgrad numpy trace>", "exec")
-            exec(code, namespace)  # noqa: S102 (our code)
+            run_source(self, generated.source, "numpy trace", namespace)
             special.functions["trace"] = namespace["trace"]
             special.sources["trace"] = generated.source
             special.line_ops["trace"] = (rows, generated.names)
@@ -310,14 +287,6 @@ class ArrayFunction:
 
     def __reduce__(self):
         return (_rebuild, (self.formula, self.wrt))
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "_MISSING"
-
-
-_MISSING = _Missing()
 
 
 def _rebuild(formula: str, wrt: tuple[str, ...]) -> ArrayFunction:

@@ -220,23 +220,24 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def _missing_message(function_name: str, names: tuple[str, ...], values: Sequence) -> str | None:
-    """The message naming the arguments left _MISSING, as f() is missing argument(s) 'a',
-    or None when none is."""
+def missing_message(function_name: str, names: tuple[str, ...], values: Sequence) -> str | None:
+    """The message naming the arguments left _MISSING, as f() is missing argument(s) 'a'
+    (and saying f(**point) when a dict came first), or None when none is."""
     missing = [name for name, value in zip(names, values, strict=True) if value is _MISSING]
     if not missing:
         return None
-    return f"{function_name}() is missing argument(s) {', '.join(repr(n) for n in missing)}"
+    message = f"{function_name}() is missing argument(s) {', '.join(repr(n) for n in missing)}"
+    if isinstance(values[0], Mapping):
+        message += "; to pass a dict of inputs, call it with f(**point)"
+    return message
 
 
 def _retry_maker(function_name: str) -> Callable:
     """The handler generated code calls when an argument is not a float (see codegen)."""
 
     def _retry(function: Callable, names: tuple[str, ...], args: tuple, error: BaseException):
-        message = _missing_message(function_name, names, args)
+        message = missing_message(function_name, names, args)
         if message is not None:
-            if isinstance(args[0], Mapping):
-                message += "; to pass a dict of inputs, call it with f(**point)"
             raise TypeError(message) from None
         try:
             values = _float_arguments(names, args)
@@ -249,7 +250,7 @@ def _retry_maker(function_name: str) -> Callable:
     return _retry
 
 
-def _bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable:
+def bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable:
     """For formulas whose names Python can't take as parameters (lambda, print, ...):
     accept the formula's own names as keywords."""
     index = {name: i for i, name in enumerate(inputs)}
@@ -272,6 +273,20 @@ def _bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable
 
 
 _SERIAL = itertools.count(1)
+
+
+def run_source(owner: object, source: str, label: str, namespace: dict) -> str:
+    """Compile generated source and run it in the namespace; returns its file name.
+
+    linecache makes tracebacks show the generated lines, for as long as `owner` lives
+    (each owner its own entries, so dropping one never hides another's)."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    filename = f"<exprgrad {digest} #{next(_SERIAL)} {label}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    weakref.finalize(owner, linecache.cache.pop, filename, None)
+    # Safe to run: every identifier and number in the source was written by a code generator.
+    exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102
+    return filename
 
 
 class Function:
@@ -346,7 +361,7 @@ class Function:
         # which names it (set here rather than in the source, which stays plain).
         built.__defaults__ = (_MISSING,) * len(self.inputs)
         if generated.params != self.inputs:
-            built = _bind_formula_names(built, self.inputs)
+            built = bind_formula_names(built, self.inputs)
         return built
 
     @property
@@ -484,23 +499,18 @@ class Function:
 
     def _run(self, generated: codegen.Generated, label: str, namespace: dict) -> None:
         """Compile generated source and run it in the namespace (defining its function)."""
-        # linecache makes tracebacks show the generated lines, for as long as this Function
-        # lives (each Function its own entries, so dropping one never hides another's).
-        digest = hashlib.sha1(generated.source.encode()).hexdigest()[:12]
-        filename = f"<exprgrad {digest} #{next(_SERIAL)} {label}>"
-        lines = generated.source.splitlines(True)
-        linecache.cache[filename] = (len(generated.source), None, lines, filename)
-        weakref.finalize(self, linecache.cache.pop, filename, None)
+        filename = run_source(self, generated.source, label, namespace)
         self._line_ops[filename] = generated.line_ops
-        # Safe to run: every identifier and number in the source was written by codegen.
-        exec(builtins.compile(generated.source, filename, "exec"), namespace)  # noqa: S102
 
     def _point(self, args: tuple, kwargs: dict, what: str) -> tuple:
         """The point's values in f.inputs order, from arguments as f(...) takes them."""
         if not kwargs and len(args) == len(self.inputs):
             return args
-        values = _bind_formula_names(lambda *values: values, self.inputs)(*args, **kwargs)
-        message = _missing_message(what, self.inputs, values)
+        binder = self.__dict__.get("_binder")
+        if binder is None:
+            binder = self.__dict__["_binder"] = bind_formula_names(lambda *v: v, self.inputs)
+        values = binder(*args, **kwargs)
+        message = missing_message(what, self.inputs, values)
         if message is not None:
             raise TypeError(message)
         return values
