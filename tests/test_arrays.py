@@ -125,3 +125,20 @@ def test_where_branches_warn_nothing_and_relu_pays_no_errstate():
     X, W = np.ones((3, 4)), np.ones((4, 2))
     assert "np.errstate" not in net.source_for(X=X, W=W)
     assert net.grad(X=X, W=W)["W"].tolist() == [[0.5, 0.5]] * 4
+
+
+def test_argument_errors_name_what_is_wrong():
+    f = exprgrad.compile("sum(x * y)", backend="numpy")
+    x = np.ones(2)
+    with pytest.raises(
+        TypeError, match=r"missing argument\(s\) 'y'; .*call it with f\(\*\*point\)"
+    ):
+        f({"x": x, "y": x})
+    with pytest.raises(TypeError, match=r"^f\(\) is missing argument\(s\) 'y'$"):
+        f(x=x)
+    with pytest.raises(TypeError, match="got an unexpected argument 'z'"):
+        f(x=x, y=x, z=x)
+    with pytest.raises(TypeError, match="got multiple values for argument 'x'"):
+        f(x, x=x)
+    with pytest.raises(TypeError, match="takes 2 arguments but 3 were given"):
+        f(x, x, x)
