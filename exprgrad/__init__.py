@@ -7,12 +7,26 @@
 (0.880797, -0.104994)
 """
 
-from .errors import EvaluationError, FormulaError, SymbolicError
+from .errors import (
+    ArgumentError,
+    ArgumentValueError,
+    Error,
+    EvaluationError,
+    FormulaError,
+    MissingDependencyError,
+    ShapeError,
+    SymbolicError,
+)
 from .function import Function, compile  # noqa: A004 (exprgrad.compile is the API)
 from .interop import hessian, residuals
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentValueError",
+    "Error",
     "EvaluationError",
+    "MissingDependencyError",
+    "ShapeError",
     "Function",
     "FormulaError",
     "SymbolicError",

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import numpy_codegen, numpy_helpers, regions, shapes
 from .codegen import quote
-from .errors import EvaluationError, Span
+from .errors import ArgumentError, EvaluationError, ShapeError, Span
 from .function import bind_formula_names, missing_message, run_source
 from .ir import CONST, INPUT, Program
 from .optimize import eliminate_dead_code, simplify
@@ -44,7 +44,7 @@ def _as_array(name: str, value: Any) -> np.ndarray:
         if kind in "biu":
             return np.asarray(value, dtype=np.float64)
         what = "complex" if kind == "c" else f"of dtype {value.dtype}"
-        raise TypeError(f"argument {name!r} is an array {what}; formulas compute with reals")
+        raise ArgumentError(f"argument {name!r} is an array {what}; formulas compute with reals")
     if isinstance(value, bool | int | float) and not isinstance(value, complex):
         return np.asarray(float(value))
     if isinstance(value, list | tuple):
@@ -52,12 +52,12 @@ def _as_array(name: str, value: Any) -> np.ndarray:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             kind = type(value).__name__
-            raise TypeError(f"argument {name!r} is a {kind} of non-numbers") from None
+            raise ArgumentError(f"argument {name!r} is a {kind} of non-numbers") from None
         return array
     if hasattr(type(value), "__float__") and not isinstance(value, complex | str | bytes):
         return np.asarray(float(value))  # Fraction, Decimal, ...
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    raise TypeError(
+    raise ArgumentError(
         f"argument {name!r} must be an array or a real number, not {type(value).__name__} {shown}"
     )
 
@@ -102,7 +102,7 @@ class ArrayFunction:
         values = self._bind(*args, **kwargs)
         message = missing_message("f", self.inputs, values)
         if message is not None:
-            raise TypeError(message)
+            raise ArgumentError(message)
         return [_as_array(name, value) for name, value in zip(self.inputs, values, strict=True)]
 
     def _for(self, arrays: list[np.ndarray]) -> _Specialized:
@@ -168,7 +168,7 @@ class ArrayFunction:
         special = self._for(arrays)
         value_shape = special.specs[self.program.value].shape
         if value_shape != ():
-            raise ValueError(
+            raise ShapeError(
                 f"value_and_grad needs a scalar value, and this one has shape {value_shape}: "
                 "reduce it (sum, mean) in the formula, or use f.vjp(cotangent, ...)"
             )
@@ -187,7 +187,7 @@ class ArrayFunction:
         cotangent = _as_array("cotangent", cotangent)
         want = special.specs[self.forward_program.value]
         if cotangent.shape != want.shape:
-            raise ValueError(
+            raise ShapeError(
                 f"the cotangent has shape {cotangent.shape}, the value {want.shape}: "
                 "they must be equal"
             )

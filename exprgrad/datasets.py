@@ -24,6 +24,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
+from .errors import ArgumentValueError, Error, MissingDependencyError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -54,7 +56,7 @@ _TITANIC_URL = (
 )
 
 
-class DatasetError(ValueError):
+class DatasetError(Error, ValueError):
     """A data file is missing, truncated or malformed; the message names the file."""
 
 
@@ -62,7 +64,7 @@ def _numpy() -> Any:
     try:
         import numpy
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "exprgrad.datasets needs numpy: pip install numpy (or pip install 'exprgrad[array]')"
         ) from None
     return numpy
@@ -284,7 +286,7 @@ def load_mnist(
     np = _numpy()
     directory = os.fspath(directory)
     if kind not in _MNIST_FILES:
-        raise ValueError(f"kind must be 'train' or 'test', not {kind!r}")
+        raise ArgumentValueError(f"kind must be 'train' or 'test', not {kind!r}")
     _check_directory(directory, "MNIST", _MNIST_URL)
     images_stem, labels_stem = _MNIST_FILES[kind]
     where = _MNIST_URL
@@ -349,7 +351,9 @@ def load_qmnist(
     np = _numpy()
     directory = os.fspath(directory)
     if kind not in _QMNIST_FILES:
-        raise ValueError(f"kind must be one of {', '.join(map(repr, _QMNIST_FILES))}, not {kind!r}")
+        raise ArgumentValueError(
+            f"kind must be one of {', '.join(map(repr, _QMNIST_FILES))}, not {kind!r}"
+        )
     _check_directory(directory, "QMNIST", _QMNIST_URL)
     images_stem, label_stems, rows = _QMNIST_FILES[kind]
     images_path = _find(directory, (images_stem,), f"QMNIST {kind}", "QMNIST", _QMNIST_URL)
@@ -504,7 +508,9 @@ def load_titanic(
     np = _numpy()
     path = os.fspath(path)
     if not standardize and stats is not None:
-        raise ValueError("stats are applied by standardising: pass standardize=True with them")
+        raise ArgumentValueError(
+            "stats are applied by standardising: pass standardize=True with them"
+        )
     rows = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
@@ -596,7 +602,7 @@ def _sklearn_datasets(caller: str) -> Any:
     try:
         from sklearn import datasets
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             f"{caller} needs scikit-learn: pip install scikit-learn "
             "(or pip install 'exprgrad[examples]')"
         ) from None
@@ -642,9 +648,9 @@ def train_test_split(
     np = _numpy()
     features, labels = np.asarray(features), np.asarray(labels)
     if len(features) != len(labels):
-        raise ValueError(f"{len(features)} rows of features but {len(labels)} labels")
+        raise ArgumentValueError(f"{len(features)} rows of features but {len(labels)} labels")
     if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction between 0 and 1, not {test_size!r}")
+        raise ArgumentValueError(f"test_size must be a fraction between 0 and 1, not {test_size!r}")
     rng = np.random.default_rng(seed)
     n = len(labels)
     if stratify:
@@ -660,7 +666,7 @@ def train_test_split(
     in_test = np.zeros(n, dtype=bool)
     in_test[test] = True
     if in_test.all() or not in_test.any():
-        raise ValueError(
+        raise ArgumentValueError(
             f"test_size={test_size} leaves the {'training' if in_test.all() else 'test'} set "
             f"empty with {n} rows"
         )
@@ -684,16 +690,16 @@ def standardize(train: Any, *others: Any) -> tuple[np.ndarray, ...]:
     arrays = [np.array(a, dtype=np.float64) for a in (train, *others)]  # copies
     if any(a.ndim != 2 or a.shape[1] != arrays[0].shape[1] for a in arrays):
         shapes = ", ".join(str(a.shape) for a in arrays)
-        raise ValueError(
+        raise ArgumentValueError(
             f"standardize takes 2-D arrays (rows: examples) with the same columns, not {shapes}"
         )
     first = arrays[0]
     if not len(first):
-        raise ValueError("standardize needs training rows to learn the statistics from")
+        raise ArgumentValueError("standardize needs training rows to learn the statistics from")
     known = ~np.isnan(first)
     empty = np.flatnonzero(~known.any(axis=0))
     if empty.size:
-        raise ValueError(f"column {int(empty[0])} of train has no known value (all NaN)")
+        raise ArgumentValueError(f"column {int(empty[0])} of train has no known value (all NaN)")
     medians = np.nanmedian(first, axis=0)
     for array in arrays:
         missing = np.isnan(array)
@@ -712,17 +718,17 @@ def one_hot(labels: Any, num_classes: int | None = None, *, dtype: str = "float6
     np = _numpy()
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise ValueError(f"labels must be one-dimensional, not of shape {labels.shape}")
+        raise ArgumentValueError(f"labels must be one-dimensional, not of shape {labels.shape}")
     if labels.size and not np.issubdtype(labels.dtype, np.integer):
         whole = np.issubdtype(labels.dtype, np.number) and np.all(np.mod(labels, 1) == 0)
         if not whole:
-            raise ValueError(f"labels must be whole numbers, found {labels.dtype}")
+            raise ArgumentValueError(f"labels must be whole numbers, found {labels.dtype}")
     labels = labels.astype(np.int64)
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if bad.size:
-        raise ValueError(
+        raise ArgumentValueError(
             f"label {labels[bad[0]]} at index {bad[0]} is outside 0..{num_classes - 1}"
         )
     result = np.zeros((len(labels), num_classes), dtype=dtype)

@@ -1,4 +1,10 @@
-"""Source spans and the two errors a user sees: FormulaError and EvaluationError."""
+"""Source spans and exprgrad's errors, one family under ``exprgrad.Error``.
+
+Every error exprgrad raises on purpose is one of these classes, so
+``except exprgrad.Error`` catches them all (as ``lark.exceptions.LarkError``
+does for Lark); each also keeps the builtin base a caller would expect
+(ValueError, TypeError, ImportError), so ``except ValueError`` still works.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +89,11 @@ def render_caret(source: str, span: Span) -> str:
     return f"    {before}{_printable(text)}{after}\n    {indent}{'^' * width}"
 
 
-class _PositionedError(ValueError):
+class Error(Exception):
+    """The base of every error exprgrad raises on purpose."""
+
+
+class _PositionedError(Error, ValueError):
     """Renders as: what, where, ': ' detail, (hint), then the formula line with carets."""
 
     def __init__(
@@ -132,6 +142,26 @@ class EvaluationError(_PositionedError):
     """
 
 
-class SymbolicError(ValueError):
+class SymbolicError(Error, ValueError):
     """sympy cannot take a formula that compiles: it is nested too deeply for sympy's
     recursion, or sympy evaluates part of it to something undefined (log(0) in relu)."""
+
+
+class ShapeError(Error, ValueError):
+    """Operands whose shapes a primitive cannot take (shapes.py adds the formula position
+    and raises a FormulaError at compile time), or call-time arrays of the wrong shape."""
+
+
+class ArgumentError(Error, TypeError):
+    """An argument of the wrong kind: a string where a number goes, a missing or
+    unexpected input, a dict where a vector goes. A TypeError, as Python's own are."""
+
+
+class ArgumentValueError(Error, ValueError):
+    """An argument of the right kind with a value that cannot be used: a learning rate
+    of 0, a vector of the wrong length, an unknown option name."""
+
+
+class MissingDependencyError(Error, ImportError, RuntimeError):
+    """An optional package or program that a feature needs is not installed; the
+    message says what to install (``pip install 'exprgrad[array]'``, Graphviz's dot)."""

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from . import regions
+from .errors import ArgumentValueError
 from .ir import CONST, INPUT, Builder, Program
 from .primitives import BY_NAME
 from .reverse import RuleOps, rule_program, splice
@@ -78,7 +79,7 @@ def tangents(
             continue
         rules = BY_NAME[op.prim].grads
         if rules is None:
-            raise ValueError(f"{op.prim} has no derivative rule for forward mode")
+            raise ArgumentValueError(f"{op.prim} has no derivative rule for forward mode")
         ops = RuleOps(builder, op.span, regions.known_conditions(needed[i]), simplify)
         total = None
         for k in moving:

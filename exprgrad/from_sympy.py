@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .errors import FormulaError, shorten
+from .errors import ArgumentError, FormulaError, shorten
 from .primitives import CONSTANTS, FUNCTIONS
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -359,7 +359,7 @@ def formula_text(expr: Any) -> str:
     import sympy
 
     if not isinstance(expr, sympy.Basic):
-        raise TypeError(f"expected a sympy expression, not {type(expr).__name__}")
+        raise ArgumentError(f"expected a sympy expression, not {type(expr).__name__}")
     if not isinstance(expr, sympy.Expr):
         if isinstance(expr, sympy.logic.boolalg.Boolean):  # a Symbol is Boolean and an Expr
             raise FormulaError(

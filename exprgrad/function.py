@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import codegen, symbolic
-from .errors import EvaluationError, FormulaError, Span
+from .errors import ArgumentError, ArgumentValueError, EvaluationError, FormulaError, Span
 from .helpers import _float_arguments, runtime_namespace
 from .ir import CONST, INPUT, Op, Program, dump
 from .lower import lower
@@ -68,7 +68,7 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
 
         formula = formula_text(formula)
     if backend not in ("python", "numpy"):
-        raise ValueError(f"backend must be 'python' or 'numpy', not {backend!r}")
+        raise ArgumentValueError(f"backend must be 'python' or 'numpy', not {backend!r}")
     return _pipeline(
         formula, wrt, fold_forward=optimize, fold_gradient=optimize, arrays=backend == "numpy"
     )
@@ -151,7 +151,7 @@ def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tup
     seen = set()
     for name in names:
         if not isinstance(name, str):
-            raise TypeError(f"wrt names must be str, not {type(name).__name__}")
+            raise ArgumentError(f"wrt names must be str, not {type(name).__name__}")
         if name in seen:
             raise FormulaError(f"wrt names '{name}' twice", tree.source, value_span)
         seen.add(name)
@@ -238,11 +238,13 @@ def _retry_maker(function_name: str) -> Callable:
     def _retry(function: Callable, names: tuple[str, ...], args: tuple, error: BaseException):
         message = missing_message(function_name, names, args)
         if message is not None:
-            raise TypeError(message) from None
+            raise ArgumentError(message) from None
         try:
             values = _float_arguments(names, args)
         except OverflowError as overflow:
             raise EvaluationError(str(overflow)) from None
+        except TypeError as bad:  # the helpers stay standalone (--emit module): builtin errors
+            raise ArgumentError(str(bad)) from None
         if all(value is arg for value, arg in zip(values, args, strict=True)):
             raise error  # they were floats already: the error has another cause
         return function(*values)
@@ -257,14 +259,14 @@ def bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable:
 
     def call(*args, **kwargs):
         if len(args) > len(inputs):
-            raise TypeError(f"takes {len(inputs)} arguments but {len(args)} were given")
+            raise ArgumentError(f"takes {len(inputs)} arguments but {len(args)} were given")
         values = list(args) + [_MISSING] * (len(inputs) - len(args))
         for name, value in kwargs.items():
             position = index.get(name)
             if position is None:
-                raise TypeError(f"got an unexpected argument '{name}'")
+                raise ArgumentError(f"got an unexpected argument '{name}'")
             if values[position] is not _MISSING:
-                raise TypeError(f"got multiple values for argument '{name}'")
+                raise ArgumentError(f"got multiple values for argument '{name}'")
             values[position] = value
         return function(*values)
 
@@ -512,7 +514,7 @@ class Function:
         values = binder(*args, **kwargs)
         message = missing_message(what, self.inputs, values)
         if message is not None:
-            raise TypeError(message)
+            raise ArgumentError(message)
         return values
 
     def _higher(self, key: str, make: Callable[[Callable | None], Program]) -> Program:

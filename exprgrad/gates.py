@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import EvaluationError, Span
+from .errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 from .function import Function, compile_unfolded
 from .primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
 from .tracing import Trace
@@ -43,13 +43,13 @@ def _number(value: Any, role: str) -> float:
         or not hasattr(type(value), "__float__")
         or isinstance(value, str | bytes)
     ):
-        raise TypeError(
+        raise ArgumentError(
             f"{role} is {type(value).__name__} {value!r:.40}: gates combine with gates and "
             "real numbers only"
         )
     number = float(value)
     if not math.isfinite(number):
-        raise ValueError(f"{role} is {number}: a circuit's constants must be finite")
+        raise ArgumentValueError(f"{role} is {number}: a circuit's constants must be finite")
     return number
 
 
@@ -140,7 +140,9 @@ class Gate:
     __hash__ = object.__hash__
 
     def __bool__(self):
-        raise TypeError("a gate has no truth value before compute(); use where(condition, a, b)")
+        raise ArgumentError(
+            "a gate has no truth value before compute(); use where(condition, a, b)"
+        )
 
     # --- the circuit this gate is the output of --------------------------------------
 
@@ -217,7 +219,7 @@ class _Leaf(Gate):
         super().__init__()
         self.val = _number(value, f"the value of a {self.kind}")
         if name is not None and not (isinstance(name, str) and name.isidentifier()):
-            raise ValueError(f"a {self.kind}'s name must be an identifier, not {name!r}")
+            raise ArgumentValueError(f"a {self.kind}'s name must be an identifier, not {name!r}")
         self._name = name
 
     @property
@@ -254,7 +256,7 @@ def _gate_class(primitive: Primitive) -> type[Gate]:
         arity = primitive.arity
         if arity is not None and len(args) != arity or arity is None and len(args) < 2:
             wanted = "2 or more" if arity is None else str(arity)
-            raise TypeError(f"{type(self).__name__} takes {wanted} inputs ({len(args)} given)")
+            raise ArgumentError(f"{type(self).__name__} takes {wanted} inputs ({len(args)} given)")
         Gate.__init__(self, *args)
 
     doc = f"The {primitive.name} gate (exprgrad's {primitive.name!r} primitive)."
@@ -415,9 +417,9 @@ def _leaf_names(leaves: Sequence[_Leaf]) -> dict[Gate, str]:
         if leaf._name is not None:
             other = taken.setdefault(leaf._name, leaf)
             if other is not leaf:
-                raise ValueError(f"two gates of one circuit are named {leaf._name!r}")
+                raise ArgumentValueError(f"two gates of one circuit are named {leaf._name!r}")
             if leaf._name in ("pi", "e"):
-                raise ValueError(f"{leaf._name!r} is a constant of the formula language")
+                raise ArgumentValueError(f"{leaf._name!r} is a constant of the formula language")
     names: dict[Gate, str] = {}
     counters = {"p": 0, "c": 0}
     for leaf in leaves:
@@ -559,7 +561,7 @@ def _compile(text: str) -> Function:
 def make(primitive: str, *args: Gate | float) -> Gate:
     """A gate applying the named primitive (as FUNCTIONS names it) to the arguments."""
     if primitive not in FUNCTIONS and primitive not in GATES:
-        raise ValueError(f"no primitive named {primitive!r}")
+        raise ArgumentValueError(f"no primitive named {primitive!r}")
     return GATES[primitive](*args)
 
 

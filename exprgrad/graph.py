@@ -21,6 +21,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .codegen import quote
+from .errors import ArgumentError, ArgumentValueError, MissingDependencyError
 from .function import Function, compile_unfolded
 from .ir import CONST, INPUT, Program, format_const
 from .optimize import eliminate_dead_code
@@ -74,11 +75,11 @@ class Graph:
         gradient: bool = False,
     ):
         if not isinstance(function, Function):
-            raise TypeError(
+            raise ArgumentError(
                 f"Graph wants a Function from exprgrad.compile(), not {type(function).__name__}"
             )
         if point is not None and not isinstance(point, Mapping):
-            raise TypeError(
+            raise ArgumentError(
                 f"the point must map input names to numbers, not {type(point).__name__}"
             )
         if point is not None:
@@ -135,7 +136,9 @@ class Graph:
         lays out in about a second, else builtin.
         """
         if renderer not in RENDERERS:
-            raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, not {renderer!r}")
+            raise ArgumentValueError(
+                f"renderer must be one of {', '.join(RENDERERS)}, not {renderer!r}"
+            )
         if renderer == "auto" and _long_edge_segments(self) > _GRAPHVIZ_SEGMENTS:
             renderer = "builtin"  # dot would take minutes (a value used far below, a lot)
         if renderer != "builtin":
@@ -163,11 +166,11 @@ def call_point(
     if not args and not kwargs:
         return None
     if len(args) > len(inputs):
-        raise TypeError(f"graph() takes {len(inputs)} inputs but {len(args)} were given")
+        raise ArgumentError(f"graph() takes {len(inputs)} inputs but {len(args)} were given")
     point = dict(zip(inputs, args, strict=False))
     for name, value in kwargs.items():
         if name in point:
-            raise TypeError(f"graph() got multiple values for input '{name}'")
+            raise ArgumentError(f"graph() got multiple values for input '{name}'")
         point[name] = value
     return point
 
@@ -183,7 +186,7 @@ def _check_point(inputs: Sequence[str], point: Mapping[str, Any]) -> None:
         problems.append(f"got unknown input(s) {', '.join(repr(str(n)) for n in unknown)}")
     if problems:
         listed = ", ".join(inputs) or "none"
-        raise TypeError(f"graph() {' and '.join(problems)} (inputs: {listed})")
+        raise ArgumentError(f"graph() {' and '.join(problems)} (inputs: {listed})")
 
 
 # --- the nodes: what each op computes, and its numbers at a point ------------------------
@@ -357,19 +360,19 @@ def _graphviz_svg(dot: str) -> str:
     try:
         import graphviz
     except ImportError:
-        raise RuntimeError(
+        raise MissingDependencyError(
             "the graphviz renderer needs the graphviz package (pip install graphviz) "
             "and Graphviz's dot program; renderer='builtin' needs neither"
         ) from None
     try:
         return graphviz.Source(dot).pipe(format="svg", encoding="utf-8")
     except graphviz.ExecutableNotFound:
-        raise RuntimeError(
+        raise MissingDependencyError(
             "the graphviz renderer needs Graphviz's dot program on PATH "
             "(https://graphviz.org/download/); renderer='builtin' needs nothing"
         ) from None
     except graphviz.CalledProcessError as error:
-        raise RuntimeError(f"Graphviz's dot failed: {error}") from None
+        raise MissingDependencyError(f"Graphviz's dot failed: {error}") from None
 
 
 # --- the built-in layout -----------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import codegen, forward
-from .errors import Span
+from .errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 from .helpers import _float_arguments
 from .ir import INPUT, Builder, Program
 from .lower import lower
@@ -59,13 +59,13 @@ def tangent_values(tangents: Any, wrt: Sequence[str], what: str = "tangents") ->
         unknown = [name for name in tangents if name not in wrt]
         if unknown:
             listed = ", ".join(repr(name) for name in unknown)
-            raise ValueError(
+            raise ArgumentValueError(
                 f"{what} name {listed}, which the gradient does not cover "
                 f"(wrt: {', '.join(wrt) or 'none'})"
             )
         values = [tangents.get(name, 0.0) for name in wrt]
     elif isinstance(tangents, str | bytes) or not isinstance(tangents, Iterable):
-        raise TypeError(
+        raise ArgumentError(
             f"{what} must be a dict over {', '.join(wrt) or 'no inputs'} or a sequence of "
             f"{len(wrt)} numbers, not {type(tangents).__name__}"
         )
@@ -82,15 +82,16 @@ def _labelled_floats(labels: list[str], values: list) -> list[float]:
         message = str(error)
         for label in labels:
             message = message.replace(f"argument {label!r}", label, 1)
-        raise type(error)(message) from None
+        kind = ArgumentError if isinstance(error, TypeError) else EvaluationError
+        raise kind(message) from None
 
 
 def _vector(values: Any, size: int, what: str) -> list:
     if getattr(values, "ndim", 1) != 1:
-        raise ValueError(f"{what} must be a 1-D vector, not shape {values.shape}")
+        raise ArgumentValueError(f"{what} must be a 1-D vector, not shape {values.shape}")
     values = values.tolist() if hasattr(values, "tolist") else list(values)
     if len(values) != size:
-        raise ValueError(f"{what} has {len(values)} entries; expected {size}")
+        raise ArgumentValueError(f"{what} has {len(values)} entries; expected {size}")
     return values
 
 
@@ -99,10 +100,10 @@ def parse_names(names: Iterable[str] | str, what: str) -> tuple[str, ...]:
     found = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
     for name in found:
         if not isinstance(name, str):
-            raise TypeError(f"{what} must be str, not {type(name).__name__}")
+            raise ArgumentError(f"{what} must be str, not {type(name).__name__}")
     repeated = sorted({n for n in found if found.count(n) > 1})
     if repeated:
-        raise ValueError(f"{what} names {', '.join(map(repr, repeated))} more than once")
+        raise ArgumentValueError(f"{what} names {', '.join(map(repr, repeated))} more than once")
     return tuple(found)
 
 
@@ -113,29 +114,29 @@ def split_inputs(
     Every input is in exactly one of the two."""
     unknown = [n for n in names if n not in inputs]
     if unknown:
-        raise ValueError(
+        raise ArgumentValueError(
             f"{what} names {', '.join(map(repr, unknown))}, which is not an input "
             f"(inputs: {', '.join(inputs) or 'none'})"
         )
     both = [n for n in fixed if n in names]
     if both:
-        raise ValueError(
+        raise ArgumentValueError(
             f"{', '.join(map(repr, both))} is both in the vector and fixed; give it one place"
         )
     extra = [n for n in fixed if n not in inputs]
     if extra:
-        raise TypeError(
+        raise ArgumentError(
             f"unexpected fixed input(s) {', '.join(map(repr, extra))} "
             f"(inputs: {', '.join(inputs) or 'none'})"
         )
     others = tuple(n for n in inputs if n not in names)
     missing = [n for n in others if n not in fixed]
     if missing:
-        raise TypeError(
+        raise ArgumentError(
             f"missing fixed input(s) {', '.join(map(repr, missing))}: every input not in "
             "the vector needs a value by keyword"
         )
-    return others, _float_arguments(others, [fixed[n] for n in others])
+    return others, _labelled_floats([f"argument {n!r}" for n in others], [fixed[n] for n in others])
 
 
 # --- f.flat -------------------------------------------------------------------------------
@@ -167,7 +168,9 @@ def flat_function(
         if type(x) is not list and type(x) is not tuple:
             x = _vector(x, size, "the vector")  # numpy arrays: floats, not numpy scalars
         elif len(x) != size:
-            raise ValueError(f"the vector has {len(x)} entries; expected {size} ({_few(names)})")
+            raise ArgumentValueError(
+                f"the vector has {len(x)} entries; expected {size} ({_few(names)})"
+            )
         value, gradient = generated(*x, *rest)
         return value, array(gradient)
 
@@ -229,7 +232,7 @@ class Residuals:
         one = isinstance(formulas, str) or not isinstance(formulas, Iterable)  # sympy.Expr
         formulas = [formulas] if one else list(formulas)
         if not formulas:
-            raise ValueError("residuals() needs at least one formula")
+            raise ArgumentValueError("residuals() needs at least one formula")
         texts, merged = _merge(formulas)
         source = merged.source
         program = untangle(optimize_program(merged))
@@ -244,7 +247,7 @@ class Residuals:
         else:
             wrt = parse_names(wrt, "wrt")
         if not wrt:
-            raise ValueError("residuals() needs at least one parameter (wrt)")
+            raise ArgumentValueError("residuals() needs at least one parameter (wrt)")
         others, values = split_inputs(self.inputs, wrt, fixed, "wrt")
         self.wrt: tuple[str, ...] = wrt
         program = replace(program, inputs=wrt + others)
@@ -269,7 +272,7 @@ class Residuals:
         if type(x) is not list and type(x) is not tuple:
             return _vector(x, len(self.wrt), "the parameter vector")
         if len(x) != len(self.wrt):
-            raise ValueError(
+            raise ArgumentValueError(
                 f"the parameter vector has {len(x)} entries; expected {len(self.wrt)} "
                 f"({_few(self.wrt)})"
             )

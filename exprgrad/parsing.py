@@ -15,7 +15,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import syntax
-from .errors import FormulaError, Span, shorten
+from .errors import ArgumentError, FormulaError, Span, shorten
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout keeps it at the top.
@@ -125,7 +125,7 @@ def _parser() -> Lark:
 def parse(source: str) -> syntax.Program:
     """Parse formula text into a syntax tree; raise FormulaError on any syntax error."""
     if not isinstance(source, str):
-        raise TypeError(f"a formula must be a str, not {type(source).__name__}")
+        raise ArgumentError(f"a formula must be a str, not {type(source).__name__}")
     try:
         statements = _parser().parse(source)
     except UnexpectedInput as error:

@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .errors import ArgumentError, ShapeError
+
 
 class RuleBuilder(Protocol):
     """What a Python-function derivative rule may use to build gradient IR."""
@@ -181,10 +183,6 @@ def _compare(name: str, symbol: str, sympy: Callable[..., Any]) -> Primitive:
     return _op(name, symbol, template, (None, None), sympy)
 
 
-class ShapeError(ValueError):
-    """Operands whose shapes a primitive cannot take; shapes.py adds the formula position."""
-
-
 def broadcast(shapes: Sequence[tuple[int, ...]], axis: int | None = None) -> tuple[int, ...]:
     """numpy's broadcasting: shapes aligned on the right, each dimension equal or 1."""
     size = max(len(s) for s in shapes)
@@ -282,7 +280,7 @@ def _array(name, arity, numpy, rules, shape, *, axis=False, default_axis=None, c
 
 
 def _no_sympy(sp, *args):
-    raise TypeError("sympy has no counterpart for exprgrad's array functions")
+    raise ArgumentError("sympy has no counterpart for exprgrad's array functions")
 
 
 _POW_DOMAIN = "pow of a negative number to a fractional power, or of 0 to a negative power"

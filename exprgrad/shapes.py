@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .codegen import quote
-from .errors import FormulaError, Span
+from .errors import FormulaError, ShapeError, Span
 from .ir import CONST, INPUT, Program
-from .primitives import BY_NAME, COMPARISON_NAMES, ShapeError, broadcast
+from .primitives import BY_NAME, COMPARISON_NAMES, broadcast
 
 WEAK = "weak"  # a Python number: takes the dtype of what it meets
 

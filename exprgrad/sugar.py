@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from .errors import ArgumentError, ArgumentValueError
 from .gates import GATES, Constant, Gate, Param
 from .primitives import FUNCTIONS
 
@@ -31,12 +32,12 @@ def _leaves(kind: type[Param | Constant], values, names) -> Gate | tuple[Gate, .
     if isinstance(names, str):
         names = names.replace(",", " ").split()
     if names is not None and len(names) != len(values):
-        raise ValueError(f"{len(values)} values but {len(names)} names")
+        raise ArgumentValueError(f"{len(values)} values but {len(names)} names")
     gates = tuple(
         kind(value, None if names is None else names[k]) for k, value in enumerate(values)
     )
     if not gates:
-        raise TypeError(f"{kind.kind}() needs at least one value")
+        raise ArgumentError(f"{kind.kind}() needs at least one value")
     return gates[0] if len(gates) == 1 else gates
 
 

@@ -45,7 +45,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from .errors import EvaluationError
+from .errors import ArgumentError, ArgumentValueError, Error, EvaluationError
 
 __all__ = [
     "SGD",
@@ -77,7 +77,7 @@ def _numpy_of(value: Any) -> Any:
 
 def _fan(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{what} must be a positive number, not {value!r}")
+        raise ArgumentValueError(f"{what} must be a positive number, not {value!r}")
     return float(value)
 
 
@@ -163,7 +163,7 @@ def init(
     (2, 3)
     """
     if scheme not in _SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r} (schemes: {', '.join(_SCHEMES)})")
+        raise ArgumentValueError(f"unknown scheme {scheme!r} (schemes: {', '.join(_SCHEMES)})")
     rule = _SCHEMES[scheme]
     if isinstance(params, str):
         params = [name.strip() for name in params.split(",")]
@@ -173,14 +173,16 @@ def init(
     values: dict[str, Any] = {}
     for name, shape in shapes.items():
         if not isinstance(name, str):
-            raise TypeError(f"parameter names must be str, not {type(name).__name__}")
+            raise ArgumentError(f"parameter names must be str, not {type(name).__name__}")
         if isinstance(shape, int) and not isinstance(shape, bool):
             shape = (shape,)
         if shape is not None and not (
             isinstance(shape, tuple)
             and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
         ):
-            raise ValueError(f"the shape of {name!r} must be a tuple of sizes, not {shape!r}")
+            raise ArgumentValueError(
+                f"the shape of {name!r} must be a tuple of sizes, not {shape!r}"
+            )
         if shape is None:
             if rule is None:
                 values[name] = 0.0
@@ -188,7 +190,9 @@ def init(
             uniform, numerator, with_out = rule
             if fan_in is None or (with_out and fan_out is None):
                 needed = "fan_in and fan_out" if with_out else "fan_in"
-                raise ValueError(f"{scheme} needs {needed} for the float parameter {name!r}")
+                raise ArgumentValueError(
+                    f"{scheme} needs {needed} for the float parameter {name!r}"
+                )
             fans = _fan(fan_in, "fan_in") + (_fan(fan_out, "fan_out") if with_out else 0.0)
             bound = math.sqrt(numerator / fans)
             values[name] = rng.uniform(-bound, bound) if uniform else rng.gauss(0.0, bound)
@@ -235,7 +239,7 @@ class _Optimizer:
             try:
                 grad = grads[name]
             except KeyError:
-                raise ValueError(f"no gradient for parameter {name!r}") from None
+                raise ArgumentValueError(f"no gradient for parameter {name!r}") from None
             np = _numpy_of(value)
             if np is None:
                 params[name] = self._number(name, value, grad, lr)
@@ -252,7 +256,7 @@ class _Optimizer:
         buffers = self.state.get(name)
         if buffers is None or buffers[0].shape != value.shape:
             if value.dtype.kind not in "fc":
-                raise TypeError(
+                raise ArgumentError(
                     f"parameter {name!r} is an array of {value.dtype}: optimisers update "
                     "float arrays in place"
                 )
@@ -268,7 +272,7 @@ class _Optimizer:
 
 def _check_rate(value: Any, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{what} must be a number >= 0, not {value!r}")
+        raise ArgumentValueError(f"{what} must be a number >= 0, not {value!r}")
 
 
 class SGD(_Optimizer):
@@ -291,11 +295,11 @@ class SGD(_Optimizer):
     ):
         super().__init__(lr, weight_decay)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
-            raise ValueError(f"momentum must be a number in [0, 1), not {momentum!r}")
+            raise ArgumentValueError(f"momentum must be a number in [0, 1), not {momentum!r}")
         if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), not {momentum!r}")
+            raise ArgumentValueError(f"momentum must be in [0, 1), not {momentum!r}")
         if nesterov and momentum == 0:
-            raise ValueError("nesterov=True needs a momentum above 0")
+            raise ArgumentValueError("nesterov=True needs a momentum above 0")
         self.momentum = momentum
         self.nesterov = nesterov
 
@@ -355,9 +359,9 @@ class Adam(_Optimizer):
         if len(betas) != 2 or not all(
             isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
         ):
-            raise ValueError(f"betas must be two numbers in [0, 1), not {betas!r}")
+            raise ArgumentValueError(f"betas must be two numbers in [0, 1), not {betas!r}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise ValueError(f"eps must be a number > 0, not {eps!r}")
+            raise ArgumentValueError(f"eps must be a number > 0, not {eps!r}")
         self.betas = tuple(betas)
         self.eps = eps
 
@@ -423,12 +427,12 @@ class AdamW(Adam):
 
 def _check_unit(unit: str) -> None:
     if unit not in ("epoch", "step"):
-        raise ValueError(f"unit must be 'epoch' or 'step', not {unit!r}")
+        raise ArgumentValueError(f"unit must be 'epoch' or 'step', not {unit!r}")
 
 
 def _check_count(value: Any, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, not {value!r}")
+        raise ArgumentValueError(f"{what} must be a positive integer, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -490,7 +494,7 @@ class Cosine:
 # fit()
 
 
-class NonFiniteLossError(ValueError):
+class NonFiniteLossError(Error, ValueError):
     """The training loss (or its gradient) became inf or NaN. epoch and step (within the
     epoch) count from 0; example is the index into the data (None if no single example is
     non-finite: the batch's sum overflowed)."""
@@ -594,11 +598,11 @@ def fit(
     if patience is not None:
         _check_count(patience, "patience")
         if validation is None:
-            raise ValueError("patience needs validation (a fraction of data or examples)")
+            raise ArgumentValueError("patience needs validation (a fraction of data or examples)")
     if not callable(getattr(optimizer, "step", None)):
-        raise TypeError(f"optimizer must have a step(params, grads, lr) method: {optimizer!r}")
+        raise ArgumentError(f"optimizer must have a step(params, grads, lr) method: {optimizer!r}")
     if schedule is not None and not callable(schedule):
-        raise TypeError(f"schedule must be a callable of the epoch, not {schedule!r}")
+        raise ArgumentError(f"schedule must be a callable of the epoch, not {schedule!r}")
     unit = getattr(schedule, "unit", "epoch")
     _check_unit(unit)
     fraction = None
@@ -608,12 +612,12 @@ def fit(
         and not isinstance(validation, bool)
     ):
         if not 0 < validation < 1:
-            raise ValueError(f"a validation fraction must be in (0, 1), not {validation!r}")
+            raise ArgumentValueError(f"a validation fraction must be in (0, 1), not {validation!r}")
         fraction = float(validation)
     elif validation is not None and (
         isinstance(validation, (str, bytes)) or not isinstance(validation, (Sequence, Mapping))
     ):
-        raise TypeError(f"validation must be a fraction or examples, not {validation!r}")
+        raise ArgumentError(f"validation must be a fraction or examples, not {validation!r}")
 
     if getattr(loss, "backend", None) == "numpy":
         engine: _Engine = _ArrayEngine(loss, names, params, data, validation, fraction, seed)
@@ -674,16 +678,20 @@ def _copy(params: dict[str, Any]) -> dict[str, Any]:
 def _check_params(loss: Any, params: Mapping[str, Any]) -> tuple[str, ...]:
     for attribute in ("inputs", "wrt", "value_and_grad"):
         if not hasattr(loss, attribute):
-            raise TypeError(f"loss must be a compiled exprgrad Function, not {loss!r}")
+            raise ArgumentError(f"loss must be a compiled exprgrad Function, not {loss!r}")
     if not isinstance(params, Mapping) or not params:
-        raise ValueError("params must be a non-empty dict of parameter name -> initial value")
+        raise ArgumentValueError(
+            "params must be a non-empty dict of parameter name -> initial value"
+        )
     inputs = ", ".join(loss.inputs)
     for name in params:
         if name not in loss.inputs:
-            raise ValueError(f"unknown parameter {name!r}: not an input of the loss ({inputs})")
+            raise ArgumentValueError(
+                f"unknown parameter {name!r}: not an input of the loss ({inputs})"
+            )
         if name not in loss.wrt:
             wrt = ", ".join(loss.wrt) or "nothing"
-            raise ValueError(
+            raise ArgumentValueError(
                 f"parameter {name!r} is not differentiated by the loss (wrt: {wrt}); "
                 f"compile it with wrt={list(params)!r}"
             )
@@ -694,26 +702,26 @@ def _number(value: Any, where: str) -> float:
     if type(value) is float:
         return value
     if isinstance(value, (str, bytes)) or not hasattr(type(value), "__float__"):
-        raise TypeError(f"{where} must be a number, not {type(value).__name__} {value!r}")
+        raise ArgumentError(f"{where} must be a number, not {type(value).__name__} {value!r}")
     try:
         return float(value)
     except TypeError:
-        raise TypeError(f"{where} must be a real number, not {value!r}") from None
+        raise ArgumentError(f"{where} must be a real number, not {value!r}") from None
 
 
 def _rows(data: Any, what: str) -> list:
     if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
-        raise TypeError(f"{what} must be a sequence of examples (dicts), not {data!r}")
+        raise ArgumentError(f"{what} must be a sequence of examples (dicts), not {data!r}")
     return list(data)
 
 
 def _check_row(row: Any, index: int, wanted: list[str], what: str) -> None:
     if not isinstance(row, Mapping):
-        raise TypeError(f"{what}[{index}] must be a dict of inputs, not {type(row).__name__}")
+        raise ArgumentError(f"{what}[{index}] must be a dict of inputs, not {type(row).__name__}")
     for name in wanted:
         if name not in row:
             has = ", ".join(map(str, row)) or "nothing"
-            raise ValueError(f"{what}[{index}] has no value for input {name!r} (has {has})")
+            raise ArgumentValueError(f"{what}[{index}] has no value for input {name!r} (has {has})")
 
 
 def _at_example(error: EvaluationError, label: str, index: Any, context: str) -> EvaluationError:
@@ -731,7 +739,7 @@ def _at_example(error: EvaluationError, label: str, index: Any, context: str) ->
 def _held_out_count(fraction: float, size: int) -> int:
     count = round(fraction * size)
     if not 0 < count < size:
-        raise ValueError(
+        raise ArgumentValueError(
             f"a validation fraction of {fraction} of {size} examples leaves "
             f"{count} for validation and {size - count} for training"
         )
@@ -780,7 +788,7 @@ class _NumberEngine(_Engine):
         for name in names:
             value = params[name]
             if _numpy_of(value) is not None and value.ndim:
-                raise TypeError(
+                raise ArgumentError(
                     f"parameter {name!r} is an array, but the loss computes with numbers: "
                     "compile it with backend='numpy'"
                 )
@@ -812,13 +820,13 @@ class _NumberEngine(_Engine):
             for name in wanted:
                 if name not in data:
                     has = ", ".join(map(str, data)) or "nothing"
-                    raise ValueError(f"{what} has no column for input {name!r} (has {has})")
+                    raise ArgumentValueError(f"{what} has no column for input {name!r} (has {has})")
                 where = f"{what}[{name!r}]"
                 columns[name] = [_number(v, f"{where}[{i}]") for i, v in enumerate(data[name])]
             sizes = {len(column) for column in columns.values()}
             if len(sizes) > 1:
                 listed = ", ".join(f"{name}: {len(column)}" for name, column in columns.items())
-                raise ValueError(f"the columns of {what} differ in length ({listed})")
+                raise ArgumentValueError(f"the columns of {what} differ in length ({listed})")
             size = sizes.pop() if sizes else 0
         else:
             rows = _rows(data, what)
@@ -829,7 +837,7 @@ class _NumberEngine(_Engine):
                     columns[name].append(_number(row[name], f"{what}[{index}][{name!r}]"))
             size = len(rows)
         if not size:
-            raise ValueError(f"{what} is empty: there are no examples to train on")
+            raise ArgumentValueError(f"{what} is empty: there are no examples to train on")
         return [columns.get(name) for name in self.inputs], size
 
     def _map(self, function, columns, batch) -> list:
@@ -947,11 +955,11 @@ class _ArrayEngine(_Engine):
             for name in wanted:
                 if name not in data:
                     has = ", ".join(map(str, data)) or "nothing"
-                    raise ValueError(f"{what} has no column for input {name!r} (has {has})")
+                    raise ArgumentValueError(f"{what} has no column for input {name!r} (has {has})")
                 column = np.asarray(data[name])
                 column = np.asarray(column, dtype=self._float(column))  # converted once
                 if column.ndim == 0:
-                    raise ValueError(
+                    raise ArgumentValueError(
                         f"{what}[{name!r}] must be a column (first axis: examples), not a scalar"
                     )
                 columns[name] = column
@@ -965,9 +973,9 @@ class _ArrayEngine(_Engine):
         sizes = {len(column) for column in columns.values()}
         if len(sizes) > 1:
             listed = ", ".join(f"{name}: {len(column)}" for name, column in columns.items())
-            raise ValueError(f"the columns of {what} differ in length ({listed})")
+            raise ArgumentValueError(f"the columns of {what} differ in length ({listed})")
         if not columns or not sizes.pop():
-            raise ValueError(f"{what} is empty: there are no examples to train on")
+            raise ArgumentValueError(f"{what} is empty: there are no examples to train on")
         return columns
 
     def _arguments(self, columns, index):
@@ -998,7 +1006,7 @@ class _ArrayEngine(_Engine):
             for name in self.names:
                 grad, param = grads[name], self.params[name]
                 if np.shape(grad) != np.shape(param):
-                    raise ValueError(
+                    raise ArgumentValueError(
                         f"the loss's gradient of {name!r} has shape {np.shape(grad)}, not the "
                         f"parameter's shape {np.shape(param)}"
                     )
@@ -1026,7 +1034,7 @@ class _ArrayEngine(_Engine):
 
     def _check_scalar(self, shape: tuple, size: int) -> None:
         if shape != ():
-            raise ValueError(
+            raise ArgumentValueError(
                 f"the loss has shape {shape} on a batch of {size} examples; with the numpy "
                 "backend its value must be a scalar, the batch's loss: reduce it in the "
                 "formula, as mean(...) over the examples"
@@ -1107,7 +1115,7 @@ def _progress(progress: bool | None, total: int) -> _Bar | _Lines | None:
     if progress is False:
         return None
     if progress is not None and progress is not True:
-        raise TypeError(f"progress must be True, False or None, not {progress!r}")
+        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
     try:
         from tqdm import tqdm
     except ImportError:
