@@ -658,6 +658,11 @@ def fit(
         _check_count(patience, "patience")
         if validation is None:
             raise ArgumentValueError("patience needs validation (a fraction of data or examples)")
+    if isinstance(optimizer, type):
+        raise ArgumentError(
+            f"optimizer must be an optimiser, such as {optimizer.__name__}(lr=0.1), not the "
+            f"class {optimizer.__name__}"
+        )
     if not callable(getattr(optimizer, "step", None)):
         raise ArgumentError(f"optimizer must have a step(params, grads, lr) method: {optimizer!r}")
     if schedule is not None and not callable(schedule):
@@ -1166,6 +1171,8 @@ class _ArrayEngine(_Engine):
                 if name not in data:
                     raise _no_column(what, name, data)
                 values = data[name]
+                if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+                    raise _scalar_column(what, name, values)
                 column = self._array(
                     values,
                     f"{what}[{name!r}]",
