@@ -569,16 +569,18 @@ class History:
         parts = [f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"]
         if self.stopped_early:
             parts[0] += ", stopped early"
-        if self.best_epoch is not None:
-            best = f"best epoch {self.best_epoch}: train loss "
-            best += f"{self.train_loss[self.best_epoch]:.6g}, val loss "
-            parts.append(best + f"{self.val_loss[self.best_epoch]:.6g}")
+        best = self.best_epoch
+        if best is not None and best < min(len(self.train_loss), len(self.val_loss)):
+            parts.append(
+                f"best epoch {best}: train loss {self.train_loss[best]:.6g}, "
+                f"val loss {self.val_loss[best]:.6g}"
+            )
         if self.train_loss:
             last = f"last train loss {self.train_loss[-1]:.6g}"
             if self.val_loss:
                 last += f", val loss {self.val_loss[-1]:.6g}"
             parts.append(last)
-        parts.append(f"params {', '.join(map(str, self.params))}")
+        parts.append(f"params {', '.join(map(str, self.params)) or 'none'}")
         return f"<History: {'; '.join(parts)}>"
 
 

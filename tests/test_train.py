@@ -1265,6 +1265,8 @@ def test_history_prints_a_short_summary():
     )  # fmt: skip
     assert repr(one) == f"<History: 1 epoch; last train loss {one.train_loss[0]:.6g}; params w>"
     assert repr(train.History(params={"a": 1.0, "b": 2.0})) == "<History: 0 epochs; params a, b>"
+    made = train.History(params={}, best_epoch=3)  # by hand, inconsistent: still prints
+    assert repr(made) == "<History: 0 epochs; params none>"
 
 
 # --- numpy is optional -------------------------------------------------------------------------
