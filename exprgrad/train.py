@@ -26,9 +26,17 @@ them, and mean(...) makes the loss the batch's mean, as above:
 >>> history.params["w"].round(6), round(history.params["b"], 6)
 (array([ 3., -2.]), 1.0)
 
-L2 regularisation is a term of the loss formula, not the optimiser's job:
+L2 regularisation is a term of the loss formula, not the optimiser's job; a
+hyperparameter such as its weight is an input held fixed, the same for every example:
 
-    exprgrad.compile("loss = (w1*x1 + w2*x2 - y)**2; lam = 0.01; loss + lam*(w1**2 + w2**2)")
+>>> loss = exprgrad.compile("(w*x + b - y)**2 + lam*w**2", wrt="w,b")
+>>> data = [{"x": x / 10, "y": 3 * x / 10 + 1} for x in range(-10, 11)]
+>>> history = train.fit(loss, {"w": 0.0, "b": 0.0}, data, epochs=100, batch_size=21,
+...                     optimizer=train.SGD(lr=0.5, momentum=0.5), fixed={"lam": 0.1})
+>>> round(history.params["w"], 6)  # ridge: 3 * mean(x*x) / (mean(x*x) + lam) = 1.1 / (7/15)
+2.357143
+>>> history
+<History: 100 epochs; last train loss 0.707143; params w, b>
 
 Decoupled weight decay (AdamW, SGDW) is the optimisers' weight_decay instead.
 Epochs and steps count from 0.
@@ -45,7 +53,14 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from .errors import ArgumentError, ArgumentValueError, Error, EvaluationError
+from .errors import (
+    ArgumentError,
+    ArgumentValueError,
+    Error,
+    EvaluationError,
+    MissingDependencyError,
+    shorten,
+)
 
 __all__ = [
     "SGD",
@@ -69,6 +84,22 @@ def _numpy_of(value: Any) -> Any:
     """numpy if value is a numpy array, else None. An array means numpy is imported already."""
     np = sys.modules.get("numpy")
     return np if np is not None and isinstance(value, np.ndarray) else None
+
+
+def _import_numpy(what: str) -> Any:
+    """numpy, for what needs arrays; a MissingDependencyError saying how to install it."""
+    try:
+        import numpy
+    except ImportError:
+        raise MissingDependencyError(
+            f"{what} needs numpy: pip install numpy (or pip install 'exprgrad[array]')"
+        ) from None
+    return numpy
+
+
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ArgumentError(f"seed must be an int, not {type(seed).__name__} {seed!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +196,7 @@ def init(
     if scheme not in _SCHEMES:
         raise ArgumentValueError(f"unknown scheme {scheme!r} (schemes: {', '.join(_SCHEMES)})")
     rule = _SCHEMES[scheme]
+    _check_seed(seed)
     if isinstance(params, str):
         params = [name.strip() for name in params.split(",")]
     shapes = dict(params) if isinstance(params, Mapping) else dict.fromkeys(params)
@@ -197,7 +229,7 @@ def init(
             bound = math.sqrt(numerator / fans)
             values[name] = rng.uniform(-bound, bound) if uniform else rng.gauss(0.0, bound)
             continue
-        import numpy as np  # only here: the caller asked for arrays
+        np = _import_numpy(f"the array parameter {name!r} (shape {shape})")
 
         if rule is None:
             values[name] = np.zeros(shape)
@@ -506,7 +538,7 @@ class NonFiniteLossError(Error, ValueError):
         self.example = example
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """What fit() did. Lists are indexed by epoch (step_loss by step), from 0.
 
@@ -532,6 +564,25 @@ class History:
     def epochs(self) -> int:
         return len(self.train_loss)
 
+    def __repr__(self) -> str:
+        """A summary: the lists hold a number per epoch or step, too many to print."""
+        parts = [f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"]
+        if self.stopped_early:
+            parts[0] += ", stopped early"
+        best = self.best_epoch
+        if best is not None and best < min(len(self.train_loss), len(self.val_loss)):
+            parts.append(
+                f"best epoch {best}: train loss {self.train_loss[best]:.6g}, "
+                f"val loss {self.val_loss[best]:.6g}"
+            )
+        if self.train_loss:
+            last = f"last train loss {self.train_loss[-1]:.6g}"
+            if self.val_loss:
+                last += f", val loss {self.val_loss[-1]:.6g}"
+            parts.append(last)
+        parts.append(f"params {', '.join(map(str, self.params)) or 'none'}")
+        return f"<History: {'; '.join(parts)}>"
+
 
 def fit(
     loss: Any,
@@ -547,6 +598,7 @@ def fit(
     seed: int = 0,
     progress: bool | None = None,
     callback: Callable[[int, dict[str, Any], History], Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
 ) -> History:
     """Minibatch gradient descent on the mean of a compiled loss over a data set.
 
@@ -572,6 +624,11 @@ def fit(
         tqdm), False: never.
     callback: called as callback(epoch, params, history) after each epoch; returning True
         stops training.
+    fixed: input name -> value held fixed, the same in every loss call: hyperparameters
+        such as a penalty's weight (fixed={"lam": 1e-4} for a loss "... + lam*w**2"), as
+        in f.flat(names, **fixed). A number (or an array with the numpy backend, passed
+        whole, not sliced); a name must be an input of the loss, and neither a parameter
+        nor a column of data or validation.
 
     The batch loss and gradient, with the Python backend: the mean of the examples' values
     and gradients, each one a call of loss.value_and_grad with positional arguments (the
@@ -587,22 +644,33 @@ def fit(
     the same way). Array parameters are copied (float32 stays float32, other dtypes become
     float64) and updated in place.
 
-    Raises ValueError (TypeError for a value of the wrong type) before the first step for
-    a bad argument, an unknown or undifferentiated parameter, or an example without an
-    input; NonFiniteLossError when the loss or its gradient at an example is inf or NaN;
-    EvaluationError, with the example's index added, when the formula fails at one.
+    Raises ArgumentValueError (ArgumentError for a value of the wrong type) before the
+    first step for a bad argument, an unknown or undifferentiated parameter, or an example
+    without an input; NonFiniteLossError when the loss or its gradient at an example is inf
+    or NaN (it says whether the example's data, a fixed value or an initial parameter is
+    not finite, or the training diverged); EvaluationError, with the example's index
+    added, when the formula fails at one.
     """
     names = _check_params(loss, params)
+    fixed = _check_fixed(loss, params, fixed)
+    _check_seed(seed)
     _check_count(epochs, "epochs")
     _check_count(batch_size, "batch_size")
     if patience is not None:
         _check_count(patience, "patience")
         if validation is None:
             raise ArgumentValueError("patience needs validation (a fraction of data or examples)")
+    if isinstance(optimizer, type):
+        raise ArgumentError(
+            f"optimizer must be an optimiser, such as {optimizer.__name__}(lr=0.1), not the "
+            f"class {optimizer.__name__}"
+        )
     if not callable(getattr(optimizer, "step", None)):
         raise ArgumentError(f"optimizer must have a step(params, grads, lr) method: {optimizer!r}")
     if schedule is not None and not callable(schedule):
         raise ArgumentError(f"schedule must be a callable of the epoch, not {schedule!r}")
+    if callback is not None and not callable(callback):
+        raise ArgumentError(f"callback must be a callable, not {callback!r}")
     unit = getattr(schedule, "unit", "epoch")
     _check_unit(unit)
     fraction = None
@@ -620,9 +688,9 @@ def fit(
         raise ArgumentError(f"validation must be a fraction or examples, not {validation!r}")
 
     if getattr(loss, "backend", None) == "numpy":
-        engine: _Engine = _ArrayEngine(loss, names, params, data, validation, fraction, seed)
+        engine: _Engine = _ArrayEngine(loss, names, params, fixed, data, validation, fraction, seed)
     else:
-        engine = _NumberEngine(loss, names, params, data, validation, fraction, seed)
+        engine = _NumberEngine(loss, names, params, fixed, data, validation, fraction, seed)
     history = History(params=engine.params)
     steps = math.ceil(engine.size / batch_size)
     best = math.inf
@@ -630,13 +698,13 @@ def fit(
     bar = _progress(progress, epochs * steps)
     try:
         for epoch in range(epochs):
-            lr = schedule(epoch) if schedule is not None and unit == "epoch" else None
+            lr = _scheduled(schedule, epoch) if schedule is not None and unit == "epoch" else None
             order = engine.shuffled()
             total = 0.0
             for step in range(steps):
                 batch = order[step * batch_size : (step + 1) * batch_size]
                 if unit == "step":
-                    lr = schedule(epoch * steps + step)
+                    lr = _scheduled(schedule, epoch * steps + step)
                 if step == 0:
                     history.lr.append(getattr(optimizer, "lr", math.nan) if lr is None else lr)
                 value, grads = engine.batch(batch, epoch, step)
@@ -673,6 +741,46 @@ def _copy(params: dict[str, Any]) -> dict[str, Any]:
     return {
         name: value if _numpy_of(value) is None else value.copy() for name, value in params.items()
     }
+
+
+def _scheduled(schedule: Callable[[int], float], t: int) -> float:
+    lr = schedule(t)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr >= 0:
+        raise ArgumentValueError(
+            f"schedule({t}) returned {lr!r}: a learning rate must be a number >= 0"
+        )
+    return lr
+
+
+def _check_fixed(loss: Any, params: Mapping[str, Any], fixed: Any) -> dict[str, Any]:
+    """fixed as a dict, its names checked against the loss's inputs and the parameters (the
+    data's columns are checked when they are read)."""
+    if fixed is None:
+        return {}
+    if not isinstance(fixed, Mapping):
+        raise ArgumentError(f"fixed must be a dict of input name -> value, not {fixed!r}")
+    unknown = [name for name in fixed if name not in loss.inputs]
+    if unknown:
+        raise ArgumentValueError(
+            f"fixed names {', '.join(map(repr, unknown))}, not inputs of the loss "
+            f"({', '.join(loss.inputs)})"
+        )
+    both = [name for name in fixed if name in params]
+    if both:
+        raise ArgumentValueError(
+            f"{', '.join(map(repr, both))} is both a parameter and fixed: give it in one of them"
+        )
+    return dict(fixed)
+
+
+def _check_not_fixed(names: Iterable[Any], fixed: Mapping[str, Any], what: str) -> None:
+    """A column of data that is also fixed would be ambiguous: refuse it, naming it."""
+    both = [name for name in names if name in fixed]
+    if both:
+        raise ArgumentValueError(
+            f"{', '.join(map(repr, both))} is both fixed and a column of {what}: "
+            "give it in one of them"
+        )
 
 
 def _check_params(loss: Any, params: Mapping[str, Any]) -> tuple[str, ...]:
@@ -715,13 +823,31 @@ def _rows(data: Any, what: str) -> list:
     return list(data)
 
 
-def _check_row(row: Any, index: int, wanted: list[str], what: str) -> None:
+def _check_row(row: Any, index: int, wanted: list[str], what: str, fixed: Mapping) -> None:
     if not isinstance(row, Mapping):
         raise ArgumentError(f"{what}[{index}] must be a dict of inputs, not {type(row).__name__}")
+    if fixed:
+        _check_not_fixed(row, fixed, f"{what}[{index}]")
     for name in wanted:
         if name not in row:
             has = ", ".join(map(str, row)) or "nothing"
             raise ArgumentValueError(f"{what}[{index}] has no value for input {name!r} (has {has})")
+
+
+def _no_column(what: str, name: str, data: Mapping) -> ArgumentValueError:
+    has = ", ".join(map(str, data)) or "nothing"
+    return ArgumentValueError(
+        f"{what} has no column for input {name!r} (has {has}); a value the same for every "
+        f"example goes in fixed={{{name!r}: ...}}"
+    )
+
+
+def _scalar_column(what: str, name: str, value: Any) -> ArgumentValueError:
+    return ArgumentValueError(
+        f"{what}[{name!r}] must be a column (first axis: examples), not "
+        f"{type(value).__name__} {shorten(repr(value))}; a value the same for every example "
+        f"goes in fixed={{{name!r}: ...}}"
+    )
 
 
 def _at_example(error: EvaluationError, label: str, index: Any, context: str) -> EvaluationError:
@@ -762,15 +888,59 @@ class _Engine:
     def validate(self, epoch: int) -> float:
         raise NotImplementedError
 
+    def _cause(self, columns: Any, index: Any, epoch: int, step: int, shown) -> str | None:
+        """Which input of example index is not finite (its data, a fixed value, or at the
+        first step an initial parameter), as "data[3]['y'] is nan"; None if all are.
+        shown(value) is the value's first non-finite number, None if it has none."""
+        label = "data" if columns is self.columns else "validation"
+        at = (
+            (lambda name: f"{label}[{name!r}][{index}]")
+            if self.columnar[label]
+            else (lambda name: f"{label}[{index}][{name!r}]")
+        )
+        inputs = [(at(name), self._example(columns, name, index)) for name in self.data_names]
+        inputs += [(f"fixed[{name!r}]", value) for name, value in self.fixed.items()]
+        if epoch == 0 and step == 0:  # afterwards a non-finite parameter is divergence
+            inputs += [
+                (f"the initial parameter {name!r}", self.params[name]) for name in self.names
+            ]
+        for where, value in inputs:
+            bad = shown(value)
+            if bad is not None:
+                return f"{where} is {bad}"
+        return None
 
-def _non_finite(what: str, value: Any, where: str, epoch: int, step: int, example):
+    def _example(self, columns: Any, name: str, index: Any) -> Any:
+        raise NotImplementedError
+
+
+def _non_finite(
+    what: str, value: Any, where: str, epoch: int, step: int, example, cause: str | None
+):
+    """cause: the input that is not finite ("data[3]['y'] is nan"), or None: then the
+    formula overflowed at the initial parameters (the first step), or training diverged."""
+    if cause is not None:
+        advice = f"{cause}, not a finite number: clean that input, or guard the formula"
+    elif epoch == 0 and step == 0:
+        advice = (
+            "the inputs are finite and no step has been taken yet: guard the formula "
+            "(where, clip), or scale the data or the initial parameters"
+        )
+    else:
+        advice = (
+            "the inputs are finite, so training diverged: lower the learning rate, or guard "
+            "the formula (where, clip)"
+        )
     return NonFiniteLossError(
-        f"{what} is {value} at {where} (epoch {epoch}, step {step}): lower the learning "
-        "rate, or guard the formula (where, clip)",
+        f"{what} is {value} at {where} (epoch {epoch}, step {step}): {advice}",
         epoch,
         step,
         example,
     )
+
+
+def _non_finite_float(value: float) -> float | None:
+    return None if math.isfinite(value) else value
 
 
 class _NumberEngine(_Engine):
@@ -780,20 +950,17 @@ class _NumberEngine(_Engine):
     value_and_grad over the batch's slices of them (map and itemgetter loop in C).
     """
 
-    def __init__(self, loss, names, params, data, validation, fraction, seed):
+    def __init__(self, loss, names, params, fixed, data, validation, fraction, seed):
         self.names = names
         self.value_and_grad = loss.value_and_grad
         self.value = loss if callable(loss) else lambda *args: loss.value_and_grad(*args)[0]
         self.params = {}
         for name in names:
-            value = params[name]
-            if _numpy_of(value) is not None and value.ndim:
-                raise ArgumentError(
-                    f"parameter {name!r} is an array, but the loss computes with numbers: "
-                    "compile it with backend='numpy'"
-                )
-            self.params[name] = _number(value, f"parameter {name!r}")
+            self.params[name] = self._float(params[name], f"parameter {name!r}")
+        self.fixed = {name: self._float(value, f"fixed[{name!r}]") for name, value in fixed.items()}
         self.inputs = tuple(loss.inputs)
+        self.data_names = [n for n in self.inputs if n not in self.params and n not in self.fixed]
+        self.columnar = {"data": isinstance(data, Mapping), "validation": False}
         self.columns, size = self._columns(data, "data")
         self.rng = random.Random(seed)
         order = list(range(size))
@@ -805,24 +972,37 @@ class _NumberEngine(_Engine):
             count = _held_out_count(fraction, size)
             self.held_out, order = sorted(order[:count]), order[count:]
         elif validation is not None:
+            self.columnar["validation"] = isinstance(validation, Mapping)
             self.validation_columns, count = self._columns(validation, "validation")
             self.held_out = list(range(count))
             self.validation_label = "validation"
         self.order, self.size = order, len(order)
         self.validating = bool(self.held_out)
 
+    @staticmethod
+    def _float(value: Any, where: str) -> float:
+        if _numpy_of(value) is not None and value.ndim:
+            raise ArgumentError(
+                f"{where} is an array, but the loss computes with numbers: "
+                "compile it with backend='numpy'"
+            )
+        return _number(value, where)
+
     def _columns(self, data: Any, what: str) -> tuple[list[list[float] | None], int]:
-        """For each of loss.inputs, its value in every example (None for a parameter),
-        and the number of examples."""
-        wanted = [name for name in self.inputs if name not in self.params]
+        """For each of loss.inputs, its value in every example (None for a parameter or a
+        fixed input), and the number of examples."""
+        wanted = self.data_names
         if isinstance(data, Mapping):
+            _check_not_fixed(data, self.fixed, what)
             columns = {}
             for name in wanted:
                 if name not in data:
-                    has = ", ".join(map(str, data)) or "nothing"
-                    raise ArgumentValueError(f"{what} has no column for input {name!r} (has {has})")
+                    raise _no_column(what, name, data)
                 where = f"{what}[{name!r}]"
-                columns[name] = [_number(v, f"{where}[{i}]") for i, v in enumerate(data[name])]
+                column = data[name]
+                if isinstance(column, (str, bytes)) or not isinstance(column, Iterable):
+                    raise _scalar_column(what, name, column)
+                columns[name] = [_number(v, f"{where}[{i}]") for i, v in enumerate(column)]
             sizes = {len(column) for column in columns.values()}
             if len(sizes) > 1:
                 listed = ", ".join(f"{name}: {len(column)}" for name, column in columns.items())
@@ -832,7 +1012,7 @@ class _NumberEngine(_Engine):
             rows = _rows(data, what)
             columns = {name: [] for name in wanted}
             for index, row in enumerate(rows):
-                _check_row(row, index, wanted, what)
+                _check_row(row, index, wanted, what, self.fixed)
                 for name in wanted:
                     columns[name].append(_number(row[name], f"{what}[{index}][{name!r}]"))
             size = len(rows)
@@ -843,8 +1023,9 @@ class _NumberEngine(_Engine):
     def _map(self, function, columns, batch) -> list:
         """function at each example of batch, its arguments in loss.inputs order."""
         take = itemgetter(*batch) if len(batch) > 1 else lambda column: (column[batch[0]],)
+        held = {**self.fixed, **self.params} if self.fixed else self.params
         arguments = [
-            repeat(self.params[name], len(batch)) if column is None else take(column)
+            repeat(held[name], len(batch)) if column is None else take(column)
             for name, column in zip(self.inputs, columns, strict=True)
         ]
         return list(map(function, *arguments))
@@ -878,12 +1059,17 @@ class _NumberEngine(_Engine):
                 checks += [(f"the gradient of {name!r}", grad[name]) for name in self.names]
                 for what, number in checks:
                     if not math.isfinite(number):
-                        raise _non_finite(what, number, f"data[{index}]", epoch, step, index)
+                        cause = self._cause(self.columns, index, epoch, step, _non_finite_float)
+                        where = f"data[{index}]"
+                        raise _non_finite(what, number, where, epoch, step, index, cause)
             raise _non_finite(
-                "the batch's total loss", total, "no single example", epoch, step, None
+                "the batch's total loss", total, "no single example", epoch, step, None, None
             )
         scale = 1.0 / len(batch)
         return total * scale, {name: value * scale for name, value in sums.items()}
+
+    def _example(self, columns, name, index):
+        return columns[self.inputs.index(name)][index]
 
     def validate(self, epoch):
         columns = self.validation_columns
@@ -904,9 +1090,8 @@ class _ArrayEngine(_Engine):
     here, so training a mean and evaluating it agree.
     """
 
-    def __init__(self, loss, names, params, data, validation, fraction, seed):
-        import numpy as np  # the loss computes with arrays
-
+    def __init__(self, loss, names, params, fixed, data, validation, fraction, seed):
+        np = _import_numpy("training a numpy-compiled loss")  # the loss computes with arrays
         self.np = np
         self.names = names
         self.value_and_grad = loss.value_and_grad
@@ -919,8 +1104,15 @@ class _ArrayEngine(_Engine):
                 self.params[name] = np.array(value, dtype=self._float(value))
             else:
                 self.params[name] = _number(value, f"parameter {name!r}")
+        self.fixed = {}
+        for name, value in fixed.items():  # arrays are passed whole; numbers stay floats
+            where = f"fixed[{name!r}]"
+            is_array = _numpy_of(value) is not None or isinstance(value, (list, tuple))
+            self.fixed[name] = self._array(value, where) if is_array else _number(value, where)
         self.floats = [name for name in names if isinstance(self.params[name], float)]
         self.inputs = tuple(loss.inputs)
+        self.data_names = [n for n in self.inputs if n not in self.params and n not in fixed]
+        self.columnar = {"data": isinstance(data, Mapping), "validation": False}
         self.columns = self._columns(data, "data")
         size = len(next(iter(self.columns.values())))
         self.rng = np.random.default_rng(seed)
@@ -934,6 +1126,7 @@ class _ArrayEngine(_Engine):
             self.held_out = np.sort(self.order[:count])
             self.order = self.order[count:]
         elif validation is not None:
+            self.columnar["validation"] = isinstance(validation, Mapping)
             self.validation_columns = self._columns(validation, "validation")
             validation_size = len(next(iter(self.validation_columns.values())))
             self.held_out = np.arange(validation_size)
@@ -947,29 +1140,65 @@ class _ArrayEngine(_Engine):
         dtype = self.np.asarray(array).dtype
         return dtype if dtype.name in ("float32", "float64") else self.np.float64
 
-    def _columns(self, data, what: str) -> dict[str, Any]:
+    def _array(self, values, where: str, items: Callable[[], Iterable] | None = None) -> Any:
+        """values as a float array (float32 stays float32), converted once; an ArgumentError
+        naming where (or the first of items(), (where, value) pairs, that is the culprit)
+        for what is not an array of numbers: strings, None, ragged nesting."""
         np = self.np
-        wanted = [name for name in self.inputs if name not in self.params]
+        try:
+            array = np.asarray(values)
+            problem = None if array.dtype.kind in "biuf" else f"it holds {array.dtype} values"
+        except (TypeError, ValueError) as error:  # ragged: "inhomogeneous shape"
+            array, problem = None, f"numpy cannot make one of it ({error})"
+        if problem is None:
+            return np.asarray(array, dtype=self._float(array))
+        for item, value in items() if items is not None else ():
+            try:
+                kind = np.asarray(value).dtype.kind
+            except (TypeError, ValueError):
+                kind = "O"
+            if kind not in "biuf":
+                raise ArgumentError(
+                    f"{item} must be a number or an array of numbers, not "
+                    f"{type(value).__name__} {shorten(repr(value))}"
+                )
+        raise ArgumentError(f"{where} must be an array of numbers: {problem}")
+
+    def _columns(self, data, what: str) -> dict[str, Any]:
+        wanted = self.data_names
         if isinstance(data, Mapping):
+            _check_not_fixed(data, self.fixed, what)
             columns = {}
             for name in wanted:
                 if name not in data:
-                    has = ", ".join(map(str, data)) or "nothing"
-                    raise ArgumentValueError(f"{what} has no column for input {name!r} (has {has})")
-                column = np.asarray(data[name])
-                column = np.asarray(column, dtype=self._float(column))  # converted once
+                    raise _no_column(what, name, data)
+                values = data[name]
+                if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+                    raise _scalar_column(what, name, values)
+                column = self._array(
+                    values,
+                    f"{what}[{name!r}]",
+                    lambda name=name, values=values: (
+                        (f"{what}[{name!r}][{i}]", v) for i, v in enumerate(values)
+                    ),
+                )
                 if column.ndim == 0:
-                    raise ArgumentValueError(
-                        f"{what}[{name!r}] must be a column (first axis: examples), not a scalar"
-                    )
+                    raise _scalar_column(what, name, values)
                 columns[name] = column
         else:
             rows = _rows(data, what)
             for index, row in enumerate(rows):
-                _check_row(row, index, wanted, what)
-            columns = {
-                name: np.asarray([row[name] for row in rows], dtype=float) for name in wanted
-            }
+                _check_row(row, index, wanted, what, self.fixed)
+            columns = {}
+            for name in wanted:
+                values = [row[name] for row in rows]
+                columns[name] = self._array(
+                    values,
+                    f"the {name!r} values of {what}",
+                    lambda name=name, values=values: (
+                        (f"{what}[{i}][{name!r}]", v) for i, v in enumerate(values)
+                    ),
+                )
         sizes = {len(column) for column in columns.values()}
         if len(sizes) > 1:
             listed = ", ".join(f"{name}: {len(column)}" for name, column in columns.items())
@@ -979,10 +1208,18 @@ class _ArrayEngine(_Engine):
         return columns
 
     def _arguments(self, columns, index):
-        return [
-            self.params[name] if name in self.params else columns[name][index]
-            for name in self.inputs
-        ]
+        held = {**self.fixed, **self.params} if self.fixed else self.params
+        return [held[name] if name in held else columns[name][index] for name in self.inputs]
+
+    def _example(self, columns, name, index):
+        return columns[name][index]
+
+    def _shown(self, value) -> Any:
+        """The first non-finite number of value, None if it has none."""
+        np = self.np
+        array = np.asarray(value)
+        finite = np.isfinite(array)
+        return None if finite.all() else array[~finite].flat[0]
 
     def shuffled(self):
         self.rng.shuffle(self.order)
@@ -1020,10 +1257,11 @@ class _ArrayEngine(_Engine):
         if not finite:
             index, what, shown = self._find(self.columns, batch, "data", context)
             if index is None:
-                what, shown, where = "the batch's loss", loss, "no single example"
+                what, shown, where, cause = "the batch's loss", loss, "no single example", None
             else:
                 where = f"data[{index}]"
-            raise _non_finite(what, shown, where, epoch, step, index)
+                cause = self._cause(self.columns, index, epoch, step, self._shown)
+            raise _non_finite(what, shown, where, epoch, step, index, cause)
         return loss, grads
 
     def _shape_of_value(self, arguments) -> tuple:

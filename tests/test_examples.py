@@ -7,6 +7,7 @@ import re
 import runpy
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -277,6 +278,14 @@ def test_export_module(capsys, monkeypatch, tmp_path):
     out = run("export_module.py", capsys, monkeypatch, str(target))
     assert f"wrote {target}" in out and "d/dw1 = " in out
     assert "import exprgrad" not in target.read_text()
+
+
+def test_export_module_leaves_no_temporary_directory(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp and friends go
+    out = run("export_module.py", capsys, monkeypatch)
+    written = Path(line_with(out, "wrote ").removeprefix("wrote "))
+    assert written.parent.parent == tmp_path and "d/dw1 = " in out
+    assert list(tmp_path.iterdir()) == []  # the directory went with the run
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)

@@ -17,6 +17,8 @@ import types
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import exprgrad
 from exprgrad import train
@@ -1034,3 +1036,331 @@ def test_an_evaluation_error_in_held_out_data_names_its_index():
         f"at data[{error.example}] (validation after epoch 0): sqrt of a negative number at line 1"
     )
     assert error.example in range(4) and error.line == 1 and error.column == 1
+
+
+# --- fixed inputs: hyperparameters the same in every loss call ---------------------------------
+
+
+def test_a_fixed_penalty_weight_reaches_every_scalar_loss_call():
+    # a full batch: each step is the mean of value_and_grad(..., lam=lam) over the data
+    loss = exprgrad.compile("(w*x + b - y)**2 + lam*w**2", wrt="w,b")
+    data = [{"x": x / 10, "y": 3 * x / 10 + 1} for x in range(-10, 11)]
+
+    def run(lam):
+        return train.fit(
+            loss, {"w": 2.0, "b": 0.0}, data, epochs=30, batch_size=21,
+            optimizer=train.SGD(0.3), fixed={"lam": lam},
+        )  # fmt: skip
+
+    def by_hand(lam):
+        w, b, losses = 2.0, 0.0, []
+        for _ in range(30):
+            results = [loss.value_and_grad(w=w, b=b, lam=lam, **row) for row in data]
+            losses.append(sum(value for value, _ in results) / 21)
+            w -= 0.3 * sum(grads["w"] for _, grads in results) / 21
+            b -= 0.3 * sum(grads["b"] for _, grads in results) / 21
+        return losses, w, b
+
+    for lam in (0.0, 0.1, 1.0):
+        history = run(lam)
+        losses, w, b = by_hand(lam)
+        assert history.step_loss == pytest.approx(losses, rel=1e-12)
+        assert history.params == pytest.approx({"w": w, "b": b}, rel=1e-12)
+    # the first step's loss holds lam * w**2 with w = 2: lam moves it by 4 per unit
+    assert run(1.0).step_loss[0] - run(0.0).step_loss[0] == pytest.approx(4.0)
+    assert run(0.1).params["w"] < run(0.0).params["w"]  # shrunk
+
+
+def test_a_fixed_penalty_weight_keeps_a_numpy_loss_a_scalar():
+    # lam as a column would make the loss a vector; fixed passes it whole, as a number
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(scale=0.1, size=50)
+    loss = exprgrad.compile("mean((x @ w - y)**2) + lam*sum(w*w)", wrt="w", backend="numpy")
+    lam = 0.2
+    history = train.fit(
+        loss, {"w": np.zeros(3)}, {"x": x, "y": y}, epochs=400, batch_size=50,
+        optimizer=train.SGD(0.1), fixed={"lam": lam},
+    )  # fmt: skip
+    ridge = np.linalg.solve(2 / 50 * x.T @ x + 2 * lam * np.eye(3), 2 / 50 * x.T @ y)
+    assert history.params["w"] == pytest.approx(ridge, abs=1e-9)
+    w = np.zeros(3)  # the same steps by hand
+    for _ in range(3):
+        value, grads = loss.value_and_grad(x=x, y=y, w=w, lam=lam)
+        w = w - 0.1 * grads["w"]
+    short = train.fit(
+        loss, {"w": np.zeros(3)}, {"x": x, "y": y}, epochs=3, batch_size=50,
+        optimizer=train.SGD(0.1), fixed={"lam": lam},
+    )  # fmt: skip
+    assert short.params["w"] == pytest.approx(w, rel=1e-12)
+    assert short.step_loss[-1] == pytest.approx(float(value), rel=1e-12)
+    # an array is passed whole (not sliced by the batch), in rows or columns alike
+    scaled = exprgrad.compile("mean((x @ (s * w) - y)**2)", wrt="w", backend="numpy")
+    rows = [{"x": list(row), "y": target} for row, target in zip(x, y, strict=True)]
+    for data in ({"x": x, "y": y}, rows):
+        history = train.fit(
+            scaled, {"w": np.zeros(3)}, data, epochs=400, batch_size=50,
+            optimizer=train.SGD(0.1), fixed={"s": np.array([0.5, 1.0, 1.5])},
+        )  # fmt: skip
+        plain = np.linalg.lstsq(x, y, rcond=None)[0]
+        assert history.params["w"] * [0.5, 1.0, 1.5] == pytest.approx(plain, abs=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_fixed_names_are_checked_before_any_step(backend):
+    calls = []
+
+    class Watch(train.SGD):
+        def step(self, params, grads, lr=None):
+            calls.append(1)
+
+    if backend == "numpy":
+        loss = exprgrad.compile("mean((w*x - y)**2) + lam*w*w", wrt="w", backend="numpy")
+        params = {"w": np.zeros(())}
+    else:
+        loss = exprgrad.compile("(w*x - y)**2 + lam*w*w", wrt="w")
+        params = {"w": 0.0}
+    rows = [{"x": 1.0, "y": 2.0}] * 4
+    columns = {"x": [1.0] * 4, "y": [2.0] * 4}
+
+    def run(fixed, data=rows, **kwargs):
+        return train.fit(
+            loss, params, data, epochs=1, batch_size=2, optimizer=Watch(), fixed=fixed,
+            progress=False, **kwargs,
+        )  # fmt: skip
+
+    cases = [
+        ({"lam": 0.1, "mu": 1.0, "nu": 2.0}, {}, exprgrad.ArgumentValueError,
+         "fixed names 'mu', 'nu', not inputs of the loss \\(w, x, y, lam\\)"),
+        ({"lam": 0.1, "w": 1.0}, {}, exprgrad.ArgumentValueError,
+         "'w' is both a parameter and fixed"),
+        ({"lam": 0.1, "y": 1.0}, {"data": columns}, exprgrad.ArgumentValueError,
+         "'y' is both fixed and a column of data"),
+        ({"lam": 0.1, "y": 1.0}, {}, exprgrad.ArgumentValueError,
+         "'y' is both fixed and a column of data\\[0\\]"),
+        ({"lam": 0.1, "y": 1.0}, {"data": [{"x": 1.0}, {"x": 1.0, "y": 2.0}]},
+         exprgrad.ArgumentValueError, "'y' is both fixed and a column of data\\[1\\]"),
+        ({"lam": 0.1, "y": 1.0}, {"data": [{"x": 1.0}] * 2, "validation": rows},
+         exprgrad.ArgumentValueError, "'y' is both fixed and a column of validation\\[0\\]"),
+        (0.1, {}, exprgrad.ArgumentError, "fixed must be a dict of input name -> value"),
+        ({"lam": "0.1"}, {}, exprgrad.ArgumentError, "fixed\\['lam'\\] must be a number"),
+        ({}, {}, exprgrad.ArgumentValueError,
+         "data has no column for input 'lam' \\(has x, y\\); a value the same for every "
+         "example goes in fixed=\\{'lam': ...\\}"),
+        ({}, {"data": {**columns, "lam": 0.1}}, exprgrad.ArgumentValueError,
+         "data\\['lam'\\] must be a column \\(first axis: examples\\), not float 0.1; "
+         "a value the same for every example goes in fixed=\\{'lam': ...\\}"),
+    ]  # fmt: skip
+    for fixed, change, error, message in cases:
+        if not fixed and "data" not in change:
+            change = {"data": columns}
+        with pytest.raises(error, match=message):
+            run(fixed, **change)
+    assert calls == []
+
+
+# --- a non-finite loss: bad data, a bad fixed value or start, or divergence -------------------
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_non_finite_input_is_named_instead_of_the_learning_rate(backend):
+    numpy = backend == "numpy"
+    loss = (  # * rather than **: a Python float overflows to inf, not an EvaluationError
+        exprgrad.compile("mean((w*x - y)*(w*x - y)) + lam*w*w", wrt="w", backend="numpy")
+        if numpy
+        else exprgrad.compile("(w*x - y)*(w*x - y) + lam*w*w", wrt="w")
+    )
+
+    def run(data, w=0.0, lam=0.0, lr=0.01, epochs=1):
+        return train.fit(
+            loss, {"w": w}, data, epochs=epochs, batch_size=2, optimizer=train.SGD(lr),
+            fixed={"lam": lam}, progress=False,
+        )  # fmt: skip
+
+    rows = [{"x": 1.0, "y": 2.0} for _ in range(6)]
+    rows[3] = {"x": 1.0, "y": math.nan}
+    with pytest.raises(train.NonFiniteLossError) as caught:
+        run(rows)
+    text = str(caught.value)
+    assert re.match(
+        "the loss is nan at data\\[3\\] \\(epoch 0, step \\d\\): data\\[3\\]\\['y'\\] is nan, "
+        "not a finite number: clean that input, or guard the formula$",
+        text,
+    )
+    columns = {"x": [1.0, 1.0, -math.inf, 1.0], "y": [2.0] * 4}
+    with pytest.raises(train.NonFiniteLossError, match="data\\['x'\\]\\[2\\] is -inf, not a fin"):
+        run(columns)
+    with pytest.raises(train.NonFiniteLossError, match="fixed\\['lam'\\] is inf, not a finite"):
+        run([{"x": 1.0, "y": 2.0}] * 4, w=1.0, lam=math.inf)
+    with pytest.raises(train.NonFiniteLossError, match="the initial parameter 'w' is nan, not a"):
+        run([{"x": 1.0, "y": 2.0}] * 4, w=math.nan)
+    if numpy:  # finite inputs to an inf: the numpy backend's EvaluationError names the op
+        return
+    # finite inputs: at the first step no learning rate is to blame; later, divergence is
+    with pytest.raises(train.NonFiniteLossError) as caught:
+        run([{"x": 1e200, "y": 0.0}] * 4, w=1e200)
+    assert "the inputs are finite and no step has been taken yet" in str(caught.value)
+    assert "learning rate" not in str(caught.value)
+    with pytest.raises(train.NonFiniteLossError) as caught:
+        run([{"x": 10.0, "y": 2.0}] * 4, lr=10.0, epochs=500)
+    text = str(caught.value)
+    assert "the inputs are finite, so training diverged: lower the learning rate" in text
+    assert (caught.value.epoch, caught.value.step) != (0, 0)
+
+
+@given(
+    st.sampled_from(["python", "numpy"]),
+    st.booleans(),  # columns or rows
+    st.integers(2, 8),
+    st.data(),
+)
+@settings(max_examples=25)
+def test_generated_non_finite_data_are_named_by_row_and_column(backend, columnar, size, data):
+    """Wherever a non-finite number sits in the data, the error names that place."""
+    names = ["x", "y", "z"]
+    loss = LOSSES[backend]
+    table = {name: [float(i % 3 + 1) for i in range(size)] for name in names}
+    row = data.draw(st.integers(0, size - 1), label="row")
+    name = data.draw(st.sampled_from(names), label="column")
+    bad = data.draw(st.sampled_from([math.nan, math.inf, -math.inf]), label="value")
+    table[name][row] = bad
+    examples = table if columnar else [{n: table[n][i] for n in names} for i in range(size)]
+    with pytest.raises(train.NonFiniteLossError) as caught:
+        train.fit(
+            loss, {"w": 0.5}, examples, epochs=2, batch_size=data.draw(st.integers(1, size)),
+            optimizer=train.SGD(0.01), seed=data.draw(st.integers(0, 9)), progress=False,
+        )  # fmt: skip
+    place = f"data[{name!r}][{row}]" if columnar else f"data[{row}][{name!r}]"
+    assert f"{place} is {bad}, not a finite number" in str(caught.value)
+    assert "learning rate" not in str(caught.value) and caught.value.example == row
+
+
+LOSSES = {
+    "python": exprgrad.compile("(w*x + z - y)**2", wrt="w"),
+    "numpy": exprgrad.compile("mean((w*x + z - y)**2)", wrt="w", backend="numpy"),
+}
+
+
+# --- History prints as a summary --------------------------------------------------------------
+
+
+def test_history_prints_a_short_summary():
+    loss = exprgrad.compile("(w*x - y)**2")
+    data = [{"x": x / 10, "y": 2 * x / 10} for x in range(40)]
+    history = train.fit(
+        loss, {"w": 0.0}, data, epochs=500, batch_size=1, optimizer=train.SGD(0.01),
+        validation=0.25, patience=3, progress=False,
+    )  # fmt: skip
+    text = repr(history)
+    assert len(history.step_loss) > 300 and len(text) < 200 and str(history) == text
+    best = history.best_epoch
+    assert history.stopped_early and text == (
+        f"<History: {history.epochs} epochs, stopped early; best epoch {best}: train loss "
+        f"{history.train_loss[best]:.6g}, val loss {history.val_loss[best]:.6g}; last train "
+        f"loss {history.train_loss[-1]:.6g}, val loss {history.val_loss[-1]:.6g}; params w>"
+    )
+    one = train.fit(
+        loss, {"w": 0.0}, data, epochs=1, batch_size=40, optimizer=train.SGD(0.01),
+        progress=False,
+    )  # fmt: skip
+    assert repr(one) == f"<History: 1 epoch; last train loss {one.train_loss[0]:.6g}; params w>"
+    assert repr(train.History(params={"a": 1.0, "b": 2.0})) == "<History: 0 epochs; params a, b>"
+    made = train.History(params={}, best_epoch=3)  # by hand, inconsistent: still prints
+    assert repr(made) == "<History: 0 epochs; params none>"
+
+
+# --- numpy is optional -------------------------------------------------------------------------
+
+
+def test_arrays_without_numpy_say_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy: ImportError
+    assert train.init({"w": None}, "zeros") == {"w": 0.0}  # floats need no numpy
+    with pytest.raises(exprgrad.MissingDependencyError, match="pip install 'exprgrad\\[array\\]'"):
+        train.init({"w": (2, 3)}, "he_normal")
+    with pytest.raises(exprgrad.MissingDependencyError, match="pip install 'exprgrad\\[array\\]'"):
+        train.init({"b": 3}, "zeros")
+
+    class ArrayLoss:  # a numpy-backend loss, as fit sees one
+        backend, inputs, wrt = "numpy", ("w", "x"), ("w",)
+
+        def value_and_grad(self, w, x):
+            raise AssertionError("never called")
+
+    with pytest.raises(exprgrad.MissingDependencyError, match="numpy-compiled loss needs numpy"):
+        train.fit(
+            ArrayLoss(), {"w": 0.0}, [{"x": 1.0}], epochs=1, batch_size=1,
+            optimizer=train.SGD(), progress=False,
+        )  # fmt: skip
+
+
+# --- other arguments: exprgrad errors naming them --------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_bad_arguments_are_exprgrad_errors_naming_them(backend):
+    loss = LOSSES[backend]
+    rows = [{"x": 1.0, "y": 2.0, "z": 0.0}] * 4
+
+    def run(**change):
+        arguments = dict(
+            loss=loss, params={"w": 0.0}, data=rows, epochs=1, batch_size=2,
+            optimizer=train.SGD(), progress=False,
+        )  # fmt: skip
+        arguments.update(change)
+        return train.fit(**arguments)
+
+    cases = [
+        ({"seed": "x"}, exprgrad.ArgumentError, "seed must be an int, not str 'x'"),
+        ({"seed": 1.5}, exprgrad.ArgumentError, "seed must be an int, not float 1.5"),
+        ({"callback": "print"}, exprgrad.ArgumentError, "callback must be a callable"),
+        ({"schedule": lambda t: "0.1"}, exprgrad.ArgumentValueError,
+         "schedule\\(0\\) returned '0.1': a learning rate must be a number >= 0"),
+        ({"schedule": lambda t: None}, exprgrad.ArgumentValueError,
+         "schedule\\(0\\) returned None"),
+        ({"schedule": lambda t: 0.1 - t, "epochs": 2},
+         exprgrad.ArgumentValueError, "schedule\\(1\\) returned -0.9"),
+        ({"params": {"w": "0.5"}}, exprgrad.ArgumentError, "parameter 'w' must be a number"),
+        ({"params": {"w": None}}, exprgrad.ArgumentError, "parameter 'w' must be a number"),
+        ({"params": ["w"]}, exprgrad.ArgumentValueError, "params must be a non-empty dict"),
+        ({"data": {"x": [1.0, 2.0], "y": [1.0], "z": [0.0, 0.0]}}, exprgrad.ArgumentValueError,
+         "the columns of data differ in length \\(x: 2, z: 2, y: 1\\)"),
+        ({"data": {"x": "ab", "y": [1.0, 2.0], "z": [0.0, 0.0]}}, exprgrad.ArgumentValueError,
+         "data\\['x'\\] must be a column \\(first axis: examples\\), not str 'ab'"),
+        ({"data": {"x": ["a", "b"], "y": [1.0, 2.0], "z": [0.0, 0.0]}}, exprgrad.ArgumentError,
+         "data\\['x'\\]\\[0\\] must be a number"),
+        ({"data": [{"x": None, "y": 1.0, "z": 0.0}]}, exprgrad.ArgumentError,
+         "data\\[0\\]\\['x'\\] must be a number"),
+        ({"data": [{"x": 1.0, "y": 1.0, "z": 0.0}, {"x": "1", "y": 1.0, "z": 0.0}]},
+         exprgrad.ArgumentError, "data\\[1\\]\\['x'\\] must be a number"),
+        ({"loss": "(w*x + z - y)**2"}, exprgrad.ArgumentError,
+         "loss must be a compiled exprgrad Function"),
+        ({"optimizer": train.SGD}, exprgrad.ArgumentError,
+         "optimizer must be an optimiser, such as SGD\\(lr=0.1\\), not the class SGD"),
+    ]  # fmt: skip
+    for change, error, message in cases:
+        with pytest.raises(error, match=message):
+            run(**change)
+    with pytest.raises(exprgrad.ArgumentValueError, match="lr must be a number >= 0, not '0.1'"):
+        train.SGD(lr="0.1")
+    with pytest.raises(exprgrad.ArgumentError, match="seed must be an int, not str 'x'"):
+        train.init({"w": None}, fan_in=1, fan_out=1, seed="x")
+
+
+def test_numpy_columns_that_are_not_numbers_are_named():
+    loss = LOSSES["numpy"]
+
+    def run(data):
+        return train.fit(
+            loss, {"w": 0.0}, data, epochs=1, batch_size=2, optimizer=train.SGD(),
+            progress=False,
+        )  # fmt: skip
+
+    # None would become nan silently, a ragged list has no array
+    with pytest.raises(exprgrad.ArgumentError, match="data\\[1\\]\\['x'\\] must be a number or an"):
+        run([{"x": 1.0, "y": 1.0, "z": 0.0}, {"x": None, "y": 1.0, "z": 0.0}])
+    with pytest.raises(exprgrad.ArgumentError, match="data\\['y'\\] must be an array of numbers"):
+        run({"x": [1.0, 2.0], "y": [[1.0], [1.0, 2.0]], "z": [0.0, 0.0]})
+    with pytest.raises(exprgrad.ArgumentError, match="data\\['x'\\]\\[0\\] must be a number"):
+        run({"x": np.array(["a", "b"]), "y": [1.0, 2.0], "z": [0.0, 0.0]})
+    with pytest.raises(exprgrad.ArgumentError, match="data\\['z'\\]\\[0\\] must be a number or"):
+        run({"x": [1.0, 2.0], "y": [1.0, 2.0], "z": np.array([1 + 2j, 1j])})
