@@ -98,8 +98,9 @@ def _import_numpy(what: str) -> Any:
 
 
 def _check_seed(seed: Any) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ArgumentError(f"seed must be an int, not {type(seed).__name__} {seed!r}")
+    # None draws fresh entropy (random.Random(None), default_rng(None)): a run not meant to repeat.
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ArgumentError(f"seed must be an int or None, not {type(seed).__name__} {seed!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +170,7 @@ def init(
     *,
     fan_in: float | None = None,
     fan_out: float | None = None,
-    seed: int = 0,
+    seed: int | None = 0,
 ) -> dict[str, Any]:
     """Initial values for a dict of parameters, seeded.
 
@@ -185,7 +186,7 @@ def init(
         a (rows, cols) weight has fan_in = rows, fan_out = cols; a (n,) one n and n; a
         kernel (k1, ..., in, out) fan_in = in*k1*..., fan_out = out*k1*....
     seed: floats are drawn from random.Random(seed), arrays from
-        numpy.random.default_rng(seed), in the order of params.
+        numpy.random.default_rng(seed), in the order of params; None for fresh entropy.
 
     >>> params = init("a,b,c", "he_uniform", fan_in=2, seed=1)
     >>> sorted(params), all(abs(value) <= 3**0.5 for value in params.values())
@@ -595,7 +596,7 @@ def fit(
     schedule: Callable[[int], float] | None = None,
     validation: float | Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
     patience: int | None = None,
-    seed: int = 0,
+    seed: int | None = 0,
     progress: bool | None = None,
     callback: Callable[[int, dict[str, Any], History], Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
@@ -618,7 +619,7 @@ def fit(
         examples in data's format; its mean loss is measured after every epoch.
     patience: stop after this many epochs without a lower validation loss, and return the
         parameters of the best epoch (needs validation).
-    seed: the validation split and the order of each epoch's examples.
+    seed: the validation split and the order of each epoch's examples (None: not repeatable).
     progress: a tqdm bar on stderr; None: when tqdm is installed and stderr is a terminal
         (shown once a run takes over a second), True: always (a line per epoch without
         tqdm), False: never.

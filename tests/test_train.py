@@ -1310,8 +1310,8 @@ def test_bad_arguments_are_exprgrad_errors_naming_them(backend):
         return train.fit(**arguments)
 
     cases = [
-        ({"seed": "x"}, exprgrad.ArgumentError, "seed must be an int, not str 'x'"),
-        ({"seed": 1.5}, exprgrad.ArgumentError, "seed must be an int, not float 1.5"),
+        ({"seed": "x"}, exprgrad.ArgumentError, "seed must be an int or None, not str 'x'"),
+        ({"seed": 1.5}, exprgrad.ArgumentError, "seed must be an int or None, not float 1.5"),
         ({"callback": "print"}, exprgrad.ArgumentError, "callback must be a callable"),
         ({"schedule": lambda t: "0.1"}, exprgrad.ArgumentValueError,
          "schedule\\(0\\) returned '0.1': a learning rate must be a number >= 0"),
@@ -1342,7 +1342,7 @@ def test_bad_arguments_are_exprgrad_errors_naming_them(backend):
             run(**change)
     with pytest.raises(exprgrad.ArgumentValueError, match="lr must be a number >= 0, not '0.1'"):
         train.SGD(lr="0.1")
-    with pytest.raises(exprgrad.ArgumentError, match="seed must be an int, not str 'x'"):
+    with pytest.raises(exprgrad.ArgumentError, match="seed must be an int or None, not str 'x'"):
         train.init({"w": None}, fan_in=1, fan_out=1, seed="x")
 
 
@@ -1364,3 +1364,9 @@ def test_numpy_columns_that_are_not_numbers_are_named():
         run({"x": np.array(["a", "b"]), "y": [1.0, 2.0], "z": [0.0, 0.0]})
     with pytest.raises(exprgrad.ArgumentError, match="data\\['z'\\]\\[0\\] must be a number or"):
         run({"x": [1.0, 2.0], "y": [1.0, 2.0], "z": np.array([1 + 2j, 1j])})
+
+
+def test_seed_none_draws_fresh_entropy():
+    # None is random.Random's and default_rng's own word for "not repeatable": accepted.
+    params = train.init("a,b", "xavier_uniform", fan_in=2, fan_out=1, seed=None)
+    assert set(params) == {"a", "b"} and all(math.isfinite(v) for v in params.values())
