@@ -349,3 +349,57 @@ def test_without_numpy_the_backend_names_what_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("MissingDependencyError ")
     assert "pip install 'exprgrad[array]'" in out.stdout
+
+
+_ITEMS = st.one_of(
+    st.integers(-5, 5),
+    st.floats(-10, 10),
+    st.booleans(),
+    st.fractions(max_denominator=7).filter(lambda q: abs(q) < 10),
+    st.sampled_from(["1", "2.5", "x", b"1", None, 1j, 2 + 0j, [1.0, 2.0]]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_ITEMS, min_size=1, max_size=4), st.booleans())
+def test_fuzz_list_arguments(items, as_tuple):
+    """A list (or tuple) of real numbers computes as the float64 array of its values;
+    anything else in it (a string, bytes, None, a complex number, a ragged row) is an
+    ArgumentError naming the argument, never a silent conversion."""
+    f = exprgrad.compile("sum(x * x)", backend="numpy")
+    value = tuple(items) if as_tuple else items
+    real = all(isinstance(i, int | float) or type(i).__name__ == "Fraction" for i in items)
+    rows = all(isinstance(i, list) for i in items)  # equal rows: a matrix
+    if real or rows:
+        expected = np.array(items if rows else [float(i) for i in items])
+        got, grads = f.value_and_grad(x=value)
+        assert got == float(np.sum(expected * expected))
+        assert grads["x"].dtype == np.float64 and grads["x"].tolist() == (2 * expected).tolist()
+    else:
+        with pytest.raises(exprgrad.ArgumentError, match="^argument 'x' "):
+            f(x=value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(
+        ["f2", "f4", "f8", "g", "i1", "i8", "u2", "?", "c8", "c16", "U3", "S2", "O", "M8[s]"]
+    )
+)
+def test_fuzz_array_dtypes(dtype):
+    """Every dtype either computes in float32 or float64 (by the documented rule) or is an
+    ArgumentError naming the argument."""
+    f = exprgrad.compile("sum(x * x)", backend="numpy")
+    x = np.array([1, 2], dtype=dtype) if dtype not in ("U3", "S2") else np.array(["1", "2"], dtype)
+    wanted = {"f2": np.float32, "f4": np.float32}.get(dtype, np.float64)
+    if np.dtype(dtype) == np.longdouble and np.finfo(np.longdouble).bits > 64:
+        wanted = None
+    if np.dtype(dtype).kind not in "biuf":
+        wanted = None
+    if wanted is None:
+        with pytest.raises(exprgrad.ArgumentError, match="^argument 'x' is an array of "):
+            f(x=x)
+        return
+    value, grads = f.value_and_grad(x=x)
+    assert value == np.sum(x.astype(np.float64) ** 2) and value.dtype == wanted
+    assert grads["x"].dtype == wanted
