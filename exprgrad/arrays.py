@@ -62,7 +62,7 @@ def _as_array(name: str, value: Any) -> np.ndarray:
             f"{name}.filled(value) or the unmasked elements, {name}.compressed()"
         )
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        return _real_array(name, value, np.asarray(value), "an array")
+        return _real_array(name, np.asarray(value), "an array")
     if isinstance(value, bool | int | float):
         return np.asarray(float(value))
     if isinstance(value, list | tuple):
@@ -80,7 +80,7 @@ def _as_array(name: str, value: Any) -> np.ndarray:
                         "formulas compute with real numbers"
                     )
             return np.asarray(array, dtype=np.float64)
-        return _real_array(name, value, array, f"a {kind}").astype(np.float64, copy=False)
+        return _real_array(name, array, f"a {kind}").astype(np.float64, copy=False)
     if hasattr(type(value), "__float__") and not isinstance(value, complex):
         return np.asarray(float(value))  # Fraction, Decimal, ...
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
@@ -89,11 +89,11 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     )
 
 
-def _real_array(name: str, value: Any, array: np.ndarray, what: str) -> np.ndarray:
-    """array (of value) as a float32 or float64 array, or an ArgumentError saying why not."""
+def _real_array(name: str, array: np.ndarray, what: str) -> np.ndarray:
+    """The array as a float32 or float64 array, or an ArgumentError saying why not."""
     dtype = array.dtype
     if dtype.kind == "f":
-        if dtype.name in _FLOATS and dtype.char in "fd":
+        if dtype.char in "fd":
             return array
         if dtype.itemsize < 4:  # float16: every value is a float32, exactly
             return array.astype(np.float32)
@@ -182,7 +182,7 @@ class ArrayFunction:
                 continue
             shape = specs[op.args[0]].shape
             axis = shapes.axis_of(program, i)
-            if 0 not in (shape if axis is None else shape[axis : axis + 1 or None]):
+            if (math.prod(shape) if axis is None else shape[axis]) > 0:
                 continue
             over = "of an empty array" if axis is None else f"over axis {axis}, of length 0,"
             raise ShapeError(
@@ -392,18 +392,24 @@ def _every_value(program: Program, specs: list, given: dict[str, Any]) -> dict[i
 
 def _reason(program: Program, i: int, value_of: dict[int, Any]) -> str:
     """Why op i made an inf or a nan from finite operands, in words."""
-    op, value = program.ops[i], value_of[i]
+    op, value = program.ops[i], np.asarray(value_of[i])
     domain = BY_NAME[op.prim].domain
+    bad = ~np.isfinite(value)
 
-    def has_zero(arg: int) -> bool:
+    def zero_where_bad(arg: int) -> bool:  # div and the powers are elementwise: they broadcast
         found = program.ops[arg]
-        return found.value == 0 if found.prim == CONST else not np.all(value_of[arg])
+        zero = np.asarray(found.value == 0 if found.prim == CONST else value_of[arg] == 0)
+        return bool(np.broadcast_to(zero, value.shape)[bad].any())
 
-    if op.prim == "div" and has_zero(op.args[1]):
+    if op.prim == "div" and zero_where_bad(op.args[1]):
         return "division by zero"
-    if domain and (np.isnan(value).any() or op.prim in ("log", "log1p")):
+    if op.prim == "powi" and zero_where_bad(op.args[0]):
+        return "division by zero"  # x**-1 at 0, as the scalar backend says
+    if op.prim == "pow" and zero_where_bad(op.args[0]):
+        return domain  # 0 to a negative power
+    if domain and op.prim != "pow" and (np.isnan(value).any() or op.prim in ("log", "log1p")):
         return domain  # log(0) is -inf: a non-positive number too
-    if op.prim == "pow" and has_zero(op.args[0]):
+    if op.prim == "pow" and np.isnan(value).any():
         return domain
     if np.isinf(value).any():
         return "overflow"

@@ -403,3 +403,24 @@ def test_fuzz_array_dtypes(dtype):
     value, grads = f.value_and_grad(x=x)
     assert value == np.sum(x.astype(np.float64) ** 2) and value.dtype == wanted
     assert grads["x"].dtype == wanted
+
+
+@pytest.mark.parametrize(
+    ("formula", "point", "message"),
+    [
+        ("sum(x**2)", {"x": [0.0, 1e200]}, "overflow in x**2"),
+        ("sum(x**-1)", {"x": [0.0, 1.0]}, "division by zero in x**-1"),
+        ("sum(x**0.5)", {"x": [-1.0, 1.0]}, "pow of a negative number"),
+        ("sum(a/b)", {"a": [1e300, 1.0], "b": [1e-300, 0.5]}, "overflow in a/b"),
+        ("sum(a/b)", {"a": [1e300, 1.0], "b": [1e-300, 0.0]}, "division by zero in a/b"),
+        ("sum(log(x))", {"x": [0.0, 1.0]}, "log of a non-positive number in log(x)"),
+        ("sum(exp(x))", {"x": [1000.0, 1.0]}, "overflow in exp(x)"),
+        ("sum(sqrt(x))", {"x": [0.0, 1.0]}, "division by zero in the gradient of sqrt(x)"),
+        ("mean(x @ x)", {"x": [[1e200, 1.0], [1.0, 1.0]]}, "overflow in x @ x"),
+    ],
+)
+def test_non_finite_reasons(formula, point, message):
+    f = exprgrad.compile(formula, backend="numpy")
+    with pytest.raises(exprgrad.EvaluationError) as info:
+        f.value_and_grad(**{k: np.array(v) for k, v in point.items()})
+    assert info.value.message.startswith(message)
