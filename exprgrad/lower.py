@@ -14,7 +14,7 @@ import sys
 
 from . import ir, syntax
 from .errors import FormulaError, Span, line_and_column, shorten
-from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS
+from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS, Primitive
 
 _WHERE_CONDITION_ONLY = "a comparison can only be the condition of where(condition, a, b)"
 
@@ -86,7 +86,7 @@ def _axis_value(node: syntax.Expr, func: str, source: str) -> int:
     return sign * int(node.value)
 
 
-def _takes(primitive) -> str:
+def _takes(primitive: Primitive) -> str:
     plural = "argument" if primitive.arity == 1 else "arguments"
     takes = f"{primitive.arity} {plural}"
     return f"{takes} and an optional axis" if primitive.axis else takes
@@ -157,7 +157,7 @@ class _Lowering:
                 node.func_span,
                 hint=_suggest(node.func),
             )
-        node = self.positional(node, primitive.axis)
+        node = self.positional(node, primitive)
         given = len(node.args)
         if primitive.arity is None and given < 2:
             raise self.error(f"{node.func}() takes 2 or more arguments ({given} given)", node.span)
@@ -168,7 +168,7 @@ class _Lowering:
             raise self.error(f"{node.func}() takes {_takes(primitive)} ({given} given)", node.span)
         return node
 
-    def positional(self, node: syntax.Call, has_axis: bool) -> syntax.Call:
+    def positional(self, node: syntax.Call, primitive: Primitive) -> syntax.Call:
         """The call with its keyword argument (only `axis=` exists) made the last positional
         one; an unknown keyword, one before a positional argument or a second axis is an
         error at that keyword."""
@@ -177,7 +177,7 @@ class _Lowering:
         if not keywords:
             return node
         for keyword in keywords:
-            if not has_axis:
+            if not primitive.axis:
                 what = "axis" if keyword.name == "axis" else "keyword arguments"
                 raise FormulaError(
                     f"{func}() takes no {what}",
@@ -206,14 +206,14 @@ class _Lowering:
                 hint="write the axis last",
             )
         positional = args[:-1]
-        arity = FUNCTIONS[func].arity
+        arity = primitive.arity
         if len(positional) == arity + 1:
             raise self.error(
                 f"{func}() is given its axis twice, by position and as axis=", first.span
             )
         if len(positional) < arity:
             given = len(positional)
-            raise self.error(f"{func}() takes {_takes(FUNCTIONS[func])} ({given} given)", node.span)
+            raise self.error(f"{func}() takes {_takes(primitive)} ({given} given)", node.span)
         return syntax.Call(func, node.func_span, (*positional, first.value), node.span)
 
     def expression(self, root: syntax.Expr) -> int:
