@@ -175,8 +175,9 @@ class ArrayFunction:
 
     def _check_elements(self, specs: list[shapes.Spec]) -> None:
         """A mean, max or softmax over an empty axis is a ShapeError naming the op, its
-        place and the shape, before any code runs (a sum of nothing is 0: fine)."""
-        program = self.program
+        place and the shape, before any code runs (a sum of nothing is 0: fine). The
+        forward ops come first in every program, with these specs: checking them is enough."""
+        program = self.forward_program
         for i, op in enumerate(program.ops):
             if op.prim not in _NEED_ELEMENTS:
                 continue
