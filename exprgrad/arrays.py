@@ -4,8 +4,11 @@ compile(formula, backend="numpy") lowers, folds and differentiates once, as for
 scalars. The first call with a given signature (every input's shape and dtype)
 runs the shape pass (shapes.py) and the numpy code generator
 (numpy_codegen.py) for it, and keeps the compiled functions; later calls with
-that signature go straight to them. Inputs are never modified; numbers and
-lists become float64 arrays, float32 arrays stay float32.
+that signature go straight to them. Inputs are never modified; numbers, lists,
+integer and bool arrays become float64 arrays, float32 arrays stay float32,
+float16 computes in float32 (exactly); a wider float (longdouble) is refused
+rather than rounded in silence. numpy's warnings are off during each call:
+a non-finite result is checked once, on the way out, and named as an error.
 """
 
 from __future__ import annotations
@@ -16,11 +19,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from .errors import (
+    ArgumentError,
+    EvaluationError,
+    MissingDependencyError,
+    ShapeError,
+    Span,
+)
+
+try:
+    import numpy as np
+except ImportError:  # the optional extra: the scalar backend never needs it
+    raise MissingDependencyError(
+        "compile(..., backend='numpy') needs numpy: pip install 'exprgrad[array]'"
+    ) from None
 
 from . import numpy_codegen, numpy_helpers, regions, shapes
-from .codegen import quote
-from .errors import ArgumentError, EvaluationError, ShapeError, Span
+from .codegen import literal, quote
 from .function import bind_formula_names, missing_message, run_source
 from .ir import CONST, INPUT, Program
 from .optimize import eliminate_dead_code, simplify
@@ -28,37 +43,77 @@ from .primitives import BY_NAME
 from .reverse import differentiate
 
 _FLOATS = ("float32", "float64")
+# Ops that need one element or more: there is no mean or max of nothing (a sum is 0).
+_NEED_ELEMENTS = ("mean", "amax", "amin", "logsumexp", "softmax", "log_softmax")
+# numpy's warnings off for a whole call: an overflow or a nan is found on the way out
+# (_check_finite) and raised as an error naming the op. A decorator is the cheap form.
+_quiet = np.errstate(all="ignore")
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
     """An argument as a float array: float32 and float64 arrays as they are (never
-    copied), other real numbers and arrays as float64; anything else a TypeError."""
+    copied), other real numbers and arrays as float64, float16 as float32; anything
+    else an ArgumentError naming the argument."""
     if type(value) is np.ndarray and value.dtype.char in "fd":  # the common case, fast
         return value
+    if isinstance(value, np.ma.MaskedArray):
+        raise ArgumentError(
+            f"argument {name!r} is a masked array, and exprgrad would drop its mask: pass "
+            f"{name}.filled(value) or the unmasked elements, {name}.compressed()"
+        )
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        kind = value.dtype.kind
-        if kind == "f":
-            if value.dtype.name in _FLOATS:
-                return np.asarray(value)
-            return np.asarray(value, dtype=np.float32)  # float16 computes in float32
-        if kind in "biu":
-            return np.asarray(value, dtype=np.float64)
-        what = "complex" if kind == "c" else f"of dtype {value.dtype}"
-        raise ArgumentError(f"argument {name!r} is an array {what}; formulas compute with reals")
-    if isinstance(value, bool | int | float) and not isinstance(value, complex):
+        return _real_array(name, np.asarray(value), "an array")
+    if isinstance(value, bool | int | float):
         return np.asarray(float(value))
     if isinstance(value, list | tuple):
+        kind = type(value).__name__
         try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            kind = type(value).__name__
-            raise ArgumentError(f"argument {name!r} is a {kind} of non-numbers") from None
-        return array
-    if hasattr(type(value), "__float__") and not isinstance(value, complex | str | bytes):
+            array = np.asarray(value)
+        except (TypeError, ValueError):  # ragged: [[1], [1, 2]]
+            raise ArgumentError(f"argument {name!r} is a {kind} of unequal rows") from None
+        if array.dtype.kind == "O":  # Fractions, Decimals, ...; but never a string
+            for item in array.flat:
+                if isinstance(item, str | bytes | complex) or not hasattr(item, "__float__"):
+                    shown = repr(item) if len(repr(item)) <= 20 else repr(item)[:17] + "..."
+                    raise ArgumentError(
+                        f"argument {name!r} is a {kind} holding {type(item).__name__} {shown}; "
+                        "formulas compute with real numbers"
+                    )
+            return np.asarray(array, dtype=np.float64)
+        return _real_array(name, array, f"a {kind}").astype(np.float64, copy=False)
+    if hasattr(type(value), "__float__") and not isinstance(value, complex):
         return np.asarray(float(value))  # Fraction, Decimal, ...
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
     raise ArgumentError(
         f"argument {name!r} must be an array or a real number, not {type(value).__name__} {shown}"
+    )
+
+
+def _real_array(name: str, array: np.ndarray, what: str) -> np.ndarray:
+    """The array as a float32 or float64 array, or an ArgumentError saying why not."""
+    dtype = array.dtype
+    if dtype.kind == "f":
+        if dtype.char in "fd":
+            return array
+        if dtype.itemsize < 4:  # float16: every value is a float32, exactly
+            return array.astype(np.float32)
+        if dtype.itemsize == 8:  # a longdouble that is a double (Windows, ARM)
+            return array.astype(np.float64)
+        raise ArgumentError(
+            f"argument {name!r} is {what} of {dtype} ({np.finfo(dtype).bits}-bit floats); "
+            f"exprgrad computes in float64 or float32 and would round it: pass "
+            f"{name}.astype(np.float64) if that is what you want"
+        )
+    if dtype.kind in "biu":
+        return array.astype(np.float64)
+    if dtype.kind == "c":
+        holds = "complex numbers"
+    elif dtype.kind in "US":
+        holds = "strings"
+    else:
+        holds = f"values of dtype {dtype}"
+    raise ArgumentError(
+        f"argument {name!r} is {what} of {holds}; formulas compute with real numbers"
     )
 
 
@@ -113,8 +168,31 @@ class ArrayFunction:
                 name: shapes.Spec(a.shape, a.dtype.name)
                 for name, a in zip(self.inputs, arrays, strict=True)
             }
-            found = self._specialized[key] = _Specialized(shapes.infer(self.program, inputs))
+            specs = shapes.infer(self.program, inputs)
+            self._check_elements(specs)
+            found = self._specialized[key] = _Specialized(specs)
         return found
+
+    def _check_elements(self, specs: list[shapes.Spec]) -> None:
+        """A mean, max or softmax over an empty axis is a ShapeError naming the op, its
+        place and the shape, before any code runs (a sum of nothing is 0: fine). The
+        forward ops come first in every program, with these specs: checking them is enough."""
+        program = self.forward_program
+        for i, op in enumerate(program.ops):
+            if op.prim not in _NEED_ELEMENTS:
+                continue
+            shape = specs[op.args[0]].shape
+            axis = shapes.axis_of(program, i)
+            if (math.prod(shape) if axis is None else shape[axis]) > 0:
+                continue
+            over = "of an empty array" if axis is None else f"over axis {axis}, of length 0,"
+            raise ShapeError(
+                f"{op.prim}() {over} in {quote(program.source, op) or op.prim}",
+                program.source,
+                op.span or Span(0, len(program.source)),
+                detail=f"operand shape {shape}",
+                hint="a sum of nothing is 0; a mean, max or softmax of nothing is undefined",
+            )
 
     def _function(self, special: _Specialized, function: str) -> Callable:
         built = special.functions.get(function)
@@ -156,6 +234,7 @@ class ArrayFunction:
 
     # --- calls -----------------------------------------------------------------------
 
+    @_quiet
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         arrays = self._arrays(args, kwargs)
         special = self._for(arrays)
@@ -163,6 +242,7 @@ class ArrayFunction:
         self._check_finite(special, "forward", arrays, value)
         return value
 
+    @_quiet
     def value_and_grad(self, /, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         arrays = self._arrays(args, kwargs)
         special = self._for(arrays)
@@ -179,6 +259,7 @@ class ArrayFunction:
     def grad(self, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self.value_and_grad(*args, **kwargs)[1]
 
+    @_quiet
     def vjp(self, /, cotangent: Any, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         """(value, {input: the gradient of sum(cotangent * value)}): the gradient of a
         value of any shape against a cotangent of that shape."""
@@ -192,10 +273,12 @@ class ArrayFunction:
                 "they must be equal"
             )
         cotangent = cotangent.astype(want.dtype if want.dtype in _FLOATS else "float64")
-        value, grads = self._function(special, "vjp")(*arrays, cotangent)
+        arrays.append(cotangent)  # a nan in it gives nan gradients, not an error
+        value, grads = self._function(special, "vjp")(*arrays)
         self._check_finite(special, "vjp", arrays, value, grads)
         return value, grads
 
+    @_quiet
     def trace(self, /, *args: Any, **kwargs: Any):
         """Every line's value and adjoint (arrays) at these inputs, as a Trace."""
         from .tracing import make_trace, trace_rows
@@ -217,7 +300,12 @@ class ArrayFunction:
             special.sources["trace"] = generated.source
             special.line_ops["trace"] = (rows, generated.names)
         rows, names = special.line_ops["trace"]
-        value, values, adjoints = special.functions["trace"](*arrays)
+        result = special.functions["trace"](*arrays)
+        value, values = result[0], result[1]
+        # a constant value has no adjoints at all, and a line it does not use has 0.0:
+        # each adjoint is given in its line's shape and dtype, as a gradient is
+        adjoints = result[2] if len(result) == 3 else [0.0] * len(values)
+        adjoints = [_adjoint(a, v) for a, v in zip(adjoints, values, strict=True)]
         return make_trace(self.formula, self.forward_program, names, rows, value, values, adjoints)
 
     def source_for(self, /, *args: Any, **kwargs: Any) -> str:
@@ -256,28 +344,23 @@ class ArrayFunction:
     def _non_finite(self, special, function, arrays) -> EvaluationError:
         """The first op that made an inf or nan from finite operands, for the message."""
         program, specs = special.line_ops[function]
-        rows = [i for i, op in enumerate(program.ops) if op.prim not in (INPUT, CONST)]
-        generated = numpy_codegen.function_source(program, specs, "trace", rows=rows)
-        namespace = numpy_helpers.namespace()
-        exec(builtins.compile(generated.source, "<exprgrad diagnosis>", "exec"), namespace)  # noqa: S102
-        extra = [arrays[-1]] if function == "vjp" else []
-        with np.errstate(all="ignore"):
-            _, values = namespace["trace"](*arrays[: len(self.inputs)], *extra)
-        value_of = dict(zip(rows, values, strict=True))
-        finite = {i: np.isfinite(v).all() for i, v in value_of.items()}
+        names = (*self.inputs, numpy_codegen.SEED) if function == "vjp" else self.inputs
+        given = dict(zip(names, arrays, strict=True))
+        value_of = _every_value(program, specs, given)
+        finite = {i: bool(np.isfinite(v).all()) for i, v in value_of.items()}
         needed = regions.need(program, regions.Guards())
         candidates = [
             i
-            for i in rows
-            if not finite[i] and all(finite.get(a, True) for a in program.ops[i].args)
+            for i in value_of
+            if program.ops[i].prim != INPUT
+            and not finite[i]
+            and all(finite.get(a, True) for a in program.ops[i].args)
         ]
         candidates.sort(key=lambda i: (needed[i] is not None, i))  # outside any where first
-        if not candidates:
+        if not candidates:  # from a constant folded to inf, say
             return EvaluationError("the result is not finite", self.formula, Span(0, 0))
         op = program.ops[candidates[0]]
-        reason = BY_NAME[op.prim].domain or "a non-finite value (inf or nan)"
-        if op.prim in ("div",) or op.prim == "pow" and "inf" in repr(value_of[candidates[0]]):
-            reason = "division by zero" if op.prim == "div" else reason
+        reason = _reason(program, candidates[0], value_of)
         text = quote(self.formula, op)
         where = f"the gradient of {text}" if op.in_gradient else text
         return EvaluationError(f"{reason} in {where}", self.formula, op.span or Span(0, 0))
@@ -287,6 +370,60 @@ class ArrayFunction:
 
     def __reduce__(self):
         return (_rebuild, (self.formula, self.wrt))
+
+
+def _every_value(program: Program, specs: list, given: dict[str, Any]) -> dict[int, Any]:
+    """Every op's value (constants aside), each computed on a line of its own: the
+    generated functions write sums in place and share names, so they cannot show them."""
+    names = {
+        i: literal(op.value) if op.prim == CONST else f"v{i}" for i, op in enumerate(program.ops)
+    }
+    writer = numpy_codegen._Writer(program, specs, names)
+    inputs = [i for i, op in enumerate(program.ops) if op.prim == INPUT]
+    lines = [f"def every({', '.join(names[i] for i in inputs)}):"]
+    kept = [i for i, op in enumerate(program.ops) if op.prim not in (INPUT, CONST)]
+    lines += [f"    {names[i]} = {writer.expression(i)}" for i in kept]
+    lines.append(f"    return [{', '.join(names[i] for i in kept)}]")
+    namespace = numpy_helpers.namespace()
+    exec(builtins.compile("\n".join(lines), "<exprgrad diagnosis>", "exec"), namespace)  # noqa: S102
+    arrays = [given[program.ops[i].name] for i in inputs]
+    values = namespace["every"](*arrays)
+    return dict(zip(inputs + kept, arrays + values, strict=True))
+
+
+def _reason(program: Program, i: int, value_of: dict[int, Any]) -> str:
+    """Why op i made an inf or a nan from finite operands, in words."""
+    op, value = program.ops[i], np.asarray(value_of[i])
+    domain = BY_NAME[op.prim].domain
+    bad = ~np.isfinite(value)
+
+    def zero_where_bad(arg: int) -> bool:  # div and the powers are elementwise: they broadcast
+        found = program.ops[arg]
+        zero = np.asarray(found.value == 0 if found.prim == CONST else value_of[arg] == 0)
+        return bool(np.broadcast_to(zero, value.shape)[bad].any())
+
+    if op.prim == "div" and zero_where_bad(op.args[1]):
+        return "division by zero"
+    if op.prim == "powi" and zero_where_bad(op.args[0]):
+        return "division by zero"  # x**-1 at 0, as the scalar backend says
+    if op.prim == "pow" and zero_where_bad(op.args[0]):
+        return domain  # 0 to a negative power
+    if domain and op.prim != "pow" and (np.isnan(value).any() or op.prim in ("log", "log1p")):
+        return domain  # log(0) is -inf: a non-positive number too
+    if op.prim == "pow" and np.isnan(value).any():
+        return domain
+    if np.isinf(value).any():
+        return "overflow"
+    return "a non-finite value (inf or nan)"
+
+
+def _adjoint(adjoint: Any, value: Any) -> Any:
+    """adjoint in the shape and float dtype of value (a number for a scalar)."""
+    dtype = value.dtype if getattr(value, "dtype", None) in _FLOATS else np.dtype(np.float64)
+    shape = np.shape(value)
+    if np.shape(adjoint) == shape and getattr(adjoint, "dtype", None) == dtype:
+        return adjoint
+    return np.full(shape, adjoint, dtype=dtype)[()]  # [()]: a 0-d array becomes a number
 
 
 def _rebuild(formula: str, wrt: tuple[str, ...]) -> ArrayFunction:

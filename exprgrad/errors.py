@@ -147,9 +147,11 @@ class SymbolicError(Error, ValueError):
     recursion, or sympy evaluates part of it to something undefined (log(0) in relu)."""
 
 
-class ShapeError(Error, ValueError):
+class ShapeError(_PositionedError):
     """Operands whose shapes a primitive cannot take (shapes.py adds the formula position
-    and raises a FormulaError at compile time), or call-time arrays of the wrong shape."""
+    and raises a FormulaError at compile time), or call-time arrays of the wrong shape:
+    a cotangent unlike the value, an empty axis for mean or amax (then with the position
+    of the operation, as a FormulaError has)."""
 
 
 class ArgumentError(Error, TypeError):

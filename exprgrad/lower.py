@@ -14,7 +14,7 @@ import sys
 
 from . import ir, syntax
 from .errors import FormulaError, Span, line_and_column, shorten
-from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS
+from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS, Primitive
 
 _WHERE_CONDITION_ONLY = "a comparison can only be the condition of where(condition, a, b)"
 
@@ -86,6 +86,15 @@ def _axis_value(node: syntax.Expr, func: str, source: str) -> int:
     return sign * int(node.value)
 
 
+def _takes(primitive: Primitive) -> str:
+    plural = "argument" if primitive.arity == 1 else "arguments"
+    takes = f"{primitive.arity} {plural}"
+    return f"{takes} and an optional axis" if primitive.axis else takes
+
+
+_AXIS_FUNCTIONS = [name for name, primitive in FUNCTIONS.items() if primitive.axis]
+
+
 def _where(source: str, span: Span) -> str:
     line, column = line_and_column(source, span.start)
     return f"line {line}, column {column}"
@@ -137,7 +146,9 @@ class _Lowering:
             self.inputs.append(sys.intern(node.id))  # interned, like Python's own keywords
         return self.builder.input(node.id, node.span)
 
-    def check_call(self, node: syntax.Call) -> None:
+    def check_call(self, node: syntax.Call) -> syntax.Call:
+        """Check a call's function and arguments; return it with an axis= keyword moved to
+        the positional place it names, so both spellings lower to the same IR."""
         primitive = FUNCTIONS.get(node.func)
         if primitive is None:
             raise FormulaError(
@@ -146,18 +157,64 @@ class _Lowering:
                 node.func_span,
                 hint=_suggest(node.func),
             )
+        node = self.positional(node, primitive)
         given = len(node.args)
         if primitive.arity is None and given < 2:
             raise self.error(f"{node.func}() takes 2 or more arguments ({given} given)", node.span)
         if primitive.axis and given == primitive.arity + 1:
             _axis_value(node.args[-1], node.func, self.source)
-            return
+            return node
         if primitive.arity is not None and given != primitive.arity:
-            plural = "argument" if primitive.arity == 1 else "arguments"
-            takes = f"{primitive.arity} {plural}"
-            if primitive.axis:
-                takes = f"{primitive.arity} {plural} and an optional axis"
-            raise self.error(f"{node.func}() takes {takes} ({given} given)", node.span)
+            raise self.error(f"{node.func}() takes {_takes(primitive)} ({given} given)", node.span)
+        return node
+
+    def positional(self, node: syntax.Call, primitive: Primitive) -> syntax.Call:
+        """The call with its keyword argument (only `axis=` exists) made the last positional
+        one; an unknown keyword, one before a positional argument or a second axis is an
+        error at that keyword."""
+        func, args = node.func, node.args
+        keywords = [k for k in args if isinstance(k, syntax.Keyword)]
+        if not keywords:
+            return node
+        for keyword in keywords:
+            if not primitive.axis:
+                what = "axis" if keyword.name == "axis" else "keyword arguments"
+                raise FormulaError(
+                    f"{func}() takes no {what}",
+                    self.source,
+                    keyword.span,
+                    hint=f"these take an axis: {', '.join(_AXIS_FUNCTIONS)}",
+                )
+            if keyword.name != "axis":
+                close = difflib.get_close_matches(keyword.name.lower(), ["axis"], n=1)
+                raise FormulaError(
+                    f"unknown keyword '{shorten(keyword.name)}' in {func}()",
+                    self.source,
+                    keyword.name_span,
+                    hint="did you mean 'axis'?" if close else "the only keyword is axis=",
+                )
+        first = keywords[0]
+        if len(keywords) > 1:
+            at = _where(self.source, first.span)
+            raise self.error(f"axis= given twice in {func}()", keywords[1].span, f"first at {at}")
+        after = args[args.index(first) + 1 :]
+        if after:
+            raise FormulaError(
+                f"a positional argument follows axis= in {func}()",
+                self.source,
+                after[0].span,
+                hint="write the axis last",
+            )
+        positional = args[:-1]
+        arity = primitive.arity
+        if len(positional) == arity + 1:
+            raise self.error(
+                f"{func}() is given its axis twice, by position and as axis=", first.span
+            )
+        if len(positional) < arity:
+            given = len(positional)
+            raise self.error(f"{func}() takes {_takes(primitive)} ({given} given)", node.span)
+        return syntax.Call(func, node.func_span, (*positional, first.value), node.span)
 
     def expression(self, root: syntax.Expr) -> int:
         # Post-order walk with an explicit stack: (node, children done?, comparison allowed?).
@@ -175,17 +232,18 @@ class _Lowering:
             if isinstance(node, syntax.Name):
                 values.append(self.name(node))
                 continue
-            kids = syntax.children(node)
             if not expanded:
                 if isinstance(node, syntax.Compare) and not compare_ok:
                     raise self.error(_WHERE_CONDITION_ONLY, node.span)
                 if isinstance(node, syntax.Call):
-                    self.check_call(node)
+                    node = self.check_call(node)  # positional arguments only, from here on
+                kids = syntax.children(node)
                 stack.append((node, True, compare_ok))
                 is_where = isinstance(node, syntax.Call) and node.func == "where"
                 for index in reversed(range(len(kids))):
                     stack.append((kids[index], False, is_where and index == 0))
                 continue
+            kids = syntax.children(node)
             args = tuple(values[len(values) - len(kids) :])
             del values[len(values) - len(kids) :]
             values.append(self.emit(node, args))

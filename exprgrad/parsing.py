@@ -84,6 +84,10 @@ class _ToSyntax(Transformer):
         args = args[0] if args else ()
         return syntax.Call(str(func), _span(func), tuple(args), _span(func).cover(_span(rpar)))
 
+    def keyword(self, children):
+        name, _, value = children
+        return syntax.Keyword(str(name), _span(name), value, _span(name).cover(value.span))
+
     def arguments(self, children):
         return [child for child in children if not isinstance(child, Token)]
 

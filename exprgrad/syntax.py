@@ -49,10 +49,20 @@ class Compare:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Keyword:
+    """`axis=-1` in a call: lowering turns it into the positional argument it names."""
+
+    name: str
+    name_span: Span
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Call:
     func: str
     func_span: Span
-    args: tuple[Expr, ...]
+    args: tuple[Expr | Keyword, ...]  # in source order, keywords included
     span: Span
 
 
@@ -76,8 +86,10 @@ class Program:
     source: str
 
 
-def children(node: Expr) -> tuple[Expr, ...]:
+def children(node: Expr | Keyword) -> tuple[Expr | Keyword, ...]:
     """The direct subexpressions of a node, in source order."""
+    if isinstance(node, Keyword):
+        return (node.value,)
     if isinstance(node, Unary):
         return (node.operand,)
     if isinstance(node, Binary | Compare):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import exprgrad
 
@@ -142,3 +144,283 @@ def test_argument_errors_name_what_is_wrong():
         f(x, x=x)
     with pytest.raises(TypeError, match="takes 2 arguments but 3 were given"):
         f(x, x, x)
+
+
+# --- non-finite results: an error naming the op, and never a numpy warning ---------------
+
+
+def test_overflow_is_an_evaluation_error_and_warns_nothing():
+    import warnings
+
+    f = exprgrad.compile("sum(x*y) + norm2(x)", backend="numpy")
+    x, y = np.array([1e200, 1.0]), np.array([1e200, 4.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning fails the test
+        for call in (f, f.value_and_grad, lambda **p: f.vjp(1.0, **p)):
+            with pytest.raises(exprgrad.EvaluationError, match=r"^overflow in x\*y at line 1"):
+                call(x=x, y=y)
+        # inf in, nan out (inf * 0), as numpy does: no error and no warning either
+        assert np.isnan(f(x=np.array([np.inf, 1.0]), y=np.array([0.0, 1.0])))
+    g = exprgrad.compile("h = a*b + c*d\nsum(h * 1e300)", backend="numpy")
+    one = np.ones(3)
+    with pytest.raises(exprgrad.EvaluationError, match=r"^overflow in h \* 1e300"):
+        g.value_and_grad(a=one, b=one, c=one, d=one * 1e10)
+
+
+_VALUES = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e200, -1e200, 1e-300, 700.0])
+_LEAVES = st.sampled_from(["x", "y", "2", "0.5"])
+
+
+def _formulas():
+    def grow(inner):
+        unary = st.sampled_from(["exp", "log", "sqrt", "tanh", "abs", "log1p", "sigmoid"])
+        reduce = st.sampled_from(["sum", "mean", "amax", "logsumexp", "norm2"])
+        binary = st.sampled_from(["+", "-", "*", "/"])
+        return st.one_of(
+            st.tuples(unary, inner).map(lambda t: f"{t[0]}({t[1]})"),
+            # + 0*x: a reduction of constants alone is a folding question, not this test's
+            st.tuples(reduce, inner).map(lambda t: f"{t[0]}({t[1]} + 0*x)"),
+            st.tuples(inner, binary, inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        )
+
+    return st.recursive(_LEAVES, grow, max_leaves=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    _formulas(),
+    st.lists(_VALUES, min_size=3, max_size=3),
+    st.lists(_VALUES, min_size=3, max_size=3),
+)
+def test_fuzz_finite_inputs_give_finite_results_or_an_evaluation_error(formula, xs, ys):
+    """From finite inputs, every call returns finite numbers or raises EvaluationError
+    naming an op of the formula; no numpy warning escapes, and nothing else is raised."""
+    import warnings
+
+    f = exprgrad.compile(f"sum({formula} + 0*x + 0*y)", backend="numpy")
+    point = {"x": np.array(xs), "y": np.array(ys)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            value, grads = f.value_and_grad(**point)
+        except exprgrad.EvaluationError as error:
+            assert error.line == 1 and error.column >= 1 and " in " in error.message
+            return
+    assert np.isfinite(value) and all(np.isfinite(g).all() for g in grads.values())
+
+
+# --- traces --------------------------------------------------------------------------------
+
+
+def test_trace_of_a_constant_value_and_of_an_unused_input():
+    f = exprgrad.compile("h0 = v0\n3", backend="numpy")
+    v0 = np.ones(2, dtype=np.float32)
+    trace = f.trace(v0=v0)
+    assert trace.value == 3.0
+    assert trace.grads["v0"].dtype == np.float32 and trace.grads["v0"].tolist() == [0.0, 0.0]
+    g = exprgrad.compile("h = y*2\nsum(x)", backend="numpy")
+    trace = g.trace(x=np.ones(2), y=np.ones(3, dtype=np.float32))
+    assert trace.grads["y"].shape == (3,) and trace.grads["y"].dtype == np.float32
+    assert not trace.grads["y"].any() and trace.grads["x"].tolist() == [1.0, 1.0]
+
+
+# --- empty arrays --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("func", ["mean", "amax", "amin", "logsumexp", "softmax", "log_softmax"])
+def test_an_empty_axis_is_a_shape_error_naming_the_op(func):
+    f = exprgrad.compile(f"s = 2*x\nsum({func}(s, 0))", backend="numpy")
+    with pytest.raises(exprgrad.ShapeError) as info:
+        f.value_and_grad(x=np.ones((0, 3)))
+    error = info.value
+    assert error.message.startswith(f"{func}() over axis 0, of length 0, in {func}(s, 0)")
+    assert "operand shape (0, 3)" in error.message
+    assert (error.line, error.column) == (2, 5) and "^^^" in str(error)
+    assert f.value_and_grad(x=np.ones((3, 0)))[0] == 0.0 or func in ("softmax", "log_softmax")
+    if func not in ("softmax", "log_softmax"):  # no axis: of everything
+        with pytest.raises(exprgrad.ShapeError, match=rf"^{func}\(\) of an empty array"):
+            exprgrad.compile(f"{func}(x)", backend="numpy")(x=np.ones((0, 3)))
+
+
+def test_a_sum_of_nothing_is_zero():
+    f = exprgrad.compile("sum(x) + sum(sum(x, 1)) + norm2(x)", backend="numpy")
+    value, grads = f.value_and_grad(x=np.ones((0, 3)))
+    assert value == 0.0 and grads["x"].shape == (0, 3)
+
+
+_REDUCTIONS = ["sum", "mean", "amax", "amin", "logsumexp", "softmax", "log_softmax"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(_REDUCTIONS),
+    st.lists(st.integers(0, 2), min_size=1, max_size=3),
+    st.sampled_from([None, 0, -1, 1]),
+)
+def test_fuzz_reductions_of_empty_arrays(func, shape, axis):
+    """A reduction over an axis of length 0 (or of an empty array) is a ShapeError,
+    except for sum; anything else computes, without warnings, in numpy's shapes."""
+    import warnings
+
+    if axis is not None and not -len(shape) <= axis < len(shape):
+        return
+    written = f"{func}(x)" if axis is None else f"{func}(x, axis={axis})"
+    f = exprgrad.compile(f"sum({written} * 2)", backend="numpy")
+    x = np.ones(shape)
+    empty = x.size == 0 if axis is None or func in ("softmax", "log_softmax") else False
+    if axis is not None:
+        empty = shape[axis] == 0
+    elif func in ("softmax", "log_softmax"):
+        empty = shape[-1] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if empty and func != "sum":
+            with pytest.raises(exprgrad.ShapeError, match=rf"^{func}\(\) "):
+                f.value_and_grad(x=x)
+            return
+        value, grads = f.value_and_grad(x=x)
+    assert np.isfinite(value) and grads["x"].shape == x.shape
+
+
+# --- arguments: dtypes, strings, masks, cotangents ------------------------------------------
+
+
+def test_input_dtypes():
+    f = exprgrad.compile("sum(x * x)", backend="numpy")
+    half = f.value_and_grad(x=np.array([1.5, 2.0], dtype=np.float16))
+    assert half[0].dtype == np.float32 and half[1]["x"].dtype == np.float32
+    for other in (np.array([1, 2]), np.array([True, False]), np.array([1, 2], dtype=np.uint8)):
+        value, grads = f.value_and_grad(x=other)
+        assert value.dtype == np.float64 and grads["x"].dtype == np.float64
+    wide = np.array([1.0, 2.0], dtype=np.longdouble)
+    if np.finfo(np.longdouble).bits > 64:  # wider than float64: refused, never rounded
+        with pytest.raises(exprgrad.ArgumentError, match=r"argument 'x' is an array of float"):
+            f(x=wide)
+    else:  # a longdouble that is a double
+        assert f.value_and_grad(x=wide)[1]["x"].dtype == np.float64
+
+
+def test_arguments_that_are_not_real_numbers_are_refused():
+    f = exprgrad.compile("sum(x * x)", backend="numpy")
+    for bad, fragment in [
+        (["1", "2"], "a list of strings"),
+        ([1.0, "2"], "a list of strings"),
+        ((1.0, None), "a tuple holding NoneType None"),
+        ([[1.0], [1.0, 2.0]], "a list of unequal rows"),
+        ([1j, 2.0], "a list of complex numbers"),
+        (np.array(["1.0"]), "an array of strings"),
+        (np.array([1 + 2j]), "an array of complex numbers"),
+        ("1.0", "must be an array or a real number, not str"),
+    ]:
+        with pytest.raises(exprgrad.ArgumentError, match=rf"^argument 'x' .*{fragment}"):
+            f(x=bad)
+    from fractions import Fraction
+
+    assert f(x=[Fraction(1, 2), 2]) == 4.25 and f(x=[True, 2]) == 5.0
+    masked = np.ma.masked_array([1.0, 2.0], mask=[False, True])
+    with pytest.raises(exprgrad.ArgumentError, match="argument 'x' is a masked array"):
+        f(x=masked)
+
+
+def test_a_nan_cotangent_propagates():
+    f = exprgrad.compile("x * x", backend="numpy")
+    value, grads = f.vjp(np.array([np.nan, 1.0]), x=np.array([1.0, 3.0]))
+    assert value.tolist() == [1.0, 9.0]
+    assert np.isnan(grads["x"][0]) and grads["x"][1] == 6.0
+
+
+def test_shape_errors_at_call_time_are_shape_errors():
+    f = exprgrad.compile("x * x", backend="numpy")
+    with pytest.raises(exprgrad.ShapeError, match="needs a scalar value"):
+        f.value_and_grad(x=np.ones(2))
+    with pytest.raises(exprgrad.ShapeError, match=r"the cotangent has shape \(3,\)"):
+        f.vjp(np.ones(3), x=np.ones(2))
+
+
+def test_without_numpy_the_backend_names_what_to_install():
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import exprgrad\n"
+        "try:\n"
+        "    exprgrad.compile('sum(x)', backend='numpy')\n"
+        "except exprgrad.MissingDependencyError as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("MissingDependencyError ")
+    assert "pip install 'exprgrad[array]'" in out.stdout
+
+
+_ITEMS = st.one_of(
+    st.integers(-5, 5),
+    st.floats(-10, 10),
+    st.booleans(),
+    st.fractions(max_denominator=7).filter(lambda q: abs(q) < 10),
+    st.sampled_from(["1", "2.5", "x", b"1", None, 1j, 2 + 0j, [1.0, 2.0]]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_ITEMS, min_size=1, max_size=4), st.booleans())
+def test_fuzz_list_arguments(items, as_tuple):
+    """A list (or tuple) of real numbers computes as the float64 array of its values;
+    anything else in it (a string, bytes, None, a complex number, a ragged row) is an
+    ArgumentError naming the argument, never a silent conversion."""
+    f = exprgrad.compile("sum(x * x)", backend="numpy")
+    value = tuple(items) if as_tuple else items
+    real = all(isinstance(i, int | float) or type(i).__name__ == "Fraction" for i in items)
+    rows = all(isinstance(i, list) for i in items)  # equal rows: a matrix
+    if real or rows:
+        expected = np.array(items if rows else [float(i) for i in items])
+        got, grads = f.value_and_grad(x=value)
+        assert got == float(np.sum(expected * expected))
+        assert grads["x"].dtype == np.float64 and grads["x"].tolist() == (2 * expected).tolist()
+    else:
+        with pytest.raises(exprgrad.ArgumentError, match="^argument 'x' "):
+            f(x=value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(
+        ["f2", "f4", "f8", "g", "i1", "i8", "u2", "?", "c8", "c16", "U3", "S2", "O", "M8[s]"]
+    )
+)
+def test_fuzz_array_dtypes(dtype):
+    """Every dtype either computes in float32 or float64 (by the documented rule) or is an
+    ArgumentError naming the argument."""
+    f = exprgrad.compile("sum(x * x)", backend="numpy")
+    x = np.array([1, 2], dtype=dtype) if dtype not in ("U3", "S2") else np.array(["1", "2"], dtype)
+    wanted = {"f2": np.float32, "f4": np.float32}.get(dtype, np.float64)
+    if np.dtype(dtype) == np.longdouble and np.finfo(np.longdouble).bits > 64:
+        wanted = None
+    if np.dtype(dtype).kind not in "biuf":
+        wanted = None
+    if wanted is None:
+        with pytest.raises(exprgrad.ArgumentError, match="^argument 'x' is an array of "):
+            f(x=x)
+        return
+    value, grads = f.value_and_grad(x=x)
+    assert value == np.sum(x.astype(np.float64) ** 2) and value.dtype == wanted
+    assert grads["x"].dtype == wanted
+
+
+@pytest.mark.parametrize(
+    ("formula", "point", "message"),
+    [
+        ("sum(x**2)", {"x": [0.0, 1e200]}, "overflow in x**2"),
+        ("sum(x**-1)", {"x": [0.0, 1.0]}, "division by zero in x**-1"),
+        ("sum(x**0.5)", {"x": [-1.0, 1.0]}, "pow of a negative number"),
+        ("sum(a/b)", {"a": [1e300, 1.0], "b": [1e-300, 0.5]}, "overflow in a/b"),
+        ("sum(a/b)", {"a": [1e300, 1.0], "b": [1e-300, 0.0]}, "division by zero in a/b"),
+        ("sum(log(x))", {"x": [0.0, 1.0]}, "log of a non-positive number in log(x)"),
+        ("sum(exp(x))", {"x": [1000.0, 1.0]}, "overflow in exp(x)"),
+        ("sum(sqrt(x))", {"x": [0.0, 1.0]}, "division by zero in the gradient of sqrt(x)"),
+        ("mean(x @ x)", {"x": [[1e200, 1.0], [1.0, 1.0]]}, "overflow in x @ x"),
+    ],
+)
+def test_non_finite_reasons(formula, point, message):
+    f = exprgrad.compile(formula, backend="numpy")
+    with pytest.raises(exprgrad.EvaluationError) as info:
+        f.value_and_grad(**{k: np.array(v) for k, v in point.items()})
+    assert info.value.message.startswith(message)

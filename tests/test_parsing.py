@@ -1134,3 +1134,76 @@ def test_a_semicolon_inside_parentheses_is_an_error(formula):
     # only newlines continue inside parentheses; ';' always ends a statement
     with pytest.raises(exprgrad.FormulaError, match="unexpected ';'"):
         exprgrad.compile(formula)
+
+
+# --- the axis= keyword -------------------------------------------------------------------
+
+AXIS_FUNCTIONS = [name for name, primitive in FUNCTIONS.items() if primitive.axis]
+
+
+def _ir(formula: str) -> list[tuple]:
+    from exprgrad.lower import lower
+    from exprgrad.parsing import parse
+
+    program = lower(parse(formula))
+    return [(op.prim, op.args, op.value) for op in program.ops]
+
+
+def test_axis_keyword_lowers_like_the_positional_axis():
+    assert AXIS_FUNCTIONS == [
+        "sum", "mean", "amax", "amin", "logsumexp", "softmax", "log_softmax"
+    ]  # fmt: skip
+    for func in AXIS_FUNCTIONS:
+        for axis in ("0", "1", "-1", "+1"):
+            assert _ir(f"{func}(x, axis={axis})") == _ir(f"{func}(x, {axis})"), (func, axis)
+    assert _ir("h = sum(X * W,\n  axis = -1)\nmean(h)") == _ir("h = sum(X * W, -1)\nmean(h)")
+    np = pytest.importorskip("numpy")
+    f = exprgrad.compile("sum(softmax(x, axis=0) * y)", backend="numpy")
+    x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    assert f(x=x, y=y) == exprgrad.compile("sum(softmax(x, 0) * y)", backend="numpy")(x=x, y=y)
+
+
+@pytest.mark.parametrize(
+    ("formula", "fragment", "column"),
+    [
+        ("sin(x, axis=1)", "sin() takes no axis", 8),
+        ("min(x, y, axis=0)", "min() takes no axis", 11),
+        ("exp(x, base=2)", "exp() takes no keyword arguments", 8),
+        ("sum(x, axes=1)", "unknown keyword 'axes' in sum() at line 1, column 8 (did you mean", 8),
+        ("softmax(x, dim=0)", "unknown keyword 'dim' in softmax()", 12),
+        ("sum(axis=1, x)", "a positional argument follows axis= in sum()", 13),
+        ("sum(x, axis=1, axis=0)", "axis= given twice in sum() at line 1, column 16: first at", 16),
+        ("mean(x, 1, axis=0)", "mean() is given its axis twice, by position and as axis=", 12),
+        ("amax(axis=0)", "amax() takes 1 argument and an optional axis (0 given)", 1),
+        ("sum(x, axis=y)", "the axis of sum() must be a whole number", 13),
+        ("sum(x, axis=1.5)", "the axis of sum() must be a whole number", 13),
+        ("y = 2\nsum(x,\n  axis=)", "unexpected ')'", 8),
+    ],
+)  # fmt: skip
+def test_axis_keyword_errors(formula, fragment, column):
+    with pytest.raises(FormulaError) as info:
+        exprgrad.compile(formula, backend="numpy")
+    assert fragment in str(info.value)
+    assert caret_column(info.value) == column and info.value.column == column
+
+
+_ARGUMENT = st.sampled_from(["x", "y", "1", "-1", "axis=0", "axis=-1", "axes=0", "dim=1", "k=x"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([*AXIS_FUNCTIONS, "exp", "min", "clip"]), st.lists(_ARGUMENT, max_size=4))
+def test_fuzz_keyword_arguments(func, arguments):
+    """Any mix of positional and keyword arguments either lowers to the same IR as its
+    positional spelling, or is a FormulaError with a position and a caret."""
+    formula = f"{func}({', '.join(arguments)})"
+    try:
+        lowered = _ir(formula)
+    except FormulaError as error:
+        assert error.line == 1 and "^" in str(error).split("\n")[-1], formula
+        return
+    keywords = [a for a in arguments if "=" in a]
+    assert keywords in ([], ["axis=0"], ["axis=-1"]), formula
+    if keywords:
+        assert FUNCTIONS[func].axis and arguments[-1] == keywords[0], formula
+        positional = [*arguments[:-1], keywords[0].removeprefix("axis=")]
+        assert lowered == _ir(f"{func}({', '.join(positional)})"), formula
