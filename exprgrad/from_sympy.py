@@ -52,6 +52,9 @@ _CALLS = {
     "sinh": "sinh",
     "cosh": "cosh",
     "tanh": "tanh",
+    "asinh": "asinh",
+    "acosh": "acosh",
+    "atanh": "atanh",
     "Abs": "abs",
     "Min": "min",
     "Max": "max",
@@ -61,9 +64,6 @@ _CALLS = {
 # sympy function -> a formula over its argument x (what lower.py suggests for the same names)
 # fmt: off
 _WRITTEN = {
-    "asinh": ("log({0} + sqrt({0} * {0} + 1))", _ATOM),
-    "acosh": ("log({0} + sqrt({0} * {0} - 1))", _ATOM),
-    "atanh": ("0.5 * log((1 + {0}) / (1 - {0}))", _PRODUCT),
     "cot": ("1 / tan({0})", _PRODUCT),
     "sec": ("1 / cos({0})", _PRODUCT),
     "csc": ("1 / sin({0})", _PRODUCT),

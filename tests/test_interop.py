@@ -3,6 +3,7 @@ compile(sympy expression) (exprgrad/from_sympy.py), and examples/curve_fit.py.""
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 import random
@@ -12,6 +13,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_codegen import GOLDEN_FORMULAS
 from test_primitives import CASE_LIST, points
 
@@ -238,6 +241,50 @@ def test_sympy_formula_text():
     assert exprgrad.compile(sp.Heaviside(x))(x=0.0) == 0.5
     assert exprgrad.compile(sp.sign(x) + sp.erfc(x) + sp.asinh(x))(x=0.0) == 1.0
     assert exprgrad.compile(2 * x, wrt=["x"]).grad(x=1.0) == {"x": 2.0}
+
+
+def test_sympy_inverse_hyperbolic_functions_are_primitives():
+    """Not rewritten through log and sqrt: log(x + sqrt(x*x + 1)) is inf at 1e200, raises
+    at -1e8 (log(0)), is off by 7.6e-6 at -1e6; 0.5*log((1 + x)/(1 - x)) is 0 at 1e-17."""
+    x = sp.Symbol("x", real=True)
+    for function, name, where in [
+        (sp.asinh, "asinh", [1e200, -1e8, -1e6, 1e-17]),
+        (sp.acosh, "acosh", [1e200, 1.5]),
+        (sp.atanh, "atanh", [1e-17, -0.5]),
+    ]:
+        f = exprgrad.compile(function(x))
+        assert f.formula == f"{name}(x)"
+        for point in where:
+            assert f(x=point) == getattr(math, name)(point), (name, point)
+    assert formula_text(sp.asinh(2 * x) * sp.atanh(x)) == "asinh(2 * x) * atanh(x)"
+
+
+# sympy's elementary functions of one argument, and mpmath's spelling of each
+SYMPY_UNARY = {name: name for name in "exp log sin cos tan asin acos atan sinh cosh tanh asinh "
+               "acosh atanh erf".split()}  # fmt: skip
+
+
+@settings(max_examples=150)
+@given(st.sampled_from(sorted(SYMPY_UNARY)), st.floats(allow_nan=False, allow_infinity=False))
+def test_sympy_functions_are_accurate(name, x):
+    """compile(sympy function) is within 2 ulp of the exact value, or an EvaluationError
+    where it is undefined or overflows: not a rewriting that overflows or cancels."""
+    mpmath = pytest.importorskip("mpmath")
+    f = _compiled_sympy(name)
+    with mpmath.workdps(60):
+        exact = getattr(mpmath, SYMPY_UNARY[name])(mpmath.mpf(x))
+        finite = isinstance(exact, mpmath.mpf) and mpmath.isfinite(exact)
+        if not finite or abs(exact) > sys.float_info.max:
+            with pytest.raises(exprgrad.EvaluationError):
+                f(x=x)
+            return
+        got = f(x=x)
+        assert abs(got - exact) <= 2 * math.ulp(float(exact)), (name, x, got)
+
+
+@functools.cache
+def _compiled_sympy(name):
+    return exprgrad.compile(getattr(sp, name)(sp.Symbol("x", real=True)))
 
 
 def test_sympy_shared_subexpressions_are_written_once():
