@@ -14,6 +14,7 @@ import gc
 import hashlib
 import itertools
 import linecache
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -63,7 +64,7 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
     A sympy expression in place of the text is written as formula text first
     (exprgrad.from_sympy), so f.formula is that text.
     """
-    if not isinstance(formula, str) and type(formula).__module__.startswith("sympy."):
+    if not isinstance(formula, str) and _is_sympy(formula):
         from .from_sympy import formula_text  # a front end: text the parser reads
 
         formula = formula_text(formula)
@@ -72,6 +73,13 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
     return _pipeline(
         formula, wrt, fold_forward=optimize, fold_gradient=optimize, arrays=backend == "numpy"
     )
+
+
+def _is_sympy(formula: Any) -> bool:
+    """Is it a sympy object? (Without importing sympy: if it isn't imported, it is not.
+    The class of sympy.Function("f")(x) is made on the fly, its __module__ None.)"""
+    sympy = sys.modules.get("sympy")
+    return sympy is not None and isinstance(formula, sympy.Basic)
 
 
 def _rebuild(formula: str, wrt: tuple[str, ...], fold: bool, fold_forward: bool) -> Function:

@@ -10,6 +10,7 @@ import random
 import runpy
 import sys
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -306,6 +307,12 @@ def test_sympy_shared_subexpressions_are_written_once():
     [
         (lambda x, y: sp.Derivative(sp.Function("f")(x), x), "sympy's Derivative has no"),
         (lambda x, y: sp.Function("f")(x) + y, "sympy's undefined function f has no"),
+        (lambda x, y: sp.Function("f")(x), "sympy's undefined function f has no"),
+        (lambda x, y: sp.Integer(10**5000) + x, "number 1.0000e\\+5000 is too large for a float"),
+        (lambda x, y: -sp.Integer(10**400) * x, "number 1.0000e\\+400 is too large"),
+        (lambda x, y: x / sp.Rational(1, 10**400), "number 1.0000e\\+400 is too large"),
+        (lambda x, y: sp.Float("1e400") * x, "number 1.0000e\\+400 is too large"),
+        (lambda x, y: sp.Float("nan") * x, "sympy's NaN has no counterpart"),
         (lambda x, y: sp.Integral(x, x), "sympy's Integral has no counterpart"),
         (lambda x, y: sp.I * x, "sympy's ImaginaryUnit has no counterpart"),
         (lambda x, y: sp.oo * x, "sympy's Infinity has no counterpart"),
@@ -325,6 +332,60 @@ def test_sympy_nodes_without_counterpart(make, message):
     x, y = sp.symbols("x y", real=True)
     with pytest.raises(exprgrad.FormulaError, match=message):
         exprgrad.compile(make(x, y))
+
+
+def test_sympy_exact_numbers_become_the_nearest_float():
+    """Near 1, tiny or huge exact numbers are rounded once, correctly, not refused as too
+    large (10**400 / (10**400 + 1) was) nor rounded twice (float() of a sympy Float
+    below 2**-1022 is)."""
+    x = sp.Symbol("x", real=True)
+    assert exprgrad.compile(sp.Rational(10**400 + 1, 10**400) * x)(x=3.0) == 3.0
+    assert exprgrad.compile(sp.Rational(10**400 - 1, 3 * 10**400) * x)(x=3.0) == 1.0
+    assert exprgrad.compile(x / 10**400)(x=1e300) == 0.0  # 1e-400 rounds to 0, as in IEEE
+    assert exprgrad.compile(x + sp.Rational(1, 10**400))(x=0.0) == 0.0
+    assert exprgrad.compile(x + sp.Rational(3, 10**324))(x=0.0) == 5e-324  # the subnormal
+    assert exprgrad.compile(x + sp.Integer(2**53 + 1))(x=0.0) == 2.0**53  # ties to even
+    assert exprgrad.compile(x + sp.Integer(10**300))(x=0.0) == 1e300
+    assert exprgrad.compile(x * sp.Float("1e-400", 30))(x=1.0) == 0.0
+    # 2.5 + 2**-60 units of the smallest subnormal: 3 units, not 2 (rounded to 53 bits first)
+    tiny = sp.Float(sp.Rational(5 * 2**60 + 2, 2**61) / 2**1074, 40)
+    assert exprgrad.compile(x * tiny)(x=1.0) == 3 * 2.0**-1074
+    assert formula_text(sp.Rational(1, 3) * x) == "x / 3"  # small parts: still as written
+    assert formula_text(sp.Rational(10**20, 3) * x) == f"{10**20 / 3!r} * x"
+
+
+def _nearest(exact: Fraction, value: float) -> bool:
+    """Is value a float nearest to the exact number (ties: the even one)?"""
+    if math.isinf(value):
+        return False
+    error = abs(Fraction(value) - exact)
+    for neighbour in (math.nextafter(value, math.inf), math.nextafter(value, -math.inf)):
+        if math.isfinite(neighbour):
+            other = abs(Fraction(neighbour) - exact)
+            if other < error or (other == error and int(value / math.ulp(value)) % 2):
+                return False
+    return True
+
+
+@settings(max_examples=120)
+@given(
+    st.integers(-(10**330), 10**330),
+    st.integers(1, 10**340) | st.sampled_from([1, 3, 2**1074, 10**400]),
+    st.sampled_from(["rational", "float"]),
+)
+def test_sympy_numbers_round_correctly(p, q, kind):
+    """Every exact number (a Rational, or a Float of 200 bits) is the float nearest it, or
+    a FormulaError only when that nearest float would be beyond the largest."""
+    x = sp.Symbol("x", real=True)
+    number = sp.Rational(p, q) if kind == "rational" else sp.Float(sp.Rational(p, q), 60)
+    exact = Fraction(int(sp.Rational(number).p), int(sp.Rational(number).q))
+    try:
+        value = exprgrad.compile(x + number)(x=0.0)
+    except exprgrad.FormulaError:
+        biggest = Fraction(sys.float_info.max)
+        assert abs(exact) >= biggest + Fraction(math.ulp(sys.float_info.max)) / 2
+        return
+    assert _nearest(exact, value), (p, q, value)
 
 
 def test_not_a_formula():
