@@ -381,6 +381,7 @@ RETURNS = {
     "residuals": _return_list,
     "jvp": _return_value_and_tangent,
     "hvp": _return_dict,
+    "hessp": _return_list,
     "flat": _return_value_and_list,
 }
 

@@ -21,6 +21,56 @@ def test_inputs_follow_first_appearance():
     assert exprgrad.compile("z = y*x\nz + w + x").inputs == ("y", "x", "w")
 
 
+def test_inputs_in_the_callers_order():
+    f = exprgrad.compile("100*(y - x**2)**2 + (1 - x)**2", inputs=["x", "y"])
+    assert f.inputs == f.wrt == ("x", "y")
+    assert f(1.0, 2.0) == f(x=1.0, y=2.0) == 100.0
+    assert f.value_and_grad(1.0, 2.0) == (100.0, {"x": -400.0, "y": 200.0})
+    assert f.hessian(1.0, 2.0) == [[402.0, -400.0], [-400.0, 200.0]]  # rows: x, then y
+    assert "def forward(x, y):" in f.source
+    assert exprgrad.compile(f.formula, inputs="y, x").inputs == ("y", "x")
+    assert exprgrad.compile(f.formula, wrt=["y"], inputs=["x", "y"]).wrt == ("y",)
+    assert exprgrad.compile("a*x", inputs=("x", "a"), backend="numpy").inputs == ("x", "a")
+
+
+def test_inputs_survive_repr_and_pickle():
+    f = exprgrad.compile("b - a", inputs=["a", "b"], optimize=False)
+    assert repr(f) == "exprgrad.compile('b - a', inputs=['a', 'b'], optimize=False)"
+    for again in (pickle.loads(pickle.dumps(f)), eval(repr(f), {"exprgrad": exprgrad})):
+        assert again.inputs == ("a", "b") and again(1.0, 3.0) == 2.0
+    plain = exprgrad.compile("b - a", inputs=["b", "a"])  # the order of appearance
+    assert repr(plain) == "exprgrad.compile('b - a')"
+
+
+@settings(max_examples=30)
+@given(st.permutations(["a", "b", "c", "d"]), st.lists(st.floats(-2, 2), min_size=4, max_size=4))
+def test_positional_calls_flat_and_hessian_follow_inputs(order, values):
+    """Whatever order inputs= names, every vector and matrix is in that order."""
+    formula = "b*sin(a) + c*d*d - a*b*c"
+    f = exprgrad.compile(formula, inputs=order)
+    point = dict(zip(order, values, strict=True))
+    value, grads = f.value_and_grad(**point)
+    assert f(*values) == value and f.value_and_grad(*values) == (value, grads)
+    assert list(grads) == order and f.flat()(values)[1].tolist() == list(grads.values())
+    hessian = exprgrad.compile(formula, wrt=order).hessian(**point)
+    assert f.hessian(*values) == hessian == f.flat_hess()(values).tolist()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "error", "message"),
+    [
+        (["x"], exprgrad.FormulaError, "inputs leaves out 'y'"),
+        (["x", "y", "z"], exprgrad.FormulaError, "inputs lists 'z', which is not an input"),
+        (["x", "y", "x"], exprgrad.FormulaError, "inputs lists 'x' twice"),
+        (["x", 1], exprgrad.ArgumentError, "inputs must be str, not int"),
+        ([], exprgrad.FormulaError, "inputs leaves out 'x', 'y'"),
+    ],
+)
+def test_inputs_must_name_every_input_once(inputs, error, message):
+    with pytest.raises(error, match=message):
+        exprgrad.compile("x*y", inputs=inputs)
+
+
 def test_call_value_and_grad_and_grad_agree():
     f = exprgrad.compile(HINGE)
     value, grads = f.value_and_grad(**POINT)

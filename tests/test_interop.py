@@ -94,6 +94,70 @@ def test_flat_with_scipy_minimize():
     assert np.allclose(result.x, [2.5, -2.5], atol=1e-6)
 
 
+ROSEN = " + ".join(f"100*(x{i + 1} - x{i}**2)**2 + (1 - x{i})**2" for i in range(9))
+ROSEN_INPUTS = [f"x{i}" for i in range(10)]
+
+
+def test_flat_follows_compile_inputs():
+    """Inputs in order of first appearance put x1 before x0 here, so flat() took scipy's
+    vector in another order (2734.6 against scipy.optimize.rosen's 2057.0); inputs=
+    names the order, and flat, hessian and positional calls follow it."""
+    optimize = pytest.importorskip("scipy.optimize")
+    x = np.linspace(-1.0, 2.0, 10) ** 3
+    assert exprgrad.compile(ROSEN).inputs[:3] == ("x1", "x0", "x2")
+    f = exprgrad.compile(ROSEN, inputs=ROSEN_INPUTS)
+    assert f.inputs == f.wrt == tuple(ROSEN_INPUTS) and f.flat().names == f.inputs
+    value, gradient = f.flat()(x)
+    assert value == pytest.approx(optimize.rosen(x), rel=1e-14)
+    assert np.allclose(gradient, optimize.rosen_der(x), rtol=1e-13, atol=0)
+    assert f(*x.tolist()) == value
+    assert np.allclose(f.hessian(*x.tolist()), optimize.rosen_hess(x), rtol=1e-13, atol=1e-12)
+
+
+def test_flat_hess_and_hessp_for_scipy():
+    optimize = pytest.importorskip("scipy.optimize")
+    f = exprgrad.compile(ROSEN, inputs=ROSEN_INPUTS)
+    fun, hess, hessp = f.flat(), f.flat_hess(), f.flat_hessp()
+    assert hess.names == hessp.names == fun.names == tuple(ROSEN_INPUTS)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x, p = rng.normal(size=10), rng.normal(size=10)
+        assert np.allclose(hess(x), optimize.rosen_hess(x), rtol=1e-13, atol=1e-12)
+        assert isinstance(hess(x), np.ndarray) and hess(x).shape == (10, 10)
+        assert np.allclose(hessp(x, p), optimize.rosen_hess_prod(x, p), rtol=1e-13, atol=1e-11)
+        assert hessp(x.tolist(), list(p)).tolist() == hessp(x, p).tolist()
+    x0 = np.full(10, -1.2)
+    for method, ours, theirs in [
+        ("trust-exact", {"hess": hess}, {"hess": optimize.rosen_hess}),
+        ("Newton-CG", {"hessp": hessp}, {"hessp": optimize.rosen_hess_prod}),
+    ]:
+        options = {"xtol": 1e-10} if method == "Newton-CG" else {}
+        result = optimize.minimize(fun, x0, jac=True, method=method, options=options, **ours)
+        scipys = optimize.minimize(
+            optimize.rosen, x0, jac=optimize.rosen_der, method=method, options=options, **theirs
+        )
+        assert result.success and np.allclose(result.x, np.ones(10), atol=1e-7), method
+        assert np.allclose(result.x, scipys.x, atol=1e-9) and result.nit == scipys.nit
+    # names and fixed inputs as flat() takes them; the vector's order is the rows' order
+    g = exprgrad.compile("a*x**2*y + sin(x*y)")
+    point = dict(a=0.5, x=1.5, y=-0.7)
+    full = exprgrad.compile(g.formula, wrt=["y", "x"]).hessian(**point)
+    assert g.flat_hess(["y", "x"], a=0.5)([-0.7, 1.5]).tolist() == full
+    product = g.flat_hessp("y, x", a=0.5)([-0.7, 1.5], [1.0, 0.0]).tolist()
+    assert product == [full[0][0], full[1][0]]
+    with pytest.raises(ValueError, match="p has 3 entries; expected 2"):
+        g.flat_hessp(["y", "x"], a=0.5)([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="missing fixed input.*'a'"):
+        g.flat_hess(["y", "x"])
+
+
+def test_flat_hess_without_numpy_returns_lists(monkeypatch):
+    monkeypatch.setattr(interop, "_numpy", lambda: None)
+    f = exprgrad.compile(ROSENBROCK)
+    assert f.flat_hess()([1.0, 1.0]) == [[802.0, -400.0], [-400.0, 200.0]]
+    assert f.flat_hessp()([1.0, 1.0], [1.0, 0.0]) == [802.0, -400.0]
+
+
 def test_flat_bad_input():
     f = exprgrad.compile("a*x + b")
     fun = f.flat(["a", "x"], b=1.0)
@@ -119,6 +183,23 @@ def test_flat_bad_input():
         f.flat(["a", "x"], b=None)
     with pytest.raises(TypeError, match="names must be str"):
         f.flat([1, 2], b=1.0)
+    # not a vector at all: named as such, not "'NoneType' object is not iterable", and a
+    # dict's keys are not taken for its values
+    for bad in (None, {"a": 1.0, "x": 2.0}, "ab", 3.0):
+        with pytest.raises(exprgrad.ArgumentError, match="the vector must be a list, tuple"):
+            fun(bad)
+    with pytest.raises(exprgrad.ArgumentError, match="parameter vector must be a list"):
+        exprgrad.residuals(["a*x - 1"], ["a"], x=1.0)({"a": 1.0})
+
+
+def test_messages_say_each_word_once():
+    f = exprgrad.compile("a*x + b")
+    with pytest.raises(ValueError) as caught:
+        f.flat(["a", "z"], b=1.0, x=2.0)
+    assert "names names" not in str(caught.value) and "'z'" in str(caught.value)
+    with pytest.raises(ValueError) as caught:
+        f.flat(["a", "a"], b=1.0, x=2.0)
+    assert "names names" not in str(caught.value)
 
 
 # --- residuals -------------------------------------------------------------------------------
@@ -139,6 +220,18 @@ def test_residuals_and_their_jacobian():
     assert np.isfinite(r.jac([2.0, -1.0])).all()
     assert "def residuals(a, b):" in r.source and "def jacobian(a, b):" in r.source
     assert repr(r) == f"exprgrad.residuals({formulas!r}, wrt=['a', 'b'])"
+
+
+def test_residuals_repr_keeps_the_fixed_inputs():
+    r = exprgrad.residuals(["a*t - c", "lambda*a"], ["a"], c=2, t=0.5, **{"lambda": 3})
+    assert repr(r) == (
+        "exprgrad.residuals(['a*t - c', 'lambda*a'], wrt=['a'], t=0.5, c=2.0, **{'lambda': 3.0})"
+    )
+    again = eval(repr(r), {"exprgrad": exprgrad})
+    assert again([1.5]).tolist() == r([1.5]).tolist() == [-1.25, 4.5]
+    s = exprgrad.residuals(["wrt*x - 1"], ["x"], wrt=3.0)  # an input called wrt
+    assert repr(s) == "exprgrad.residuals(['wrt*x - 1'], ['x'], wrt=3.0)"
+    assert eval(repr(s), {"exprgrad": exprgrad})([1.0]).tolist() == [2.0]
 
 
 def test_residuals_wrt_fixed_and_sympy():
