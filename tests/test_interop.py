@@ -8,6 +8,7 @@ import math
 import pickle
 import random
 import runpy
+import subprocess
 import sys
 import zlib
 from fractions import Fraction
@@ -510,3 +511,24 @@ def test_curve_fit_example(capsys, monkeypatch, tmp_path):
         assert "matplotlib is not installed" in out
     else:
         assert picture.stat().st_size > 0 and f"saved {picture}" in out
+
+
+def test_flat_and_residuals_without_numpy_installed():
+    """Not only _numpy() patched: a process where `import numpy` fails, as on a machine
+    without it, and where compiling and calling never imports it."""
+    code = """if True:
+        import sys
+        import exprgrad
+        f = exprgrad.compile("100*(x1 - x0**2)**2 + (1 - x0)**2", inputs=["x0", "x1"])
+        f.value_and_grad(1, 2), f.hessian(1.0, 2.0)
+        assert "numpy" not in sys.modules, "the core imported numpy"
+        sys.modules["numpy"] = None  # from here on, import numpy raises ImportError
+        assert f.flat()([1.0, 2.0]) == (100.0, [-400.0, 200.0])
+        assert f.flat_hess()((1, 2)) == [[402.0, -400.0], [-400.0, 200.0]]
+        assert f.flat_hessp()([1.0, 2.0], [1, 0]) == [402.0, -400.0]
+        r = exprgrad.residuals(["a - 1", "a*b"])
+        assert r([2.0, 3.0]) == [1.0, 6.0] and r.jac([2.0, 3.0]) == [[1.0, 0.0], [3.0, 2.0]]
+        print("ok")
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout == "ok\n", done.stderr
