@@ -606,7 +606,10 @@ class Function:
 
     def hessian(self, /, *args: float, **kwargs: float) -> list[list[float]]:
         """The matrix of second derivatives d2 value / d wrt[i] d wrt[j] at the point (taken
-        as f(...) takes it), rows and columns in f.wrt order, as lists of floats.
+        as f(...) takes it), rows and columns in f.wrt order, as lists of floats. f.wrt
+        follows f.inputs unless compile(..., wrt=[...]) named another order, and f.inputs
+        is the order of first appearance unless compile(..., inputs=[...]) named it
+        ("100*(x1 - x0**2)**2 + ..." starts with x1). f.flat_hess() takes a vector.
 
         Forward mode over the gradient program, compiled on first use into generated code
         (f.hessian_source); each entry below the diagonal is the same line as its mirror.
