@@ -187,14 +187,18 @@ def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
     return order
 
 
-def _layout(program: Program, rows: Sequence[int] = ()) -> _Layout:
+def _layout(
+    program: Program, rows: Sequence[int] = (), floats: frozenset[str] = frozenset()
+) -> _Layout:
     guards = regions.Guards()
     placed = regions.placement(program, regions.need(program, guards), guards)
     order = _schedule(program, placed)
     guarded_by = {g.condition for r in set(placed) for g in _guards_of(r)}
     inlined = inlined_comparisons(program) - guarded_by
     # every input is checked (see the module docstring): then every value is a float
-    checked_inputs = [i for i, op in enumerate(program.ops) if op.prim == INPUT]
+    checked_inputs = [
+        i for i, op in enumerate(program.ops) if op.prim == INPUT and op.name not in floats
+    ]
     return _Layout(program, placed, order, inlined, guarded_by, checked_inputs, rows)
 
 
@@ -393,12 +397,14 @@ def function_source(
     standalone: bool = False,
     start_line: int = 1,
     rows: Sequence[int] = (),
+    floats: frozenset[str] = frozenset(),
 ) -> Generated:
     """Source of one function of the formula's inputs: `forward` returns the value,
     `value_and_grad` (value, {name: gradient}), `trace` (value, values, adjoints) of
     the ops listed in `rows` (the program must carry their adjoints: reverse mode's
     every_adjoint). Line numbers in line_ops count from start_line, where the `def`
-    will stand.
+    will stand. `floats`: inputs the caller always passes as floats (a flat vector's
+    fixed inputs, converted once), left unchecked.
 
     The body sits in a try block: _NotFloat (or a TypeError) means an argument is not
     a float, and _retry converts them all and calls again, or names the bad one;
@@ -406,7 +412,7 @@ def function_source(
     EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
     """
     params = tuple(mangle(name) for name in program.inputs)
-    layout = _layout(program, rows)
+    layout = _layout(program, rows, floats)
     names = Namer(program, layout.inlined).names
     line_ops: dict[int, Op] = {}
     helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown", "_to_float"}

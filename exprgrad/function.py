@@ -550,11 +550,15 @@ class Function:
 
     # --- higher order and numeric interop (forward.py, interop.py) ------------------------
 
-    def _build_apart(self, key: str, function: str, program: Program) -> Callable:
+    def _build_apart(
+        self, key: str, function: str, program: Program, floats: Iterable[str] = ()
+    ) -> Callable:
         """_build() for a program whose parameters are not f.inputs as they stand (a jvp's
         tangents follow them, a flat vector reorders them): compiled into a namespace of
-        its own whose _INPUTS names those parameters for _retry; called positionally."""
-        generated = self._generated[key] = codegen.function_source(program, function)
+        its own whose _INPUTS names those parameters for _retry; called positionally.
+        floats: parameters always passed as floats (fixed inputs, converted once)."""
+        generated = codegen.function_source(program, function, floats=frozenset(floats))
+        self._generated[key] = generated
         namespace = dict(self._namespace, _INPUTS=program.inputs)
         self._run(generated, key, namespace)
         return namespace[function]
@@ -763,5 +767,5 @@ class Function:
             check_size(program, f"its {function} program")
             if function != "flat":  # derived by forward mode: as _higher does
                 program = untangle(program)
-            built = cache[key] = self._build_apart(key, function, program)
+            built = cache[key] = self._build_apart(key, function, program, floats=others)
         return built

@@ -312,8 +312,9 @@ class Residuals:
         # A Function over the same text runs the generated code: its namespace, its error
         # positions (line k + 1 of the joined text is formula k), its linecache entries.
         self._host = Function(source, merged, program, replace(program, grads={}))
-        self._residuals = self._host._build_apart("residuals", "residuals", program)
-        self._jacobian = self._host._build_apart("jacobian", "jacobian", jacobian)
+        host = self._host
+        self._residuals = host._build_apart("residuals", "residuals", program, floats=others)
+        self._jacobian = host._build_apart("jacobian", "jacobian", jacobian, floats=others)
         self._rest = tuple(values)
         self._fixed = dict(zip(others, self._rest, strict=True))  # for repr
 

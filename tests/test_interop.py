@@ -62,6 +62,15 @@ def test_flat_names_order_and_fixed_inputs():
     assert len(f.__dict__["_flat_functions"]) == 1
 
 
+def test_fixed_inputs_are_converted_once_not_checked_each_call():
+    f = exprgrad.compile("a*x + b")
+    fun = f.flat(["a"], x=2, b=True)  # converted to floats here, once
+    assert "if type(a) is not float" in fun.source and "type(x)" not in fun.source
+    assert fun([3])[0] == 7.0 and type(fun([3])[0]) is float
+    r = exprgrad.residuals(["a*x - 1"], ["a"], x=2)
+    assert "type(x)" not in r.source and r([1]).tolist() == [1.0]
+
+
 def test_flat_default_names_leave_out_the_fixed_inputs():
     f = exprgrad.compile("(x - t)**2 + y*t")
     fun = f.flat(t=2.0)
