@@ -261,6 +261,13 @@ def cases() -> list[Case]:
             sigmoid_value,
             sigmoid_value_and_grad,
         ),
+        Case(  # ints are what people type most: converted in place, no second call
+            "sigmoid(a*x+b*y+c), int arguments",
+            "sigmoid(a*x + b*y + c)",
+            dict(a=1, b=2, c=-3, x=-1, y=3),
+            sigmoid_value,
+            sigmoid_value_and_grad,
+        ),
         Case("2-layer ReLU net + hinge loss", NET, net_point, net_value, net_value_and_grad),
         Case(
             f"logistic loss, {2 * LOGISTIC_TERMS} inputs",

@@ -103,7 +103,7 @@ def row(name: str, f: exprgrad.Function, fun, hand, vector: list[float], rest=()
     hand_value, hand_gradient = hand(vector)
     assert agree([value, *gradient], [hand_value, *hand_gradient]), name
     array = np.array(vector)
-    generated = f.__dict__["_flat_functions"][fun.names]
+    generated = f.__dict__["_flat_functions"][f"flat {','.join(fun.names)}"]
 
     def raw(x):
         return generated(*x, *rest)

@@ -13,6 +13,7 @@ from .function import compile as compile_formula
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command a pipe cut short
 
 _DESCRIPTION = """\
 Compile a formula into Python code for its value and reverse-mode gradient,
@@ -243,6 +244,21 @@ def _show(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; a reader that stops early (`| head -c 1`, `| dot` without Graphviz)
+    ends it quietly with status 141, not a BrokenPipeError traceback."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, not at exit, where the error could only be printed
+    except BrokenPipeError:
+        # Python's recipe: point stdout at devnull, so the flush at exit finds no pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(_formula_last(sys.argv[1:] if argv is None else argv, parser))
     _check_views(args, parser)

@@ -14,15 +14,15 @@ Two things make the code more than a list of assignments:
   a `where` is computed inside `if condition:` (regions.py), just before the
   line that needs it, so `where(x > 0, log(x), 0)` never takes log(-1).
 - Type guards. The code is fast only on floats, and other arguments (ints,
-  numpy scalars, strings, complex numbers) must neither give a wrong number
-  nor cost the float case a check per argument. Arithmetic on floats gives
-  floats, and a value that is a float proves its arithmetic operands were
-  real numbers. So a value is checked (`type(v) is not float`) only where it
-  is first needed as a float: before a comparison, a math function or a
-  `where` condition reads it, and before it is returned. A failed check (or a
-  TypeError from the arithmetic) raises _NotFloat, and the function converts
-  its arguments to floats, or names the one that is not a number, and runs
-  again. The seed hinge needs one check, a logistic loss over 100 inputs one.
+  numpy scalars, strings, complex numbers) must never give a number other
+  than the same call with floats gives. Proving an argument merely a real
+  number is not enough: ints compute exactly (2**60 + 1 - 2**60 is 1, not 0)
+  and int 0 has no sign (-x * y is 0.0, not -0.0). So each input is checked
+  once, at the top (`type(v) is not float`, a few nanoseconds), and then every
+  value is a float: arithmetic, math functions and the helpers make floats
+  of floats. An int (what people type most) is converted right there by
+  _to_float; anything else raises _NotFloat, and _retry converts every
+  argument, or names the one that is not a number, and calls again.
 """
 
 from __future__ import annotations
@@ -55,12 +55,6 @@ COMMENT_COLUMN = 32
 _QUOTE_LIMIT = 48
 _HEADER_LIMIT = 96
 _LINE_LIMIT = 100
-
-# Ops whose result is a float whenever their operands are floats, and whose float
-# result proves every operand was a real number (int, bool, float or Fraction).
-_ARITHMETIC = frozenset({"add", "sub", "mul", "div", "neg", "powi"})
-# Ops that return one of their operands (or 0.0), after comparing them.
-_SELECTING = frozenset({"relu", "abs", "min", "max", "clip"})
 
 
 def mangle(name: str) -> str:
@@ -116,8 +110,7 @@ class _Layout:
     order: list[int]  # ops in emission order (inputs and constants left out)
     inlined: set[int]  # comparisons written into their one where
     guarded_by: set[int]  # conditions of some `if` block
-    checked: set[int]  # values checked to be floats right after their definition
-    checked_inputs: list[int]  # inputs checked at the top
+    checked_inputs: list[int]  # inputs checked (and ints converted) at the top
     rows: Sequence[int] = ()  # ops whose values and adjoints a trace returns
 
 
@@ -194,138 +187,19 @@ def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
     return order
 
 
-_U, _N, _F = 0, 1, 2  # unknown, a real number (int, bool, float, Fraction), exactly a float
-
-
-def _read_as_numbers(op: Op, ops: tuple[Op, ...]) -> tuple[int, ...]:
-    """The operands an op reads as numbers: compares, passes to math, or tests for truth."""
-    if op.prim in _ARITHMETIC:
-        return ()
-    if op.prim == "where":
-        condition = op.args[0]
-        return () if ops[condition].prim in COMPARISON_NAMES else (condition,)
-    return op.args
-
-
-class _TypeGuards:
-    """Decides which values to check (see the module docstring), in emission order.
-
-    A fact "v is a number / a float" holds below the region where it was learnt: at the
-    top level for most values (`top`), inside a branch for a few (`inside`)."""
-
-    def __init__(self, program: Program, placed: list[regions.Region], guards: regions.Guards):
-        self.ops = program.ops
-        self.placed = placed
-        self.guards = guards
-        self.top = [_F if op.prim == CONST else _U for op in program.ops]
-        self.inside: dict[int, list[tuple[regions.Guard, int]]] = {}
-        self.checked: set[int] = set()
-
-    def kind(self, value: int, region: regions.Region) -> int:
-        best = self.top[value]
-        if best == _F or value not in self.inside:
-            return best
-        for where, kind in self.inside[value]:
-            if kind > best and regions.contains(where, region):
-                best = kind
-        return best
-
-    def learn(self, value: int, region: regions.Region, kind: int) -> None:
-        if region is None:
-            self.top[value] = max(self.top[value], kind)
-        else:
-            self.inside.setdefault(value, []).append((region, kind))
-
-    def need_number(self, value: int, region: regions.Region) -> None:
-        """`value` is read as a number here: check it unless it is known to be one."""
-        if self.kind(value, region) == _U:
-            self.check(value)
-
-    def check(self, value: int) -> None:
-        self.checked.add(value)
-        region = self.placed[value]
-        self.learn(value, region, _F)
-        # A float made by arithmetic proves its operands, and theirs, real numbers.
-        stack = [value]
-        while stack:
-            op = self.ops[stack.pop()]
-            if op.prim in _ARITHMETIC:
-                for arg in op.args:
-                    if self.kind(arg, region) == _U:
-                        self.learn(arg, region, _N)
-                        stack.append(arg)
-
-    def visit(self, i: int) -> None:
-        op, region = self.ops[i], self.placed[i]
-        for arg in _read_as_numbers(op, self.ops):
-            self.need_number(arg, region)
-        if op.prim == "where":
-            # a branch is read only where it is taken: what is known there counts
-            read = [self.guards.child(region, op.args[0], taken) for taken in (True, False)]
-            kind = min(self.kind(b, r) for b, r in zip(op.args[1:], read, strict=True))
-        elif op.prim in _ARITHMETIC:
-            kinds = [self.kind(a, region) for a in op.args]
-            kind = _U if _U in kinds else _F if _F in kinds else _N
-        elif op.prim in _SELECTING:
-            kinds = [self.kind(a, region) for a in op.args]
-            kind = _F if op.prim == "relu" and kinds[0] == _F else min(kinds)
-        else:
-            kind = _N if op.prim in COMPARISON_NAMES else _F
-        self.learn(i, region, kind)
-
-
-def _decide_checks(
-    program: Program,
-    placed: list[regions.Region],
-    guards_of_regions: regions.Guards,
-    order: list[int],
-    outputs: list[int],
-) -> set[int]:
-    """The values to check: inputs (checked at the top) and computed values (right after
-    the line computing them). `outputs`: every value the function returns."""
-    ops = program.ops
-    guards = _TypeGuards(program, placed, guards_of_regions)
-    # Inputs read as numbers are checked first thing, which proves more values floats.
-    for op in ops:
-        for arg in _read_as_numbers(op, ops):
-            if ops[arg].prim == INPUT:
-                guards.check(arg)
-    for region in set(placed) - {None}:
-        for guard in _guards_of(region):  # an `if` tests its conditions for truth
-            if ops[guard.condition].prim == INPUT:
-                guards.check(guard.condition)
-    for output in outputs:
-        if ops[output].prim == INPUT:  # returned as it is: it must be a float
-            guards.check(output)
-    opened: regions.Region = None
-    for i in order:
-        if placed[i] is not opened and placed[i] is not None:
-            for guard in _guards_of(placed[i]):
-                if ops[guard.condition].prim not in COMPARISON_NAMES:
-                    guards.need_number(guard.condition, guard.parent)
-        opened = placed[i]
-        guards.visit(i)
-    for output in outputs:
-        if guards.kind(output, placed[output]) != _F:
-            guards.check(output)
-    for i, op in enumerate(ops):  # an input nothing proved a number, perhaps unused
-        if op.prim == INPUT and guards.kind(i, None) == _U:
-            guards.check(i)
-    return guards.checked
-
-
-def _layout(program: Program, rows: Sequence[int] = ()) -> _Layout:
+def _layout(
+    program: Program, rows: Sequence[int] = (), floats: frozenset[str] = frozenset()
+) -> _Layout:
     guards = regions.Guards()
     placed = regions.placement(program, regions.need(program, guards), guards)
     order = _schedule(program, placed)
     guarded_by = {g.condition for r in set(placed) for g in _guards_of(r)}
     inlined = inlined_comparisons(program) - guarded_by
-    returned = (i for i in rows if program.ops[i].prim not in COMPARISON_NAMES | {CONST})
-    outputs = [*program.outputs(), *returned]
-    checked = _decide_checks(program, placed, guards, order, outputs)
-    checked_inputs = sorted(i for i in checked if program.ops[i].prim == INPUT)
-    checked -= set(checked_inputs)
-    return _Layout(program, placed, order, inlined, guarded_by, checked, checked_inputs, rows)
+    # every input is checked (see the module docstring): then every value is a float
+    checked_inputs = [
+        i for i, op in enumerate(program.ops) if op.prim == INPUT and op.name not in floats
+    ]
+    return _Layout(program, placed, order, inlined, guarded_by, checked_inputs, rows)
 
 
 # --- emission --------------------------------------------------------------------------------
@@ -354,7 +228,7 @@ class Namer:
 
 
 def _check(indent: str, name: str) -> str:
-    return f"{indent}if type({name}) is not float: raise _NotFloat"
+    return f"{indent}if type({name}) is not float: {name} = _to_float({name})"
 
 
 def _condition(region: regions.Region, names: dict[int, str]) -> str:
@@ -410,8 +284,6 @@ def _statements(
         previous_comment = comment
         line_ops[start_line + len(lines)] = op
         lines.append(code)
-        if i in layout.checked:
-            lines.append(_check(inner, names[i]))
     return lines
 
 
@@ -513,6 +385,7 @@ RETURNS = {
     "residuals": _return_list,
     "jvp": _return_value_and_tangent,
     "hvp": _return_dict,
+    "hessp": _return_list,
     "flat": _return_value_and_list,
 }
 
@@ -524,12 +397,14 @@ def function_source(
     standalone: bool = False,
     start_line: int = 1,
     rows: Sequence[int] = (),
+    floats: frozenset[str] = frozenset(),
 ) -> Generated:
     """Source of one function of the formula's inputs: `forward` returns the value,
     `value_and_grad` (value, {name: gradient}), `trace` (value, values, adjoints) of
     the ops listed in `rows` (the program must carry their adjoints: reverse mode's
     every_adjoint). Line numbers in line_ops count from start_line, where the `def`
-    will stand.
+    will stand. `floats`: inputs the caller always passes as floats (a flat vector's
+    fixed inputs, converted once), left unchecked.
 
     The body sits in a try block: _NotFloat (or a TypeError) means an argument is not
     a float, and _retry converts them all and calls again, or names the bad one;
@@ -537,10 +412,10 @@ def function_source(
     EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
     """
     params = tuple(mangle(name) for name in program.inputs)
-    layout = _layout(program, rows)
+    layout = _layout(program, rows, floats)
     names = Namer(program, layout.inlined).names
     line_ops: dict[int, Op] = {}
-    helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown"}
+    helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown", "_to_float"}
     lines = wrapped_call(f"def {function}(", list(params), "):", "")
     lines.append("    try:")
     sections = function != "forward"

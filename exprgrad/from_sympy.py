@@ -11,14 +11,18 @@ end was used, and f.formula is text that compiles to the same Function.
 Add, Mul, Pow (sqrt, 1/x and whole powers included), exp, log, the trig and
 hyperbolic functions and their inverses, Abs, Min, Max, erf, erfc, atan2,
 sign, Heaviside and Piecewise (as nested where; each condition a comparison,
-the last piece's condition True) have counterparts. Numbers: an Integer as
-written, a Rational as the division of two integers, a Float by repr of the
-float it rounds to, pi and E as the constants pi and e (other named constants
-such as EulerGamma by their float value). Symbols keep their names, which must
-be names of the language. Anything else (Derivative, Integral, I, oo, an
-undefined function, a condition joined with And) is a FormulaError naming the
-sympy node. A subexpression that occurs more than once is written once, as an
-assignment (s1 = ...), so shared subtrees never make the text blow up.
+the last piece's condition True) have counterparts. Numbers become the
+float nearest them, correctly rounded: an Integer as written and a Rational as
+the division of two integers where both are floats exactly (up to 2**53),
+otherwise (and a Float) by repr of that nearest float; pi and E as the
+constants pi and e (other named constants such as EulerGamma by their float
+value). A number beyond the largest float is a FormulaError; a tiny one rounds
+to a subnormal or 0 as IEEE arithmetic does (as 1e-400 written in a formula).
+Symbols keep their names, which must be names of the language. Anything else
+(Derivative, Integral, I, oo, an undefined function, a condition joined with
+And) is a FormulaError naming the sympy node. A subexpression that occurs more
+than once is written once, as an assignment (s1 = ...), so shared subtrees never
+make the text blow up.
 
 sympy is imported on first use. The walk uses an explicit stack, no recursion.
 """
@@ -26,6 +30,7 @@ sympy is imported on first use. The walk uses an explicit stack, no recursion.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +57,9 @@ _CALLS = {
     "sinh": "sinh",
     "cosh": "cosh",
     "tanh": "tanh",
+    "asinh": "asinh",
+    "acosh": "acosh",
+    "atanh": "atanh",
     "Abs": "abs",
     "Min": "min",
     "Max": "max",
@@ -61,9 +69,6 @@ _CALLS = {
 # sympy function -> a formula over its argument x (what lower.py suggests for the same names)
 # fmt: off
 _WRITTEN = {
-    "asinh": ("log({0} + sqrt({0} * {0} + 1))", _ATOM),
-    "acosh": ("log({0} + sqrt({0} * {0} - 1))", _ATOM),
-    "atanh": ("0.5 * log((1 + {0}) / (1 - {0}))", _PRODUCT),
     "cot": ("1 / tan({0})", _PRODUCT),
     "sec": ("1 / cos({0})", _PRODUCT),
     "csc": ("1 / sin({0})", _PRODUCT),
@@ -97,20 +102,61 @@ def _paren(text: Text, least: int) -> str:
     return text[0] if text[1] >= least else f"({text[0]})"
 
 
+_EXACT = 2**53  # integers up to this are floats exactly
+
+
+def _nearest_float(node: Any, p: int, q: int) -> float:
+    """The float nearest the exact p / q, correctly rounded (Python's int / int is): a
+    tiny number becomes a subnormal or 0 as IEEE rounding makes it (as 1e-400 written in
+    a formula does); one beyond the largest float is a FormulaError."""
+    try:
+        return p / q
+    except OverflowError:
+        approx = str(node.evalf(5))  # str() of a 5000-digit Integer would raise
+        raise FormulaError(
+            f"sympy number {approx} is too large for a float",
+            detail=f"the largest float is {sys.float_info.max!r}",
+        ) from None
+
+
+def _float_text(value: float) -> Text:
+    return repr(value), (_ATOM if value >= 0 else _UNARY)
+
+
 def _number(sp: Any, node: Any) -> Text:
-    if node.is_Integer:
-        value = int(node)
-        return (str(value), _ATOM) if value >= 0 else (f"-{-value}", _UNARY)
-    if node.is_Rational:
+    """An exact number as text computing the float nearest it: an integer or a fraction as
+    written where its parts are floats exactly (one IEEE division rounds correctly),
+    otherwise the nearest float itself (never str() of a 5000-digit integer)."""
+    if node.is_Rational:  # Integer included
         p, q = int(node.p), int(node.q)
-        return f"{p} / {q}", _PRODUCT
+        if abs(p) <= _EXACT and q <= _EXACT:
+            text = str(abs(p)) if q == 1 else f"{abs(p)} / {q}"
+            if p < 0:
+                return f"-{text}", _UNARY
+            return text, (_ATOM if q == 1 else _PRODUCT)
+        return _float_text(_nearest_float(node, p, q))
     if node.is_Float:
-        value = float(node)
-        if value != value or value in (float("inf"), float("-inf")):
+        sign, mantissa, exponent, bits = node._mpf_
+        if not mantissa and (exponent or bits):  # mpmath's inf, -inf and nan
             raise _no_counterpart(node, "a float that is not finite: ")
-        text = repr(value)
-        return (text, _ATOM) if value >= 0 else (text, _UNARY)
+        return _float_text(_float_of_mpf(node, node._mpf_))
     raise _no_counterpart(node)
+
+
+def _float_of_mpf(node: Any, mpf: tuple) -> float:
+    """A sympy Float (an mpmath (sign, mantissa, exponent, bits) tuple) as the float nearest
+    it, correctly rounded also below 2**-1022, where float() rounds twice."""
+    sign, mantissa, exponent, bits = mpf
+    if not mantissa:
+        return 0.0
+    if exponent + bits > 1100:  # far beyond the largest float
+        p, q = 2**1100, 1
+    elif exponent + bits < -1100:  # far below half the smallest subnormal
+        p, q = 0, 1
+    else:
+        p, q = (mantissa << exponent, 1) if exponent >= 0 else (mantissa, 1 << -exponent)
+    value = _nearest_float(node, p, q)
+    return -value if sign else value
 
 
 class _Writer:
@@ -147,8 +193,8 @@ class _Writer:
             text = _number(sp, node)
             return [], lambda _: text
         if isinstance(node, sp.NumberSymbol):  # EulerGamma, Catalan, GoldenRatio, ...
-            value = float(node)
-            return [], lambda _: (repr(value), _ATOM)
+            value = _float_of_mpf(node, node.evalf(40)._mpf_)  # 133 bits, then rounded once
+            return [], lambda _: _float_text(value)
         if isinstance(node, sp.Add):
             return self._sum(node)
         if isinstance(node, sp.Mul):
@@ -210,7 +256,10 @@ class _Writer:
         sp = self.sp
         coefficient, factors = node.as_coeff_mul()
         numerator, denominator = [], []
-        if coefficient.is_Rational:
+        if coefficient.is_Rational and max(abs(coefficient.p), coefficient.q) > _EXACT:
+            negative = coefficient < 0  # one float, the nearest to the whole fraction
+            numerator.append(-coefficient if negative else coefficient)
+        elif coefficient.is_Rational:
             if abs(coefficient.p) != 1:
                 numerator.append(sp.Integer(abs(coefficient.p)))
             if coefficient.q != 1:

@@ -14,8 +14,10 @@ import gc
 import hashlib
 import itertools
 import linecache
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from . import codegen, symbolic
@@ -44,6 +46,7 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
     formula: str,
     wrt: Iterable[str] | str | None = None,
     *,
+    inputs: Iterable[str] | str | None = None,
     optimize: bool = True,
     backend: str = "python",
 ) -> Function:
@@ -51,7 +54,12 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
 
     formula: statements separated by newlines or ';'; the last one is the value.
     wrt: the inputs to differentiate with respect to (a list, or a comma-separated
-        string); default all. The backward code does no work for the others.
+        string); default all, in f.inputs order. The backward code does no work for the
+        others.
+    inputs: every input of the formula, each once, in the order positional arguments,
+        f.inputs, and so the default wrt, flat vectors and Hessian rows take them (as
+        lambdify's argument list). Default: order of first appearance in the formula,
+        so "100*(x1 - x0**2)**2 + (1 - x0)**2" has inputs ('x1', 'x0').
     optimize: fold constants and drop dead code (default). False keeps the program as
         written and differentiated: the same values bit for bit, and the same gradients
         but for the sign of a zero (README, "How it works").
@@ -63,19 +71,37 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
     A sympy expression in place of the text is written as formula text first
     (exprgrad.from_sympy), so f.formula is that text.
     """
-    if not isinstance(formula, str) and type(formula).__module__.startswith("sympy."):
+    if not isinstance(formula, str) and _is_sympy(formula):
         from .from_sympy import formula_text  # a front end: text the parser reads
 
         formula = formula_text(formula)
     if backend not in ("python", "numpy"):
         raise ArgumentValueError(f"backend must be 'python' or 'numpy', not {backend!r}")
     return _pipeline(
-        formula, wrt, fold_forward=optimize, fold_gradient=optimize, arrays=backend == "numpy"
+        formula,
+        wrt,
+        fold_forward=optimize,
+        fold_gradient=optimize,
+        arrays=backend == "numpy",
+        inputs=inputs,
     )
 
 
-def _rebuild(formula: str, wrt: tuple[str, ...], fold: bool, fold_forward: bool) -> Function:
-    return _pipeline(formula, wrt, fold_forward=fold_forward, fold_gradient=fold)
+def _is_sympy(formula: Any) -> bool:
+    """Is it a sympy object? (Without importing sympy: if it isn't imported, it is not.
+    The class of sympy.Function("f")(x) is made on the fly, its __module__ None.)"""
+    sympy = sys.modules.get("sympy")
+    return sympy is not None and isinstance(formula, sympy.Basic)
+
+
+def _rebuild(
+    formula: str,
+    wrt: tuple[str, ...],
+    fold: bool,
+    fold_forward: bool,
+    inputs: tuple[str, ...] | None = None,
+) -> Function:
+    return _pipeline(formula, wrt, fold_forward=fold_forward, fold_gradient=fold, inputs=inputs)
 
 
 def compile_unfolded(formula: str) -> Function:
@@ -91,6 +117,7 @@ def _pipeline(
     fold_forward: bool,
     fold_gradient: bool,
     arrays: bool = False,
+    inputs: Iterable[str] | str | None = None,
 ) -> Function:
     collecting = gc.isenabled()
     gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
@@ -101,6 +128,8 @@ def _pipeline(
             _scalars_only(lowered)
         forward = optimize_program(lowered) if fold_forward else eliminate_dead_code(lowered)
         forward = untangle(forward)  # rare: see regions.untangle
+        if inputs is not None:  # the lowered program keeps the order of appearance
+            forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
         fold = simplify if fold_gradient else None  # reverse mode folds ops as it makes them
@@ -140,6 +169,33 @@ def check_size(program: Program, what: str) -> None:
             f"{MAX_OPERATIONS:,} (exprgrad.function.MAX_OPERATIONS: each is a line of "
             "Python, and Python's compiler needs about 5 KB a line)",
         )
+
+
+def _resolve_inputs(program: Program, inputs: Iterable[str] | str, tree) -> tuple[str, ...]:
+    """compile(inputs=...): the formula's inputs, every one named once, in the caller's order."""
+    names = [n.strip() for n in inputs.split(",")] if isinstance(inputs, str) else list(inputs)
+    value_span = tree.statements[-1].span
+    have = ", ".join(program.inputs) or "none"
+    for name in names:
+        if not isinstance(name, str):
+            raise ArgumentError(f"inputs must be str, not {type(name).__name__}")
+        if names.count(name) > 1:
+            raise FormulaError(f"inputs lists '{name}' twice", tree.source, value_span)
+        if name not in program.inputs:
+            raise FormulaError(
+                f"inputs lists '{name}', which is not an input of the formula (inputs: {have})",
+                tree.source,
+                value_span,
+            )
+    missing = [name for name in program.inputs if name not in names]
+    if missing:
+        raise FormulaError(
+            f"inputs leaves out {', '.join(map(repr, missing))}: name every input of the "
+            f"formula (inputs: {have})",
+            tree.source,
+            value_span,
+        )
+    return tuple(names)
 
 
 def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tuple[str, ...]:
@@ -298,7 +354,8 @@ class Function:
     f.forward: the generated function behind f(...).
     f.value_and_grad(...) -> (value, {input: d value / d input}) for each wrt input.
     f.grad(...) -> the gradient dict alone.
-    f.inputs: the formula's free names, in order of first appearance.
+    f.inputs: the formula's free names, in order of first appearance, or as
+        compile(..., inputs=[...]) named them.
     f.wrt: the inputs the gradient covers.
     f.source: the generated Python source of forward() and value_and_grad().
     f.ir: the optimized gradient program as text.
@@ -478,10 +535,13 @@ class Function:
 
     def __reduce__(self):
         # Generated code does not pickle; the formula does, and compiles to the same bytes.
-        return (_rebuild, (self.formula, self.wrt, self._fold, self._fold_forward))
+        named = self.inputs if self.inputs != self.lowered_program.inputs else None
+        return (_rebuild, (self.formula, self.wrt, self._fold, self._fold_forward, named))
 
     def __repr__(self) -> str:
         options = "" if self.wrt == self.inputs else f", wrt={list(self.wrt)!r}"
+        if self.inputs != self.lowered_program.inputs:
+            options += f", inputs={list(self.inputs)!r}"
         if not self._fold:
             options += ", optimize=False"
         if self._fold and not self._fold_forward:  # exprgrad.gates' circuits
@@ -490,11 +550,15 @@ class Function:
 
     # --- higher order and numeric interop (forward.py, interop.py) ------------------------
 
-    def _build_apart(self, key: str, function: str, program: Program) -> Callable:
+    def _build_apart(
+        self, key: str, function: str, program: Program, floats: Iterable[str] = ()
+    ) -> Callable:
         """_build() for a program whose parameters are not f.inputs as they stand (a jvp's
         tangents follow them, a flat vector reorders them): compiled into a namespace of
-        its own whose _INPUTS names those parameters for _retry; called positionally."""
-        generated = self._generated[key] = codegen.function_source(program, function)
+        its own whose _INPUTS names those parameters for _retry; called positionally.
+        floats: parameters always passed as floats (fixed inputs, converted once)."""
+        generated = codegen.function_source(program, function, floats=frozenset(floats))
+        self._generated[key] = generated
         namespace = dict(self._namespace, _INPUTS=program.inputs)
         self._run(generated, key, namespace)
         return namespace[function]
@@ -546,7 +610,10 @@ class Function:
 
     def hessian(self, /, *args: float, **kwargs: float) -> list[list[float]]:
         """The matrix of second derivatives d2 value / d wrt[i] d wrt[j] at the point (taken
-        as f(...) takes it), rows and columns in f.wrt order, as lists of floats.
+        as f(...) takes it), rows and columns in f.wrt order, as lists of floats. f.wrt
+        follows f.inputs unless compile(..., wrt=[...]) named another order, and f.inputs
+        is the order of first appearance unless compile(..., inputs=[...]) named it
+        ("100*(x1 - x0**2)**2 + ..." starts with x1). f.flat_hess() takes a vector.
 
         Forward mode over the gradient program, compiled on first use into generated code
         (f.hessian_source); each entry below the diagonal is the same line as its mirror.
@@ -611,16 +678,63 @@ class Function:
         return built(*self._point(args, kwargs, key), *direction)
 
     def flat(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
-        """fun(x) -> (value, gradient) over one vector x of the inputs in `names` (default
-        f.wrt less the fixed ones), the other inputs fixed by keyword, so that
-        scipy.optimize.minimize(fun, x0, jac=True) takes it as it is. x is a list, tuple
-        or numpy array; the gradient comes back as a numpy array (a list without numpy).
-        An input called `names` can be fixed by keyword; otherwise names=... is the
-        vector's names.
+        """fun(x) -> (value, gradient) over one vector x of the inputs in `names`, in that
+        order (default f.wrt less the fixed ones: f.inputs order, which is the order of
+        first appearance unless compile(..., inputs=[...]) named it), the other inputs
+        fixed by keyword, so that scipy.optimize.minimize(fun, x0, jac=True) takes it as
+        it is. x is a list, tuple or numpy array; the gradient comes back as a numpy array
+        (a list without numpy). fun.names: the vector's order. An input called `names` can
+        be fixed by keyword; otherwise names=... is the vector's names.
 
         The generated code (fun.source) takes the vector's values positionally, so a call
         costs the arithmetic and a copy of the vector, and no keyword matching.
         """
+        from . import interop
+
+        names, others, values = self._flat_inputs(names, fixed)
+        key = f"flat {','.join(names)}"
+        built = self._flat_built(key, "flat", names, others, lambda program, fold: program)
+        source = codegen.header(self.formula) + "\n" + self._generated[key].source
+        return interop.flat_function(built, names, values, source)
+
+    def flat_hess(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
+        """hess(x) -> the Hessian matrix at the vector x, rows and columns in the vector's
+        order: names and fixed inputs as for flat() (same defaults), so that
+        scipy.optimize.minimize(f.flat(), x0, jac=True, hess=f.flat_hess(),
+        method="trust-exact") takes it. A numpy array (lists without numpy)."""
+        from . import forward as forward_mode
+        from . import interop
+
+        names, others, values = self._flat_inputs(names, fixed)
+        key = f"flat_hess {','.join(names)}"
+
+        def make(program: Program, fold: Callable | None) -> Program:
+            return forward_mode.hessian_program(program, names, fold, 3 * MAX_OPERATIONS)
+
+        built = self._flat_built(key, "hessian", names, others, make)
+        source = codegen.header(self.formula) + "\n" + self._generated[key].source
+        return interop.flat_matrix_function(built, names, values, source)
+
+    def flat_hessp(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
+        """hessp(x, p) -> the Hessian at the vector x times the vector p (one forward pass
+        over the gradient, whatever the size): names and fixed inputs as for flat(), so
+        scipy.optimize.minimize(f.flat(), x0, jac=True, hessp=f.flat_hessp(),
+        method="Newton-CG") takes it. A numpy array (a list without numpy)."""
+        from . import forward as forward_mode
+        from . import interop
+
+        names, others, values = self._flat_inputs(names, fixed)
+        key = f"flat_hessp {','.join(names)}"
+
+        def make(program: Program, fold: Callable | None) -> Program:
+            return forward_mode.hvp_program(program, names, fold)
+
+        built = self._flat_built(key, "hessp", names, others, make)
+        source = codegen.header(self.formula) + "\n" + self._generated[key].source
+        return interop.flat_product_function(built, names, values, source)
+
+    def _flat_inputs(self, names: Any, fixed: dict) -> tuple[tuple[str, ...], tuple, list]:
+        """flat()'s arguments: the vector's names, the other inputs, their fixed values."""
         from . import interop
 
         if names is None and "names" in fixed and "names" not in self.inputs:
@@ -630,12 +744,28 @@ class Function:
         else:
             names = interop.parse_names(names, "names")
         others, values = interop.split_inputs(self.inputs, names, fixed, "names")
+        return names, others, values
+
+    def _flat_built(
+        self, key: str, function: str, names: tuple, others: tuple, make: Callable
+    ) -> Callable:
+        """The generated function over (vector, fixed inputs) of the program make() derives
+        from the gradient over `names`; made once per kind and list of names."""
+        from . import forward as forward_mode
+        from . import interop
+
         cache = self.__dict__.setdefault("_flat_functions", {})
-        key = f"flat {','.join(names)}"
-        built = cache.get(names)
+        built = cache.get(key)
         if built is None:
+            fold = simplify if self._fold else None
             program = interop.flat_program(self.forward_program, names, others, self._fold)
             check_size(program, "its gradient program")
-            built = cache[names] = self._build_apart(key, "flat", program)
-        source = codegen.header(self.formula) + "\n" + self._generated[key].source
-        return interop.flat_function(built, names, values, source)
+            try:
+                program = eliminate_dead_code(make(program, fold))
+            except forward_mode.TooLarge as error:  # stopped early: far over the limit
+                program = error.program
+            check_size(program, f"its {function} program")
+            if function != "flat":  # derived by forward mode: as _higher does
+                program = untangle(program)
+            built = cache[key] = self._build_apart(key, function, program, floats=others)
+        return built

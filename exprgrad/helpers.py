@@ -59,6 +59,18 @@ class _NotFloat(Exception):  # noqa: N818 (a signal, not an error anyone sees)
     """Raised by generated code when a value is not a float; the call is repeated on floats."""
 
 
+def _to_float(value):
+    # An int argument as float(value), in place: no second call. Anything else (a bool, a
+    # numpy scalar, an int too large for a float, a string) goes to _retry, which converts
+    # it or names it.
+    if type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            pass
+    raise _NotFloat
+
+
 def _float_arguments(names, args):
     # The arguments as floats. Ints, bools and other real numbers (numpy scalars, Fraction,
     # Decimal: whatever float() takes but strings) are converted; anything else is a
@@ -112,7 +124,18 @@ def _retry(function, names, args, error):
 
 HELPERS = {
     f.__name__: f
-    for f in (_sigmoid, _softplus, _min, _max, _clip, _NotFloat, _shown, _float_arguments, _retry)
+    for f in (
+        _sigmoid,
+        _softplus,
+        _min,
+        _max,
+        _clip,
+        _NotFloat,
+        _to_float,
+        _shown,
+        _float_arguments,
+        _retry,
+    )  # fmt: skip
 }
 
 

@@ -15,6 +15,7 @@ lines:
     jvp                 value, tangent
     hvp                 {'a': ..., 'b': ...}
     flat                value, [gradient in the vector's order]
+    hessp               [(H p) in the vector's order]
 
 numpy is optional: with it, vectors and matrices come back as numpy arrays (what scipy
 wants), without it as lists.
@@ -23,6 +24,7 @@ wants), without it as lists.
 from __future__ import annotations
 
 import functools
+import keyword
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -103,7 +105,7 @@ def parse_names(names: Iterable[str] | str, what: str) -> tuple[str, ...]:
             raise ArgumentError(f"{what} must be str, not {type(name).__name__}")
     repeated = sorted({n for n in found if found.count(n) > 1})
     if repeated:
-        raise ArgumentValueError(f"{what} names {', '.join(map(repr, repeated))} more than once")
+        raise ArgumentValueError(f"{what} lists {', '.join(map(repr, repeated))} more than once")
     return tuple(found)
 
 
@@ -115,7 +117,7 @@ def split_inputs(
     unknown = [n for n in names if n not in inputs]
     if unknown:
         raise ArgumentValueError(
-            f"{what} names {', '.join(map(repr, unknown))}, which is not an input "
+            f"{what} lists {', '.join(map(repr, unknown))}, which is not an input "
             f"(inputs: {', '.join(inputs) or 'none'})"
         )
     both = [n for n in fixed if n in names]
@@ -165,12 +167,8 @@ def flat_function(
             return fromiter(gradient, float64, size)
 
     def fun(x):
-        if type(x) is not list and type(x) is not tuple:
-            x = _vector(x, size, "the vector")  # numpy arrays: floats, not numpy scalars
-        elif len(x) != size:
-            raise ArgumentValueError(
-                f"the vector has {len(x)} entries; expected {size} ({_few(names)})"
-            )
+        if type(x) is not list and type(x) is not tuple or len(x) != size:
+            x = _flat_vector(x, names)  # numpy arrays: floats, not numpy scalars
         value, gradient = generated(*x, *rest)
         return value, array(gradient)
 
@@ -178,6 +176,56 @@ def flat_function(
     fun.source = source
     fun.__doc__ = f"(value, gradient) at the vector of {_few(names)}."
     return fun
+
+
+def _flat_vector(x: Any, names: tuple[str, ...], what: str = "the vector") -> Any:
+    """x as a list or tuple of len(names) (numpy arrays: floats, not numpy scalars)."""
+    if type(x) is not list and type(x) is not tuple:
+        if x is None or isinstance(x, str | bytes | Mapping) or not isinstance(x, Iterable):
+            raise ArgumentError(
+                f"{what} must be a list, tuple or 1-D array of {len(names)} numbers "
+                f"({_few(names)}), not {type(x).__name__}"
+            )
+        return _vector(x, len(names), what)
+    if len(x) != len(names):
+        raise ArgumentValueError(
+            f"{what} has {len(x)} entries; expected {len(names)} ({_few(names)})"
+        )
+    return x
+
+
+def flat_matrix_function(
+    generated: Callable, names: tuple[str, ...], fixed: Sequence[float], source: str
+) -> Callable[[Any], Any]:
+    """hess(x) -> the matrix over the vector x in `names` order (f.flat_hess)."""
+    rest = tuple(fixed)
+
+    def hess(x):
+        rows = generated(*_flat_vector(x, names), *rest)
+        numpy = _numpy()
+        return rows if numpy is None else numpy.array(rows, dtype=numpy.float64)
+
+    hess.names = names
+    hess.source = source
+    hess.__doc__ = f"The Hessian at the vector of {_few(names)}, in that order."
+    return hess
+
+
+def flat_product_function(
+    generated: Callable, names: tuple[str, ...], fixed: Sequence[float], source: str
+) -> Callable[[Any, Any], Any]:
+    """hessp(x, p) -> (Hessian at x) @ p, both vectors in `names` order (f.flat_hessp)."""
+    rest = tuple(fixed)
+
+    def hessp(x, p):
+        product = generated(*_flat_vector(x, names), *rest, *_flat_vector(p, names, "p"))
+        numpy = _numpy()
+        return product if numpy is None else numpy.array(product, dtype=numpy.float64)
+
+    hessp.names = names
+    hessp.source = source
+    hessp.__doc__ = f"The Hessian at x times p, vectors of {_few(names)} in that order."
+    return hessp
 
 
 def _few(names: Sequence[str]) -> str:
@@ -264,19 +312,14 @@ class Residuals:
         # A Function over the same text runs the generated code: its namespace, its error
         # positions (line k + 1 of the joined text is formula k), its linecache entries.
         self._host = Function(source, merged, program, replace(program, grads={}))
-        self._residuals = self._host._build_apart("residuals", "residuals", program)
-        self._jacobian = self._host._build_apart("jacobian", "jacobian", jacobian)
+        host = self._host
+        self._residuals = host._build_apart("residuals", "residuals", program, floats=others)
+        self._jacobian = host._build_apart("jacobian", "jacobian", jacobian, floats=others)
         self._rest = tuple(values)
+        self._fixed = dict(zip(others, self._rest, strict=True))  # for repr
 
     def _vector(self, x: Any) -> Any:
-        if type(x) is not list and type(x) is not tuple:
-            return _vector(x, len(self.wrt), "the parameter vector")
-        if len(x) != len(self.wrt):
-            raise ArgumentValueError(
-                f"the parameter vector has {len(x)} entries; expected {len(self.wrt)} "
-                f"({_few(self.wrt)})"
-            )
-        return x
+        return _flat_vector(x, self.wrt, "the parameter vector")
 
     def __call__(self, x: Any) -> Any:
         values = self._residuals(*self._vector(x), *self._rest)
@@ -294,7 +337,18 @@ class Residuals:
         return codegen.header(self._host.formula) + "\n" + body
 
     def __repr__(self) -> str:
-        return f"exprgrad.residuals({list(self.formulas)!r}, wrt={list(self.wrt)!r})"
+        fixed = self._fixed
+        # wrt by keyword reads better; positionally when an input is called wrt
+        wrt = f"{list(self.wrt)!r}" if "wrt" in fixed else f"wrt={list(self.wrt)!r}"
+        keywords = [f"{n}={v!r}" for n, v in fixed.items() if _keyword_safe(n)]
+        odd = {n: v for n, v in fixed.items() if not _keyword_safe(n)}  # lambda=, print=
+        if odd:
+            keywords.append(f"**{odd!r}")
+        return f"exprgrad.residuals({', '.join([repr(list(self.formulas)), wrt, *keywords])})"
+
+
+def _keyword_safe(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
 
 
 def residuals(formulas: Sequence[Any], wrt: Any = None, /, **fixed: Any) -> Residuals:

@@ -158,8 +158,8 @@ def _op(
     )
 
 
-_SINGULAR = {"exp", "log", "sqrt", "tan", "asin", "acos", "sinh", "cosh", "log1p", "expm1",
-             "hypot", "atan2"}  # fmt: skip
+_SINGULAR = {"exp", "log", "sqrt", "tan", "asin", "acos", "sinh", "cosh", "acosh", "atanh",
+             "log1p", "expm1", "hypot", "atan2"}  # fmt: skip
 
 
 def _fn(name, rules, sympy=None, *, python=None, numpy=None, domain=None, may_raise=True):
@@ -317,6 +317,12 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _fn("sinh", ("g * cosh(x)",)),
     _fn("cosh", ("g * sinh(x)",)),
     _fn("tanh", ("g * (1 - out * out)",)),
+    # hypot(x, 1) and the split products never overflow or cancel where x*x would
+    _fn("asinh", ("g / hypot(x, 1)",), numpy="np.arcsinh({0})"),
+    _fn("acosh", ("g / (sqrt(x - 1) * sqrt(x + 1))",), numpy="np.arccosh({0})",
+        domain="acosh of a number below 1"),
+    _fn("atanh", ("g / ((1 - x) * (1 + x))",), numpy="np.arctanh({0})",
+        domain="atanh of a number outside (-1, 1)"),
     _fn("abs", ("where(x > 0, g, where(x < 0, -g, where(x == 0, 0, x)))",),
         lambda sp, x: sp.Abs(x), python="abs({0})", may_raise=False),
     _fn("sigmoid", ("g * out * (1 - out)",), lambda sp, x: 1 / (1 + sp.exp(-x)),

@@ -35,7 +35,7 @@ import mpmath
 
 CONSTANTS = {"pi": math.pi, "e": math.e}  # the float64 values a formula computes with
 ONE_ARGUMENT = frozenset(
-    "abs exp log sqrt sin cos tan asin acos atan sinh cosh tanh "
+    "abs exp log sqrt sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh "
     "sigmoid relu softplus log1p expm1 erf".split()
 )
 SEVERAL = {"min": None, "max": None, "pow": 2, "hypot": 2, "atan2": 2, "clip": 3, "where": 3}
@@ -457,12 +457,18 @@ class _Walker:
             raise self.undefined(f"{function} outside [-1, 1]", abs(x.r) - 1, [x])
         if function == "log1p" and x.r <= -1:
             raise self.undefined("log1p at or below -1", x.r + 1, [x])
+        if function == "acosh" and x.r < 1:
+            raise self.undefined("acosh below 1", 1 - x.r, [x])
+        if function == "atanh" and abs(x.r) >= 1:
+            raise self.undefined("atanh outside (-1, 1)", abs(x.r) - 1, [x])
         edges = {
             "log": lambda: x.r,
             "sqrt": lambda: x.r,
             "asin": lambda: 1 - abs(x.r),
             "acos": lambda: 1 - abs(x.r),
             "log1p": lambda: x.r + 1,
+            "acosh": lambda: x.r - 1,
+            "atanh": lambda: 1 - abs(x.r),
             "hypot": lambda: max(abs(x.r), abs(args[1].r)),
         }
         if function in edges:
@@ -563,6 +569,9 @@ class _Mp:
         "sinh": mpmath.sinh,
         "cosh": mpmath.cosh,
         "tanh": mpmath.tanh,
+        "asinh": mpmath.asinh,
+        "acosh": mpmath.acosh,
+        "atanh": mpmath.atanh,
         "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
         "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
         "log1p": mpmath.log1p,
@@ -697,6 +706,9 @@ class _Jax:
         "sinh": "sinh",
         "cosh": "cosh",
         "tanh": "tanh",
+        "asinh": "arcsinh",
+        "acosh": "arccosh",
+        "atanh": "arctanh",
         "log1p": "log1p",
         "expm1": "expm1",
         "pow": "power",

@@ -689,3 +689,22 @@ def test_attached_file_option(tmp_path, capsys):
     path.write_text("a*x", encoding="utf-8")
     assert run_main([f"-f{path}", "--at", "a=2,x=3"]) == 0
     assert capsys.readouterr().out.startswith("value = 6.0")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["x*y"], ["x*y", "--dot"], ["x*y", "--at", "x=1,y=2", "--trace"]],
+    ids=["source", "dot", "trace"],
+)
+def test_a_reader_that_stops_early_ends_it_quietly(args):
+    """`exprgrad 'x*y' | head -c 1`, `--dot | dot` without Graphviz: the pipe closes
+    before the output is written; no BrokenPipeError traceback, status 141 as a shell
+    gives a command SIGPIPE cut short."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exprgrad", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.close()  # before the command gets to write anything
+    error = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 141
+    assert error == ""

@@ -7,6 +7,8 @@ import pickle
 import traceback
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import exprgrad
 
@@ -17,6 +19,56 @@ POINT = dict(a=1, b=-2, c=-1, x=1.2, y=0.7, label=1)
 def test_inputs_follow_first_appearance():
     assert exprgrad.compile(HINGE).inputs == ("label", "a", "x", "b", "y", "c")
     assert exprgrad.compile("z = y*x\nz + w + x").inputs == ("y", "x", "w")
+
+
+def test_inputs_in_the_callers_order():
+    f = exprgrad.compile("100*(y - x**2)**2 + (1 - x)**2", inputs=["x", "y"])
+    assert f.inputs == f.wrt == ("x", "y")
+    assert f(1.0, 2.0) == f(x=1.0, y=2.0) == 100.0
+    assert f.value_and_grad(1.0, 2.0) == (100.0, {"x": -400.0, "y": 200.0})
+    assert f.hessian(1.0, 2.0) == [[402.0, -400.0], [-400.0, 200.0]]  # rows: x, then y
+    assert "def forward(x, y):" in f.source
+    assert exprgrad.compile(f.formula, inputs="y, x").inputs == ("y", "x")
+    assert exprgrad.compile(f.formula, wrt=["y"], inputs=["x", "y"]).wrt == ("y",)
+    assert exprgrad.compile("a*x", inputs=("x", "a"), backend="numpy").inputs == ("x", "a")
+
+
+def test_inputs_survive_repr_and_pickle():
+    f = exprgrad.compile("b - a", inputs=["a", "b"], optimize=False)
+    assert repr(f) == "exprgrad.compile('b - a', inputs=['a', 'b'], optimize=False)"
+    for again in (pickle.loads(pickle.dumps(f)), eval(repr(f), {"exprgrad": exprgrad})):
+        assert again.inputs == ("a", "b") and again(1.0, 3.0) == 2.0
+    plain = exprgrad.compile("b - a", inputs=["b", "a"])  # the order of appearance
+    assert repr(plain) == "exprgrad.compile('b - a')"
+
+
+@settings(max_examples=30)
+@given(st.permutations(["a", "b", "c", "d"]), st.lists(st.floats(-2, 2), min_size=4, max_size=4))
+def test_positional_calls_flat_and_hessian_follow_inputs(order, values):
+    """Whatever order inputs= names, every vector and matrix is in that order."""
+    formula = "b*sin(a) + c*d*d - a*b*c"
+    f = exprgrad.compile(formula, inputs=order)
+    point = dict(zip(order, values, strict=True))
+    value, grads = f.value_and_grad(**point)
+    assert f(*values) == value and f.value_and_grad(*values) == (value, grads)
+    assert list(grads) == order and f.flat()(values)[1].tolist() == list(grads.values())
+    hessian = exprgrad.compile(formula, wrt=order).hessian(**point)
+    assert f.hessian(*values) == hessian == f.flat_hess()(values).tolist()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "error", "message"),
+    [
+        (["x"], exprgrad.FormulaError, "inputs leaves out 'y'"),
+        (["x", "y", "z"], exprgrad.FormulaError, "inputs lists 'z', which is not an input"),
+        (["x", "y", "x"], exprgrad.FormulaError, "inputs lists 'x' twice"),
+        (["x", 1], exprgrad.ArgumentError, "inputs must be str, not int"),
+        ([], exprgrad.FormulaError, "inputs leaves out 'x', 'y'"),
+    ],
+)
+def test_inputs_must_name_every_input_once(inputs, error, message):
+    with pytest.raises(error, match=message):
+        exprgrad.compile("x*y", inputs=inputs)
 
 
 def test_call_value_and_grad_and_grad_agree():
@@ -304,6 +356,72 @@ def test_ints_are_converted_to_floats_first():
     assert f.value_and_grad(3) == (9.0, {"x": 6.0})
     with pytest.raises(exprgrad.EvaluationError, match="argument 'x' is too large for a float"):
         f(10**400)
+
+
+@pytest.mark.parametrize(
+    ("formula", "ints"),
+    [
+        ("-x*y", (0, 1)),  # int 0 has no sign: -0 * 1.0 would be 0.0, not -0.0
+        ("x - y + 0.5", (2**60 + 1, 2**60)),  # exact: 1.5, where floats give 0.5
+        ("x*y + 0.5", (2**40 + 1, 2**40 + 1)),  # the exact product rounds differently
+        ("x/y", (2**60 + 1, 3)),  # int / int rounds once, floats twice
+        ("x/y + z", (0, -1, 0)),  # 0 / -1 is 0.0, 0.0 / -1.0 is -0.0
+    ],
+)
+def test_ints_compute_what_their_floats_do(formula, ints):
+    """An int argument gives the same bits as the float it converts to: never exact
+    int arithmetic that a later float operand hides from the type checks."""
+    f = exprgrad.compile(formula)
+    floats = tuple(float(v) for v in ints)
+    assert repr(f(*ints)) == repr(f(*floats))
+    assert repr(f.value_and_grad(*ints)) == repr(f.value_and_grad(*floats))
+
+
+_LEAVES = st.sampled_from(["x", "y", "z", "0.5", "3", "-x"])
+_TERMS = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.tuples(inner, st.sampled_from(" + - * / ".split()), inner).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        )
+        | inner.map(lambda t: f"-{t}")
+        | inner.map(lambda t: f"min({t}, 0.25)")
+    ),
+    max_leaves=6,
+)
+_INTS = st.integers(-(2**64), 2**64) | st.integers(-3, 3)
+
+
+@settings(max_examples=200)
+@given(_TERMS, st.tuples(_INTS, _INTS, _INTS))
+def test_int_arguments_match_float_arguments(formula, ints):
+    """Any arithmetic of int arguments, constants and floats: the bits of the float call."""
+    f = exprgrad.compile(f"{formula} + 0 * (x + y + z)")
+    floats = [float(v) for v in ints]
+    for call in (f, f.value_and_grad):
+        try:
+            expected = repr(call(*floats))
+        except exprgrad.EvaluationError as error:
+            with pytest.raises(exprgrad.EvaluationError) as caught:
+                call(*ints)
+            assert str(caught.value) == str(error)
+            continue
+        assert repr(call(*ints)) == expected, (formula, ints)
+
+
+def test_int_arguments_are_converted_in_place():
+    """Ints, what people type most, cost no second call through _retry (the slow path)."""
+    f = exprgrad.compile("sigmoid(a*x + b*y + c)")
+    f.value_and_grad(1.0, 2.0, 3.0, 4.0, 5.0)
+
+    def no_retry(*args):
+        raise AssertionError("an int argument went through _retry")
+
+    f._namespace["_retry"] = no_retry
+    assert f.value_and_grad(1, 2, 3, 4, 5) == f.value_and_grad(1.0, 2.0, 3.0, 4.0, 5.0)
+    assert f(1, 2, 3, 4, 5) == f(1.0, 2.0, 3.0, 4.0, 5.0)
+    with pytest.raises(AssertionError, match="went through _retry"):
+        f(True, 2, 3, 4, 5)  # a bool, a numpy scalar, a string: the slow path, as before
 
 
 def test_an_input_named_self_is_an_ordinary_keyword():

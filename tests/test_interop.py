@@ -3,15 +3,20 @@ compile(sympy expression) (exprgrad/from_sympy.py), and examples/curve_fit.py.""
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 import random
 import runpy
+import subprocess
 import sys
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_codegen import GOLDEN_FORMULAS
 from test_primitives import CASE_LIST, points
 
@@ -57,6 +62,15 @@ def test_flat_names_order_and_fixed_inputs():
     assert len(f.__dict__["_flat_functions"]) == 1
 
 
+def test_fixed_inputs_are_converted_once_not_checked_each_call():
+    f = exprgrad.compile("a*x + b")
+    fun = f.flat(["a"], x=2, b=True)  # converted to floats here, once
+    assert "if type(a) is not float" in fun.source and "type(x)" not in fun.source
+    assert fun([3])[0] == 7.0 and type(fun([3])[0]) is float
+    r = exprgrad.residuals(["a*x - 1"], ["a"], x=2)
+    assert "type(x)" not in r.source and r([1]).tolist() == [1.0]
+
+
 def test_flat_default_names_leave_out_the_fixed_inputs():
     f = exprgrad.compile("(x - t)**2 + y*t")
     fun = f.flat(t=2.0)
@@ -90,6 +104,70 @@ def test_flat_with_scipy_minimize():
     assert np.allclose(result.x, [2.5, -2.5], atol=1e-6)
 
 
+ROSEN = " + ".join(f"100*(x{i + 1} - x{i}**2)**2 + (1 - x{i})**2" for i in range(9))
+ROSEN_INPUTS = [f"x{i}" for i in range(10)]
+
+
+def test_flat_follows_compile_inputs():
+    """Inputs in order of first appearance put x1 before x0 here, so flat() took scipy's
+    vector in another order (2734.6 against scipy.optimize.rosen's 2057.0); inputs=
+    names the order, and flat, hessian and positional calls follow it."""
+    optimize = pytest.importorskip("scipy.optimize")
+    x = np.linspace(-1.0, 2.0, 10) ** 3
+    assert exprgrad.compile(ROSEN).inputs[:3] == ("x1", "x0", "x2")
+    f = exprgrad.compile(ROSEN, inputs=ROSEN_INPUTS)
+    assert f.inputs == f.wrt == tuple(ROSEN_INPUTS) and f.flat().names == f.inputs
+    value, gradient = f.flat()(x)
+    assert value == pytest.approx(optimize.rosen(x), rel=1e-14)
+    assert np.allclose(gradient, optimize.rosen_der(x), rtol=1e-13, atol=0)
+    assert f(*x.tolist()) == value
+    assert np.allclose(f.hessian(*x.tolist()), optimize.rosen_hess(x), rtol=1e-13, atol=1e-12)
+
+
+def test_flat_hess_and_hessp_for_scipy():
+    optimize = pytest.importorskip("scipy.optimize")
+    f = exprgrad.compile(ROSEN, inputs=ROSEN_INPUTS)
+    fun, hess, hessp = f.flat(), f.flat_hess(), f.flat_hessp()
+    assert hess.names == hessp.names == fun.names == tuple(ROSEN_INPUTS)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x, p = rng.normal(size=10), rng.normal(size=10)
+        assert np.allclose(hess(x), optimize.rosen_hess(x), rtol=1e-13, atol=1e-12)
+        assert isinstance(hess(x), np.ndarray) and hess(x).shape == (10, 10)
+        assert np.allclose(hessp(x, p), optimize.rosen_hess_prod(x, p), rtol=1e-13, atol=1e-11)
+        assert hessp(x.tolist(), list(p)).tolist() == hessp(x, p).tolist()
+    x0 = np.full(10, -1.2)
+    for method, ours, theirs in [
+        ("trust-exact", {"hess": hess}, {"hess": optimize.rosen_hess}),
+        ("Newton-CG", {"hessp": hessp}, {"hessp": optimize.rosen_hess_prod}),
+    ]:
+        options = {"xtol": 1e-10} if method == "Newton-CG" else {}
+        result = optimize.minimize(fun, x0, jac=True, method=method, options=options, **ours)
+        scipys = optimize.minimize(
+            optimize.rosen, x0, jac=optimize.rosen_der, method=method, options=options, **theirs
+        )
+        assert result.success and np.allclose(result.x, np.ones(10), atol=1e-7), method
+        assert np.allclose(result.x, scipys.x, atol=1e-9) and result.nit == scipys.nit
+    # names and fixed inputs as flat() takes them; the vector's order is the rows' order
+    g = exprgrad.compile("a*x**2*y + sin(x*y)")
+    point = dict(a=0.5, x=1.5, y=-0.7)
+    full = exprgrad.compile(g.formula, wrt=["y", "x"]).hessian(**point)
+    assert g.flat_hess(["y", "x"], a=0.5)([-0.7, 1.5]).tolist() == full
+    product = g.flat_hessp("y, x", a=0.5)([-0.7, 1.5], [1.0, 0.0]).tolist()
+    assert product == [full[0][0], full[1][0]]
+    with pytest.raises(ValueError, match="p has 3 entries; expected 2"):
+        g.flat_hessp(["y", "x"], a=0.5)([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="missing fixed input.*'a'"):
+        g.flat_hess(["y", "x"])
+
+
+def test_flat_hess_without_numpy_returns_lists(monkeypatch):
+    monkeypatch.setattr(interop, "_numpy", lambda: None)
+    f = exprgrad.compile(ROSENBROCK)
+    assert f.flat_hess()([1.0, 1.0]) == [[802.0, -400.0], [-400.0, 200.0]]
+    assert f.flat_hessp()([1.0, 1.0], [1.0, 0.0]) == [802.0, -400.0]
+
+
 def test_flat_bad_input():
     f = exprgrad.compile("a*x + b")
     fun = f.flat(["a", "x"], b=1.0)
@@ -115,6 +193,23 @@ def test_flat_bad_input():
         f.flat(["a", "x"], b=None)
     with pytest.raises(TypeError, match="names must be str"):
         f.flat([1, 2], b=1.0)
+    # not a vector at all: named as such, not "'NoneType' object is not iterable", and a
+    # dict's keys are not taken for its values
+    for bad in (None, {"a": 1.0, "x": 2.0}, "ab", 3.0):
+        with pytest.raises(exprgrad.ArgumentError, match="the vector must be a list, tuple"):
+            fun(bad)
+    with pytest.raises(exprgrad.ArgumentError, match="parameter vector must be a list"):
+        exprgrad.residuals(["a*x - 1"], ["a"], x=1.0)({"a": 1.0})
+
+
+def test_messages_say_each_word_once():
+    f = exprgrad.compile("a*x + b")
+    with pytest.raises(ValueError) as caught:
+        f.flat(["a", "z"], b=1.0, x=2.0)
+    assert "names names" not in str(caught.value) and "'z'" in str(caught.value)
+    with pytest.raises(ValueError) as caught:
+        f.flat(["a", "a"], b=1.0, x=2.0)
+    assert "names names" not in str(caught.value)
 
 
 # --- residuals -------------------------------------------------------------------------------
@@ -135,6 +230,18 @@ def test_residuals_and_their_jacobian():
     assert np.isfinite(r.jac([2.0, -1.0])).all()
     assert "def residuals(a, b):" in r.source and "def jacobian(a, b):" in r.source
     assert repr(r) == f"exprgrad.residuals({formulas!r}, wrt=['a', 'b'])"
+
+
+def test_residuals_repr_keeps_the_fixed_inputs():
+    r = exprgrad.residuals(["a*t - c", "lambda*a"], ["a"], c=2, t=0.5, **{"lambda": 3})
+    assert repr(r) == (
+        "exprgrad.residuals(['a*t - c', 'lambda*a'], wrt=['a'], t=0.5, c=2.0, **{'lambda': 3.0})"
+    )
+    again = eval(repr(r), {"exprgrad": exprgrad})
+    assert again([1.5]).tolist() == r([1.5]).tolist() == [-1.25, 4.5]
+    s = exprgrad.residuals(["wrt*x - 1"], ["x"], wrt=3.0)  # an input called wrt
+    assert repr(s) == "exprgrad.residuals(['wrt*x - 1'], ['x'], wrt=3.0)"
+    assert eval(repr(s), {"exprgrad": exprgrad})([1.0]).tolist() == [2.0]
 
 
 def test_residuals_wrt_fixed_and_sympy():
@@ -240,6 +347,50 @@ def test_sympy_formula_text():
     assert exprgrad.compile(2 * x, wrt=["x"]).grad(x=1.0) == {"x": 2.0}
 
 
+def test_sympy_inverse_hyperbolic_functions_are_primitives():
+    """Not rewritten through log and sqrt: log(x + sqrt(x*x + 1)) is inf at 1e200, raises
+    at -1e8 (log(0)), is off by 7.6e-6 at -1e6; 0.5*log((1 + x)/(1 - x)) is 0 at 1e-17."""
+    x = sp.Symbol("x", real=True)
+    for function, name, where in [
+        (sp.asinh, "asinh", [1e200, -1e8, -1e6, 1e-17]),
+        (sp.acosh, "acosh", [1e200, 1.5]),
+        (sp.atanh, "atanh", [1e-17, -0.5]),
+    ]:
+        f = exprgrad.compile(function(x))
+        assert f.formula == f"{name}(x)"
+        for point in where:
+            assert f(x=point) == getattr(math, name)(point), (name, point)
+    assert formula_text(sp.asinh(2 * x) * sp.atanh(x)) == "asinh(2 * x) * atanh(x)"
+
+
+# sympy's elementary functions of one argument, and mpmath's spelling of each
+SYMPY_UNARY = {name: name for name in "exp log sin cos tan asin acos atan sinh cosh tanh asinh "
+               "acosh atanh erf".split()}  # fmt: skip
+
+
+@settings(max_examples=150)
+@given(st.sampled_from(sorted(SYMPY_UNARY)), st.floats(allow_nan=False, allow_infinity=False))
+def test_sympy_functions_are_accurate(name, x):
+    """compile(sympy function) is within 2 ulp of the exact value, or an EvaluationError
+    where it is undefined or overflows: not a rewriting that overflows or cancels."""
+    mpmath = pytest.importorskip("mpmath")
+    f = _compiled_sympy(name)
+    with mpmath.workdps(60):
+        exact = getattr(mpmath, SYMPY_UNARY[name])(mpmath.mpf(x))
+        finite = isinstance(exact, mpmath.mpf) and mpmath.isfinite(exact)
+        if not finite or abs(exact) > sys.float_info.max:
+            with pytest.raises(exprgrad.EvaluationError):
+                f(x=x)
+            return
+        got = f(x=x)
+        assert abs(got - exact) <= 2 * math.ulp(float(exact)), (name, x, got)
+
+
+@functools.cache
+def _compiled_sympy(name):
+    return exprgrad.compile(getattr(sp, name)(sp.Symbol("x", real=True)))
+
+
 def test_sympy_shared_subexpressions_are_written_once():
     x = sp.Symbol("x", real=True)
     expr = x
@@ -259,6 +410,12 @@ def test_sympy_shared_subexpressions_are_written_once():
     [
         (lambda x, y: sp.Derivative(sp.Function("f")(x), x), "sympy's Derivative has no"),
         (lambda x, y: sp.Function("f")(x) + y, "sympy's undefined function f has no"),
+        (lambda x, y: sp.Function("f")(x), "sympy's undefined function f has no"),
+        (lambda x, y: sp.Integer(10**5000) + x, "number 1.0000e\\+5000 is too large for a float"),
+        (lambda x, y: -sp.Integer(10**400) * x, "number 1.0000e\\+400 is too large"),
+        (lambda x, y: x / sp.Rational(1, 10**400), "number 1.0000e\\+400 is too large"),
+        (lambda x, y: sp.Float("1e400") * x, "number 1.0000e\\+400 is too large"),
+        (lambda x, y: sp.Float("nan") * x, "sympy's NaN has no counterpart"),
         (lambda x, y: sp.Integral(x, x), "sympy's Integral has no counterpart"),
         (lambda x, y: sp.I * x, "sympy's ImaginaryUnit has no counterpart"),
         (lambda x, y: sp.oo * x, "sympy's Infinity has no counterpart"),
@@ -278,6 +435,60 @@ def test_sympy_nodes_without_counterpart(make, message):
     x, y = sp.symbols("x y", real=True)
     with pytest.raises(exprgrad.FormulaError, match=message):
         exprgrad.compile(make(x, y))
+
+
+def test_sympy_exact_numbers_become_the_nearest_float():
+    """Near 1, tiny or huge exact numbers are rounded once, correctly, not refused as too
+    large (10**400 / (10**400 + 1) was) nor rounded twice (float() of a sympy Float
+    below 2**-1022 is)."""
+    x = sp.Symbol("x", real=True)
+    assert exprgrad.compile(sp.Rational(10**400 + 1, 10**400) * x)(x=3.0) == 3.0
+    assert exprgrad.compile(sp.Rational(10**400 - 1, 3 * 10**400) * x)(x=3.0) == 1.0
+    assert exprgrad.compile(x / 10**400)(x=1e300) == 0.0  # 1e-400 rounds to 0, as in IEEE
+    assert exprgrad.compile(x + sp.Rational(1, 10**400))(x=0.0) == 0.0
+    assert exprgrad.compile(x + sp.Rational(3, 10**324))(x=0.0) == 5e-324  # the subnormal
+    assert exprgrad.compile(x + sp.Integer(2**53 + 1))(x=0.0) == 2.0**53  # ties to even
+    assert exprgrad.compile(x + sp.Integer(10**300))(x=0.0) == 1e300
+    assert exprgrad.compile(x * sp.Float("1e-400", 30))(x=1.0) == 0.0
+    # 2.5 + 2**-60 units of the smallest subnormal: 3 units, not 2 (rounded to 53 bits first)
+    tiny = sp.Float(sp.Rational(5 * 2**60 + 2, 2**61) / 2**1074, 40)
+    assert exprgrad.compile(x * tiny)(x=1.0) == 3 * 2.0**-1074
+    assert formula_text(sp.Rational(1, 3) * x) == "x / 3"  # small parts: still as written
+    assert formula_text(sp.Rational(10**20, 3) * x) == f"{10**20 / 3!r} * x"
+
+
+def _nearest(exact: Fraction, value: float) -> bool:
+    """Is value a float nearest to the exact number (ties: the even one)?"""
+    if math.isinf(value):
+        return False
+    error = abs(Fraction(value) - exact)
+    for neighbour in (math.nextafter(value, math.inf), math.nextafter(value, -math.inf)):
+        if math.isfinite(neighbour):
+            other = abs(Fraction(neighbour) - exact)
+            if other < error or (other == error and int(value / math.ulp(value)) % 2):
+                return False
+    return True
+
+
+@settings(max_examples=120)
+@given(
+    st.integers(-(10**330), 10**330),
+    st.integers(1, 10**340) | st.sampled_from([1, 3, 2**1074, 10**400]),
+    st.sampled_from(["rational", "float"]),
+)
+def test_sympy_numbers_round_correctly(p, q, kind):
+    """Every exact number (a Rational, or a Float of 200 bits) is the float nearest it, or
+    a FormulaError only when that nearest float would be beyond the largest."""
+    x = sp.Symbol("x", real=True)
+    number = sp.Rational(p, q) if kind == "rational" else sp.Float(sp.Rational(p, q), 60)
+    exact = Fraction(int(sp.Rational(number).p), int(sp.Rational(number).q))
+    try:
+        value = exprgrad.compile(x + number)(x=0.0)
+    except exprgrad.FormulaError:
+        biggest = Fraction(sys.float_info.max)
+        assert abs(exact) >= biggest + Fraction(math.ulp(sys.float_info.max)) / 2
+        return
+    assert _nearest(exact, value), (p, q, value)
 
 
 def test_not_a_formula():
@@ -309,3 +520,24 @@ def test_curve_fit_example(capsys, monkeypatch, tmp_path):
         assert "matplotlib is not installed" in out
     else:
         assert picture.stat().st_size > 0 and f"saved {picture}" in out
+
+
+def test_flat_and_residuals_without_numpy_installed():
+    """Not only _numpy() patched: a process where `import numpy` fails, as on a machine
+    without it, and where compiling and calling never imports it."""
+    code = """if True:
+        import sys
+        import exprgrad
+        f = exprgrad.compile("100*(x1 - x0**2)**2 + (1 - x0)**2", inputs=["x0", "x1"])
+        f.value_and_grad(1, 2), f.hessian(1.0, 2.0)
+        assert "numpy" not in sys.modules, "the core imported numpy"
+        sys.modules["numpy"] = None  # from here on, import numpy raises ImportError
+        assert f.flat()([1.0, 2.0]) == (100.0, [-400.0, 200.0])
+        assert f.flat_hess()((1, 2)) == [[402.0, -400.0], [-400.0, 200.0]]
+        assert f.flat_hessp()([1.0, 2.0], [1, 0]) == [402.0, -400.0]
+        r = exprgrad.residuals(["a - 1", "a*b"])
+        assert r([2.0, 3.0]) == [1.0, 6.0] and r.jac([2.0, 3.0]) == [[1.0, 0.0], [3.0, 2.0]]
+        print("ok")
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout == "ok\n", done.stderr

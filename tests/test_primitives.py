@@ -44,6 +44,9 @@ CASES: dict[str, list[tuple[str, dict[str, tuple[float, float]]]]] = {
     "sinh": [("sinh(a)", {})],
     "cosh": [("cosh(a)", {})],
     "tanh": [("tanh(a)", {})],
+    "asinh": [("asinh(a)", {}), ("asinh(a * b)", {"a": (-3e5, 3e5)})],
+    "acosh": [("acosh(a)", {"a": (1.01, 4.0)})],
+    "atanh": [("atanh(a)", {"a": UNIT})],
     "abs": [("abs(a)", {})],
     "sigmoid": [("sigmoid(a)", {"a": (-6.0, 6.0)})],
     "relu": [("relu(a)", {})],
@@ -140,6 +143,8 @@ def test_numpy_spelling_matches_python(primitive):
         "acos": UNIT,
         "log1p": (-0.9, 3.0),
         "pow": POSITIVE,
+        "acosh": (1.5, 4.0),  # a * 0.75 stays at 1 or above
+        "atanh": UNIT,
     }.get(primitive.name, WIDE)
     for _ in range(5):
         args = [rng.uniform(*domain) for _ in range(arity)]
@@ -234,6 +239,67 @@ def test_log1p_and_expm1_keep_precision_near_zero():
     assert exprgrad.compile("expm1(x)").value_and_grad(x=1e-20) == (1e-20, {"x": 1.0})
     value, grads = exprgrad.compile("log1p(x)").value_and_grad(x=1e20)
     assert close(value, math.log(1e20)) and close(grads["x"], 1e-20)
+
+
+def _mp_close(got: float, exact, rel: float = 4e-16) -> bool:
+    return got == float(exact) or abs(got - exact) <= rel * abs(exact)
+
+
+@pytest.mark.parametrize(
+    "x", [1e200, -1e200, 1e8, -1e8, -1e6, 1e-17, -1e-300, 5e-324, 0.5, 1.7976931348623157e308]
+)
+def test_asinh_is_accurate_everywhere(x):
+    """Not log(x + sqrt(x*x + 1)), which overflows (1e200), cancels (-1e8: log(0) raises;
+    -1e6: off by 7.6e-6) or loses x (1e-17); the derivative hypot(x, 1) doesn't overflow."""
+    mpmath = pytest.importorskip("mpmath")
+    value, grads = exprgrad.compile("asinh(x)").value_and_grad(x=x)
+    with mpmath.workdps(50):
+        assert _mp_close(value, mpmath.asinh(x)), value
+        assert _mp_close(grads["x"], 1 / mpmath.sqrt(mpmath.mpf(x) ** 2 + 1)), grads
+
+
+@pytest.mark.parametrize("x", [1e200, 1.7976931348623157e308, 1e8, 1 + 2**-52, 2.0])
+def test_acosh_is_accurate_everywhere(x):
+    mpmath = pytest.importorskip("mpmath")
+    value, grads = exprgrad.compile("acosh(x)").value_and_grad(x=x)
+    with mpmath.workdps(50):
+        x = mpmath.mpf(x)
+        assert _mp_close(value, mpmath.acosh(x)), value
+        assert _mp_close(grads["x"], 1 / mpmath.sqrt((x - 1) * (x + 1)), 1e-15), grads
+
+
+@pytest.mark.parametrize("x", [1e-17, -1e-300, 0.5, -0.999999, 1 - 2**-53])
+def test_atanh_is_accurate_everywhere(x):
+    mpmath = pytest.importorskip("mpmath")
+    value, grads = exprgrad.compile("atanh(x)").value_and_grad(x=x)
+    with mpmath.workdps(50):
+        x = mpmath.mpf(x)
+        assert _mp_close(value, mpmath.atanh(x)), value
+        assert _mp_close(grads["x"], 1 / ((1 - x) * (1 + x)), 1e-15), grads
+
+
+@pytest.mark.parametrize(
+    ("formula", "x", "message"),
+    [
+        ("acosh(x)", 0.5, "acosh of a number below 1"),
+        ("acosh(x)", -2.0, "acosh of a number below 1"),
+        ("atanh(x)", 1.0, "atanh of a number outside"),
+        ("atanh(x)", -1.0, "atanh of a number outside"),
+        ("atanh(x)", 3.0, "atanh of a number outside"),
+    ],
+)
+def test_inverse_hyperbolic_domain_errors(formula, x, message):
+    f = exprgrad.compile(formula)
+    for call in (f, f.value_and_grad):
+        with pytest.raises(exprgrad.EvaluationError, match=message):
+            call(x=x)
+
+
+def test_acosh_at_one_has_an_infinite_derivative():
+    f = exprgrad.compile("acosh(x)")
+    assert f(x=1.0) == 0.0
+    with pytest.raises(exprgrad.EvaluationError):
+        f.value_and_grad(x=1.0)
 
 
 def test_integer_power_of_negative_base_is_real():

@@ -3,12 +3,17 @@
 
 def forward(label, a, x, b, y, c):
     try:
+        if type(label) is not float: label = _to_float(label)
+        if type(a) is not float: a = _to_float(a)
+        if type(x) is not float: x = _to_float(x)
+        if type(b) is not float: b = _to_float(b)
+        if type(y) is not float: y = _to_float(y)
+        if type(c) is not float: c = _to_float(c)
         t1 = a * x                # a*x
         t2 = b * y                # b*y
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # (a*x + b*y + c)
         t5 = label * t4           # label*(a*x + b*y + c)
-        if type(t5) is not float: raise _NotFloat
         t6 = 1.0 if 1.0 <= t5 else t5  # min(1, label*(a*x + b*y + c))
         return t6
     except (TypeError, _NotFloat) as error:  # an argument is not a float
@@ -19,13 +24,18 @@ def forward(label, a, x, b, y, c):
 
 def value_and_grad(label, a, x, b, y, c):
     try:
+        if type(label) is not float: label = _to_float(label)
+        if type(a) is not float: a = _to_float(a)
+        if type(x) is not float: x = _to_float(x)
+        if type(b) is not float: b = _to_float(b)
+        if type(y) is not float: y = _to_float(y)
+        if type(c) is not float: c = _to_float(c)
         # forward
         t1 = a * x                # a*x
         t2 = b * y                # b*y
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # (a*x + b*y + c)
         t5 = label * t4           # label*(a*x + b*y + c)
-        if type(t5) is not float: raise _NotFloat
         t6 = 1.0 if 1.0 <= t5 else t5  # min(1, label*(a*x + b*y + c))
         # backward
         t7 = 0.0 if t6 == t6 else t6  # min(1, label*(a*x + b*y + c))

@@ -4,10 +4,11 @@
 
 def forward(print_, exec_, x):
     try:
-        if type(x) is not float: raise _NotFloat
+        if type(print_) is not float: print_ = _to_float(print_)
+        if type(exec_) is not float: exec_ = _to_float(exec_)
+        if type(x) is not float: x = _to_float(x)
         lambda_ = 2.0 * print_    # 2*print
         t1 = lambda_ - exec_      # lambda - exec
-        if type(t1) is not float: raise _NotFloat
         t2 = math.log(t1)         # log(lambda - exec)
         t3 = _min(x, 0.5, (-2.0))  # min(x, 0.5, -2)
         t4 = t2 + t3              # log(lambda - exec) + min(x, 0.5, -2)
@@ -20,11 +21,12 @@ def forward(print_, exec_, x):
 
 def value_and_grad(print_, exec_, x):
     try:
-        if type(x) is not float: raise _NotFloat
+        if type(print_) is not float: print_ = _to_float(print_)
+        if type(exec_) is not float: exec_ = _to_float(exec_)
+        if type(x) is not float: x = _to_float(x)
         # forward
         lambda_ = 2.0 * print_    # 2*print
         t1 = lambda_ - exec_      # lambda - exec
-        if type(t1) is not float: raise _NotFloat
         t2 = math.log(t1)         # log(lambda - exec)
         t3 = _min(x, 0.5, (-2.0))  # min(x, 0.5, -2)
         t4 = t2 + t3              # log(lambda - exec) + min(x, 0.5, -2)

@@ -3,11 +3,15 @@
 
 def forward(a, x, b, y, c):
     try:
+        if type(a) is not float: a = _to_float(a)
+        if type(x) is not float: x = _to_float(x)
+        if type(b) is not float: b = _to_float(b)
+        if type(y) is not float: y = _to_float(y)
+        if type(c) is not float: c = _to_float(c)
         t1 = a * x                # a*x
         t2 = b * y                # b*y
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # a*x + b*y + c
-        if type(t4) is not float: raise _NotFloat
         t5 = _sigmoid(t4)         # sigmoid(a*x + b*y + c)
         return t5
     except (TypeError, _NotFloat) as error:  # an argument is not a float
@@ -18,12 +22,16 @@ def forward(a, x, b, y, c):
 
 def value_and_grad(a, x, b, y, c):
     try:
+        if type(a) is not float: a = _to_float(a)
+        if type(x) is not float: x = _to_float(x)
+        if type(b) is not float: b = _to_float(b)
+        if type(y) is not float: y = _to_float(y)
+        if type(c) is not float: c = _to_float(c)
         # forward
         t1 = a * x                # a*x
         t2 = b * y                # b*y
         t3 = t1 + t2              # a*x + b*y
         t4 = t3 + c               # a*x + b*y + c
-        if type(t4) is not float: raise _NotFloat
         t5 = _sigmoid(t4)         # sigmoid(a*x + b*y + c)
         # backward
         t6 = 1.0 - t5             # sigmoid(a*x + b*y + c)

@@ -3,9 +3,9 @@
 
 def forward(w, x):
     try:
-        if type(x) is not float: raise _NotFloat
+        if type(w) is not float: w = _to_float(w)
+        if type(x) is not float: x = _to_float(x)
         t1 = w * x                # w*x
-        if type(t1) is not float: raise _NotFloat
         t2 = _softplus(t1)        # softplus(w*x)
         t3 = math.erf(x)          # erf(x)
         t4 = t3 / 2.5066282746310002  # erf(x)/sqrt(2*pi)
@@ -21,10 +21,10 @@ def forward(w, x):
 
 def value_and_grad(w, x):
     try:
-        if type(x) is not float: raise _NotFloat
+        if type(w) is not float: w = _to_float(w)
+        if type(x) is not float: x = _to_float(x)
         # forward
         t1 = w * x                # w*x
-        if type(t1) is not float: raise _NotFloat
         t2 = _softplus(t1)        # softplus(w*x)
         t3 = math.erf(x)          # erf(x)
         t4 = t3 / 2.5066282746310002  # erf(x)/sqrt(2*pi)

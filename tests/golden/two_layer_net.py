@@ -8,23 +8,36 @@
 
 def forward(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label):
     try:
+        if type(a1) is not float: a1 = _to_float(a1)
+        if type(x) is not float: x = _to_float(x)
+        if type(b1) is not float: b1 = _to_float(b1)
+        if type(y) is not float: y = _to_float(y)
+        if type(c1) is not float: c1 = _to_float(c1)
+        if type(a2) is not float: a2 = _to_float(a2)
+        if type(b2) is not float: b2 = _to_float(b2)
+        if type(c2) is not float: c2 = _to_float(c2)
+        if type(a3) is not float: a3 = _to_float(a3)
+        if type(b3) is not float: b3 = _to_float(b3)
+        if type(c3) is not float: c3 = _to_float(c3)
+        if type(a4) is not float: a4 = _to_float(a4)
+        if type(b4) is not float: b4 = _to_float(b4)
+        if type(c4) is not float: c4 = _to_float(c4)
+        if type(d4) is not float: d4 = _to_float(d4)
+        if type(label) is not float: label = _to_float(label)
         t1 = a1 * x               # a1*x
         t2 = b1 * y               # b1*y
         t3 = t1 + t2              # a1*x + b1*y
         t4 = t3 + c1              # a1*x + b1*y + c1
-        if type(t4) is not float: raise _NotFloat
         n1 = 0.0 if t4 <= 0.0 else t4  # relu(a1*x + b1*y + c1)
         t5 = a2 * x               # a2*x
         t6 = b2 * y               # b2*y
         t7 = t5 + t6              # a2*x + b2*y
         t8 = t7 + c2              # a2*x + b2*y + c2
-        if type(t8) is not float: raise _NotFloat
         n2 = 0.0 if t8 <= 0.0 else t8  # relu(a2*x + b2*y + c2)
         t9 = a3 * x               # a3*x
         t10 = b3 * y              # b3*y
         t11 = t9 + t10            # a3*x + b3*y
         t12 = t11 + c3            # a3*x + b3*y + c3
-        if type(t12) is not float: raise _NotFloat
         n3 = 0.0 if t12 <= 0.0 else t12  # relu(a3*x + b3*y + c3)
         t13 = a4 * n1             # a4*n1
         t14 = b4 * n2             # b4*n2
@@ -34,7 +47,6 @@ def forward(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label):
         score = t17 + d4          # a4*n1 + b4*n2 + c4*n3 + d4
         t18 = label * score       # label*score
         t19 = 1.0 - t18           # 1 - label*score
-        if type(t19) is not float: raise _NotFloat
         t20 = 0.0 if 0.0 >= t19 else t19  # max(0, 1 - label*score)
         return t20
     except (TypeError, _NotFloat) as error:  # an argument is not a float
@@ -47,24 +59,37 @@ def forward(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label):
 
 def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, label):
     try:
+        if type(a1) is not float: a1 = _to_float(a1)
+        if type(x) is not float: x = _to_float(x)
+        if type(b1) is not float: b1 = _to_float(b1)
+        if type(y) is not float: y = _to_float(y)
+        if type(c1) is not float: c1 = _to_float(c1)
+        if type(a2) is not float: a2 = _to_float(a2)
+        if type(b2) is not float: b2 = _to_float(b2)
+        if type(c2) is not float: c2 = _to_float(c2)
+        if type(a3) is not float: a3 = _to_float(a3)
+        if type(b3) is not float: b3 = _to_float(b3)
+        if type(c3) is not float: c3 = _to_float(c3)
+        if type(a4) is not float: a4 = _to_float(a4)
+        if type(b4) is not float: b4 = _to_float(b4)
+        if type(c4) is not float: c4 = _to_float(c4)
+        if type(d4) is not float: d4 = _to_float(d4)
+        if type(label) is not float: label = _to_float(label)
         # forward
         t1 = a1 * x               # a1*x
         t2 = b1 * y               # b1*y
         t3 = t1 + t2              # a1*x + b1*y
         t4 = t3 + c1              # a1*x + b1*y + c1
-        if type(t4) is not float: raise _NotFloat
         n1 = 0.0 if t4 <= 0.0 else t4  # relu(a1*x + b1*y + c1)
         t5 = a2 * x               # a2*x
         t6 = b2 * y               # b2*y
         t7 = t5 + t6              # a2*x + b2*y
         t8 = t7 + c2              # a2*x + b2*y + c2
-        if type(t8) is not float: raise _NotFloat
         n2 = 0.0 if t8 <= 0.0 else t8  # relu(a2*x + b2*y + c2)
         t9 = a3 * x               # a3*x
         t10 = b3 * y              # b3*y
         t11 = t9 + t10            # a3*x + b3*y
         t12 = t11 + c3            # a3*x + b3*y + c3
-        if type(t12) is not float: raise _NotFloat
         n3 = 0.0 if t12 <= 0.0 else t12  # relu(a3*x + b3*y + c3)
         t13 = a4 * n1             # a4*n1
         t14 = b4 * n2             # b4*n2
@@ -74,7 +99,6 @@ def value_and_grad(a1, x, b1, y, c1, a2, b2, c2, a3, b3, c3, a4, b4, c4, d4, lab
         score = t17 + d4          # a4*n1 + b4*n2 + c4*n3 + d4
         t18 = label * score       # label*score
         t19 = 1.0 - t18           # 1 - label*score
-        if type(t19) is not float: raise _NotFloat
         t20 = 0.0 if 0.0 >= t19 else t19  # max(0, 1 - label*score)
         # backward
         t21 = 0.0 if t20 == t20 else t20  # max(0, 1 - label*score)
