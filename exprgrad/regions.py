@@ -105,6 +105,17 @@ def known_conditions(region: Region) -> dict[int, bool]:
     return known or {}
 
 
+def unsettled(chain: Guard | None, region: Region) -> list[Guard]:
+    """The guards of the chain (outermost first) that do not hold everywhere in the region.
+    A chain inside one of an Either's chains is not inside the Either: in
+    where(b > 0, a*a, 0) + where(c > 0, a, 0), a is needed when b > 0 or c > 0, and a
+    contribution made under b > 0 must still test b > 0 there."""
+    if chain is None:
+        return []
+    known = known_conditions(region)
+    return [g for g in chain.chain() if known.get(g.condition) != g.taken]
+
+
 class Guards:
     """Interns guards and alternatives, so that equal regions are the same object."""
 
