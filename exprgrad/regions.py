@@ -133,8 +133,10 @@ class Guards:
         return guard
 
     def either(self, found: Sequence[Guard | None]) -> Region:
-        """Any of these chains, simplified: c or not c is their parent, a or (not a and b)
-        is a or b, and a chain inside another is dropped."""
+        """Any of these chains, simplified: (p and c) or (p and not c) is p, and a chain
+        inside another is dropped. a or (not a and b) stays as it is: b's condition may be
+        computed only where not a holds (where(a, 0, where(log(x) > 0, ...))), and a chain
+        is tested from the outside in, so that each condition it reads has been computed."""
         kept: set[Guard | None] = set(found)
         changed = True
         while changed:
@@ -142,14 +144,11 @@ class Guards:
                 return None
             changed = False
             for chain in list(kept):
-                for guard in chain.chain():
-                    twin = self._made.get((id(guard.parent), guard.condition, not guard.taken))
-                    if twin in kept:  # the other side of this guard is there already
-                        kept.discard(chain)
-                        kept.add(self._without(chain, guard))
-                        changed = True
-                        break
-                if changed:
+                twin = self._made.get((id(chain.parent), chain.condition, not chain.taken))
+                if twin in kept:  # the other side of its last guard is there already
+                    kept -= {chain, twin}
+                    kept.add(chain.parent)
+                    changed = True
                     break
         kept = {c for c in kept if not any(o is not c and _under(o, c) for o in kept)}
         if len(kept) == 1:
@@ -162,13 +161,6 @@ class Guards:
         if either is None:
             either = self._made[key] = Either(ordered)
         return either
-
-    def _without(self, chain: Guard, dropped: Guard) -> Guard | None:
-        """The chain with one of its guards left out."""
-        rebuilt = dropped.parent
-        for guard in chain.chain()[dropped.depth :]:
-            rebuilt = self.child(rebuilt, guard.condition, guard.taken)
-        return rebuilt
 
     def union(self, a: Region, b: Region) -> Region:
         if a is b:

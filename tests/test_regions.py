@@ -217,7 +217,10 @@ def test_either_regions_simplify():
     not_a = guards.child(None, 1, False)
     b = guards.child(None, 2, True)
     assert guards.either([a, not_a]) is None  # c or not c: always
-    assert guards.either([a, guards.child(not_a, 2, True)]) is guards.either([a, b])  # a or b
+    # a or (not a and b) is kept: b's condition may be computed only where not a holds
+    a_or_b = guards.either([a, guards.child(not_a, 2, True)])
+    assert a_or_b.chains == (a, guards.child(not_a, 2, True))
+    assert guards.either([guards.child(a, 2, True), guards.child(a, 2, False)]) is a
     assert guards.either([a, guards.child(a, 2, True)]) is a  # inside another: dropped
     both = guards.either([a, b])
     assert isinstance(both, regions.Either) and both is guards.either([b, a])
@@ -255,6 +258,18 @@ def test_a_branch_gradient_stays_in_its_branch_beside_a_sibling_where(formula, b
     assert f.jvp({"a": 2.0, "b": 5.0, "c": 7.0}, **point) == (value, 2.0 * d_da)
     assert f.hvp({"a": 2.0, "b": 5.0, "c": 7.0}, **point) == {"b": 0.0, "a": 2 * d2_da2, "c": 0.0}
     assert f.grad(**point) == exprgrad.compile(formula, backend="numpy").grad(**point)
+
+
+def test_an_if_reads_a_condition_only_where_it_is_computed():
+    # log(a) >= 0.7 is computed only when a >= b*c; the Hessian needs sqrt(b) when c < 0.7,
+    # or when a >= b*c and not log(a) >= 0.7: a or (not a and b) became a or b, whose
+    # `if` read log(a) >= 0.7 where it was never computed (UnboundLocalError)
+    f = exprgrad.compile(
+        "where(a >= b*c, where(log(a) >= 0.7, 1, b), log(b)) * where(c >= 0.7, a, sqrt(b))"
+    )
+    assert f.hessian(a=2.0, b=2.0, c=3.0) == [[0.0, 0.5, 0.0], [0.5, -0.5, 0.0], [0.0] * 3]
+    assert f.hessian(a=7.0, b=2.0, c=3.0) == [[0.0] * 3] * 3
+    assert f.hessian(a=2.0, b=2.0, c=0.5)[1][1] == pytest.approx(0.75 / math.sqrt(2.0), 1e-15)
 
 
 def test_unsettled_guards_are_those_not_holding_everywhere_in_the_region():
