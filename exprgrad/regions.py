@@ -30,12 +30,16 @@ MAX_ALTERNATIVES = 8
 @dataclass(frozen=True, slots=True, eq=False)
 class Guard:
     """One condition on the way down from the top level: `condition` (an op id) is
-    true (taken) or false (not taken). Guards are interned, so chains compare by `is`."""
+    true (taken) or false (not taken). Guards are interned, so chains compare by `is`.
+    facts: (condition, taken) of every guard of the chain, which is what it means; the
+    order matters only to the `if` testing it (outermost first, each condition computed
+    where the guards above it hold)."""
 
     condition: int
     taken: bool
     parent: Guard | None
     depth: int
+    facts: frozenset[tuple[int, bool]]
 
     def chain(self) -> list[Guard]:
         """The guards from the outermost to this one."""
@@ -85,10 +89,18 @@ def prefix(region: Region) -> Guard | None:
     return result
 
 
+def facts(chain: Guard | None) -> frozenset[tuple[int, bool]]:
+    return frozenset() if chain is None else chain.facts
+
+
 def _under(outer: Guard | None, inner: Guard | None) -> bool:
-    while depth(inner) > depth(outer):
-        inner = inner.parent
-    return inner is outer
+    """Does the chain `outer` hold wherever `inner` does (its guards among inner's)?"""
+    return facts(outer) <= facts(inner)
+
+
+def _order(chain: Guard) -> tuple:
+    """A chain's guards as data: a stable order for chains (the same program, the same code)."""
+    return (chain.depth, tuple((g.condition, g.taken) for g in chain.chain()))
 
 
 def contains(outer: Region, inner: Region) -> bool:
@@ -103,6 +115,17 @@ def known_conditions(region: Region) -> dict[int, bool]:
         mine = {} if chain is None else {g.condition: g.taken for g in chain.chain()}
         known = mine if known is None else {c: t for c, t in known.items() if mine.get(c) == t}
     return known or {}
+
+
+def _twins(ordered: list[Guard]) -> tuple[Guard, Guard] | None:
+    """Two chains (p and c), (p and not c) (p the same guards in either), if any."""
+    for k, chain in enumerate(ordered):
+        for other in ordered[k + 1 :]:
+            if (other.condition, other.taken) == (chain.condition, not chain.taken) and facts(
+                other.parent
+            ) == facts(chain.parent):
+                return chain, other
+    return None
 
 
 def unsettled(chain: Guard | None, region: Region) -> list[Guard]:
@@ -126,10 +149,14 @@ class Guards:
         """`parent`, and the condition having this value."""
         if isinstance(parent, Either):  # (a or b) and c: (a and c) or (b and c)
             return self.either([self.child(p, condition, taken) for p in parent.chains])
+        if (condition, taken) in facts(parent):  # known already: no second test
+            return parent
         key = (id(parent), condition, taken)
         guard = self._made.get(key)
         if guard is None:
-            guard = self._made[key] = Guard(condition, taken, parent, depth(parent) + 1)
+            known = facts(parent) | {(condition, taken)}
+            guard = Guard(condition, taken, parent, depth(parent) + 1, known)
+            self._made[key] = guard
         return guard
 
     def either(self, found: Sequence[Guard | None]) -> Region:
@@ -138,28 +165,26 @@ class Guards:
         computed only where not a holds (where(a, 0, where(log(x) > 0, ...))), and a chain
         is tested from the outside in, so that each condition it reads has been computed."""
         kept: set[Guard | None] = set(found)
-        changed = True
-        while changed:
-            if None in kept:
-                return None
-            changed = False
-            for chain in list(kept):
-                twin = self._made.get((id(chain.parent), chain.condition, not chain.taken))
-                if twin in kept:  # the other side of its last guard is there already
-                    kept -= {chain, twin}
-                    kept.add(chain.parent)
-                    changed = True
-                    break
-        kept = {c for c in kept if not any(o is not c and _under(o, c) for o in kept)}
-        if len(kept) == 1:
-            return kept.pop()
-        if len(kept) > MAX_ALTERNATIVES:
-            return prefix(Either(tuple(kept)))
-        ordered = tuple(sorted(kept, key=lambda g: (g.depth, g.condition, g.taken)))
+        while None not in kept:
+            twins = _twins(sorted(kept, key=_order))  # type: ignore[arg-type]
+            if twins is None:
+                break
+            kept -= set(twins)
+            kept.add(twins[0].parent)
+        if None in kept:
+            return None
+        ordered: list[Guard] = []
+        for chain in sorted(kept, key=_order):  # type: ignore[arg-type]  (shorter first)
+            if not any(_under(o, chain) for o in ordered):  # inside one kept: adds nothing
+                ordered.append(chain)
+        if len(ordered) == 1:
+            return ordered[0]
+        if len(ordered) > MAX_ALTERNATIVES:
+            return prefix(Either(tuple(ordered)))
         key = ("either", *(id(g) for g in ordered))
         either = self._made.get(key)
         if either is None:
-            either = self._made[key] = Either(ordered)
+            either = self._made[key] = Either(tuple(ordered))
         return either
 
     def union(self, a: Region, b: Region) -> Region:
