@@ -198,9 +198,26 @@ _UNUSED = object()
 
 def need(program: Program, guards: Guards, *, cut: bool = True) -> list[Region]:
     """For each op, the region in which some output depends on it (None for the top level).
-    Ops nothing depends on get None too (dead code elimination removes them)."""
+    Ops nothing depends on get None too (dead code elimination removes them).
+
+    cut: no op waits for a condition that waits for it. A condition computed from the op
+    is cut off its chains at once (_without_own_conditions); one that waits for it only
+    through the `if` of another op (sqrt(a) needed when t2, or when t19 and t20; t20 read
+    from sqrt(c), needed when t19, or when t2 and sqrt(a) < b) is cut when the walk is
+    done, and the walk is made again."""
     if not any(op.prim == "where" for op in program.ops):
         return [None] * len(program.ops)  # no branches: everything at the top level
+    cuts: dict[int, set[int]] = {}
+    for _ in range(len(program.ops)):
+        needed = _walk(program, guards, cut, cuts)
+        cycle = _region_cycle(program, needed) if cut else None
+        if cycle is None:
+            break
+        cuts.setdefault(cycle[0], set()).add(cycle[1])
+    return needed
+
+
+def _walk(program: Program, guards: Guards, cut: bool, cuts: dict[int, set[int]]) -> list[Region]:
     needed: list[Region | object] = [_UNUSED] * len(program.ops)
     for output in program.outputs():
         needed[output] = None
@@ -211,6 +228,8 @@ def need(program: Program, guards: Guards, *, cut: bool = True) -> list[Region]:
             continue
         if cut and isinstance(region, Either):
             region = needed[i] = _without_own_conditions(program, i, region, guards)
+        if i in cuts:
+            region = needed[i] = guards.either([_cut(c, cuts[i]) for c in chains(region)])
         op = program.ops[i]
         for k, arg in enumerate(op.args):
             edge = region
@@ -219,6 +238,48 @@ def need(program: Program, guards: Guards, *, cut: bool = True) -> list[Region]:
             previous = needed[arg]
             needed[arg] = edge if previous is _UNUSED else guards.union(previous, edge)
     return needed  # type: ignore[return-value]
+
+
+def _cut(chain: Guard | None, conditions: set[int]) -> Guard | None:
+    """The chain above its first guard on one of the conditions."""
+    for guard in [] if chain is None else chain.chain():
+        if guard.condition in conditions:
+            return guard.parent
+    return chain
+
+
+def _region_cycle(program: Program, needed: Sequence[Region]) -> tuple[int, int] | None:
+    """(op, condition of its region) on a cycle of waiting, if there is one: an op waits
+    for its operands and for the conditions of its `if` (operands alone never cycle)."""
+    waits = [
+        [*op.args, *(g.condition for c in chains(needed[i]) if c is not None for g in c.chain())]
+        for i, op in enumerate(program.ops)
+    ]
+    state = [0] * len(program.ops)  # 0 unseen, 1 on the path, 2 done
+    for root in range(len(program.ops)):
+        if state[root]:
+            continue
+        path, nexts = [root], [0]
+        state[root] = 1
+        while path:
+            i, k = path[-1], nexts[-1]
+            if k == len(waits[i]):
+                state[i] = 2
+                path.pop()
+                nexts.pop()
+                continue
+            nexts[-1] += 1
+            j = waits[i][k]
+            if state[j] == 1:  # back on the path: a cycle, with a region's edge in it
+                loop = path[path.index(j) :] + [j]
+                for u, v in zip(loop, loop[1:], strict=False):
+                    if v not in program.ops[u].args:
+                        return u, v
+            elif state[j] == 0:
+                state[j] = 1
+                path.append(j)
+                nexts.append(0)
+    return None
 
 
 def _depends_on(program: Program, value: int, op_id: int) -> bool:

@@ -359,14 +359,10 @@ def _gradient_difference(f, point, name, h=1e-6):
     }
 
 
-@settings(max_examples=40)
-@given(where_formulas(), st.lists(st.floats(0.25, 3.0), min_size=3, max_size=3))
-def test_sibling_and_nested_wheres_agree_with_differences_and_numpy(case, values):
-    formula, margins = case
-    point = dict(zip("abc", values, strict=True))
-    for margin in margins:  # away from every kink: a difference quotient means nothing there
-        m = exprgrad.compile(margin)
-        assume(abs(m(**{k: point[k] for k in m.inputs})) > 1e-3)
+def assert_agrees_with_differences_and_numpy(formula: str, point: dict[str, float]) -> None:
+    """Value, gradient, Hessian, jvp and hvp at a point away from every kink: the gradient
+    against central differences and the numpy backend (0-d arrays), the Hessian against
+    differences of the gradient, jvp and hvp against the gradient and the Hessian."""
     f = exprgrad.compile(formula)
     point = {k: point[k] for k in f.inputs}
     value, grads = f.value_and_grad(**point)
@@ -390,3 +386,36 @@ def test_sibling_and_nested_wheres_agree_with_differences_and_numpy(case, values
     for i, name in enumerate(f.inputs):
         expected = sum(hessian[i][j] * direction[k] for j, k in enumerate(f.inputs))
         assert close(products[name], expected, 1e-12, 1e-12), (formula, name)
+
+
+@settings(max_examples=40)
+@given(where_formulas(), st.lists(st.floats(0.25, 3.0), min_size=3, max_size=3))
+def test_sibling_and_nested_wheres_agree_with_differences_and_numpy(case, values):
+    formula, margins = case
+    point = dict(zip("abc", values, strict=True))
+    for margin in margins:  # away from every kink: a difference quotient means nothing there
+        m = exprgrad.compile(margin)
+        assume(abs(m(**{k: point[k] for k in m.inputs})) > 1e-3)
+    assert_agrees_with_differences_and_numpy(formula, point)
+
+
+# Found by the generator: an `if` that read a condition never computed (UnboundLocalError)
+# or ops whose `if`s waited on each other (an AssertionError while compiling).
+TANGLED_IFS = [
+    # sqrt(a) is needed when b < 1.5, or when sqrt(b) < a and sqrt(c) < b; sqrt(c) when
+    # sqrt(b) < a, or when b < 1.5 and sqrt(a) < b: each if waited for the other
+    "where(b < 1.5, where(sqrt(a) < b, sqrt(c), c*c), where(c > a, c*c, b)) - where(c > 1, b, "
+    "sqrt(a*b)) * where(sqrt(b) < a, where(sqrt(c) < b, sqrt(a), sqrt(c)), sqrt(c*a))",
+    "where(a < 1.5, where(sqrt(b) < a, sqrt(a), b*b), where(sqrt(c) < a, 1, sqrt(c*a))) - "
+    "where(a > 1, sqrt(b*a), where(sqrt(a) < b, b, c*a))",
+    "where(b < 1.5, where(sqrt(b) < c, b*c, sqrt(a*b)), sqrt(b*b)) - where(a > 1, log(c), a*a) "
+    "* where(c < 1.5, where(a < 1.5, 0, c*c), where(b > 1, c, a*b))",
+    "where(b*c > 2, where(sqrt(b) < c, b*b, sqrt(c*c)), log(b)) + "
+    "where(a < 1.5, where(sqrt(a) < b, b, b*b), sqrt(b*c))",
+]
+
+
+@pytest.mark.parametrize("formula", TANGLED_IFS)
+def test_ifs_that_waited_on_each_other(formula):
+    for a, b, c in [(2.3, 1.9, 1.7), (0.6, 2.2, 1.3), (1.3, 0.4, 2.6), (2.6, 1.3, 0.7)]:
+        assert_agrees_with_differences_and_numpy(formula, {"a": a, "b": b, "c": c})
