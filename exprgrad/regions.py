@@ -120,11 +120,11 @@ def known_conditions(region: Region) -> dict[int, bool]:
 def _twins(ordered: list[Guard]) -> tuple[Guard, Guard] | None:
     """Two chains (p and c), (p and not c) (p the same guards in either), if any."""
     for k, chain in enumerate(ordered):
+        other_side = (chain.condition, not chain.taken)
         for other in ordered[k + 1 :]:
-            if (other.condition, other.taken) == (chain.condition, not chain.taken) and facts(
-                other.parent
-            ) == facts(chain.parent):
-                return chain, other
+            if (other.condition, other.taken) == other_side:
+                if facts(other.parent) == facts(chain.parent):
+                    return chain, other
     return None
 
 

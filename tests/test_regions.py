@@ -221,6 +221,14 @@ def test_either_regions_simplify():
     a_or_b = guards.either([a, guards.child(not_a, 2, True)])
     assert a_or_b.chains == (a, guards.child(not_a, 2, True))
     assert guards.either([guards.child(a, 2, True), guards.child(a, 2, False)]) is a
+    # a chain means its guards, in any order: b and a is inside a, and a or (b and a) is a
+    b_a, a_b = guards.child(b, 1, True), guards.child(a, 2, True)
+    assert b_a is not a_b and b_a.facts == a_b.facts == {(1, True), (2, True)}
+    assert guards.either([a, b_a]) is a and guards.either([b_a, a_b]) is a_b
+    # (b and a and c) or (a and b and not c): a and b
+    either = guards.either([guards.child(b_a, 3, True), guards.child(a_b, 3, False)])
+    assert either in (a_b, b_a)
+    assert guards.child(a_b, 1, True) is a_b  # known already: no second test
     assert guards.either([a, guards.child(a, 2, True)]) is a  # inside another: dropped
     both = guards.either([a, b])
     assert isinstance(both, regions.Either) and both is guards.either([b, a])
