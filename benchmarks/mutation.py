@@ -205,8 +205,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "needed[arg] = edge"),
     Mutant("R11", "reverse", REVERSE,
            "a branch's gradient leaves the branch unguarded (0 * inf = nan comes back)",
-           "            while regions.depth(guard) > regions.depth(outer):",
-           "            while False:"),
+           "            for guard in reversed(regions.unsettled(chain, to)):",
+           "            for guard in ():"),
+    Mutant("R12", "reverse", REGIONS,
+           "a contribution made under one chain of an Either region reaches the others "
+           "(where(b > 0, a*a, 0) + where(c > 0, a, 0): d/da = 9 at b = -1, c = 1)",
+           "    known = known_conditions(region)\n",
+           "    known = known_conditions(next(o for o in chains(region) if contains(o, chain)))\n"),
     # --- codegen: exprgrad/codegen.py, exprgrad/helpers.py, Python templates --------------
     Mutant("C1", "codegen", CODEGEN,
            "type guards: only the first input is checked (ints compute exactly, 0 unsigned)",

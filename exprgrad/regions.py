@@ -30,12 +30,16 @@ MAX_ALTERNATIVES = 8
 @dataclass(frozen=True, slots=True, eq=False)
 class Guard:
     """One condition on the way down from the top level: `condition` (an op id) is
-    true (taken) or false (not taken). Guards are interned, so chains compare by `is`."""
+    true (taken) or false (not taken). Guards are interned, so chains compare by `is`.
+    facts: (condition, taken) of every guard of the chain, which is what it means; the
+    order matters only to the `if` testing it (outermost first, each condition computed
+    where the guards above it hold)."""
 
     condition: int
     taken: bool
     parent: Guard | None
     depth: int
+    facts: frozenset[tuple[int, bool]]
 
     def chain(self) -> list[Guard]:
         """The guards from the outermost to this one."""
@@ -85,10 +89,18 @@ def prefix(region: Region) -> Guard | None:
     return result
 
 
+def facts(chain: Guard | None) -> frozenset[tuple[int, bool]]:
+    return frozenset() if chain is None else chain.facts
+
+
 def _under(outer: Guard | None, inner: Guard | None) -> bool:
-    while depth(inner) > depth(outer):
-        inner = inner.parent
-    return inner is outer
+    """Does the chain `outer` hold wherever `inner` does (its guards among inner's)?"""
+    return facts(outer) <= facts(inner)
+
+
+def _order(chain: Guard) -> tuple:
+    """A chain's guards as data: a stable order for chains (the same program, the same code)."""
+    return (chain.depth, tuple((g.condition, g.taken) for g in chain.chain()))
 
 
 def contains(outer: Region, inner: Region) -> bool:
@@ -105,6 +117,28 @@ def known_conditions(region: Region) -> dict[int, bool]:
     return known or {}
 
 
+def _twins(ordered: list[Guard]) -> tuple[Guard, Guard] | None:
+    """Two chains (p and c), (p and not c) (p the same guards in either), if any."""
+    for k, chain in enumerate(ordered):
+        other_side = (chain.condition, not chain.taken)
+        for other in ordered[k + 1 :]:
+            if (other.condition, other.taken) == other_side:
+                if facts(other.parent) == facts(chain.parent):
+                    return chain, other
+    return None
+
+
+def unsettled(chain: Guard | None, region: Region) -> list[Guard]:
+    """The guards of the chain (outermost first) that do not hold everywhere in the region.
+    A chain inside one of an Either's chains is not inside the Either: in
+    where(b > 0, a*a, 0) + where(c > 0, a, 0), a is needed when b > 0 or c > 0, and a
+    contribution made under b > 0 must still test b > 0 there."""
+    if chain is None:
+        return []
+    known = known_conditions(region)
+    return [g for g in chain.chain() if known.get(g.condition) != g.taken]
+
+
 class Guards:
     """Interns guards and alternatives, so that equal regions are the same object."""
 
@@ -115,49 +149,43 @@ class Guards:
         """`parent`, and the condition having this value."""
         if isinstance(parent, Either):  # (a or b) and c: (a and c) or (b and c)
             return self.either([self.child(p, condition, taken) for p in parent.chains])
+        if (condition, taken) in facts(parent):  # known already: no second test
+            return parent
         key = (id(parent), condition, taken)
         guard = self._made.get(key)
         if guard is None:
-            guard = self._made[key] = Guard(condition, taken, parent, depth(parent) + 1)
+            known = facts(parent) | {(condition, taken)}
+            guard = Guard(condition, taken, parent, depth(parent) + 1, known)
+            self._made[key] = guard
         return guard
 
     def either(self, found: Sequence[Guard | None]) -> Region:
-        """Any of these chains, simplified: c or not c is their parent, a or (not a and b)
-        is a or b, and a chain inside another is dropped."""
+        """Any of these chains, simplified: (p and c) or (p and not c) is p, and a chain
+        inside another is dropped. a or (not a and b) stays as it is: b's condition may be
+        computed only where not a holds (where(a, 0, where(log(x) > 0, ...))), and a chain
+        is tested from the outside in, so that each condition it reads has been computed."""
         kept: set[Guard | None] = set(found)
-        changed = True
-        while changed:
-            if None in kept:
-                return None
-            changed = False
-            for chain in list(kept):
-                for guard in chain.chain():
-                    twin = self._made.get((id(guard.parent), guard.condition, not guard.taken))
-                    if twin in kept:  # the other side of this guard is there already
-                        kept.discard(chain)
-                        kept.add(self._without(chain, guard))
-                        changed = True
-                        break
-                if changed:
-                    break
-        kept = {c for c in kept if not any(o is not c and _under(o, c) for o in kept)}
-        if len(kept) == 1:
-            return kept.pop()
-        if len(kept) > MAX_ALTERNATIVES:
-            return prefix(Either(tuple(kept)))
-        ordered = tuple(sorted(kept, key=lambda g: (g.depth, g.condition, g.taken)))
+        while None not in kept:
+            twins = _twins(sorted(kept, key=_order))  # type: ignore[arg-type]
+            if twins is None:
+                break
+            kept -= set(twins)
+            kept.add(twins[0].parent)
+        if None in kept:
+            return None
+        ordered: list[Guard] = []
+        for chain in sorted(kept, key=_order):  # type: ignore[arg-type]  (shorter first)
+            if not any(_under(o, chain) for o in ordered):  # inside one kept: adds nothing
+                ordered.append(chain)
+        if len(ordered) == 1:
+            return ordered[0]
+        if len(ordered) > MAX_ALTERNATIVES:
+            return prefix(Either(tuple(ordered)))
         key = ("either", *(id(g) for g in ordered))
         either = self._made.get(key)
         if either is None:
-            either = self._made[key] = Either(ordered)
+            either = self._made[key] = Either(tuple(ordered))
         return either
-
-    def _without(self, chain: Guard, dropped: Guard) -> Guard | None:
-        """The chain with one of its guards left out."""
-        rebuilt = dropped.parent
-        for guard in chain.chain()[dropped.depth :]:
-            rebuilt = self.child(rebuilt, guard.condition, guard.taken)
-        return rebuilt
 
     def union(self, a: Region, b: Region) -> Region:
         if a is b:
@@ -170,9 +198,26 @@ _UNUSED = object()
 
 def need(program: Program, guards: Guards, *, cut: bool = True) -> list[Region]:
     """For each op, the region in which some output depends on it (None for the top level).
-    Ops nothing depends on get None too (dead code elimination removes them)."""
+    Ops nothing depends on get None too (dead code elimination removes them).
+
+    cut: no op waits for a condition that waits for it. A condition computed from the op
+    is cut off its chains at once (_without_own_conditions); one that waits for it only
+    through the `if` of another op (sqrt(a) needed when t2, or when t19 and t20; t20 read
+    from sqrt(c), needed when t19, or when t2 and sqrt(a) < b) is cut when the walk is
+    done, and the walk is made again."""
     if not any(op.prim == "where" for op in program.ops):
         return [None] * len(program.ops)  # no branches: everything at the top level
+    cuts: dict[int, set[int]] = {}
+    for _ in range(len(program.ops)):
+        needed = _walk(program, guards, cut, cuts)
+        cycle = _region_cycle(program, needed) if cut else None
+        if cycle is None:
+            break
+        cuts.setdefault(cycle[0], set()).add(cycle[1])
+    return needed
+
+
+def _walk(program: Program, guards: Guards, cut: bool, cuts: dict[int, set[int]]) -> list[Region]:
     needed: list[Region | object] = [_UNUSED] * len(program.ops)
     for output in program.outputs():
         needed[output] = None
@@ -183,6 +228,8 @@ def need(program: Program, guards: Guards, *, cut: bool = True) -> list[Region]:
             continue
         if cut and isinstance(region, Either):
             region = needed[i] = _without_own_conditions(program, i, region, guards)
+        if i in cuts:
+            region = needed[i] = guards.either([_cut(c, cuts[i]) for c in chains(region)])
         op = program.ops[i]
         for k, arg in enumerate(op.args):
             edge = region
@@ -191,6 +238,48 @@ def need(program: Program, guards: Guards, *, cut: bool = True) -> list[Region]:
             previous = needed[arg]
             needed[arg] = edge if previous is _UNUSED else guards.union(previous, edge)
     return needed  # type: ignore[return-value]
+
+
+def _cut(chain: Guard | None, conditions: set[int]) -> Guard | None:
+    """The chain above its first guard on one of the conditions."""
+    for guard in [] if chain is None else chain.chain():
+        if guard.condition in conditions:
+            return guard.parent
+    return chain
+
+
+def _region_cycle(program: Program, needed: Sequence[Region]) -> tuple[int, int] | None:
+    """(op, condition of its region) on a cycle of waiting, if there is one: an op waits
+    for its operands and for the conditions of its `if` (operands alone never cycle)."""
+    waits = [
+        [*op.args, *(g.condition for c in chains(needed[i]) if c is not None for g in c.chain())]
+        for i, op in enumerate(program.ops)
+    ]
+    state = [0] * len(program.ops)  # 0 unseen, 1 on the path, 2 done
+    for root in range(len(program.ops)):
+        if state[root]:
+            continue
+        path, nexts = [root], [0]
+        state[root] = 1
+        while path:
+            i, k = path[-1], nexts[-1]
+            if k == len(waits[i]):
+                state[i] = 2
+                path.pop()
+                nexts.pop()
+                continue
+            nexts[-1] += 1
+            j = waits[i][k]
+            if state[j] == 1:  # back on the path: a cycle, with a region's edge in it
+                loop = path[path.index(j) :] + [j]
+                for u, v in zip(loop, loop[1:], strict=False):
+                    if v not in program.ops[u].args:
+                        return u, v
+            elif state[j] == 0:
+                state[j] = 1
+                path.append(j)
+                nexts.append(0)
+    return None
 
 
 def _depends_on(program: Program, value: int, op_id: int) -> bool:

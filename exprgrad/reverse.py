@@ -115,19 +115,16 @@ def differentiate(
 
     def leave(contribution: int, computed_in: regions.Region, to: regions.Region, span) -> int:
         """The contribution as seen from region `to`: itself where some chain of guards of
-        `computed_in` holds, else 0 (each chain left from the inside out)."""
+        `computed_in` holds, else 0 (each chain left from the inside out, testing each of
+        its guards that does not hold everywhere in `to`)."""
         if computed_in is to:
             return contribution
-        zero = builder.const(0.0)
-        outer_chains = regions.chains(to)
-        result = zero
+        result = builder.const(0.0)
         for chain in reversed(regions.chains(computed_in)):
-            outer = next((o for o in outer_chains if regions.contains(o, chain)), None)
-            value, guard = contribution, chain
-            while regions.depth(guard) > regions.depth(outer):
+            value = contribution
+            for guard in reversed(regions.unsettled(chain, to)):
                 branches = (value, result) if guard.taken else (result, value)
                 value = gradient_op("where", (guard.condition, *branches), span)
-                guard = guard.parent
             result = value
         return result
 
