@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import exprgrad
+from exprgrad.ir import CONST, Builder, Program
+from exprgrad.optimize import fold_constants
 from exprgrad.primitives import PRIMITIVES
 
 np = pytest.importorskip("numpy")
@@ -373,3 +375,64 @@ def test_inputs_of_every_kind_and_never_modified():
     with pytest.raises(TypeError, match="missing argument"):
         f(a=1.0)
     assert math.isfinite(f(1.0, 2.0, 3.0))
+
+
+# --- array functions of numbers: folded bit for bit, or refused with the op named ------------
+
+
+@pytest.mark.parametrize("function", ["sum", "mean", "amax", "amin", "logsumexp", "transpose",
+                                      "norm2"])  # fmt: skip
+def test_array_functions_of_a_constant_fold_to_what_numpy_computes(function):
+    """`function(constant)` folds at compile time to the very number (signed zeros, inf and
+    nan included) that the generated numpy code gives for an input holding it."""
+    f = exprgrad.compile(f"{function}(c)", backend="numpy")
+    for c in (-0.0, 0.0, 2.5, -3.0, 1e308, 1e-320, math.inf, -math.inf, math.nan):
+        builder = Builder()
+        value = builder.op(function, builder.const(c))
+        folded = fold_constants(Program(tuple(builder.ops), "", (), value))
+        assert folded.ops[folded.value].prim == CONST, function
+        with np.errstate(all="ignore"):  # the generated code itself (1e308**2 is inf)
+            computed = f._function(f._for([np.asarray(c)]), "forward")(np.asarray(c))
+        assert repr(folded.ops[folded.value].value) == repr(float(computed)), (function, c)
+
+
+@pytest.mark.parametrize(
+    ("formula", "point"),
+    [
+        ("sum(3) + x", {"x": 1.5}),
+        ("norm2(1.5) + x", {"x": 1.5}),
+        ("norm2(pi) - v0", {"v0": 0.5}),
+        ("sum(transpose(2) * x) + mean(4)", {"x": np.ones((2, 3))}),
+        ("logsumexp(1) * sum(x)", {"x": np.ones(3)}),
+    ],
+)
+def test_constant_array_functions_compile_and_agree_with_jax(formula, point):
+    """Constant folding used to run an array function through its (empty) Python spelling:
+    a SyntaxError inside exprgrad."""
+    assert_agrees_with_jax(exprgrad.compile(formula, backend="numpy"), point)
+
+
+def test_an_axis_of_a_number_is_refused_at_the_call_naming_the_op():
+    """jax refuses an axis of a 0-d array (numpy lets axis 0 and -1 through, a legacy
+    quirk); so does the shape pass, naming the op, whether the operand is constant or not."""
+    for formula in ("sum(3, 0) + x", "x + softmax(2)", "sum(max(acos(0.5*sin(x)), atan(.5)), -1)"):
+        f = exprgrad.compile(formula, backend="numpy")  # compiles: shapes come at the call
+        with pytest.raises(exprgrad.FormulaError, match="axis .* out of range for shape"):
+            f.value_and_grad(x=0.5)
+    with pytest.raises(ValueError):
+        jnp.sum(jnp.float64(3.0), axis=0)
+
+
+@pytest.mark.parametrize(("formula", "shape"), [("transpose(A)", (3, 2)),
+                                                ("log_softmax(X, -1)", (2, 3))])  # fmt: skip
+def test_vjp_of_array_valued_formulas(formula, shape):
+    """Their value_and_grad program (seeded with the constant 1.0) used to fold
+    transpose(1.0) and fail; and sum(1.0, -1) in it must not stop a call either."""
+    f = exprgrad.compile(formula, backend="numpy")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape)
+    cotangent = rng.normal(size=np.shape(f(x)))
+    value, grads = f.vjp(cotangent, x)
+    jax_value, pullback = jax.vjp(jax_function(f), jnp.asarray(x))
+    assert_close(value, jax_value)
+    assert_close(grads[f.inputs[0]], pullback(jnp.asarray(cotangent))[0])
