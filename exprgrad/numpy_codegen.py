@@ -194,15 +194,25 @@ class _Writer:
 
 
 def _may_fail_in_a_branch(program: Program) -> bool:
-    """Does an op that may fail (log, division, ...) serve only some branch of a where?
-    relu's where(x > 0, g, out) picks between values computed anyway: no."""
+    """Does an op that may fail (log, division, ...), or any op of the formula (x * log(x),
+    which may overflow or meet an inf: and so may its gradient), serve only some branch of
+    a where? relu's where(x > 0, g, out) picks between values computed anyway: no."""
     needed = regions.need(program, regions.Guards())
-    return any(
+    if any(
         region is not None
         and op.args
         and BY_NAME[op.prim].may_raise
         and not _safe_division(program, op)
         for op, region in zip(program.ops, needed, strict=True)
+    ):
+        return True
+    # the formula's own ops (the gradient reads them all, if only for their shapes): they
+    # come first, up to its value
+    formula = Program(program.ops[: program.value + 1], program.source, (), program.value)
+    needed = regions.need(formula, regions.Guards())
+    return any(
+        region is not None and op.args and op.prim != "where"
+        for op, region in zip(formula.ops, needed, strict=True)
     )
 
 
@@ -243,12 +253,15 @@ def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
                 names[i] = names[source]
 
 
-def _in_place(program: Program, writer: _Writer, names: dict[int, str]) -> dict[int, int]:
+def _in_place(
+    program: Program, writer: _Writer, names: dict[int, str], kept: set[int]
+) -> dict[int, int]:
     """Additions written in place (`W_grad += t9`): add -> the operand added to the array
     it accumulates into. That
     operand must be an array of the sum's shape and dtype that this code made itself
     (not an input, a view or a constant) and that nothing else reads: accumulating a
-    gradient then allocates nothing. The operand takes the sum's name."""
+    gradient then allocates nothing. The operand takes the sum's name. An op in `kept`
+    (a traced row) is never written into: its value is returned as it was made."""
     uses = codegen.use_counts(program)
     into: dict[int, int] = {}
     others: dict[int, int] = {}
@@ -256,10 +269,10 @@ def _in_place(program: Program, writer: _Writer, names: dict[int, str]) -> dict[
         if op.prim != "add" or writer.is_alias(i) or op.args[0] == op.args[1]:
             continue
         for operand in op.args:
-            target, alone = operand, uses[operand] == 1
+            target, alone = operand, uses[operand] == 1 and operand not in kept
             while writer.is_alias(target):  # an unchanged unbroadcast: look through it
                 target = program.ops[target].args[0]
-                alone = alone and uses[target] == 1
+                alone = alone and uses[target] == 1 and target not in kept
             spec = writer.specs[target]
             if (
                 alone
@@ -296,7 +309,7 @@ def function_source(
     names, inlined = _names(program)
     writer = _Writer(program, specs, names)
     _alias(program, writer, names)
-    into = _in_place(program, writer, names)
+    into = _in_place(program, writer, names, set(rows or []))
     for i in sorted(inlined):  # written with their operands' final names
         operands_ = [names[a] for a in program.ops[i].args]
         names[i] = BY_NAME[program.ops[i].prim].emit_python(operands_)

@@ -436,3 +436,37 @@ def test_vjp_of_array_valued_formulas(formula, shape):
     jax_value, pullback = jax.vjp(jax_function(f), jnp.asarray(x))
     assert_close(value, jax_value)
     assert_close(grads[f.inputs[0]], pullback(jnp.asarray(cotangent))[0])
+
+
+# --- where: a branch's elements not taken raise nothing and poison no gradient ---------------
+
+DOUBLE_WHERE = [  # (formula, the same with jax's "double where": the branch at a safe x)
+    ("sum(where(x > 0, log(x)*log(x), 0))", lambda x, s: jnp.log(s) * jnp.log(s)),
+    ("sum(where(x > 0, x*log(x), 0))", lambda x, s: s * jnp.log(s)),
+    ("sum(where(x > 0, sqrt(x)*exp(x), 0))", lambda x, s: jnp.sqrt(s) * jnp.exp(s)),
+    ("sum(where(x > 0, tanh(1/x) * x, 0))", lambda x, s: jnp.tanh(1 / s) * s),
+    ("sum(where(x > 0, (x*log(x) + 1)**2, 0))", lambda x, s: (s * jnp.log(s) + 1) ** 2),
+    ("sum(where(x > 0, sin(log(x)) / x, 0))", lambda x, s: jnp.sin(jnp.log(s)) / s),
+]
+
+
+@pytest.mark.parametrize(("formula", "branch"), DOUBLE_WHERE, ids=[d[0] for d in DOUBLE_WHERE])
+def test_where_equals_jax_double_where_in_value_and_gradient(formula, branch):
+    """Only log, sqrt, 1/x ... were masked: log(x)*log(x) at x = 0 made 0 * inf = nan in
+    the gradient ("log of a non-positive number"), x*log(x) a NameError in the diagnosis."""
+    import warnings
+
+    def reference(x):
+        taken = x > 0
+        safe = jnp.where(taken, x, 1.0)
+        return jnp.sum(jnp.where(taken, branch(x, safe), 0.0))
+
+    f = exprgrad.compile(formula, backend="numpy")
+    for x in (np.array([0.0, 1.0]), np.array([-2.0, 0.0, 0.5, 3.0]), np.array([-1.0])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no RuntimeWarning either
+            value, grads = f.value_and_grad(x=x)
+        want, want_grad = jax.value_and_grad(reference)(jnp.asarray(x))
+        assert_close(value, want, 1e-12, "value")
+        assert np.isfinite(grads["x"]).all()
+        assert_close(grads["x"], want_grad, 1e-12, "gradient")

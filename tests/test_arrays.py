@@ -142,3 +142,11 @@ def test_argument_errors_name_what_is_wrong():
         f(x, x=x)
     with pytest.raises(TypeError, match="takes 2 arguments but 3 were given"):
         f(x, x, x)
+
+
+def test_a_traced_row_is_never_accumulated_into():
+    """The diagnosis traces every op; a gradient accumulated in place (x_grad += t) had
+    renamed the rows it overwrote: a NameError instead of the error's message."""
+    f = exprgrad.compile("sum(where(x > 0, x*log(x), 0)) + sum(log(x))", backend="numpy")
+    with pytest.raises(exprgrad.EvaluationError, match="log of a non-positive number"):
+        f.value_and_grad(x=np.array([0.0, 1.0]))
