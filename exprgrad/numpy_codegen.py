@@ -85,11 +85,11 @@ class _Writer:
         return op.prim == "unbroadcast" and "broadcast_to" in self.expression(i)
 
     def expression(self, i: int) -> str:
-        program, names = self.program, self.names
+        program = self.program
         op = program.ops[i]
         prim = op.prim
         args = operands(program, i)
-        ops_ = [names[a] for a in args]
+        ops_ = self.operand_names(i, args)
         if prim == "unbroadcast":
             return self.unbroadcast(args[0], self.shape(args[1]))
         if prim == "expand":
@@ -122,6 +122,17 @@ class _Writer:
             return primitive.numpy.format(*ops_, str(axis))
         return primitive.emit_numpy(ops_)
 
+    def operand_names(self, i: int, args: tuple[int, ...]) -> list[str]:
+        """The operands' names, a number written in the op's dtype where a Python float
+        would make another: where(c, 1.0, 0.0) is float64 unless its numbers are float32,
+        and 1.0 * a float32 array is float32 unless the 1.0 is a np.float64."""
+        dtype = self.specs[i].dtype
+        if dtype == "float32" and any(self.specs[a].dtype == "float32" for a in args):
+            return [self.names[a] for a in args]  # a float32 array keeps it float32
+        if dtype == "float32" or (dtype == "float64" and "float32" in self.dtypes):
+            return [self.typed(a, dtype) for a in args]
+        return [self.names[a] for a in args]
+
     def unbroadcast(self, value: int, shape: tuple[int, ...]) -> str:
         """The value summed over the dimensions broadcasting added, to `shape`."""
         have, name = self.shape(value), self.names[value]
@@ -152,11 +163,15 @@ class _Writer:
         return op.prim == "unbroadcast" and self.shape(op.args[0]) == self.shape(op.args[1])
 
     def typed(self, value: int, dtype: str) -> str:
-        """A constant in the dtype of the arrays it joins (float32 stays float32)."""
+        """A number in the dtype of the arrays it joins: float32 stays float32, and
+        float64 stays float64 where a float32 array is met (a Python float would not)."""
         name = self.names[value]
-        weak = not name.isidentifier() or self.specs[value].dtype == "weak"
-        if weak and dtype == "float32":  # a Python number would broadcast as float64
+        spec = self.specs[value]
+        number = spec.dtype == "weak" or (not name.isidentifier() and spec.dtype != "bool")
+        if number and dtype == "float32":
             return f"np.float32({name})"
+        if number and dtype == "float64" and "float32" in self.dtypes:
+            return f"np.float64({name})"
         return name
 
     def expand(self, value: int, like: int, axis: int | None, loose: bool = False) -> str:

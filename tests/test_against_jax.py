@@ -470,3 +470,63 @@ def test_where_equals_jax_double_where_in_value_and_gradient(formula, branch):
         assert_close(value, want, 1e-12, "value")
         assert np.isfinite(grads["x"]).all()
         assert_close(grads["x"], want_grad, 1e-12, "gradient")
+
+
+# --- dtypes: each gradient in its own input's dtype ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["sum(x * where(x > 0, 1, 2))", "where(3 < x, x, 3)", "sum(max(x, 0.5, -1))",
+     "sum(where(x > 0, 1, 0) * 2 + x)", "mean(amax(x * 0 + 1))"],
+)  # fmt: skip
+def test_float32_gradients_of_values_made_from_constants_stay_float32(formula):
+    """where(c, 1.0, 2.0) is a float64 array in numpy: it used to make a float32 input's
+    gradient (and value) float64."""
+    f = exprgrad.compile(formula, backend="numpy")
+    for x in (np.float32(4.0), np.array([-1.0, 0.25, 2.0], dtype=np.float32)):
+        value = np.asarray(f(x=x))
+        if value.shape == ():
+            value, grads = f.value_and_grad(x=x)
+            assert np.asarray(value).dtype == np.float32 and grads["x"].dtype == np.float32
+        value, grads = f.vjp(np.ones_like(value), x=x)
+        assert np.asarray(value).dtype == np.float32 and grads["x"].dtype == np.float32
+
+
+def test_vjp_of_max_with_constants_in_float32():
+    f = exprgrad.compile("max(x, 0.5, -1)", backend="numpy")
+    x = np.array([0.0, 1.0, 0.5], dtype=np.float32)
+    value, grads = f.vjp(np.ones(3, dtype=np.float32), x=x)
+    assert value.dtype == np.float32 and grads["x"].dtype == np.float32
+    assert grads["x"].tolist() == [0.0, 1.0, 0.5]
+
+
+@pytest.mark.parametrize("formula", ["sum(a * b)", "sum(a * b * 2) + sum(where(a > 0, 1, 0))",
+                                     "sum(b) + sum(a)", "sum(a @ transpose(B))"])  # fmt: skip
+def test_mixed_float32_and_float64_inputs_get_gradients_in_their_own_dtypes(formula):
+    """sum(a * b) with a float32 and b float64 gave b's gradient in float32."""
+    f = exprgrad.compile(formula, backend="numpy")
+    rng = np.random.default_rng(2)
+    point = {"a": rng.normal(size=3).astype(np.float32), "b": rng.normal(size=3),
+             "B": rng.normal(size=(2, 3))}  # fmt: skip
+    point = {n: point[n] for n in f.inputs}
+    value, grads = f.value_and_grad(**point)
+    for name in f.inputs:
+        assert grads[name].dtype == point[name].dtype, name
+    assert_agrees_with_jax(f, {n: np.asarray(v, dtype=np.float64) for n, v in point.items()})
+    jax_value, jax_grads = jax_value_and_grad(f, point)  # jax in float64 at these points
+    assert_close(value, jax_value, 1e-6)
+    for name in f.inputs:
+        assert_close(grads[name], jax_grads[name], 1e-6, name)
+
+
+def test_the_same_shape_in_float32_then_float64_gives_each_its_dtype():
+    """Code is kept per signature: shapes and dtypes (a cache keyed on shapes alone would
+    hand float64 inputs the float32 code)."""
+    f = exprgrad.compile("sum(x * where(x > 0, 1, 2)) + sum(x @ W)", backend="numpy")
+    x, W = np.array([1.0, -2.0]), np.ones((2, 3))
+    for dtype in (np.float32, np.float64, np.float32):
+        value, grads = f.value_and_grad(x=x.astype(dtype), W=W.astype(dtype))
+        assert np.asarray(value).dtype == dtype
+        assert grads["x"].dtype == dtype and grads["W"].dtype == dtype
+        assert value == 1.0 - 4.0 - 3.0 and grads["x"].tolist() == [4.0, 5.0]
