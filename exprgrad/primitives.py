@@ -225,12 +225,14 @@ def _matmul_shape(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[
 
 
 def _extreme_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    """amax, amin: the tied extreme elements share the gradient evenly."""
+    """amax, amin: the tied extreme elements share the gradient evenly; a NaN result (the
+    row held a NaN) gives the whole row a NaN gradient, as max and min do (and jax)."""
     x, *axis = args
     hit = b.op("eq", x, b.op("expand", out, x, *axis))
     count = b.op("expand", b.op("sum", hit, *axis), x, *axis)
     share = b.op("div", b.op("expand", g, x, *axis), count)
-    return (b.op("where", hit, share, b.const(0.0)), None)
+    lost = b.op("where", b.op("eq", out, out), b.const(0.0), out)  # 0, or the NaN itself
+    return (b.op("where", hit, share, b.op("expand", lost, x, *axis)), None)
 
 
 def _reduce_rule(name: str) -> GradRule:

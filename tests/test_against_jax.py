@@ -530,3 +530,30 @@ def test_the_same_shape_in_float32_then_float64_gives_each_its_dtype():
         assert np.asarray(value).dtype == dtype
         assert grads["x"].dtype == dtype and grads["W"].dtype == dtype
         assert value == 1.0 - 4.0 - 3.0 and grads["x"].tolist() == [4.0, 5.0]
+
+
+# --- NaN reaches the gradients of the selecting reductions -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["amax(x)", "amin(x)", "sum(amax(X, 1))", "sum(amin(X, 0))", "logsumexp(x)",
+     "sum(logsumexp(X, 1))", "norm2(x)", "sum(softmax(X) * X)", "mean(x)"],
+)  # fmt: skip
+def test_nan_in_a_reduction_reaches_its_gradient_as_in_jax(formula):
+    """amax at [1, nan] was nan with gradient [0, 0]: a NaN that vanished from the
+    gradient, where README's NaN policy (and jax) has it reach every element it chose."""
+    f = exprgrad.compile(formula, backend="numpy")
+    point = {"x": np.array([1.0, np.nan, 3.0]),
+             "X": np.array([[1.0, np.nan, 2.0], [3.0, 4.0, 4.0]])}  # fmt: skip
+    point = {n: point[n] for n in f.inputs}
+    value, grads = f.value_and_grad(**point)
+    jax_value, jax_grads = jax_value_and_grad(f, point)
+    assert np.isnan(value)
+    for name, gradient in grads.items():
+        assert np.array_equal(np.isnan(gradient), np.isnan(jax_grads[name])), name
+        assert_close(gradient, jax_grads[name], RTOL, name)
+    if formula in ("amax(x)", "amin(x)"):
+        assert np.isnan(grads["x"]).all()  # as max(a, b, c) with a NaN: README "Numerics"
+        scalar = exprgrad.compile(formula[1:4] + "(a, b, c)")  # max(a, b, c) or min
+        assert all(math.isnan(g) for g in scalar.grad(1.0, math.nan, 3.0).values())
