@@ -557,3 +557,32 @@ def test_nan_in_a_reduction_reaches_its_gradient_as_in_jax(formula):
         assert np.isnan(grads["x"]).all()  # as max(a, b, c) with a NaN: README "Numerics"
         scalar = exprgrad.compile(formula[1:4] + "(a, b, c)")  # max(a, b, c) or min
         assert all(math.isnan(g) for g in scalar.grad(1.0, math.nan, 3.0).values())
+
+
+# --- broadcasting that adds leading dimensions -----------------------------------------------
+
+BROADCASTS = [((4, 3, 3), (3, 1)), ((4, 3, 3), (1, 3)), ((4, 3, 3), (3,)), ((4, 3, 3), ()),
+              ((4, 1, 3), (2, 1)), ((2, 3, 4), (1, 3, 1)), ((5, 1), (1, 4)), ((3,), (2, 1, 3)),
+              ((1, 1), (2, 3)), ((2, 1, 1), (1,))]  # fmt: skip
+
+
+@pytest.mark.parametrize(("x_shape", "b_shape"), BROADCASTS, ids=[str(b) for b in BROADCASTS])
+def test_broadcast_gradients_sum_over_added_and_stretched_axes(x_shape, b_shape):
+    """Each gradient is summed over the leading axes broadcasting added and over its own
+    size-1 axes that were stretched: the hand-written sums, and jax."""
+    f = exprgrad.compile("sum(x * b + exp(b) * x * x)", backend="numpy")
+    rng = np.random.default_rng(11)
+    x, b = rng.normal(size=x_shape), rng.normal(size=b_shape)
+    value, grads = f.value_and_grad(x=x, b=b)
+    full = np.broadcast_shapes(x_shape, b_shape)
+    by_hand = {"x": np.broadcast_to(b + 2 * np.exp(b) * x, full),
+               "b": np.broadcast_to(x + np.exp(b) * x * x, full)}  # fmt: skip
+    for name, shape in (("x", x_shape), ("b", b_shape)):
+        lead = len(full) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + k for k, n in enumerate(shape) if n == 1 and full[lead + k] != 1
+        )
+        want = np.sum(by_hand[name], axis=axes, keepdims=True).reshape(shape)
+        assert np.shape(grads[name]) == shape
+        assert_close(grads[name], want, 1e-12, name)
+    assert_agrees_with_jax(f, {"x": x, "b": b})
