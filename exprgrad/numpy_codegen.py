@@ -392,15 +392,22 @@ def _output(writer: _Writer, i: int, input_name: str = "") -> str:
     program, specs = writer.program, writer.specs
     text = writer.names[i]
     constant = not text.isidentifier()  # a literal, or an alias of one
-    if not constant and writer.is_view(i):
+    if specs[i].shape == () and not input_name and (constant or writer.is_view(i)):
+        dtype = specs[i].dtype if specs[i].dtype == "float32" else "float64"
+        text = f"np.{dtype}({text})"  # a numpy scalar, as np.sum gives
+    elif not constant and writer.is_view(i):
         text = f"np.array({text})"
     if input_name:
         wanted = specs[program.input_ids()[input_name]]
         dtype = wanted.dtype if wanted.dtype in ("float32", "float64") else "float64"
-        if specs[i].shape != wanted.shape or constant:
+        if wanted.shape == () and specs[i].shape == ():
+            # a number in, a numpy scalar out (from a 0-d array, or a Python float: the
+            # gradient of sum(s) is 1.0)
+            text = f"np.{dtype}({text})"
+        elif specs[i].shape != wanted.shape or constant:
             text = f"np.full({_tuple(list(wanted.shape))}, {text}, dtype=np.{dtype})"
         elif specs[i].dtype != dtype:
             text = f"np.asarray({text}, dtype=np.{dtype})"
-        if wanted.shape == ():
-            text = f"{text}[()]"  # a number in, a numpy scalar out
+        if wanted.shape == () and text.startswith("np.full"):
+            text = f"{text}[()]"
     return text

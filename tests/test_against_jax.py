@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -586,3 +587,230 @@ def test_broadcast_gradients_sum_over_added_and_stretched_axes(x_shape, b_shape)
         assert np.shape(grads[name]) == shape
         assert_close(grads[name], want, 1e-12, name)
     assert_agrees_with_jax(f, {"x": x, "b": b})
+
+
+# --- random programs by category, each counted (tests/conftest.py prints the counts) ---------
+#
+# Each program is compiled and called; the result is one of: agreed with jax (value and
+# every gradient, and each gradient in its input's dtype), refused with exprgrad's own
+# error (a FormulaError for impossible shapes, an EvaluationError for a non-finite result:
+# jax must then fail or be non-finite too), or "jax not finite" (nothing to compare).
+
+RANDOM_PROGRAMS: dict[str, Counter] = {}
+_OUTCOMES = ("generated", "compiled", "agreed with jax", "refused with a clear error")
+
+
+def _counts(category: str) -> Counter:
+    return RANDOM_PROGRAMS.setdefault(category, Counter({k: 0 for k in _OUTCOMES}))
+
+
+def _finite(value, grads) -> bool:
+    return bool(np.isfinite(value).all() and all(np.isfinite(g).all() for g in grads.values()))
+
+
+def run_against_jax(category, f, point, reference=None, rtol=1e-8):
+    """Call f on point and compare with `reference` (jax's value and gradients in float64,
+    by default of f's forward IR); count the outcome under `category`."""
+    counts = _counts(category)
+    counts["generated"] += 1
+    reference = reference or (lambda: jax_value_and_grad(f, point))
+    try:
+        value, grads = f.value_and_grad(**point)
+    except exprgrad.Error as error:
+        if not isinstance(error, exprgrad.FormulaError | exprgrad.ShapeError):
+            counts["compiled"] += 1
+        try:
+            jax_value, jax_grads = reference()
+        except (TypeError, ValueError, IndexError):  # jax refuses it too (an axis of a number)
+            assert isinstance(error, exprgrad.FormulaError), (f.formula, error)
+        else:
+            assert not _finite(jax_value, jax_grads), (f.formula, point, error)
+        counts["refused with a clear error"] += 1
+        return
+    counts["compiled"] += 1
+    jax_value, jax_grads = reference()
+    if not _finite(jax_value, jax_grads):
+        counts["jax not finite"] += 1
+        return
+    assert_close(value, jax_value, rtol, f"value of {f.formula}")
+    for name, gradient in grads.items():
+        wanted = np.asarray(point[name]).dtype if isinstance(point[name], np.ndarray) else None
+        assert np.shape(gradient) == np.shape(point[name]), (f.formula, name)
+        assert wanted is None or gradient.dtype == wanted, (f.formula, name, gradient.dtype)
+        assert_close(gradient, jax_grads[name], rtol, f"d/d{name} of {f.formula}")
+    counts["agreed with jax"] += 1
+
+
+# 1. constants and scalar-valued subexpressions as the operands of every primitive
+
+SCALAR_OPERAND = ["{c}", "s_{v}", "(0 * amax(x) + s_{v})", "(mean(x) - mean(x) + {c})",
+                  "sum(0 * x + s_{v}) / 3", "norm2(s_{v}) / s_{v}"]  # fmt: skip
+CALLS = (
+    [(p.name, f) for p in PRIMITIVES if not p.arrays for f, _ in CASES[p.name]]
+    + [
+        (p.name, f"{p.name}(a{axis})")
+        for p in PRIMITIVES
+        if p.arrays and p.callable
+        for axis in (["", ", 0", ", -1"] if p.axis else [""])
+    ]
+    + [("matmul", "a @ b")]
+)
+
+
+@settings(max_examples=2)
+@given(data=st.data())
+@pytest.mark.parametrize(("name", "call"), CALLS, ids=[c for _, c in CALLS])
+def test_random_scalar_operands_of_every_primitive(name, call, data):
+    """Every primitive with numbers, scalar inputs and scalar-valued subexpressions of an
+    array as its operands: folded, computed, or (an axis of a number) refused at the call."""
+    domains = dict(next((d for f, d in CASES.get(name, []) if f == call), {}))
+    letters = [v for v in "abc" if re.search(rf"\b{v}\b", call)]
+    point = {"x": np.array([0.5, -1.0, 2.0])}
+    operands = {}
+    for v in letters:
+        low, high = domains.get(v, WIDE)
+        number = data.draw(st.floats(low, high).map(lambda t: round(t, 3)), label=v)
+        template = data.draw(st.sampled_from(SCALAR_OPERAND), label=f"{v} as")
+        if "norm2" in template and number == 0:
+            template = "{c}"
+        operands[v] = "(" + template.format(c=repr(number), v=v) + ")"
+        if "s_" in template:
+            point[f"s_{v}"] = number
+    body = re.sub(r"\b([abc])\b", lambda m: operands[m.group(1)], call)
+    f = exprgrad.compile(f"sum(x * {body})", backend="numpy")
+    point = {n: point[n] for n in f.inputs}
+    run_against_jax("scalar operands of every primitive", f, point, rtol=1e-9)
+
+
+# 2. reductions with an axis over scalar-valued subexpressions
+
+SCALAR_VALUED = ["s", "0.5", "max(acos(0.5*sin(s)), atan(.5))", "sum(x)", "amax(x) * s",
+                 "norm2(x - s)", "where(s > 0, log(s), s)", "logsumexp(x) + mean(x)"]  # fmt: skip
+
+
+@settings(max_examples=30)
+@given(
+    st.sampled_from(["sum", "mean", "amax", "amin", "logsumexp", "softmax", "log_softmax"]),
+    st.sampled_from(SCALAR_VALUED),
+    st.sampled_from([", 0", ", -1", ", 1", ""]),
+    st.floats(0.1, 2.0),
+)
+def test_random_reductions_with_an_axis_over_numbers(function, inner, axis, s):
+    """numpy lets axis 0 and -1 of a 0-d array through; jax and exprgrad refuse every axis
+    of a number (a FormulaError naming the op: it used to be a TypeError inside the code)."""
+    f = exprgrad.compile(f"sum(x) * {function}({inner}{axis})", backend="numpy")
+    point = {n: {"x": np.array([0.5, 1.5]), "s": s}[n] for n in f.inputs}
+    run_against_jax("reductions with an axis over numbers", f, point)
+    if axis or function in ("softmax", "log_softmax"):
+        with pytest.raises(exprgrad.FormulaError, match=rf"axis .* in {function}\("):
+            f.value_and_grad(**point)
+
+
+# 3. broadcasting that adds leading axes: operands of different ranks, size-1 axes
+
+BROADCAST_VARIABLES = {"P": (2, 3, 4), "Q": (3, 1), "R": (1, 4), "T": (2, 1, 4), "u": (4,),
+                       "w": (3, 1, 1), "s": ()}  # fmt: skip
+
+
+@st.composite
+def broadcast_expression(draw, depth=3):
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(sorted(BROADCAST_VARIABLES)))
+    kind = draw(st.sampled_from(["unary", "binary", "binary", "reduce"]))
+    if kind == "unary":
+        template = draw(st.sampled_from(UNARY))
+        inner = draw(broadcast_expression(depth - 1))
+        return template.format(*[inner] * template.count("{}"))
+    if kind == "binary":
+        template = draw(st.sampled_from(BINARY))
+        parts = [draw(broadcast_expression(depth - 1)) for _ in range(template.count("{}"))]
+        return template.format(*parts)
+    # a reduction over the first axis of a 3-D operand: one dimension less, broadcast again
+    function = draw(st.sampled_from(["sum", "mean", "amax", "logsumexp"]))
+    return f"{function}(P * {draw(broadcast_expression(depth - 1))}, 0)"
+
+
+@settings(max_examples=40)
+@given(broadcast_expression(), st.integers(0, 2**31 - 1))
+def test_random_broadcasting_that_adds_leading_axes(body, seed):
+    f = exprgrad.compile(f"sum({body})", backend="numpy")
+    rng = np.random.default_rng(seed)
+    point = {n: rng.normal(size=BROADCAST_VARIABLES[n]) for n in f.inputs}
+    point = {n: float(v) if np.ndim(v) == 0 else v for n, v in point.items()}
+    run_against_jax("broadcasting that adds leading axes", f, point)
+
+
+# 4. mixed float32 and float64 inputs: each gradient in its own input's dtype
+
+
+@settings(max_examples=40)
+@given(array_programs(), st.integers(0, 2**31 - 1), st.lists(st.booleans(), min_size=7))
+def test_random_programs_of_mixed_float32_and_float64_inputs(formula, seed, narrow):
+    f = exprgrad.compile(formula, backend="numpy")
+    rng = np.random.default_rng(seed)
+    point = {}
+    for k, name in enumerate(f.inputs):
+        value = rng.normal(size=shape_of(VARIABLES[name]))
+        point[name] = np.asarray(value, dtype=np.float32 if narrow[k] else np.float64)
+    wide = {n: np.asarray(v, dtype=np.float64) for n, v in point.items()}
+    run_against_jax(
+        "mixed float32 and float64 inputs",
+        f,
+        point,
+        reference=lambda: jax_value_and_grad(f, wide),
+        rtol=1e-3 if any(narrow[: len(f.inputs)]) else 1e-8,
+    )
+
+
+# 5. where with branches outside their domain where not taken: log, sqrt, /, products
+
+
+MASKED = {  # condition, and branches defined (with a finite gradient) where it holds
+    "x > 0": ["log(x)", "sqrt(x)", "1 / x", "log(x) * log(x)", "x * log(x)", "sqrt(x) * y",
+              "log(x) / sqrt(x)", "y * log(x) + x * x", "exp(log(x) * y)"],
+    "x != 0": ["1 / x", "y / x", "log(abs(x)) * x", "sin(1 / x) * x", "(1 / x) ** 2"],
+    "x > 1": ["log(log(x))", "sqrt(x - 1) * log(x)", "1 / (x - 1) + y", "acos(1 / x)"],
+}  # fmt: skip
+MASKED_CASES = [(c, b) for c, bs in MASKED.items() for b in bs]
+COMPLEMENT = {"x > 0": "x <= 0", "x != 0": "x == 0", "x > 1": "x <= 1"}
+_SAFE = 1.5  # inside every domain above
+
+
+@settings(max_examples=40)
+@given(
+    st.sampled_from(MASKED_CASES),
+    st.sampled_from(["0", "y", "x * y", "where(x > 0, 0, y)"]),
+    st.booleans(),
+    st.lists(st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0, -0.5, 3.0]), min_size=1, max_size=5),
+    st.integers(0, 2**31 - 1),
+)
+def test_random_where_with_masked_domain_branches(case, other, taken_first, xs, seed):
+    """The value and gradient of jax's "double where": the branch computed at a safe x
+    where it is not taken, so nothing untaken raises or reaches the gradient."""
+    condition, branch = case
+    branches = (branch, other) if taken_first else (other, branch)
+    test = condition if taken_first else COMPLEMENT[condition]  # the branch second
+    f = exprgrad.compile(f"sum(where({test}, {branches[0]}, {branches[1]}))", backend="numpy")
+    x = np.array(xs)
+    y = np.random.default_rng(seed).normal(size=x.shape)
+    point = {n: {"x": x, "y": y}[n] for n in f.inputs}
+    # the reference: the same formula, its branch reading a safe copy xs of x
+    safe_text = f"sum(where({test}, {{}}, {{}}))".format(
+        *[re.sub(r"\bx\b", "xs", b) if b == branch else b for b in branches]
+    )
+    safe = exprgrad.compile(safe_text, backend="numpy")
+    evaluate = jax_function(safe)
+    holds = {"x > 0": lambda v: v > 0, "x != 0": lambda v: v != 0, "x > 1": lambda v: v > 1}
+
+    def reference_function(x, y):
+        taken = holds[condition](x)
+        values = {"x": x, "y": y, "xs": jnp.where(taken, x, _SAFE)}
+        return evaluate(*[values[n] for n in safe.inputs])
+
+    def reference():
+        value, (gx, gy) = jax.value_and_grad(reference_function, argnums=(0, 1))(
+            jnp.asarray(x), jnp.asarray(y)
+        )
+        return np.asarray(value), {"x": np.asarray(gx), "y": np.asarray(gy)}
+
+    run_against_jax("where with masked-domain branches", f, point, reference, rtol=1e-9)
