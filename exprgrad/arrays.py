@@ -119,7 +119,7 @@ def _real_array(name: str, array: np.ndarray, what: str) -> np.ndarray:
 
 @dataclass(slots=True)
 class _Specialized:
-    """The code for one signature: specs of every op, and the compiled functions."""
+    """The code for one signature: specs of the forward ops, and the compiled functions."""
 
     specs: list[shapes.Spec]
     functions: dict[str, Callable] = field(default_factory=dict)
@@ -168,9 +168,10 @@ class ArrayFunction:
                 name: shapes.Spec(a.shape, a.dtype.name)
                 for name, a in zip(self.inputs, arrays, strict=True)
             }
-            specs = shapes.infer(self.program, inputs)
-            self._check_elements(specs)
-            found = self._specialized[key] = _Specialized(specs)
+            # the forward program's alone: a gradient exists only for a scalar value
+            forward = shapes.infer(self.forward_program, inputs)
+            self._check_elements(forward)
+            found = self._specialized[key] = _Specialized(forward)
         return found
 
     def _check_elements(self, specs: list[shapes.Spec]) -> None:
@@ -198,22 +199,20 @@ class ArrayFunction:
         built = special.functions.get(function)
         if built is not None:
             return built
+        inputs = {
+            op.name: special.specs[i]
+            for i, op in enumerate(self.forward_program.ops)
+            if op.prim == INPUT
+        }
         if function == "forward":
-            program, returns = self.forward_program, None
-            specs = special.specs[: len(program.ops)]  # the forward ops come first, unchanged
+            program, returns, specs = self.forward_program, None, special.specs
         elif function == "value_and_grad":
             program, returns = self.program, list(self.program.grads.items())
-            specs = special.specs
+            specs = shapes.infer(program, inputs)
         else:  # vjp
             program = self._vjp()
             returns = list(program.grads.items())
-            inputs = {
-                op.name: special.specs[i]
-                for i, op in enumerate(self.forward_program.ops)
-                if op.prim == INPUT
-            }
-            value_spec = special.specs[self.forward_program.value]
-            inputs[numpy_codegen.SEED] = value_spec
+            inputs[numpy_codegen.SEED] = special.specs[self.forward_program.value]
             specs = shapes.infer(program, inputs)
         generated = numpy_codegen.function_source(program, specs, function, returns=returns)
         namespace = numpy_helpers.namespace()

@@ -85,11 +85,11 @@ class _Writer:
         return op.prim == "unbroadcast" and "broadcast_to" in self.expression(i)
 
     def expression(self, i: int) -> str:
-        program, names = self.program, self.names
+        program = self.program
         op = program.ops[i]
         prim = op.prim
         args = operands(program, i)
-        ops_ = [names[a] for a in args]
+        ops_ = self.operand_names(i, args)
         if prim == "unbroadcast":
             return self.unbroadcast(args[0], self.shape(args[1]))
         if prim == "expand":
@@ -122,6 +122,17 @@ class _Writer:
             return primitive.numpy.format(*ops_, str(axis))
         return primitive.emit_numpy(ops_)
 
+    def operand_names(self, i: int, args: tuple[int, ...]) -> list[str]:
+        """The operands' names, a number written in the op's dtype where a Python float
+        would make another: where(c, 1.0, 0.0) is float64 unless its numbers are float32,
+        and 1.0 * a float32 array is float32 unless the 1.0 is a np.float64."""
+        dtype = self.specs[i].dtype
+        if dtype == "float32" and any(self.specs[a].dtype == "float32" for a in args):
+            return [self.names[a] for a in args]  # a float32 array keeps it float32
+        if dtype == "float32" or (dtype == "float64" and "float32" in self.dtypes):
+            return [self.typed(a, dtype) for a in args]
+        return [self.names[a] for a in args]
+
     def unbroadcast(self, value: int, shape: tuple[int, ...]) -> str:
         """The value summed over the dimensions broadcasting added, to `shape`."""
         have, name = self.shape(value), self.names[value]
@@ -152,11 +163,15 @@ class _Writer:
         return op.prim == "unbroadcast" and self.shape(op.args[0]) == self.shape(op.args[1])
 
     def typed(self, value: int, dtype: str) -> str:
-        """A constant in the dtype of the arrays it joins (float32 stays float32)."""
+        """A number in the dtype of the arrays it joins: float32 stays float32, and
+        float64 stays float64 where a float32 array is met (a Python float would not)."""
         name = self.names[value]
-        weak = not name.isidentifier() or self.specs[value].dtype == "weak"
-        if weak and dtype == "float32":  # a Python number would broadcast as float64
+        spec = self.specs[value]
+        number = spec.dtype == "weak" or (not name.isidentifier() and spec.dtype != "bool")
+        if number and dtype == "float32":
             return f"np.float32({name})"
+        if number and dtype == "float64" and "float32" in self.dtypes:
+            return f"np.float64({name})"
         return name
 
     def expand(self, value: int, like: int, axis: int | None, loose: bool = False) -> str:
@@ -194,15 +209,25 @@ class _Writer:
 
 
 def _may_fail_in_a_branch(program: Program) -> bool:
-    """Does an op that may fail (log, division, ...) serve only some branch of a where?
-    relu's where(x > 0, g, out) picks between values computed anyway: no."""
+    """Does an op that may fail (log, division, ...), or any op of the formula (x * log(x),
+    which may overflow or meet an inf: and so may its gradient), serve only some branch of
+    a where? relu's where(x > 0, g, out) picks between values computed anyway: no."""
     needed = regions.need(program, regions.Guards())
-    return any(
+    if any(
         region is not None
         and op.args
         and BY_NAME[op.prim].may_raise
         and not _safe_division(program, op)
         for op, region in zip(program.ops, needed, strict=True)
+    ):
+        return True
+    # the formula's own ops (the gradient reads them all, if only for their shapes): they
+    # come first, up to its value
+    formula = Program(program.ops[: program.value + 1], program.source, (), program.value)
+    needed = regions.need(formula, regions.Guards())
+    return any(
+        region is not None and op.args and op.prim != "where"
+        for op, region in zip(formula.ops, needed, strict=True)
     )
 
 
@@ -243,12 +268,15 @@ def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
                 names[i] = names[source]
 
 
-def _in_place(program: Program, writer: _Writer, names: dict[int, str]) -> dict[int, int]:
+def _in_place(
+    program: Program, writer: _Writer, names: dict[int, str], kept: set[int]
+) -> dict[int, int]:
     """Additions written in place (`W_grad += t9`): add -> the operand added to the array
     it accumulates into. That
     operand must be an array of the sum's shape and dtype that this code made itself
     (not an input, a view or a constant) and that nothing else reads: accumulating a
-    gradient then allocates nothing. The operand takes the sum's name."""
+    gradient then allocates nothing. The operand takes the sum's name. An op in `kept`
+    (a traced row) is never written into: its value is returned as it was made."""
     uses = codegen.use_counts(program)
     into: dict[int, int] = {}
     others: dict[int, int] = {}
@@ -256,10 +284,10 @@ def _in_place(program: Program, writer: _Writer, names: dict[int, str]) -> dict[
         if op.prim != "add" or writer.is_alias(i) or op.args[0] == op.args[1]:
             continue
         for operand in op.args:
-            target, alone = operand, uses[operand] == 1
+            target, alone = operand, uses[operand] == 1 and operand not in kept
             while writer.is_alias(target):  # an unchanged unbroadcast: look through it
                 target = program.ops[target].args[0]
-                alone = alone and uses[target] == 1
+                alone = alone and uses[target] == 1 and target not in kept
             spec = writer.specs[target]
             if (
                 alone
@@ -296,7 +324,7 @@ def function_source(
     names, inlined = _names(program)
     writer = _Writer(program, specs, names)
     _alias(program, writer, names)
-    into = _in_place(program, writer, names)
+    into = _in_place(program, writer, names, set(rows or []))
     for i in sorted(inlined):  # written with their operands' final names
         operands_ = [names[a] for a in program.ops[i].args]
         names[i] = BY_NAME[program.ops[i].prim].emit_python(operands_)
@@ -364,15 +392,22 @@ def _output(writer: _Writer, i: int, input_name: str = "") -> str:
     program, specs = writer.program, writer.specs
     text = writer.names[i]
     constant = not text.isidentifier()  # a literal, or an alias of one
-    if not constant and writer.is_view(i):
+    if specs[i].shape == () and not input_name and (constant or writer.is_view(i)):
+        dtype = specs[i].dtype if specs[i].dtype == "float32" else "float64"
+        text = f"np.{dtype}({text})"  # a numpy scalar, as np.sum gives
+    elif not constant and writer.is_view(i):
         text = f"np.array({text})"
     if input_name:
         wanted = specs[program.input_ids()[input_name]]
         dtype = wanted.dtype if wanted.dtype in ("float32", "float64") else "float64"
-        if specs[i].shape != wanted.shape or constant:
+        if wanted.shape == () and specs[i].shape == ():
+            # a number in, a numpy scalar out (from a 0-d array, or a Python float: the
+            # gradient of sum(s) is 1.0)
+            text = f"np.{dtype}({text})"
+        elif specs[i].shape != wanted.shape or constant:
             text = f"np.full({_tuple(list(wanted.shape))}, {text}, dtype=np.{dtype})"
         elif specs[i].dtype != dtype:
             text = f"np.asarray({text}, dtype=np.{dtype})"
-        if wanted.shape == ():
-            text = f"{text}[()]"  # a number in, a numpy scalar out
+        if wanted.shape == () and text.startswith("np.full"):
+            text = f"{text}[()]"
     return text

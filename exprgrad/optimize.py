@@ -27,6 +27,11 @@ def evaluator(prim: str, arity: int) -> Callable[..., float]:
 
 
 def _fold(prim: str, values: list[float]) -> float | None:
+    primitive = BY_NAME[prim]
+    if primitive.arrays and (not primitive.python or len(values) != primitive.arity):
+        # no value at a number (softmax, @), or an axis a number lacks: left for the
+        # shape pass, which names the op
+        return None
     try:
         result = evaluator(prim, len(values))(*values)
     except (ArithmeticError, ValueError):

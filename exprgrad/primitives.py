@@ -225,12 +225,14 @@ def _matmul_shape(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[
 
 
 def _extreme_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    """amax, amin: the tied extreme elements share the gradient evenly."""
+    """amax, amin: the tied extreme elements share the gradient evenly; a NaN result (the
+    row held a NaN) gives the whole row a NaN gradient, as max and min do (and jax)."""
     x, *axis = args
     hit = b.op("eq", x, b.op("expand", out, x, *axis))
     count = b.op("expand", b.op("sum", hit, *axis), x, *axis)
     share = b.op("div", b.op("expand", g, x, *axis), count)
-    return (b.op("where", hit, share, b.const(0.0)), None)
+    lost = b.op("where", b.op("eq", out, out), b.const(0.0), out)  # 0, or the NaN itself
+    return (b.op("where", hit, share, b.op("expand", lost, x, *axis)), None)
 
 
 def _reduce_rule(name: str) -> GradRule:
@@ -271,10 +273,15 @@ def _expand_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tup
     return (b.op("sum", g, *args[2:]) if len(args) > 2 else b.op("unbroadcast", g, args[0]),)
 
 
-def _array(name, arity, numpy, rules, shape, *, axis=False, default_axis=None, call=True):
-    """A function of arrays: the numpy backend only; sympy has no counterpart here."""
+def _array(
+    name, arity, numpy, rules, shape, *, axis=False, default_axis=None, call=True, scalar=""
+):
+    """A function of arrays: the numpy backend only; sympy has no counterpart here.
+
+    `scalar` is its value at a number (a 0-d array) without an axis, bit for bit what the
+    numpy code computes there: constant folding uses it; "" leaves the op unfolded."""
     return Primitive(
-        name, arity, "", numpy, _no_sympy, rules, callable=call, may_raise=False,
+        name, arity, scalar, numpy, _no_sympy, rules, callable=call, may_raise=False,
         arrays=True, axis=axis, default_axis=default_axis, shape=shape,
     )  # fmt: skip
 
@@ -365,17 +372,21 @@ PRIMITIVES: tuple[Primitive, ...] = (
     # arrays (the numpy backend): an optional last argument is a whole-number axis
     Primitive("matmul", 2, "", "{0} @ {1}", _no_sympy, _matmul_rule, symbol="@", callable=False,
               may_raise=False, arrays=True, shape=_matmul_shape),
-    _array("sum", 1, "np.sum({0}, axis={1})", _reduce_rule("sum"), _reduced, axis=True),
-    _array("mean", 1, "np.mean({0}, axis={1})", _reduce_rule("mean"), _reduced, axis=True),
-    _array("amax", 1, "np.max({0}, axis={1})", _extreme_rule, _reduced, axis=True),
-    _array("amin", 1, "np.min({0}, axis={1})", _extreme_rule, _reduced, axis=True),
+    _array("sum", 1, "np.sum({0}, axis={1})", _reduce_rule("sum"), _reduced, axis=True,
+           scalar="0.0 + {0}"),
+    _array("mean", 1, "np.mean({0}, axis={1})", _reduce_rule("mean"), _reduced, axis=True,
+           scalar="0.0 + {0}"),
+    _array("amax", 1, "np.max({0}, axis={1})", _extreme_rule, _reduced, axis=True, scalar="{0}"),
+    _array("amin", 1, "np.min({0}, axis={1})", _extreme_rule, _reduced, axis=True, scalar="{0}"),
+    # at a number: log(exp(x - x)) + x is 0.0 + x; numpy's sum of a -0.0 is 0.0 too
     _array("logsumexp", 1, "_logsumexp({0}, {1})", _reduce_rule("logsumexp"), _reduced,
-           axis=True),
+           axis=True, scalar="0.0 + {0}"),
     _array("softmax", 1, "_softmax({0}, {1})", _softmax_rule, _same, axis=True, default_axis=-1),
     _array("log_softmax", 1, "_log_softmax({0}, {1})", _log_softmax_rule, _same, axis=True,
            default_axis=-1),
-    _array("transpose", 1, "np.transpose({0})", ("transpose(g)",), lambda s, a: s[0][::-1]),
-    _array("norm2", 1, "np.vdot({0}, {0})", ("2 * x * g",), lambda s, a: ()),
+    _array("transpose", 1, "np.transpose({0})", ("transpose(g)",), lambda s, a: s[0][::-1],
+           scalar="{0}"),
+    _array("norm2", 1, "np.vdot({0}, {0})", ("2 * x * g",), lambda s, a: (), scalar="{0} * {0}"),
     # made by reverse mode for arrays (numpy_codegen.py writes them from the shapes)
     _array("expand", 2, "", _expand_rule, lambda s, a: s[1], axis=True, call=False),
     _array("unbroadcast", 2, "", ("expand(g, x)", None), lambda s, a: s[1], call=False),

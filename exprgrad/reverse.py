@@ -103,6 +103,8 @@ def differentiate(
     # skipped as a whole, so there are none (see the zero adjoints below instead).
     needed = [None] * len(program.ops) if arrays else regions.need(program, guards)
     branches = arrays and any(op.prim == "where" for op in program.ops)
+    # arrays: the ops computed only for some branch, on elements of which some are dropped
+    in_branch = regions.need(program, guards) if branches else needed
     adjoint: dict[int, int] = {}
     if depends[program.value] or every_adjoint:  # (a trace gives the value's line 1 always)
         adjoint[program.value] = builder.input(seed) if seed else builder.const(1.0)
@@ -166,11 +168,13 @@ def differentiate(
             else:
                 bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
                 contribution = splice(rule_program(rules[k]), bindings, ops)
-            if branches and BY_NAME[op.prim].singular:
+            if branches and (BY_NAME[op.prim].singular or in_branch[i] is not None):
                 # where(c, g, 0) gives a branch's elements not taken the adjoint 0; an
-                # element of 1/x or log(x) there may be inf or nan, and 0 * inf is nan:
-                # a zero adjoint contributes exactly zero instead (only where there are
-                # branches: elsewhere a zero adjoint with an infinite derivative is nan)
+                # element of 1/x or log(x) there may be inf or nan, and so may any value
+                # computed from it (x * log(x)): 0 * inf is nan. A zero adjoint
+                # contributes exactly zero instead, as jax's "double where" would give
+                # (only where there are branches: elsewhere a zero adjoint with an
+                # infinite derivative is nan)
                 zero = builder.const(0.0)
                 untouched = gradient_op("eq", (g, zero), op.span)
                 contribution = gradient_op("where", (untouched, zero, contribution), op.span)

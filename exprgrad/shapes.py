@@ -7,7 +7,10 @@ each op's shape follows numpy (broadcasting for elementwise ops, the table's
 naming the operation, its place in the formula and every shape involved.
 
 dtypes: float64, float32 or bool (comparisons). Constants are "weak" like
-Python floats in numpy: 2.0 * a float32 array stays float32.
+Python floats in numpy: 2.0 * a float32 array stays float32. A value computed
+from constants alone (where(x > 0, 1, 2), a gradient's where(c, 1.0, 0.0)) is
+an array, and numpy's arrays are never weak: it takes the inputs' float dtype
+(float64 if any input is float64), and the code generator writes it in that dtype.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def infer(program: Program, inputs: dict[str, Spec]) -> list[Spec]:
     """Shape and dtype of every op, given each input's (by formula name)."""
     specs: list[Spec] = []
     working = _dtype([s.dtype for s in inputs.values()])  # the float dtype of the whole
+    working = working if working != WEAK else "float64"
     for i, op in enumerate(program.ops):
         if op.prim == INPUT:
             specs.append(inputs[op.name])
@@ -81,9 +85,11 @@ def infer(program: Program, inputs: dict[str, Spec]) -> list[Spec]:
         elif op.prim == "count":
             dtype = WEAK  # written as the number it is
         elif op.prim == "sum" and specs[args[0]].dtype == "bool":
-            dtype = working if working != WEAK else "float64"
+            dtype = working
         else:
             dtype = _dtype([specs[a].dtype for a in args])
+        if dtype == WEAK and op.prim != "count":  # computed from constants alone
+            dtype = working
         specs.append(Spec(shape, dtype))
     return specs
 

@@ -54,10 +54,15 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_terminal_summary(terminalreporter):
+    write = terminalreporter.write_line
+    against_jax = sys.modules.get("test_against_jax")
+    if against_jax is not None and against_jax.RANDOM_PROGRAMS:
+        write("random array programs per category:")
+        for category, counts in against_jax.RANDOM_PROGRAMS.items():
+            write(f"  {category}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
     reference = sys.modules.get("reference")
     if reference is None or not reference.VERIFIED:
         return
-    write = terminalreporter.write_line
     write(f"hypothesis profile: {settings.get_current_profile_name()}")
     verified = ", ".join(f"{name} {reference.VERIFIED[name]}" for name in reference.REFERENCES)
     write(f"gradient references verified (values and components): {verified}")

@@ -424,3 +424,22 @@ def test_non_finite_reasons(formula, point, message):
     with pytest.raises(exprgrad.EvaluationError) as info:
         f.value_and_grad(**{k: np.array(v) for k, v in point.items()})
     assert info.value.message.startswith(message)
+
+
+def test_a_traced_row_is_never_accumulated_into():
+    """The diagnosis traces every op; a gradient accumulated in place (x_grad += t) had
+    renamed the rows it overwrote: a NameError instead of the error's message."""
+    f = exprgrad.compile("sum(where(x > 0, x*log(x), 0)) + sum(log(x))", backend="numpy")
+    with pytest.raises(exprgrad.EvaluationError, match="log of a non-positive number"):
+        f.value_and_grad(x=np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("formula", ["sum(s)", "mean(s) + norm2(s)", "transpose(s)", "amax(s)"])
+def test_a_number_in_gives_numpy_scalars_out(formula):
+    """The gradient of sum(s) at a number s is the literal 1.0: `1.0[()]` was a TypeError
+    ('float' object is not subscriptable) inside the generated code."""
+    f = exprgrad.compile(formula, backend="numpy")
+    for s, dtype in ((2.0, np.float64), (np.float32(2.0), np.float32)):
+        value, grads = f.value_and_grad(s=s)
+        assert type(value) is dtype and type(grads["s"]) is dtype
+        assert grads["s"] == {"sum(s)": 1.0, "transpose(s)": 1.0, "amax(s)": 1.0}.get(formula, 5.0)
