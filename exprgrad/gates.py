@@ -26,6 +26,8 @@ from typing import Any
 
 from .errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 from .function import Function, compile_unfolded
+from . import ir
+from .ir import CONST, INPUT, Op, Program, const_key
 from .primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
 from .tracing import Trace
 
@@ -34,6 +36,7 @@ _ATOM, _POWER, _UNARY, _PRODUCT, _SUM, _COMPARE = 6, 5, 4, 3, 2, 1
 _BINARY = {"add": _SUM, "sub": _SUM, "mul": _PRODUCT, "div": _PRODUCT, "pow": _POWER}
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 _COMPARE_SYMBOL = {name: symbol for symbol, name in COMPARISONS.items()}
+_UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
 
 
 def _number(value: Any, role: str) -> float:
@@ -290,26 +293,15 @@ class _Circuit:
         self.leaves = [leaf_of[name] for name in self.function.inputs]
         trace, rows, _ = self.function._trace_function()
         self._trace = trace
-        # each gate's row in the trace: a leaf by its name, an operation by its span (an
-        # operation written twice is one line: both gates get that line's numbers)
-        ops = self.function.forward_program.ops
-        row_of_span = {(ops[i].span.start, ops[i].span.end): k for k, i in enumerate(rows)}
-        row_of_name = {ops[i].name: k for k, i in enumerate(rows) if ops[i].prim == "input"}
-        row_of_text: dict[str, int] = {}
-        self.gates: list[tuple[Gate, int]] = []
-        for gate in gates:
-            if isinstance(gate, _Leaf):
-                row = row_of_name[names[gate]]
-            elif gate._prim in _COMPARE_SYMBOL:
-                continue  # a condition: no line of its own
-            elif gate not in spans:  # cannot happen: every operation is written
-                raise AssertionError(f"no text for {gate!r}")
-            else:
-                start, end = spans[gate]
-                text = self.text[start:end]
-                row = row_of_span.get((start, end), row_of_text.get(text))
-                row_of_text.setdefault(text, row)
-            self.gates.append((gate, row))
+        # each gate's row in the trace, through the op the parser made of it: an operation
+        # written twice (p1 + p2 and p2 + p1 too) is one op, and both gates get its numbers
+        row_of_op = {i: k for k, i in enumerate(rows)}
+        op_of = _ops_of(gates, names, self.function.forward_program)
+        self.gates: list[tuple[Gate, int]] = [
+            (gate, row_of_op[op_of[gate]])
+            for gate in gates
+            if gate._prim not in _COMPARE_SYMBOL  # a condition: no line of its own
+        ]
         self.spans = spans
         self.compute, self.backprop = self._runners()
 
@@ -318,16 +310,27 @@ class _Circuit:
 
     def _runners(self) -> tuple[Callable[[], float], Callable[[float, float], None]]:
         """compute() and backprop(lr, grad) for this circuit, as generated code: one call
-        of the trace, then one assignment a gate (a loop would cost more than the trace).
+        of the trace, then one assignment a gate (a loop would cost more than the trace),
+        or, past _UNROLLED gates, loops (compiling a line a gate would cost more memory
+        than the compiled formula).
 
         The gates, the trace function and the last results are the code's globals."""
-        leaves = ", ".join(f"_leaf{k}.val" for k in range(len(self.leaves)))
-        args = f"({leaves}{',' if len(self.leaves) == 1 else ''})"
-        gates = list(enumerate(self.gates))
-        values = [f"    _gate{k}.val = values[{row}]" for k, (_, row) in gates]
-        grads = [f"        _gate{k}.grad = adjoints[{row}]" for k, (_, row) in gates]
-        scaled = [f"{line} * grad" for line in grads]
-        moves = [f"        _param{k}.val += lr * _param{k}.grad" for k in range(len(self.params))]
+        unrolled = len(self.gates) <= _UNROLLED
+        if unrolled:
+            leaves = ", ".join(f"_leaf{k}.val" for k in range(len(self.leaves)))
+            args = f"({leaves}{',' if len(self.leaves) == 1 else ''})"
+            gates = list(enumerate(self.gates))
+            values = [f"    _gate{k}.val = values[{row}]" for k, (_, row) in gates]
+            grads = [f"        _gate{k}.grad = adjoints[{row}]" for k, (_, row) in gates]
+            scaled = [f"{line} * grad" for line in grads]
+            moves = [f"        _param{k}.val += lr * _param{k}.grad" for k in range(len(self.params))]
+            moves = moves or ["        pass"]
+        else:
+            args = "_tuple([leaf.val for leaf in _leaves])"
+            values = ["    for gate, row in _gates:", "        gate.val = values[row]"]
+            grads = ["        for gate, row in _gates:", "            gate.grad = adjoints[row]"]
+            scaled = [*grads[:-1], f"{grads[-1]} * grad"]
+            moves = ["        for param in _params:", "            param.val += lr * param.grad"]
         source = "\n".join(
             [
                 "def compute():",
@@ -348,7 +351,7 @@ class _Circuit:
                 "    else:",
                 *scaled,
                 "    if lr:",
-                *(moves or ["        pass"]),
+                *moves,
             ]
         )
         namespace: dict[str, Any] = {
@@ -358,9 +361,14 @@ class _Circuit:
             "_non_finite": self._name_non_finite,
             "__builtins__": {},
         }
-        namespace.update({f"_leaf{k}": leaf for k, leaf in enumerate(self.leaves)})
-        namespace.update({f"_gate{k}": gate for k, (gate, _) in gates})
-        namespace.update({f"_param{k}": param for k, param in enumerate(self.params)})
+        if unrolled:
+            namespace.update({f"_leaf{k}": leaf for k, leaf in enumerate(self.leaves)})
+            namespace.update({f"_gate{k}": gate for k, (gate, _) in gates})
+            namespace.update({f"_param{k}": param for k, param in enumerate(self.params)})
+        else:
+            namespace.update(
+                _tuple=tuple, _leaves=self.leaves, _gates=self.gates, _params=self.params
+            )
         # Safe to run: every name in the source is one of ours, and every number an index.
         exec(builtins.compile(source, "<exprgrad circuit>", "exec"), namespace)  # noqa: S102
         return namespace["compute"], namespace["backprop"]
@@ -407,6 +415,30 @@ def _postorder(output: Gate) -> list[Gate]:
         stack.append((gate, True))
         stack.extend((a, False) for a in reversed(gate._args) if isinstance(a, Gate))
     return order
+
+
+def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, int]:
+    """Each gate's op in the compiled forward program, found as the parser's hash-consing
+    builder finds an equal op (ir.Builder's key): by the ops of the gate's operands, not
+    by its text, so equal gates share an op and no text is sliced per gate (a chain of n
+    gates has text of length O(n) but nested spans of total length O(n**2))."""
+    index: dict[tuple, int] = {}
+    for i, op in enumerate(forward.ops):
+        index.setdefault(ir.Builder._key(op), i)
+
+    def number(value: float) -> int:  # a negative number is written -v: neg of a constant
+        if math.copysign(1.0, value) < 0:
+            return index[("neg", (index[(CONST, const_key(-value))],))]
+        return index[(CONST, const_key(value))]
+
+    ops: dict[Gate, int] = {}
+    for gate in gates:
+        if isinstance(gate, _Leaf):
+            ops[gate] = index[(INPUT, names[gate])]
+            continue
+        args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
+        ops[gate] = index[ir.Builder._key(Op(gate._prim, args))]
+    return ops
 
 
 def _leaf_names(leaves: Sequence[_Leaf]) -> dict[Gate, str]:
