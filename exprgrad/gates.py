@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,23 +37,27 @@ _ATOM, _POWER, _UNARY, _PRODUCT, _SUM, _COMPARE = 6, 5, 4, 3, 2, 1
 _BINARY = {"add": _SUM, "sub": _SUM, "mul": _PRODUCT, "div": _PRODUCT, "pow": _POWER}
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 _COMPARE_SYMBOL = {name: symbol for symbol, name in COMPARISONS.items()}
+_STEP = "backprop's and update's lr and grad are real numbers"
 _UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
 
 
-def _number(value: Any, role: str) -> float:
-    """A Python number as a formula constant; anything else is a TypeError naming it."""
-    if (
-        isinstance(value, complex)
+def _number(value: Any, role: str, wanted: str = "gates combine with gates and real numbers") -> float:
+    """A Python number as a finite float; anything else is an error naming it (an array too:
+    float() would take a one-element array, and numpy would make gates of the other's)."""
+    if not isinstance(value, numbers.Real) and (
+        isinstance(value, complex | str | bytes)
         or not hasattr(type(value), "__float__")
-        or isinstance(value, str | bytes)
+        or hasattr(value, "__array__")
     ):
-        raise ArgumentError(
-            f"{role} is {type(value).__name__} {value!r:.40}: gates combine with gates and "
-            "real numbers only"
-        )
-    number = float(value)
+        raise ArgumentError(f"{role} is {type(value).__name__} {value!r:.40}: {wanted} only")
+    try:
+        number = float(value)
+    except OverflowError:  # an int past 1.8e308 (repr() of a huge int may itself fail)
+        kind = type(value).__name__
+        shown = f"{kind} of {value.bit_length()} bits" if isinstance(value, int) else kind
+        raise ArgumentValueError(f"{role} is too large for a float ({shown})") from None
     if not math.isfinite(number):
-        raise ArgumentValueError(f"{role} is {number}: a circuit's constants must be finite")
+        raise ArgumentValueError(f"{role} is {number}: it must be finite")
     return number
 
 
@@ -67,6 +72,9 @@ class Gate:
 
     __slots__ = ("val", "grad", "_prim", "_args", "_name", "_circuit")
     prim: str = ""  # the primitive an operation gate applies (set on each generated class)
+    # numpy's array + gate would make an array of gates; None makes it defer to the gate's
+    # __radd__, which says an array is no operand
+    __array_ufunc__ = None
 
     def __init__(self, *args: Gate | float):
         self._prim = type(self).prim
@@ -83,7 +91,8 @@ class Gate:
 
     def _binary(self, prim: str, other: Any, swapped: bool = False) -> Gate:
         if not isinstance(other, Gate):
-            other = _number(other, f"the other operand of {_SYMBOL.get(prim, prim)}")
+            symbol = _SYMBOL.get(prim) or _COMPARE_SYMBOL[prim]
+            other = _number(other, f"the other operand of {symbol}")
         args = (other, self) if swapped else (self, other)
         return GATES[prim](*args)
 
@@ -144,7 +153,9 @@ class Gate:
 
     def __bool__(self):
         raise ArgumentError(
-            "a gate has no truth value before compute(); use where(condition, a, b)"
+            "a gate has no truth value (if, and, or, Python's max() and min() ask for one): "
+            "use where(condition, a, b), or maximum(a, b) and minimum(a, b) "
+            "(exprgrad.sugar's MaxGate and MinGate)"
         )
 
     # --- the circuit this gate is the output of --------------------------------------
@@ -162,6 +173,8 @@ class Gate:
         """Run the backward pass with `grad` as this gate's gradient (computing first if the
         parameters or constants changed since), store .grad on every gate, then move every
         parameter by lr * its gradient (constants never move)."""
+        if lr.__class__ is not float or grad.__class__ is not float or lr - lr or grad - grad:
+            lr, grad = _number(lr, "lr", _STEP), _number(grad, "grad", _STEP)  # x - x: inf, nan
         self._circuit_here().backprop(lr, grad)
 
     def reset(self) -> None:
@@ -170,7 +183,7 @@ class Gate:
 
     def update(self, lr: float) -> None:
         """Move every parameter by lr * its stored gradient."""
-        self._circuit_here().update(lr)
+        self._circuit_here().update(_number(lr, "lr", _STEP))
 
     def initialize(
         self,
@@ -482,7 +495,11 @@ def _precedence_of(node: Gate | float) -> int:
 
 
 def _literal(value: float) -> str:
-    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    """A finite float as formula text that parses back to it bit for bit: repr() round
+    trips, a whole number is written without its .0, and -0.0 keeps its sign as -0."""
+    if value.is_integer() and abs(value) < 1e16:
+        return "-" * (math.copysign(1.0, value) < 0) + str(abs(int(value)))
+    return repr(value)
 
 
 def _pieces(node: Gate, names: dict[Gate, str]) -> list[str | tuple[Gate | float, bool]]:
@@ -564,7 +581,7 @@ def _write(
                 stack.append(("close", node, paren, start))
                 if not isinstance(node, Gate):
                     emit(_literal(node))
-                elif node in names and node is not root:
+                elif node in names and (node is not root or isinstance(node, _Leaf)):
                     emit(names[node])
                 else:
                     for piece in reversed(_pieces(node, names)):
@@ -598,3 +615,7 @@ def make(primitive: str, *args: Gate | float) -> Gate:
 
 
 Builder = Callable[..., Gate]
+
+
+# What `from exprgrad.gates import *` brings: the gate classes and the ways to make them.
+__all__ = ["Gate", "Param", "Constant", "GATES", "make", *(c.__name__ for c in GATES.values())]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+import operator
 import random
 import re
 
 import pytest
-from reference import assert_gradients_agree
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from reference import assert_gradients_agree, close, finite_difference_grad
 
 import exprgrad
-from exprgrad import gates
+from exprgrad import gates, sugar
 from exprgrad.gates import AddGate, Constant, MulGate, Param, SigmoidGate, WhereGate
-from exprgrad.primitives import PRIMITIVES
+from exprgrad.primitives import FUNCTIONS, PRIMITIVES
 from exprgrad.sugar import absolute, clip, const, log, param, relu, sigmoid, tanh, where
 
 
@@ -182,3 +185,205 @@ def test_trace_and_source():
     assert trace.grads == {"a": -1.0, "x": 3.0}
     assert "def value_and_grad(a, x):" in f.source
     assert repr(a).startswith("Param(3.0, name='a'")
+
+
+# --- micrograd's own tests, and random circuits against their formula text ----------------
+
+
+def test_micrograd_test_more_ops():
+    # karpathy/micrograd test/test_engine.py test_more_ops, with micrograd's expected numbers:
+    # reuse, in-place operators, b + a beside a + b (one op once parsed: both gates map to it)
+    a, b = param(-4.0, 2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + relu(b + a)
+    d += 3 * d + relu(b - a)
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    assert g.compute() == pytest.approx(24.70408163265306, rel=1e-14)
+    g.backprop()
+    assert a.grad == pytest.approx(138.83381924198252, rel=1e-14)
+    assert b.grad == pytest.approx(645.5772594752186, rel=1e-14)
+    assert (c.val, e.val) == (-1.0, -7.0) and relu(b + a).compute() == 0.0
+
+
+def test_micrograd_test_sanity_check():
+    x = param(-4.0)
+    z = 2 * x + 2 + x
+    q = relu(z) + z * x
+    h = relu(z * z)
+    y = h + q + q * x
+    assert y.compute() == -20.0
+    y.backprop()
+    assert x.grad == 46.0
+
+
+def test_a_leaf_and_a_constants_only_circuit_are_circuits():
+    p, c = Param(2.0), Constant(3.0)
+    assert (p.formula(), p.compute(), c.formula(), c.compute()) == ("p1", 2.0, "c1", 3.0)
+    p.backprop(lr=0.5)
+    assert (p.grad, p.val) == (1.0, 2.5)
+    three = AddGate(1, 2)  # no leaf at all
+    assert (three.formula(), three.compute()) == ("1 + 2", 3.0)
+    f = three * p
+    assert f.compute() == 7.5 and (f.backprop() or p.grad) == 3.0 and three.grad == 2.5
+
+
+NUMBERS = (0.0, -0.0, 0, 1, -1, 2, 0.5, -2.5, 1e-3, 3.0, 1e300, 5e-324)
+UNARY_SUGAR = {"neg": operator.neg, "pos": operator.pos, "abs": abs}
+BINARY_SUGAR = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+}
+COMPARE_SUGAR = {
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "eq": sugar.eq,
+    "ne": sugar.ne,
+}
+RENAMED = {"min": "minimum", "max": "maximum", "abs": "absolute", "pow": "power"}
+TABLE = sorted(
+    name for name, p in FUNCTIONS.items() if not p.arrays and name in gates.GATES
+)
+
+
+def _inplace(symbol: str, left: gates.Gate, right) -> gates.Gate:
+    # the statement itself, as a user writes it (a gate has no __iadd__: a new gate)
+    if symbol == "+":
+        left += right
+    elif symbol == "-":
+        left -= right
+    elif symbol == "*":
+        left *= right
+    else:
+        left /= right
+    return left
+
+
+@st.composite
+def circuits(draw):
+    """A random circuit the way a user builds one: parameters and constants, Python
+    operators and in-place operators with numbers (signed zeros too) on either side,
+    every function of the table, where over every comparison, gates reused (diamonds)
+    and subcircuits of numbers only. Returns the output and every gate made."""
+    value = st.sampled_from((0.0, -0.0, 1.0, -1.5)) | st.floats(-2, 2, width=32)
+    leaves = [Param(draw(value)) for _ in range(draw(st.integers(1, 3)))]
+    leaves += [Constant(draw(value)) for _ in range(draw(st.integers(0, 1)))]
+    pool: list = list(leaves)
+
+    def operand(gate_only: bool = False):
+        if not gate_only and draw(st.integers(0, 3)) == 0:
+            return draw(st.sampled_from(NUMBERS))
+        return pool[draw(st.integers(0, len(pool) - 1))]
+
+    def gate_of(prim: str, symbol, *args):  # numbers only: Python would compute it
+        if any(isinstance(a, gates.Gate) for a in args):
+            return symbol(*args)
+        return gates.GATES[prim](*args)
+
+    for _ in range(draw(st.integers(1, 10))):
+        kind = draw(st.sampled_from(("binary", "inplace", "unary", "table", "where")))
+        if kind == "binary":
+            symbol = draw(st.sampled_from(sorted(BINARY_SUGAR)))
+            left, right = operand(), operand()
+            prim = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}[symbol]
+            made = gate_of(prim, BINARY_SUGAR[symbol], left, right)
+        elif kind == "inplace":
+            made = _inplace(draw(st.sampled_from("+-*/")), operand(gate_only=True), operand())
+        elif kind == "unary":
+            made = UNARY_SUGAR[draw(st.sampled_from(sorted(UNARY_SUGAR)))](operand(True))
+        elif kind == "table":
+            name = draw(st.sampled_from(TABLE))
+            arity = FUNCTIONS[name].arity or draw(st.integers(2, 3))
+            args = [operand() for _ in range(arity)]
+            made = getattr(sugar, RENAMED.get(name, name))(*args)
+        else:
+            compare = draw(st.sampled_from(sorted(COMPARE_SUGAR)))
+            left, right = operand(), operand()
+            condition = gate_of(compare, COMPARE_SUGAR[compare], left, right)
+            made = where(condition, operand(), operand())
+        pool.append(made)
+    # the output: the last gate, or a diamond over two gates of the pool
+    output = pool[-1]
+    if draw(st.booleans()):
+        output = output * operand(gate_only=True) + output
+    return output, leaves, [g for g in pool if isinstance(g, gates.Gate)]
+
+
+def _point(output: gates.Gate) -> dict[str, float]:
+    function = exprgrad.compile(output.formula())
+    leaves = output._circuit_here().leaves
+    return function, {n: leaf.val for n, leaf in zip(function.inputs, leaves, strict=True)}
+
+
+def _same(a: float, b: float) -> bool:  # bit for bit, nan as nan
+    return a == b and math.copysign(1, a) == math.copysign(1, b) or a != a and b != b
+
+
+@settings(max_examples=150)
+@given(circuits())
+def test_random_circuits_compute_as_their_formula(case):
+    output, leaves, made = case
+    function, point = _point(output)
+    try:
+        value = output.compute()
+    except exprgrad.EvaluationError as error:  # the formula fails there too, or is not finite
+        event("compute() raises")
+        try:
+            expected = function(**point)
+        except exprgrad.EvaluationError:
+            return
+        # or a gate's gradient fails: compute() runs the trace, every value and gradient
+        # (the gradient of every gate: x ** (0 * 0) at x = 0 needs log(0) for 0 * 0's)
+        assert not math.isfinite(expected) or "in the gradient of" in str(error), error
+        return
+    assert _same(value, function(**point)), (output.formula(), point)
+    # every gate's value is its own formula's (a gate used as an output elsewhere too)
+    inside = set(gates._postorder(output))
+    for gate in made[-4:]:
+        if gate not in inside or gate._prim in gates._COMPARE_SYMBOL or gate.val is None:
+            continue
+        own, its_point = _point(gate)
+        try:
+            expected = own(**its_point)
+        except exprgrad.EvaluationError:
+            continue  # a gate inside a where branch not taken: never computed there
+        assert _same(gate.val, expected), (gate.formula(), its_point, gate.val)
+    output.compute()
+    try:
+        grads = function.grad(**point)
+    except exprgrad.EvaluationError:
+        return
+    output.backprop()
+    event("gradients compared")
+    names = dict(zip(function.inputs, output._circuit_here().leaves, strict=True))
+    for name, leaf in names.items():
+        assert leaf.grad == pytest.approx(grads[name], rel=1e-12, abs=1e-300, nan_ok=True)
+    try:
+        differences = finite_difference_grad(function, point)
+        for name, expected in differences.items():
+            got = names[name].grad
+            if expected is None or not math.isfinite(got) or _at_a_kink(function, point, name):
+                continue
+            assert close(got, expected, 1e-4, 1e-6), (output.formula(), point, name)
+            event("a central difference compared")
+    except exprgrad.EvaluationError:  # a step crosses the edge of the domain
+        return
+
+
+def _at_a_kink(function: exprgrad.Function, point: dict[str, float], name: str) -> bool:
+    """Whether the gradient jumps next to the point (relu(x) at 0, where central differences
+    agree at every step, on the mean of the two slopes; clip(x, 0, 0) at 0)."""
+    h = 1e-6 * max(1.0, abs(point[name]))
+    here = function.grad(**point)[name]
+    sides = [function.grad(**dict(point, **{name: point[name] + s})) for s in (h, -h)]
+    return not all(close(side[name], here, 1e-3, 1e-6) for side in sides)
