@@ -25,9 +25,9 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import ir
 from .errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 from .function import Function, compile_unfolded
-from . import ir
 from .ir import CONST, INPUT, Op, Program, const_key
 from .primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
 from .tracing import Trace
@@ -41,7 +41,9 @@ _STEP = "backprop's and update's lr and grad are real numbers"
 _UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
 
 
-def _number(value: Any, role: str, wanted: str = "gates combine with gates and real numbers") -> float:
+def _number(
+    value: Any, role: str, wanted: str = "gates combine with gates and real numbers"
+) -> float:
     """A Python number as a finite float; anything else is an error naming it (an array too:
     float() would take a one-element array, and numpy would make gates of the other's)."""
     if not isinstance(value, numbers.Real) and (
@@ -309,9 +311,9 @@ class _Circuit:
         # each gate's row in the trace, through the op the parser made of it: an operation
         # written twice (p1 + p2 and p2 + p1 too) is one op, and both gates get its numbers
         row_of_op = {i: k for k, i in enumerate(rows)}
-        op_of = _ops_of(gates, names, self.function.forward_program)
-        self.gates: list[tuple[Gate, int]] = [
-            (gate, row_of_op[op_of[gate]])
+        ops_of = _ops_of(gates, names, self.function.forward_program)
+        self.gates: list[tuple[Gate, tuple[int, ...]]] = [
+            (gate, tuple(row_of_op[i] for i in ops_of[gate]))
             for gate in gates
             if gate._prim not in _COMPARE_SYMBOL  # a condition: no line of its own
         ]
@@ -325,25 +327,35 @@ class _Circuit:
         """compute() and backprop(lr, grad) for this circuit, as generated code: one call
         of the trace, then one assignment a gate (a loop would cost more than the trace),
         or, past _UNROLLED gates, loops (compiling a line a gate would cost more memory
-        than the compiled formula).
+        than the compiled formula). A gate computed on several lines (regions.untangle's
+        copies) takes the value of the one computed and the sum of their adjoints.
 
         The gates, the trace function and the last results are the code's globals."""
         unrolled = len(self.gates) <= _UNROLLED
+        single = [(k, rows[0]) for k, (_, rows) in enumerate(self.gates) if len(rows) == 1]
+        copied = [(k, rows) for k, (_, rows) in enumerate(self.gates) if len(rows) > 1]
+        values = [
+            f"    _gate{k}.val = _computed({_rows('values', rows, ', ')})" for k, rows in copied
+        ]
+        adjoints = [(f"_gate{k}.grad", f"({_rows('adjoints', rows, ' + ')})") for k, rows in copied]
         if unrolled:
             leaves = ", ".join(f"_leaf{k}.val" for k in range(len(self.leaves)))
             args = f"({leaves}{',' if len(self.leaves) == 1 else ''})"
-            gates = list(enumerate(self.gates))
-            values = [f"    _gate{k}.val = values[{row}]" for k, (_, row) in gates]
-            grads = [f"        _gate{k}.grad = adjoints[{row}]" for k, (_, row) in gates]
-            scaled = [f"{line} * grad" for line in grads]
-            moves = [f"        _param{k}.val += lr * _param{k}.grad" for k in range(len(self.params))]
-            moves = moves or ["        pass"]
+            values += [f"    _gate{k}.val = values[{row}]" for k, row in single]
+            adjoints += [(f"_gate{k}.grad", f"adjoints[{row}]") for k, row in single]
+            grads = [f"        {gate} = {adjoint}" for gate, adjoint in adjoints]
+            scaled = [f"        {gate} = {adjoint} * grad" for gate, adjoint in adjoints]
+            count = range(len(self.params))
+            moves = [f"_param{k}.val += lr * _param{k}.grad" for k in count] or ["pass"]
         else:
             args = "_tuple([leaf.val for leaf in _leaves])"
-            values = ["    for gate, row in _gates:", "        gate.val = values[row]"]
-            grads = ["        for gate, row in _gates:", "            gate.grad = adjoints[row]"]
-            scaled = [*grads[:-1], f"{grads[-1]} * grad"]
-            moves = ["        for param in _params:", "            param.val += lr * param.grad"]
+            values += ["    for gate, row in _gates:", "        gate.val = values[row]"]
+            loop = "        for gate, row in _gates:"
+            grads = [loop, "            gate.grad = adjoints[row]"]
+            scaled = [loop, "            gate.grad = adjoints[row] * grad"]
+            grads += [f"        {gate} = {adjoint}" for gate, adjoint in adjoints]
+            scaled += [f"        {gate} = {adjoint} * grad" for gate, adjoint in adjoints]
+            moves = ["for param in _params:", "    param.val += lr * param.grad"]
         source = "\n".join(
             [
                 "def compute():",
@@ -364,7 +376,7 @@ class _Circuit:
                 "    else:",
                 *scaled,
                 "    if lr:",
-                *moves,
+                *(f"        {line}" for line in moves),
             ]
         )
         namespace: dict[str, Any] = {
@@ -372,16 +384,17 @@ class _Circuit:
             "_last": [None, None],
             "_INF": math.inf,
             "_non_finite": self._name_non_finite,
+            "_computed": _computed,
             "__builtins__": {},
         }
+        named = range(len(self.gates)) if unrolled else (k for k, _ in copied)
+        namespace.update({f"_gate{k}": self.gates[k][0] for k in named})
         if unrolled:
             namespace.update({f"_leaf{k}": leaf for k, leaf in enumerate(self.leaves)})
-            namespace.update({f"_gate{k}": gate for k, (gate, _) in gates})
             namespace.update({f"_param{k}": param for k, param in enumerate(self.params)})
         else:
-            namespace.update(
-                _tuple=tuple, _leaves=self.leaves, _gates=self.gates, _params=self.params
-            )
+            gates = [(self.gates[k][0], row) for k, row in single]
+            namespace.update(_tuple=tuple, _leaves=self.leaves, _gates=gates, _params=self.params)
         # Safe to run: every name in the source is one of ours, and every number an index.
         exec(builtins.compile(source, "<exprgrad circuit>", "exec"), namespace)  # noqa: S102
         return namespace["compute"], namespace["backprop"]
@@ -411,6 +424,15 @@ class _Circuit:
             param.val = float(value)
 
 
+def _rows(name: str, rows: Sequence[int], between: str) -> str:
+    return between.join(f"{name}[{row}]" for row in rows)
+
+
+def _computed(*values: float | None) -> float | None:
+    """The value of the first copy computed (None: on a where branch not taken)."""
+    return next((value for value in values if value is not None), None)
+
+
 def _postorder(output: Gate) -> list[Gate]:
     """Every gate of the circuit once, operands before the gates using them (no recursion:
     a circuit may be thousands of gates deep)."""
@@ -430,14 +452,20 @@ def _postorder(output: Gate) -> list[Gate]:
     return order
 
 
-def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, int]:
-    """Each gate's op in the compiled forward program, found as the parser's hash-consing
+def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, list[int]]:
+    """Each gate's ops in the compiled forward program, found as the parser's hash-consing
     builder finds an equal op (ir.Builder's key): by the ops of the gate's operands, not
     by its text, so equal gates share an op and no text is sliced per gate (a chain of n
-    gates has text of length O(n) but nested spans of total length O(n**2))."""
+    gates has text of length O(n) but nested spans of total length O(n**2)). An op that
+    regions.untangle computes again inside a branch is one gate: it gets every copy."""
     index: dict[tuple, int] = {}
+    first: list[int] = []  # each op's first equal op, copies aside
+    copies: dict[int, list[int]] = {}
     for i, op in enumerate(forward.ops):
-        index.setdefault(ir.Builder._key(op), i)
+        plain = op if not op.args else Op(op.prim, tuple(first[a] for a in op.args))
+        same = index.setdefault(ir.Builder._key(plain), i)
+        first.append(same)
+        copies.setdefault(same, []).append(i)
 
     def number(value: float) -> int:  # a negative number is written -v: neg of a constant
         if math.copysign(1.0, value) < 0:
@@ -451,7 +479,7 @@ def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict
             continue
         args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
         ops[gate] = index[ir.Builder._key(Op(gate._prim, args))]
-    return ops
+    return {gate: copies[op] for gate, op in ops.items()}
 
 
 def _leaf_names(leaves: Sequence[_Leaf]) -> dict[Gate, str]:
