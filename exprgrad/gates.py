@@ -157,7 +157,7 @@ class Gate:
         raise ArgumentError(
             "a gate has no truth value (if, and, or, Python's max() and min() ask for one): "
             "use where(condition, a, b), or maximum(a, b) and minimum(a, b) "
-            "(exprgrad.sugar's MaxGate and MinGate)"
+            "from exprgrad.sugar (the MaxGate and MinGate classes)"
         )
 
     # --- the circuit this gate is the output of --------------------------------------

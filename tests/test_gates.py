@@ -445,7 +445,7 @@ def test_operands_that_are_no_real_numbers_name_themselves():
             with pytest.raises(exprgrad.ArgumentError, match="operand of . is ndarray"):
                 build(array, x)  # numpy defers to the gate (__array_ufunc__ = None)
     f = x * 2 + np.float64(0.5) + np.int64(1)  # numpy's numbers are numbers
-    assert f.compute() == 3.5
+    assert f.compute() == 3.5 and (np.float64(0.5) + x).formula() == "0.5 + p1"
     bad = (
         ("x", 1.0, "lr is str 'x'"),
         (0.1, "x", "grad is str 'x'"),
