@@ -14,6 +14,7 @@ from reference import assert_gradients_agree, close, finite_difference_grad
 
 import exprgrad
 from exprgrad import gates, sugar
+from exprgrad.function import compile_unfolded
 from exprgrad.gates import AddGate, Constant, MulGate, Param, SigmoidGate, WhereGate
 from exprgrad.primitives import FUNCTIONS, PRIMITIVES
 from exprgrad.sugar import absolute, atan2, clip, const, log, param, relu, sigmoid, tanh, where
@@ -344,15 +345,18 @@ def _check_circuit(output: gates.Gate, leaves: list[gates.Gate], made: list[gate
     function, point = _point(output)
     try:
         value = output.compute()
-    except exprgrad.EvaluationError as error:  # the formula fails there too, or is not finite
+    except exprgrad.EvaluationError:  # the formula fails there too, or is not finite
         event("compute() raises")
         try:
-            expected = function(**point)
+            expected, _ = function.value_and_grad(**point)
         except exprgrad.EvaluationError:
             return
-        # or a gate's gradient fails: compute() runs the trace, every value and gradient
-        # (the gradient of every gate: x ** (0 * 0) at x = 0 needs log(0) for 0 * 0's)
-        assert not math.isfinite(expected) or "in the gradient of" in str(error), error
+        # or a gate's own gradient fails (compute() runs the trace: every line's value and
+        # gradient): x ** where(c, log(x), 2) at x = 0 needs 0 * log(0) for the where's,
+        # x ** (0 * 0) log(0) for 0 * 0's; the formula's own trace fails the same way
+        if math.isfinite(expected):
+            with pytest.raises(exprgrad.EvaluationError):
+                compile_unfolded(output.formula()).trace(**point)
         return
     assert _same(value, function(**point)), (output.formula(), point)
     # every gate's value is its own formula's (a gate used as an output elsewhere too)
@@ -368,8 +372,9 @@ def _check_circuit(output: gates.Gate, leaves: list[gates.Gate], made: list[gate
         assert _same(gate.val, expected), (gate.formula(), its_point, gate.val)
         try:  # the gate as an output of its own
             assert _same(gate.compute(), expected)
-        except exprgrad.EvaluationError as error:  # its gradient may fail alone: sqrt(0)
-            assert "in the gradient of" in str(error)
+        except exprgrad.EvaluationError:  # a gradient may fail there alone: sqrt(0)
+            with pytest.raises(exprgrad.EvaluationError):
+                compile_unfolded(gate.formula()).trace(**its_point)
     output.compute()
     try:
         grads = function.grad(**point)
@@ -387,6 +392,9 @@ def _check_circuit(output: gates.Gate, leaves: list[gates.Gate], made: list[gate
         moved = point[name] + 0.5 * leaf.grad if isinstance(leaf, Param) else point[name]
         assert _same(leaf.val, moved)
         leaf.val = point[name]
+    numbers = [a for g in inside for a in g._args if not isinstance(a, gates.Gate)]
+    if any(a and not 1e-3 <= abs(a) <= 1e3 for a in numbers):
+        return  # 1e300 + x, x * 5e-324: too flat or too coarse for a difference quotient
     try:
         differences = finite_difference_grad(function, point)
         for name, expected in differences.items():
@@ -408,7 +416,7 @@ def _at_a_kink(function: exprgrad.Function, point: dict[str, float], name: str) 
     return not all(close(side[name], here, 1e-3, 1e-6) for side in sides)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from((0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308))
