@@ -359,18 +359,19 @@ class _Circuit:
         source = "\n".join(
             [
                 "def compute():",
+                "    global _arguments, _adjoints  # the last call's, for backprop()",
                 f"    arguments = {args}",
-                "    value, values, adjoints = _trace(*arguments)",
+                "    value, values, _adjoints = _trace(*arguments)",
+                "    _arguments = arguments",
                 *values,
-                "    _last[:] = arguments, adjoints",
                 "    if not -_INF < value < _INF:  # inf or nan: name the gate",
                 "        _non_finite()",
                 "    return value",
                 "",
                 "def backprop(lr, grad):",
-                f"    if _last[0] != {args}:  # new values since compute(): compute again",
+                f"    if _arguments != {args}:  # new values since compute(): compute again",
                 "        compute()",
-                "    adjoints = _last[1]",
+                "    adjoints = _adjoints",
                 "    if grad == 1.0:",
                 *grads,
                 "    else:",
@@ -381,7 +382,7 @@ class _Circuit:
         )
         namespace: dict[str, Any] = {
             "_trace": self._trace,
-            "_last": [None, None],
+            "_arguments": None,
             "_INF": math.inf,
             "_non_finite": self._name_non_finite,
             "_computed": _computed,

@@ -544,3 +544,19 @@ def test_a_gate_computed_twice_gets_both_lines():
                                       (1.0, -1.0, None, 0.0)):  # fmt: skip
         out.backprop()
         assert (log_a.val, log_a.grad, a.grad) == (value, grad, grad / 2)
+
+
+def test_a_failed_compute_leaves_no_stale_gradients():
+    p = param(1.0)
+    f = log(p) * 3
+    f.backprop()
+    assert p.grad == 3.0
+    p.val = -1.0
+    for _ in range(2):  # backprop() after a failed compute() computes again: fails again
+        with pytest.raises(exprgrad.EvaluationError, match="log of a non-positive number"):
+            f.compute()
+        with pytest.raises(exprgrad.EvaluationError, match="log of a non-positive number"):
+            f.backprop()
+    p.val = 2.0
+    f.backprop()
+    assert (f.val, p.grad) == (3 * math.log(2.0), 1.5)
