@@ -17,10 +17,16 @@ random.seed(0), and the parameters each way ends with are checked against the ha
 loop's before any time is printed (micrograd's hinge picks one side at a tie, exprgrad's
 splits it, so they are compared to 1e-9).
 
+Then a long chain, x = param(0.5); g = x; g = g*0.9999 + 0.0001 n times (2n + 1 gates),
+computed and backpropagated once in a fresh process: its peak memory (Linux's VmHWM, as
+benchmarks/bench.py measures it) and time, beside compiling the same formula text directly
+and calling value_and_grad once (the gates' circuit compiles it, and every gate's line too).
+
 Run by hand from the repository root (it is not a test):
 
     python benchmarks/bench_gates.py            # a first run, then the best of 3 more
     python benchmarks/bench_gates.py --repeat 1
+    python benchmarks/bench_gates.py --quick    # one timed run, chains of 10,000 only
 
 The first run of each way includes compiling (the gates' circuit, the hand loop's formula);
 the best of the later runs is the loop alone.
@@ -33,6 +39,7 @@ import functools
 import math
 import platform
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -216,10 +223,64 @@ def compare(name: str, steps: int, loops: dict[str, Callable], repeat: int) -> N
         print(f"  micrograd / gates: {times['micrograd'] / times['gates']:.1f}")
 
 
+# --- a long chain: peak memory and time in a fresh process ----------------------------------
+
+# VmHWM, not ru_maxrss (which Linux carries over from the parent through fork and exec)
+_CHAIN = """
+import sys, time
+import exprgrad
+from exprgrad.sugar import param
+
+n, way = int(sys.argv[1]), sys.argv[2]
+start = time.perf_counter()
+if way == "gates":
+    x = param(0.5)
+    g = x
+    for _ in range(n):
+        g = g * 0.9999 + 0.0001
+    value = g.compute()
+    g.backprop()
+    grad = x.grad
+else:  # the gates' formula text, written directly
+    text = "(" * (n - 1) + "x * 0.9999 + 0.0001" + ") * 0.9999 + 0.0001" * (n - 1)
+    value, grads = exprgrad.compile(text).value_and_grad(x=0.5)
+    grad = grads["x"]
+seconds = time.perf_counter() - start
+with open("/proc/self/status") as status:
+    peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+print(peak, seconds, repr(value), repr(grad))
+"""
+
+
+def chain(steps: int, way: str) -> tuple[float, float, float, float]:
+    """Peak megabytes, seconds, value and gradient of a chain of `steps` steps."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHAIN, str(steps), way], capture_output=True, text=True, check=True
+    )
+    peak, seconds, value, grad = done.stdout.split()
+    return int(peak) / 1024, float(seconds), float(value), float(grad)
+
+
+def compare_chains(lengths: tuple[int, ...]) -> None:
+    print("\na chain g = g*0.9999 + 0.0001: compute() and backprop() once, in a fresh process")
+    print(f"  {'steps':>7}  {'gates':>7}  {'way':<8} {'peak':>9}  {'time':>8}")
+    for steps in lengths:
+        results = {way: chain(steps, way) for way in ("gates", "text")}
+        if results["gates"][2:] != results["text"][2:]:
+            sys.exit(f"chain of {steps}: the gates give {results['gates'][2:]}, the text "
+                     f"{results['text'][2:]}")  # fmt: skip
+        for way, (peak, seconds, _, _) in results.items():
+            gates = f"{2 * steps + 1:,}" if way == "gates" else ""
+            print(f"  {steps:>7,}  {gates:>7}  {way:<8} {peak:6.0f} MB  {seconds:6.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed runs after the first")
+    parser.add_argument("--quick", action="store_true", help="--repeat 1, chains of 10,000 only")
     options = parser.parse_args()
+    if options.quick:
+        options.repeat = 1
     version, machine = platform.python_version(), platform.machine()
     print(f"Python {version} on {machine}: the first run, then the best of {options.repeat}")
     micrograd = Value is not None
@@ -235,6 +296,7 @@ def main() -> None:
         {"gates": net_gates, "hand": net_hand, "micrograd": net_micrograd if micrograd else None},
         options.repeat,
     )
+    compare_chains((10_000,) if options.quick else (10_000, 50_000))
 
 
 if __name__ == "__main__":

@@ -21,11 +21,14 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import ir
 from .errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 from .function import Function, compile_unfolded
+from .ir import CONST, INPUT, Op, Program, const_key
 from .primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
 from .tracing import Trace
 
@@ -34,22 +37,29 @@ _ATOM, _POWER, _UNARY, _PRODUCT, _SUM, _COMPARE = 6, 5, 4, 3, 2, 1
 _BINARY = {"add": _SUM, "sub": _SUM, "mul": _PRODUCT, "div": _PRODUCT, "pow": _POWER}
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 _COMPARE_SYMBOL = {name: symbol for symbol, name in COMPARISONS.items()}
+_STEP = "backprop's and update's lr and grad are real numbers"
+_UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
 
 
-def _number(value: Any, role: str) -> float:
-    """A Python number as a formula constant; anything else is a TypeError naming it."""
-    if (
-        isinstance(value, complex)
+def _number(
+    value: Any, role: str, wanted: str = "gates combine with gates and real numbers"
+) -> float:
+    """A Python number as a finite float; anything else is an error naming it (an array too:
+    float() would take a one-element array, and numpy would make gates of the other's)."""
+    if not isinstance(value, numbers.Real) and (
+        isinstance(value, complex | str | bytes)
         or not hasattr(type(value), "__float__")
-        or isinstance(value, str | bytes)
+        or hasattr(value, "__array__")
     ):
-        raise ArgumentError(
-            f"{role} is {type(value).__name__} {value!r:.40}: gates combine with gates and "
-            "real numbers only"
-        )
-    number = float(value)
+        raise ArgumentError(f"{role} is {type(value).__name__} {value!r:.40}: {wanted} only")
+    try:
+        number = float(value)
+    except OverflowError:  # an int past 1.8e308 (repr() of a huge int may itself fail)
+        kind = type(value).__name__
+        shown = f"{kind} of {value.bit_length()} bits" if isinstance(value, int) else kind
+        raise ArgumentValueError(f"{role} is too large for a float ({shown})") from None
     if not math.isfinite(number):
-        raise ArgumentValueError(f"{role} is {number}: a circuit's constants must be finite")
+        raise ArgumentValueError(f"{role} is {number}: it must be finite")
     return number
 
 
@@ -64,6 +74,9 @@ class Gate:
 
     __slots__ = ("val", "grad", "_prim", "_args", "_name", "_circuit")
     prim: str = ""  # the primitive an operation gate applies (set on each generated class)
+    # numpy's array + gate would make an array of gates; None makes it defer to the gate's
+    # __radd__, which says an array is no operand
+    __array_ufunc__ = None
 
     def __init__(self, *args: Gate | float):
         self._prim = type(self).prim
@@ -80,7 +93,8 @@ class Gate:
 
     def _binary(self, prim: str, other: Any, swapped: bool = False) -> Gate:
         if not isinstance(other, Gate):
-            other = _number(other, f"the other operand of {_SYMBOL.get(prim, prim)}")
+            symbol = _SYMBOL.get(prim) or _COMPARE_SYMBOL[prim]
+            other = _number(other, f"the other operand of {symbol}")
         args = (other, self) if swapped else (self, other)
         return GATES[prim](*args)
 
@@ -141,7 +155,9 @@ class Gate:
 
     def __bool__(self):
         raise ArgumentError(
-            "a gate has no truth value before compute(); use where(condition, a, b)"
+            "a gate has no truth value (if, and, or, Python's max() and min() ask for one): "
+            "use where(condition, a, b), or maximum(a, b) and minimum(a, b) "
+            "from exprgrad.sugar (the MaxGate and MinGate classes)"
         )
 
     # --- the circuit this gate is the output of --------------------------------------
@@ -153,13 +169,15 @@ class Gate:
 
     def compute(self) -> float:
         """Run the forward pass; store .val on every gate; return this gate's value."""
-        return self._circuit_here().compute()
+        return (self._circuit or self._circuit_here()).compute()  # (one call less: hot)
 
     def backprop(self, lr: float = 0.0, grad: float = 1.0) -> None:
         """Run the backward pass with `grad` as this gate's gradient (computing first if the
         parameters or constants changed since), store .grad on every gate, then move every
         parameter by lr * its gradient (constants never move)."""
-        self._circuit_here().backprop(lr, grad)
+        if not (lr.__class__ is float is grad.__class__ and lr - lr == grad - grad):
+            lr, grad = _number(lr, "lr", _STEP), _number(grad, "grad", _STEP)  # x - x: inf, nan
+        (self._circuit or self._circuit_here()).backprop(lr, grad)
 
     def reset(self) -> None:
         """Set every gradient in the circuit to zero."""
@@ -167,7 +185,7 @@ class Gate:
 
     def update(self, lr: float) -> None:
         """Move every parameter by lr * its stored gradient."""
-        self._circuit_here().update(lr)
+        self._circuit_here().update(_number(lr, "lr", _STEP))
 
     def initialize(
         self,
@@ -290,26 +308,15 @@ class _Circuit:
         self.leaves = [leaf_of[name] for name in self.function.inputs]
         trace, rows, _ = self.function._trace_function()
         self._trace = trace
-        # each gate's row in the trace: a leaf by its name, an operation by its span (an
-        # operation written twice is one line: both gates get that line's numbers)
-        ops = self.function.forward_program.ops
-        row_of_span = {(ops[i].span.start, ops[i].span.end): k for k, i in enumerate(rows)}
-        row_of_name = {ops[i].name: k for k, i in enumerate(rows) if ops[i].prim == "input"}
-        row_of_text: dict[str, int] = {}
-        self.gates: list[tuple[Gate, int]] = []
-        for gate in gates:
-            if isinstance(gate, _Leaf):
-                row = row_of_name[names[gate]]
-            elif gate._prim in _COMPARE_SYMBOL:
-                continue  # a condition: no line of its own
-            elif gate not in spans:  # cannot happen: every operation is written
-                raise AssertionError(f"no text for {gate!r}")
-            else:
-                start, end = spans[gate]
-                text = self.text[start:end]
-                row = row_of_span.get((start, end), row_of_text.get(text))
-                row_of_text.setdefault(text, row)
-            self.gates.append((gate, row))
+        # each gate's row in the trace, through the op the parser made of it: an operation
+        # written twice (p1 + p2 and p2 + p1 too) is one op, and both gates get its numbers
+        row_of_op = {i: k for k, i in enumerate(rows)}
+        ops_of = _ops_of(gates, names, self.function.forward_program)
+        self.gates: list[tuple[Gate, tuple[int, ...]]] = [
+            (gate, tuple(row_of_op[i] for i in ops_of[gate]))
+            for gate in gates
+            if gate._prim not in _COMPARE_SYMBOL  # a condition: no line of its own
+        ]
         self.spans = spans
         self.compute, self.backprop = self._runners()
 
@@ -318,49 +325,77 @@ class _Circuit:
 
     def _runners(self) -> tuple[Callable[[], float], Callable[[float, float], None]]:
         """compute() and backprop(lr, grad) for this circuit, as generated code: one call
-        of the trace, then one assignment a gate (a loop would cost more than the trace).
+        of the trace, then one assignment a gate (a loop would cost more than the trace),
+        or, past _UNROLLED gates, loops (compiling a line a gate would cost more memory
+        than the compiled formula). A gate computed on several lines (regions.untangle's
+        copies) takes the value of the one computed and the sum of their adjoints.
 
         The gates, the trace function and the last results are the code's globals."""
-        leaves = ", ".join(f"_leaf{k}.val" for k in range(len(self.leaves)))
-        args = f"({leaves}{',' if len(self.leaves) == 1 else ''})"
-        gates = list(enumerate(self.gates))
-        values = [f"    _gate{k}.val = values[{row}]" for k, (_, row) in gates]
-        grads = [f"        _gate{k}.grad = adjoints[{row}]" for k, (_, row) in gates]
-        scaled = [f"{line} * grad" for line in grads]
-        moves = [f"        _param{k}.val += lr * _param{k}.grad" for k in range(len(self.params))]
+        unrolled = len(self.gates) <= _UNROLLED
+        single = [(k, rows[0]) for k, (_, rows) in enumerate(self.gates) if len(rows) == 1]
+        copied = [(k, rows) for k, (_, rows) in enumerate(self.gates) if len(rows) > 1]
+        values = [
+            f"    _gate{k}.val = _computed({_rows('values', rows, ', ')})" for k, rows in copied
+        ]
+        adjoints = [(f"_gate{k}.grad", f"({_rows('adjoints', rows, ' + ')})") for k, rows in copied]
+        if unrolled:
+            leaves = ", ".join(f"_leaf{k}.val" for k in range(len(self.leaves)))
+            args = f"({leaves}{',' if len(self.leaves) == 1 else ''})"
+            values += [f"    _gate{k}.val = values[{row}]" for k, row in single]
+            adjoints += [(f"_gate{k}.grad", f"adjoints[{row}]") for k, row in single]
+            grads = [f"        {gate} = {adjoint}" for gate, adjoint in adjoints]
+            scaled = [f"        {gate} = {adjoint} * grad" for gate, adjoint in adjoints]
+            count = range(len(self.params))
+            moves = [f"_param{k}.val += lr * _param{k}.grad" for k in count] or ["pass"]
+        else:
+            args = "_tuple([leaf.val for leaf in _leaves])"
+            values += ["    for gate, row in _gates:", "        gate.val = values[row]"]
+            loop = "        for gate, row in _gates:"
+            grads = [loop, "            gate.grad = adjoints[row]"]
+            scaled = [loop, "            gate.grad = adjoints[row] * grad"]
+            grads += [f"        {gate} = {adjoint}" for gate, adjoint in adjoints]
+            scaled += [f"        {gate} = {adjoint} * grad" for gate, adjoint in adjoints]
+            moves = ["for param in _params:", "    param.val += lr * param.grad"]
         source = "\n".join(
             [
                 "def compute():",
+                "    global _arguments, _adjoints  # the last call's, for backprop()",
                 f"    arguments = {args}",
-                "    value, values, adjoints = _trace(*arguments)",
+                "    value, values, _adjoints = _trace(*arguments)",
+                "    _arguments = arguments",
                 *values,
-                "    _last[:] = arguments, adjoints",
                 "    if not -_INF < value < _INF:  # inf or nan: name the gate",
                 "        _non_finite()",
                 "    return value",
                 "",
                 "def backprop(lr, grad):",
-                f"    if _last[0] != {args}:  # new values since compute(): compute again",
+                f"    if _arguments != {args}:  # new values since compute(): compute again",
                 "        compute()",
-                "    adjoints = _last[1]",
+                "    adjoints = _adjoints",
                 "    if grad == 1.0:",
                 *grads,
                 "    else:",
                 *scaled,
                 "    if lr:",
-                *(moves or ["        pass"]),
+                *(f"        {line}" for line in moves),
             ]
         )
         namespace: dict[str, Any] = {
             "_trace": self._trace,
-            "_last": [None, None],
+            "_arguments": None,
             "_INF": math.inf,
             "_non_finite": self._name_non_finite,
+            "_computed": _computed,
             "__builtins__": {},
         }
-        namespace.update({f"_leaf{k}": leaf for k, leaf in enumerate(self.leaves)})
-        namespace.update({f"_gate{k}": gate for k, (gate, _) in gates})
-        namespace.update({f"_param{k}": param for k, param in enumerate(self.params)})
+        named = range(len(self.gates)) if unrolled else (k for k, _ in copied)
+        namespace.update({f"_gate{k}": self.gates[k][0] for k in named})
+        if unrolled:
+            namespace.update({f"_leaf{k}": leaf for k, leaf in enumerate(self.leaves)})
+            namespace.update({f"_param{k}": param for k, param in enumerate(self.params)})
+        else:
+            gates = [(self.gates[k][0], row) for k, row in single]
+            namespace.update(_tuple=tuple, _leaves=self.leaves, _gates=gates, _params=self.params)
         # Safe to run: every name in the source is one of ours, and every number an index.
         exec(builtins.compile(source, "<exprgrad circuit>", "exec"), namespace)  # noqa: S102
         return namespace["compute"], namespace["backprop"]
@@ -390,6 +425,15 @@ class _Circuit:
             param.val = float(value)
 
 
+def _rows(name: str, rows: Sequence[int], between: str) -> str:
+    return between.join(f"{name}[{row}]" for row in rows)
+
+
+def _computed(*values: float | None) -> float | None:
+    """The value of the first copy computed (None: on a where branch not taken)."""
+    return next((value for value in values if value is not None), None)
+
+
 def _postorder(output: Gate) -> list[Gate]:
     """Every gate of the circuit once, operands before the gates using them (no recursion:
     a circuit may be thousands of gates deep)."""
@@ -407,6 +451,36 @@ def _postorder(output: Gate) -> list[Gate]:
         stack.append((gate, True))
         stack.extend((a, False) for a in reversed(gate._args) if isinstance(a, Gate))
     return order
+
+
+def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, list[int]]:
+    """Each gate's ops in the compiled forward program, found as the parser's hash-consing
+    builder finds an equal op (ir.Builder's key): by the ops of the gate's operands, not
+    by its text, so equal gates share an op and no text is sliced per gate (a chain of n
+    gates has text of length O(n) but nested spans of total length O(n**2)). An op that
+    regions.untangle computes again inside a branch is one gate: it gets every copy."""
+    index: dict[tuple, int] = {}
+    first: list[int] = []  # each op's first equal op, copies aside
+    copies: dict[int, list[int]] = {}
+    for i, op in enumerate(forward.ops):
+        plain = op if not op.args else Op(op.prim, tuple(first[a] for a in op.args))
+        same = index.setdefault(ir.Builder._key(plain), i)
+        first.append(same)
+        copies.setdefault(same, []).append(i)
+
+    def number(value: float) -> int:  # a negative number is written -v: neg of a constant
+        if math.copysign(1.0, value) < 0:
+            return index[("neg", (index[(CONST, const_key(-value))],))]
+        return index[(CONST, const_key(value))]
+
+    ops: dict[Gate, int] = {}
+    for gate in gates:
+        if isinstance(gate, _Leaf):
+            ops[gate] = index[(INPUT, names[gate])]
+            continue
+        args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
+        ops[gate] = index[ir.Builder._key(Op(gate._prim, args))]
+    return {gate: copies[op] for gate, op in ops.items()}
 
 
 def _leaf_names(leaves: Sequence[_Leaf]) -> dict[Gate, str]:
@@ -450,7 +524,11 @@ def _precedence_of(node: Gate | float) -> int:
 
 
 def _literal(value: float) -> str:
-    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    """A finite float as formula text that parses back to it bit for bit: repr() round
+    trips, a whole number is written without its .0, and -0.0 keeps its sign as -0."""
+    if value.is_integer() and abs(value) < 1e16:
+        return "-" * (math.copysign(1.0, value) < 0) + str(abs(int(value)))
+    return repr(value)
 
 
 def _pieces(node: Gate, names: dict[Gate, str]) -> list[str | tuple[Gate | float, bool]]:
@@ -532,7 +610,7 @@ def _write(
                 stack.append(("close", node, paren, start))
                 if not isinstance(node, Gate):
                     emit(_literal(node))
-                elif node in names and node is not root:
+                elif node in names and (node is not root or isinstance(node, _Leaf)):
                     emit(names[node])
                 else:
                     for piece in reversed(_pieces(node, names)):
@@ -566,3 +644,7 @@ def make(primitive: str, *args: Gate | float) -> Gate:
 
 
 Builder = Callable[..., Gate]
+
+
+# What `from exprgrad.gates import *` brings: the gate classes and the ways to make them.
+__all__ = ["Gate", "Param", "Constant", "GATES", "make", *(c.__name__ for c in GATES.values())]

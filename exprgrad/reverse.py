@@ -147,7 +147,12 @@ def differentiate(
         if g is None or op.prim in (INPUT, CONST):
             continue
         grad_of.setdefault(g, i)  # every consumer of op i comes later, so g is final
-        targets = [k for k, arg in enumerate(op.args) if depends[arg]]
+        # a trace wants the adjoints of lines of numbers alone (1 + 2 in (1 + 2) * x) too
+        targets = [
+            k
+            for k, arg in enumerate(op.args)
+            if depends[arg] or every_adjoint and program.ops[arg].prim != CONST
+        ]
         if not targets:
             continue
         rules = BY_NAME[op.prim].grads

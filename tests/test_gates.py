@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+import operator
 import random
 import re
 
 import pytest
-from reference import assert_gradients_agree
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from reference import assert_gradients_agree, close, finite_difference_grad
 
 import exprgrad
-from exprgrad import gates
+from exprgrad import gates, sugar
+from exprgrad.function import compile_unfolded
 from exprgrad.gates import AddGate, Constant, MulGate, Param, SigmoidGate, WhereGate
-from exprgrad.primitives import PRIMITIVES
-from exprgrad.sugar import absolute, clip, const, log, param, relu, sigmoid, tanh, where
+from exprgrad.primitives import FUNCTIONS, PRIMITIVES
+from exprgrad.sugar import absolute, atan2, clip, const, log, param, relu, sigmoid, tanh, where
 
 
 def test_one_class_per_primitive():
@@ -182,3 +186,377 @@ def test_trace_and_source():
     assert trace.grads == {"a": -1.0, "x": 3.0}
     assert "def value_and_grad(a, x):" in f.source
     assert repr(a).startswith("Param(3.0, name='a'")
+
+
+# --- micrograd's own tests, and random circuits against their formula text ----------------
+
+
+def test_micrograd_test_more_ops():
+    # karpathy/micrograd test/test_engine.py test_more_ops, with micrograd's expected numbers:
+    # reuse, in-place operators, b + a beside a + b (one op once parsed: both gates map to it)
+    a, b = param(-4.0, 2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + relu(b + a)
+    d += 3 * d + relu(b - a)
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    assert g.compute() == pytest.approx(24.70408163265306, rel=1e-14)
+    g.backprop()
+    assert a.grad == pytest.approx(138.83381924198252, rel=1e-14)
+    assert b.grad == pytest.approx(645.5772594752186, rel=1e-14)
+    assert (c.val, e.val) == (-1.0, -7.0) and relu(b + a).compute() == 0.0
+
+
+def test_micrograd_test_sanity_check():
+    x = param(-4.0)
+    z = 2 * x + 2 + x
+    q = relu(z) + z * x
+    h = relu(z * z)
+    y = h + q + q * x
+    assert y.compute() == -20.0
+    y.backprop()
+    assert x.grad == 46.0
+
+
+def test_a_leaf_and_a_constants_only_circuit_are_circuits():
+    p, c = Param(2.0), Constant(3.0)
+    assert (p.formula(), p.compute(), c.formula(), c.compute()) == ("p1", 2.0, "c1", 3.0)
+    p.backprop(lr=0.5)
+    assert (p.grad, p.val) == (1.0, 2.5)
+    three = AddGate(1, 2)  # no leaf at all
+    assert (three.formula(), three.compute()) == ("1 + 2", 3.0)
+    f = three * p
+    assert f.compute() == 7.5 and (f.backprop() or p.grad) == 3.0 and three.grad == 2.5
+
+
+NUMBERS = (0.0, -0.0, 0, 1, -1, 2, 0.5, -2.5, 1e-3, 3.0, 1e300, 5e-324)
+UNARY_SUGAR = {"neg": operator.neg, "pos": operator.pos, "abs": abs}
+BINARY_SUGAR = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+}
+COMPARE_SUGAR = {
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "eq": sugar.eq,
+    "ne": sugar.ne,
+}
+RENAMED = {"min": "minimum", "max": "maximum", "abs": "absolute", "pow": "power"}
+TABLE = sorted(name for name, p in FUNCTIONS.items() if not p.arrays and name in gates.GATES)
+
+
+def _inplace(symbol: str, left: gates.Gate, right) -> gates.Gate:
+    # the statement itself, as a user writes it (a gate has no __iadd__: a new gate)
+    if symbol == "+":
+        left += right
+    elif symbol == "-":
+        left -= right
+    elif symbol == "*":
+        left *= right
+    else:
+        left /= right
+    return left
+
+
+@st.composite
+def circuits(draw):
+    """A random circuit the way a user builds one: parameters and constants, Python
+    operators and in-place operators with numbers (signed zeros too) on either side,
+    every function of the table, where over every comparison, gates reused (diamonds)
+    and subcircuits of numbers only. Returns the output and every gate made."""
+    value = st.sampled_from((0.0, -0.0, 1.0, -1.5)) | st.floats(-2, 2, width=32)
+    leaves = [Param(draw(value)) for _ in range(draw(st.integers(1, 3)))]
+    leaves += [Constant(draw(value)) for _ in range(draw(st.integers(0, 1)))]
+    pool: list = list(leaves)
+
+    def operand(gate_only: bool = False):
+        if not gate_only and draw(st.integers(0, 3)) == 0:
+            return draw(st.sampled_from(NUMBERS))
+        return pool[draw(st.integers(0, len(pool) - 1))]
+
+    def gate_of(prim: str, symbol, *args):  # numbers only: Python would compute it
+        if any(isinstance(a, gates.Gate) for a in args):
+            return symbol(*args)
+        return gates.GATES[prim](*args)
+
+    for _ in range(draw(st.integers(1, 10))):
+        kind = draw(st.sampled_from(("binary", "inplace", "unary", "table", "where")))
+        if kind == "binary":
+            symbol = draw(st.sampled_from(sorted(BINARY_SUGAR)))
+            left, right = operand(), operand()
+            prim = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}[symbol]
+            made = gate_of(prim, BINARY_SUGAR[symbol], left, right)
+        elif kind == "inplace":
+            made = _inplace(draw(st.sampled_from("+-*/")), operand(gate_only=True), operand())
+        elif kind == "unary":
+            made = UNARY_SUGAR[draw(st.sampled_from(sorted(UNARY_SUGAR)))](operand(True))
+        elif kind == "table":
+            name = draw(st.sampled_from(TABLE))
+            arity = FUNCTIONS[name].arity or draw(st.integers(2, 3))
+            args = [operand() for _ in range(arity)]
+            made = getattr(sugar, RENAMED.get(name, name))(*args)
+        else:
+            compare = draw(st.sampled_from(sorted(COMPARE_SUGAR)))
+            left, right = operand(), operand()
+            condition = gate_of(compare, COMPARE_SUGAR[compare], left, right)
+            made = where(condition, operand(), operand())
+        pool.append(made)
+    # the output: the last gate, or a diamond over two gates of the pool
+    output = pool[-1]
+    if draw(st.booleans()):
+        output = output * operand(gate_only=True) + output
+    return output, leaves, [g for g in pool if isinstance(g, gates.Gate)]
+
+
+def _point(output: gates.Gate) -> dict[str, float]:
+    function = exprgrad.compile(output.formula())
+    leaves = output._circuit_here().leaves
+    return function, {n: leaf.val for n, leaf in zip(function.inputs, leaves, strict=True)}
+
+
+def _same(a: float, b: float) -> bool:  # bit for bit, nan as nan
+    return a == b and math.copysign(1, a) == math.copysign(1, b) or a != a and b != b
+
+
+@settings(max_examples=150)
+@given(circuits(), st.booleans())
+def test_random_circuits_compute_as_their_formula(case, looped):
+    unrolled = gates._UNROLLED
+    gates._UNROLLED = -1 if looped else unrolled  # compute() and backprop() as loops
+    try:
+        _check_circuit(*case)
+    finally:
+        gates._UNROLLED = unrolled
+
+
+def _check_circuit(output: gates.Gate, leaves: list[gates.Gate], made: list[gates.Gate]):
+    """The circuit's values and gradients are its formula's, and the gradients are
+    the central differences' where the function is smooth."""
+    function, point = _point(output)
+    try:
+        value = output.compute()
+    except exprgrad.EvaluationError:  # the formula fails there too, or is not finite
+        event("compute() raises")
+        try:
+            expected, _ = function.value_and_grad(**point)
+        except exprgrad.EvaluationError:
+            return
+        # or a gate's own gradient fails (compute() runs the trace: every line's value and
+        # gradient): x ** where(c, log(x), 2) at x = 0 needs 0 * log(0) for the where's,
+        # x ** (0 * 0) log(0) for 0 * 0's; the formula's own trace fails the same way
+        if math.isfinite(expected):
+            with pytest.raises(exprgrad.EvaluationError):
+                compile_unfolded(output.formula()).trace(**point)
+        return
+    assert _same(value, function(**point)), (output.formula(), point)
+    # every gate's value is its own formula's (a gate used as an output elsewhere too)
+    inside = set(gates._postorder(output))
+    for gate in made[-4:]:
+        if gate not in inside or gate._prim in gates._COMPARE_SYMBOL or gate.val is None:
+            continue
+        own, its_point = _point(gate)
+        try:
+            expected = own(**its_point)
+        except exprgrad.EvaluationError:
+            continue  # a gate inside a where branch not taken: never computed there
+        assert _same(gate.val, expected), (gate.formula(), its_point, gate.val)
+        try:  # the gate as an output of its own
+            assert _same(gate.compute(), expected)
+        except exprgrad.EvaluationError:  # a gradient may fail there alone: sqrt(0)
+            with pytest.raises(exprgrad.EvaluationError):
+                compile_unfolded(gate.formula()).trace(**its_point)
+    output.compute()
+    try:
+        grads = function.grad(**point)
+    except exprgrad.EvaluationError:
+        return
+    output.backprop()
+    event("gradients compared")
+    names = dict(zip(function.inputs, output._circuit_here().leaves, strict=True))
+    for name, leaf in names.items():  # (compile() folds -0 first: a zero's sign may differ)
+        assert _same(leaf.grad + 0.0, grads[name] + 0.0), (output.formula(), point, name)
+    # backprop(lr, grad): gradients scaled by grad, parameters moved by lr * them
+    output.backprop(lr=0.5, grad=-2.0)
+    for name, leaf in names.items():
+        assert _same(leaf.grad + 0.0, -2.0 * grads[name] + 0.0)
+        moved = point[name] + 0.5 * leaf.grad if isinstance(leaf, Param) else point[name]
+        assert _same(leaf.val, moved)
+        leaf.val = point[name]
+    numbers = [a for g in inside for a in g._args if not isinstance(a, gates.Gate)]
+    if any(a and not 1e-3 <= abs(a) <= 1e3 for a in numbers):
+        return  # 1e300 + x, x * 5e-324: too flat or too coarse for a difference quotient
+    try:
+        differences = finite_difference_grad(function, point)
+        for name, expected in differences.items():
+            got = grads[name]  # (the gates' own, checked above)
+            if expected is None or not math.isfinite(got) or _at_a_kink(function, point, name):
+                continue
+            assert close(got, expected, 1e-4, 1e-6), (output.formula(), point, name)
+            event("a central difference compared")
+    except exprgrad.EvaluationError:  # a step crosses the edge of the domain
+        return
+
+
+def _at_a_kink(function: exprgrad.Function, point: dict[str, float], name: str) -> bool:
+    """Whether the gradient jumps next to the point (relu(x) at 0, where central differences
+    agree at every step, on the mean of the two slopes; clip(x, 0, 0) at 0)."""
+    h = 1e-6 * max(1.0, abs(point[name]))
+    here = function.grad(**point)[name]
+    sides = [function.grad(**dict(point, **{name: point[name] + s})) for s in (h, -h)]
+    return not all(close(side[name], here, 1e-3, 1e-6) for side in sides)
+
+
+@settings(max_examples=100)
+@given(
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from((0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308))
+)
+def test_every_finite_constant_is_written_bit_for_bit(number):
+    p = param(1.0)
+    for gate, expected in ((p * number, number), (number / p, number), (atan2(number, -p), None)):
+        expected = math.atan2(number, -1.0) if expected is None else expected
+        assert _same(gate.compute(), expected), (gate.formula(), number)
+        assert _same(exprgrad.compile(gate.formula())(1.0), expected)
+    assert atan2(-0.0, param(-1.0)).compute() == -math.pi  # was written atan2(0, p1): +pi
+
+
+def test_non_finite_constants_are_refused():
+    p = param(1.0)
+    for number in (math.inf, -math.inf, math.nan):
+        with pytest.raises(exprgrad.ArgumentValueError, match="must be finite"):
+            p + number
+        with pytest.raises(exprgrad.ArgumentValueError, match="must be finite"):
+            gates.GATES["atan2"](number, p)
+
+
+def test_operands_that_are_no_real_numbers_name_themselves():
+    np = pytest.importorskip("numpy")
+    x = param(1.0)
+    with pytest.raises(exprgrad.ArgumentValueError, match="operand of \\+ is too large for a"):
+        x + 10**400
+    with pytest.raises(exprgrad.ArgumentValueError, match="int of 16610 bits"):
+        10**5000 * x  # (too long for repr() itself)
+    for array in (np.array([1.0]), np.array(1.0), np.array([1.0, 2.0])):
+        for build in (operator.add, operator.mul, operator.lt):
+            with pytest.raises(exprgrad.ArgumentError, match="operand of . is ndarray"):
+                build(x, array)
+            with pytest.raises(exprgrad.ArgumentError, match="operand of . is ndarray"):
+                build(array, x)  # numpy defers to the gate (__array_ufunc__ = None)
+    f = x * 2 + np.float64(0.5) + np.int64(1)  # numpy's numbers are numbers
+    assert f.compute() == 3.5 and (np.float64(0.5) + x).formula() == "0.5 + p1"
+    bad = (
+        ("x", 1.0, "lr is str 'x'"),
+        (0.1, "x", "grad is str 'x'"),
+        (np.array([0.1]), 1.0, "lr is ndarray"),
+        (0.1, [1], "grad is list"),
+    )
+    for lr, grad, error in bad:
+        with pytest.raises(exprgrad.ArgumentError, match=re.escape(error)):
+            f.backprop(lr=lr, grad=grad)
+    for lr, grad in ((math.nan, 1.0), (0.1, math.inf), (10**400, 1.0)):
+        with pytest.raises(exprgrad.ArgumentValueError):
+            f.backprop(lr=lr, grad=grad)
+    with pytest.raises(exprgrad.ArgumentError, match="lr is str"):
+        f.update("x")
+    assert x.val == 1.0  # nothing moved
+    f.backprop(lr=1, grad=np.float64(2.0))  # ints and numpy's floats are fine
+    assert (x.grad, x.val) == (4.0, 5.0)
+
+
+def test_star_imports_bring_the_gates_and_builders_only():
+    names = {}
+    exec("from exprgrad.gates import *", names)  # noqa: S102 (the origin notebook's import)
+    classes = {cls.__name__ for cls in gates.GATES.values()}
+    assert set(names) - {"__builtins__"} == {"Gate", "Param", "Constant", "GATES", "make"} | classes
+    names = {}
+    exec("from exprgrad.sugar import *", names)  # noqa: S102
+    builders = {RENAMED.get(n, n) for n in TABLE} | {"eq", "ne", "param", "const"}
+    assert set(names) - {"__builtins__"} == builders
+    from exprgrad.gates import MulGate, Param  # noqa: F401, PLC0415 (still importable)
+
+
+def test_pythons_max_names_the_gate_builders():
+    a, b = param(1.0, 2.0)
+    for builtin in (max, min):
+        with pytest.raises(exprgrad.ArgumentError, match="maximum\\(a, b\\) and minimum\\(a, b\\)"):
+            builtin(a, b)
+    assert sugar.maximum(a, b).compute() == 2.0 and sugar.minimum(a, b).compute() == 1.0
+
+
+def test_every_comparison_builds_its_own_primitive():
+    compare = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+    assert set(compare) == {p.name for p in PRIMITIVES if p.name in gates._COMPARE_SYMBOL}
+    a, b = param(1.0, 2.0, names="a b")
+    for name, build in COMPARE_SUGAR.items():
+        condition = build(a, b)
+        assert condition._prim == name and type(condition) is gates.GATES[name]
+        f = where(condition, 10.0, 20.0)
+        assert f.formula() == f"where(a {compare[name]} b, 10, 20)"
+        for x, y in ((1.0, 2.0), (2.0, 2.0), (3.0, 2.0)):
+            a.val, b.val = x, y
+            python = getattr(operator, name)(x, y)
+            assert f.compute() == (10.0 if python else 20.0), (name, x, y)
+    flipped = 3 < a  # Python asks a > 3
+    assert flipped._prim == "gt" and where(flipped, 1, 0).formula() == "where(a > 3, 1, 0)"
+
+
+def test_a_chains_memory_grows_linearly():
+    # The circuit's own memory past compiling (the formula compiled first): it sliced
+    # each gate's nested span out of the text, n gates taking O(n**2): 23 kB a gate at
+    # n = 2,400 (and 2.19 GB at 20,000), now under 0.5 kB.
+    import tracemalloc
+
+    x = param(0.5)
+    g = x
+    for _ in range(1200):
+        g = g * 0.9999 + 0.0001
+    gates._compile(g.formula())._trace_function()
+    g._circuit = None
+    tracemalloc.start()
+    try:
+        g.compute()
+        g.backprop()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2000 * 2401, peak  # bytes a gate
+
+
+def test_a_gate_computed_twice_gets_both_lines():
+    # log(a) is needed for where's condition when b >= 3, and in its branch: the compiler
+    # computes it twice (regions.untangle), and the gate is both lines: the value of the
+    # one computed, the sum of their adjoints
+    a, b, c = param(2.0, 5.0, 1.0)
+    log_a = log(a)
+    out = where(where(b < 3, c, gates.GATES["exp"](log_a)) > 0, log_a, 0) * 2
+    assert [rows for gate, rows in out._circuit_here().gates if gate is log_a] == [(3, 6)]
+    for b.val, c.val, value, grad in ((5.0, 1.0, math.log(2), 2.0), (1.0, 1.0, math.log(2), 2.0),
+                                      (1.0, -1.0, None, 0.0)):  # fmt: skip
+        out.backprop()
+        assert (log_a.val, log_a.grad, a.grad) == (value, grad, grad / 2)
+
+
+def test_a_failed_compute_leaves_no_stale_gradients():
+    p = param(1.0)
+    f = log(p) * 3
+    f.backprop()
+    assert p.grad == 3.0
+    p.val = -1.0
+    for _ in range(2):  # backprop() after a failed compute() computes again: fails again
+        with pytest.raises(exprgrad.EvaluationError, match="log of a non-positive number"):
+            f.compute()
+        with pytest.raises(exprgrad.EvaluationError, match="log of a non-positive number"):
+            f.backprop()
+    p.val = 2.0
+    f.backprop()
+    assert (f.val, p.grad) == (3 * math.log(2.0), 1.5)
