@@ -448,9 +448,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "for condition, value in reversed(conditions):",
            "for condition, value in conditions:"),
     Mutant("S4", "sympy", FROM_SYMPY,
-           "Heaviside(0) is 1, not sympy's 1/2",
-           "half = at_zero[0] if at_zero else sp.Rational(1, 2)",
-           "half = at_zero[0] if at_zero else sp.Integer(1)"),
+           "sympy's acosh written as asinh's formula",
+           '"acosh": ("log({0} + sqrt({0} * {0} - 1))", _ATOM),',
+           '"acosh": ("log({0} + sqrt({0} * {0} + 1))", _ATOM),'),
     # --- gates: exprgrad/gates.py, exprgrad/sugar.py --------------------------------------
     Mutant("G1", "gates", SUGAR,
            "ne(a, b) builds an eq gate",
