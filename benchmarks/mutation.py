@@ -53,30 +53,51 @@ class Mutant:
     new: str
 
 
-GRAMMAR = "grammar/exprgrad.lark"
-PARSING = "exprgrad/parsing.py"
-LOWER = "exprgrad/lower.py"
-OPTIMIZE = "exprgrad/optimize.py"
-PRIMITIVES = "exprgrad/primitives.py"
-REVERSE = "exprgrad/reverse.py"
-REGIONS = "exprgrad/regions.py"
-CODEGEN = "exprgrad/codegen.py"
-HELPERS = "exprgrad/helpers.py"
-ERRORS = "exprgrad/errors.py"
-FUNCTION = "exprgrad/function.py"
-CLI = "exprgrad/cli.py"
+# Every path below is derived from these two names: a restructure edits them only.
+PACKAGE = "exprgrad"  # the package's directory (relative to the root) and import name
+TESTS = "tests"
+
+
+def source(module: str) -> str:
+    """The path of one of the package's modules, relative to the repository root."""
+    return f"{PACKAGE}/{module}.py"
+
+
+def tests(*names: str) -> list[str]:
+    """The paths of test files tests/test_NAME.py, relative to the repository root."""
+    return [f"{TESTS}/test_{name}.py" for name in names]
+
+
+GRAMMAR = f"grammar/{PACKAGE}.lark"
+PARSING, LOWER, OPTIMIZE, PRIMITIVES = map(source, ("parsing", "lower", "optimize", "primitives"))
+REVERSE, REGIONS, CODEGEN, HELPERS = map(source, ("reverse", "regions", "codegen", "helpers"))
+ERRORS, FUNCTION, CLI = map(source, ("errors", "function", "cli"))
+NUMPY_CODEGEN, SHAPES, ARRAYS = map(source, ("numpy_codegen", "shapes", "arrays"))
+FORWARD, INTEROP, FROM_SYMPY = map(source, ("forward", "interop", "from_sympy"))
+GATES, SUGAR, TRACING = map(source, ("gates", "sugar", "tracing"))
+TRAIN, DATASETS, GRAPH = map(source, ("train", "datasets", "graph"))
 
 # The tests run first for each area; the rest of the suite runs only if they pass.
 AREA_TESTS = {
-    "parser": ["tests/test_parsing.py"],
-    "lowering": ["tests/test_parsing.py"],
-    "folding": ["tests/test_optimize.py"],
-    "reverse": ["tests/test_primitives.py", "tests/test_reverse.py", "tests/test_regions.py"],
-    "codegen": ["tests/test_codegen.py", "tests/test_function.py", "tests/test_primitives.py"],
-    "errors": ["tests/test_parsing.py", "tests/test_function.py"],
-    "cli": ["tests/test_cli.py"],
+    "parser": tests("parsing"),
+    "lowering": tests("parsing"),
+    "folding": tests("optimize"),
+    "reverse": tests("primitives", "reverse", "regions"),
+    "codegen": tests("codegen", "function", "primitives"),
+    "errors": tests("parsing", "function"),
+    "cli": tests("cli"),
+    "numpy": tests("arrays", "numpy_examples"),
+    "forward": tests("forward"),
+    "interop": tests("interop"),
+    "sympy": tests("interop"),
+    "gates": tests("gates", "sugar"),
+    "tracing": tests("tracing"),
+    "regions": tests("regions", "reverse"),
+    "train": tests("train"),
+    "datasets": tests("datasets"),
+    "graph": tests("graph"),
 }
-LEFT_OUT = ["tests/test_style.py"]
+LEFT_OUT = tests("style")
 
 # fmt: off
 MUTANTS: tuple[Mutant, ...] = (
@@ -351,6 +372,208 @@ MUTANTS: tuple[Mutant, ...] = (
            "a flag before a formula starting with '-' swallows it as its value",
            "if len(matches) == 1 and matches[0] in takes_value and index < len(argv):",
            "if len(matches) == 1 and index < len(argv):"),
+    # --- numpy backend: exprgrad/numpy_codegen.py, exprgrad/shapes.py, exprgrad/arrays.py --
+    Mutant("N1", "numpy", NUMPY_CODEGEN,
+           "broadcast gradient summed over the wrong axis when leading dimensions were added",
+           "kept = [lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1]",
+           "kept = [k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1]"),
+    Mutant("N2", "numpy", NUMPY_CODEGEN,
+           "a reduction's gradient expanded along the wrong axis (always a new first axis)",
+           "name = f\"{name}[{':, ' * (axis % len(shape))}None]\"",
+           'name = f"{name}[None]"'),
+    Mutant("N3", "numpy", NUMPY_CODEGEN,
+           "a float32 input's gradient returned as float64 when it met a float64 operand",
+           "        elif specs[i].dtype != dtype:",
+           '        elif specs[i].dtype not in (dtype, "float64"):'),
+    Mutant("N4", "numpy", SHAPES,
+           "float32 wins when float32 meets float64 (precision lost)",
+           'return "float64" if "float64" in floats else "float32"',
+           'return "float32" if "float32" in floats else "float64"'),
+    Mutant("N5", "numpy", SHAPES,
+           "counting (sum of a comparison) is float64 in a float32 formula",
+           'dtype = working if working != WEAK else "float64"',
+           'dtype = "float64"'),
+    Mutant("N6", "numpy", ARRAYS,
+           "the code cache is keyed on shapes, not dtypes (float32 runs float64's code)",
+           "key = tuple((a.shape, a.dtype.char) for a in arrays)",
+           "key = tuple(a.shape for a in arrays)"),
+    Mutant("N7", "numpy", ARRAYS,
+           "float16 arrays compute in float64, not float32",
+           "return np.asarray(value, dtype=np.float32)  # float16 computes in float32",
+           "return np.asarray(value, dtype=np.float64)  # float16 computes in float32"),
+    Mutant("N8", "numpy", ARRAYS,
+           "non-finite check inverted: finite inputs never raise, non-finite ones do",
+           "        if not all(np.isfinite(a).all() for a in arrays):",
+           "        if all(np.isfinite(a).all() for a in arrays):"),
+    # --- forward mode: exprgrad/forward.py ------------------------------------------------
+    Mutant("J1", "forward", FORWARD,
+           "a tangent keeps only its last argument's part (no sum over arguments)",
+           "total = part if total is None else _add(builder, ops, total, part)",
+           "total = part"),
+    Mutant("J2", "forward", FORWARD,
+           "Hessian and Jacobian columns seeded with 2, not 1 (off by a factor)",
+           "zero, one = builder.const(0.0), builder.const(1.0)",
+           "zero, one = builder.const(0.0), builder.const(2.0)"),
+    Mutant("J3", "forward", FORWARD,
+           "the Hessian's diagonal is never computed (lower triangle from r > c)",
+           "for r in range(c if lower_triangle else 0, len(outputs)):",
+           "for r in range(c + 1 if lower_triangle else 0, len(outputs)):"),
+    Mutant("J4", "forward", FORWARD,
+           "the tangents of where's two branches swapped when merged into one where",
+           'return ops.op("where", a.args[0], a.args[1], b.args[2])',
+           'return ops.op("where", a.args[0], b.args[2], a.args[1])'),
+    # --- interop: exprgrad/interop.py -----------------------------------------------------
+    Mutant("I1", "interop", INTEROP,
+           "f.flat takes the vector in input order, not the order of the names given",
+           "return replace(full, inputs=names + others)",
+           "return replace(full, inputs=tuple(n for n in program.inputs if n in names) + others)"),
+    Mutant("I2", "interop", INTEROP,
+           "fixed inputs take their values in keyword order, not input order",
+           "[fixed[n] for n in others])",
+           "list(fixed.values()))"),
+    Mutant("I3", "interop", INTEROP,
+           "a name missing from a tangent dict counts as 1, not 0",
+           "values = [tangents.get(name, 0.0) for name in wrt]",
+           "values = [tangents.get(name, 1.0) for name in wrt]"),
+    Mutant("I4", "interop", INTEROP,
+           "residuals: spans of later formulas shifted (the joining newline not counted)",
+           "offset += len(text) + 1",
+           "offset += len(text)"),
+    # --- sympy front end: exprgrad/from_sympy.py ------------------------------------------
+    Mutant("S1", "sympy", FROM_SYMPY,
+           "sympy's asin mapped to acos",
+           '"asin": "asin",',
+           '"asin": "acos",'),
+    Mutant("S2", "sympy", FROM_SYMPY,
+           "a Rational written without parentheses (x**(1/3) becomes x ** 1 / 3)",
+           'return f"{p} / {q}", _PRODUCT',
+           'return f"{p} / {q}", _ATOM'),
+    Mutant("S3", "sympy", FROM_SYMPY,
+           "Piecewise: the last matching piece wins, not the first",
+           "for condition, value in reversed(conditions):",
+           "for condition, value in conditions:"),
+    Mutant("S4", "sympy", FROM_SYMPY,
+           "sympy's acosh written as asinh's formula",
+           '"acosh": ("log({0} + sqrt({0} * {0} - 1))", _ATOM),',
+           '"acosh": ("log({0} + sqrt({0} * {0} + 1))", _ATOM),'),
+    # --- gates: exprgrad/gates.py, exprgrad/sugar.py --------------------------------------
+    Mutant("G1", "gates", SUGAR,
+           "ne(a, b) builds an eq gate",
+           'BUILDERS["ne"] = _builder("ne")',
+           'BUILDERS["ne"] = _builder("eq")'),
+    Mutant("G2", "gates", GATES,
+           "a power as the base of ** written without parentheses ((a**b)**c as a**b**c)",
+           "base, exponent = _precedence(left) <= _POWER, _precedence(right) < _UNARY",
+           "base, exponent = _precedence(left) < _POWER, _precedence(right) < _UNARY"),
+    Mutant("G3", "gates", GATES,
+           "a sum on the right of - written without parentheses (a - (b - c) as a - b - c)",
+           "(right, _precedence(right) <= mine)]",
+           "(right, _precedence(right) < mine)]"),
+    Mutant("G4", "gates", GATES,
+           "backprop(grad=...) ignores grad unless it is 1",
+           'scaled = [f"{line} * grad" for line in grads]',
+           "scaled = list(grads)"),
+    Mutant("G5", "gates", GATES,
+           "backprop recomputes only when nothing changed (guard inverted)",
+           'f"    if _last[0] != {args}:  # new values since compute(): compute again",',
+           'f"    if _last[0] == {args}:  # new values since compute(): compute again",'),
+    Mutant("G6", "gates", GATES,
+           "update(lr) moves parameters against the gradient",
+           "        for param in self.params:\n            param.val += lr * param.grad",
+           "        for param in self.params:\n            param.val -= lr * param.grad"),
+    # --- tracing: exprgrad/tracing.py -----------------------------------------------------
+    Mutant("T1", "tracing", TRACING,
+           "a trace row's gradient taken from the line above",
+           "Row(names[i], quote(formula, ops[i]), values[k], adjoints[k])",
+           "Row(names[i], quote(formula, ops[i]), values[k], adjoints[k - 1])"),
+    Mutant("T2", "tracing", TRACING,
+           "a long table's count of elided lines counts one end only",
+           "len(self.rows) - 2 * _SHOWN, self.rows[-_SHOWN:]",
+           "len(self.rows) - _SHOWN, self.rows[-_SHOWN:]"),
+    # --- regions: exprgrad/regions.py -----------------------------------------------------
+    Mutant("W1", "regions", REGIONS,
+           "a branch of where is needed under the other branch's condition",
+           "edge = guards.child(region, op.args[0], k == 1)",
+           "edge = guards.child(region, op.args[0], k == 2)"),
+    Mutant("W2", "regions", REGIONS,
+           "a value needed in several branches knows every branch's conditions (union)",
+           "{c: t for c, t in known.items() if mine.get(c) == t}",
+           "known | mine"),
+    Mutant("W3", "regions", REGIONS,
+           "a chain is cut at any later condition, not only one computed from the op",
+           "if guard.condition > i and _depends_on(program, guard.condition, i):",
+           "if guard.condition > i:"),
+    # --- training: exprgrad/train.py ------------------------------------------------------
+    Mutant("O1", "train", TRAIN,
+           "SGD on floats steps up the gradient (sign flipped)",
+           "        return value - lr * grad\n",
+           "        return value + lr * grad\n"),
+    Mutant("O2", "train", TRAIN,
+           "Adam on floats without bias correction of the first moment",
+           "return value - lr / (1.0 - beta1**t) * m / denominator",
+           "return value - lr * m / denominator"),
+    Mutant("O3", "train", TRAIN,
+           "Adam on arrays without bias correction of the second moment",
+           "        scratch /= math.sqrt(1.0 - beta2**t)\n",
+           ""),
+    Mutant("O4", "train", TRAIN,
+           "Xavier bound of a float parameter from fan_in only",
+           'fans = _fan(fan_in, "fan_in") + (_fan(fan_out, "fan_out") if with_out else 0.0)',
+           'fans = _fan(fan_in, "fan_in")'),
+    Mutant("O5", "train", TRAIN,
+           "momentum misapplied on arrays: the new gradient is scaled by momentum too",
+           "            velocity *= self.momentum\n            velocity += grad\n",
+           "            velocity += grad\n            velocity *= self.momentum\n"),
+    Mutant("O6", "train", TRAIN,
+           "an epoch schedule is called with the next epoch (off by one)",
+           'lr = schedule(epoch) if schedule is not None and unit == "epoch" else None',
+           'lr = schedule(epoch + 1) if schedule is not None and unit == "epoch" else None'),
+    Mutant("O7", "train", TRAIN,
+           "patience waits one epoch too many",
+           "epoch - (history.best_epoch or 0) >= patience:",
+           "epoch - (history.best_epoch or 0) > patience:"),
+    Mutant("O8", "train", TRAIN,
+           "StepDecay decays one epoch early",
+           "return self.lr * self.gamma ** (t // self.every)",
+           "return self.lr * self.gamma ** ((t + 1) // self.every)"),
+    Mutant("O9", "train", TRAIN,
+           "Cosine keeps going past total (no floor afterwards)",
+           "progress = min(t, self.total) / self.total",
+           "progress = t / self.total"),
+    # --- data sets: exprgrad/datasets.py --------------------------------------------------
+    Mutant("D1", "datasets", DATASETS,
+           "one_hot puts each 1 one column to the left (label offset by one)",
+           "result[np.arange(len(labels)), labels] = 1",
+           "result[np.arange(len(labels)), labels - 1] = 1"),
+    Mutant("D2", "datasets", DATASETS,
+           "standardize uses the statistics of every array, test sets included",
+           "mean, std = first.mean(axis=0), first.std(axis=0)",
+           "mean, std = np.concatenate(arrays).mean(axis=0), np.concatenate(arrays).std(axis=0)"),
+    Mutant("D3", "datasets", DATASETS,
+           "standardize fills NaNs with medians of every array, test sets included",
+           "medians = np.nanmedian(first, axis=0)",
+           "medians = np.nanmedian(np.concatenate(arrays), axis=0)"),
+    Mutant("D4", "datasets", DATASETS,
+           "IDX dimensions read little-endian",
+           'int.from_bytes(dims_bytes[i : i + 4], "big")',
+           'int.from_bytes(dims_bytes[i : i + 4], "little")'),
+    Mutant("D5", "datasets", DATASETS,
+           "MNIST labels up to 10 accepted (guard off by one)",
+           "bad = np.flatnonzero((labels < 0) | (labels > 9))",
+           "bad = np.flatnonzero((labels < 0) | (labels > 10))"),
+    # --- graph: exprgrad/graph.py ---------------------------------------------------------
+    Mutant("V1", "graph", GRAPH,
+           "gradient view: adjoint nodes labelled with the forward value of their op",
+           "value = numbers[of][1]",
+           "value = numbers[of][0]"),
+    Mutant("V2", "graph", GRAPH,
+           "gradient view: the first gradient op is put in the forward part",
+           "part = FORWARD if i < split else GRADIENT",
+           "part = FORWARD if i <= split else GRADIENT"),
+    Mutant("V3", "graph", GRAPH,
+           "an input node's gradient shows its value",
+           "numbers[i] = (trace.values[op.name], trace.grads[op.name])",
+           "numbers[i] = (trace.values[op.name], trace.values[op.name])"),
 )
 # fmt: on
 
@@ -500,10 +723,10 @@ def run_mutant(mutant: Mutant, base: Path, work: Path, python: str, timeout: flo
 # --- start-up checks ------------------------------------------------------------------------
 
 _WHERE_IMPORTED = (
-    "import exprgrad, exprgrad.parsing; "
-    "print(exprgrad.__file__); "
-    "print(getattr(exprgrad, '_MUTATION_SENTINEL', 'no sentinel')); "
-    "print('mutation sentinel' in exprgrad.parsing.grammar_text())"
+    f"import {PACKAGE}, {PACKAGE}.parsing; "
+    f"print({PACKAGE}.__file__); "
+    f"print(getattr({PACKAGE}, '_MUTATION_SENTINEL', 'no sentinel')); "
+    f"print('mutation sentinel' in {PACKAGE}.parsing.grammar_text())"
 )
 
 
@@ -511,7 +734,7 @@ def check_isolation(base: Path, work: Path, python: str) -> None:
     """A mutated copy is what a subprocess with the tests' environment imports, grammar too."""
     tree = work / "sentinel"
     shutil.copytree(base, tree)
-    with open(tree / "exprgrad" / "__init__.py", "a", encoding="utf-8") as handle:
+    with open(tree / PACKAGE / "__init__.py", "a", encoding="utf-8") as handle:
         handle.write('\n_MUTATION_SENTINEL = "mutated"\n')
     with open(tree / GRAMMAR, "a", encoding="utf-8") as handle:
         handle.write("\n// mutation sentinel\n")
@@ -526,7 +749,7 @@ def check_isolation(base: Path, work: Path, python: str) -> None:
         timeout=120,
     )
     lines = done.stdout.split("\n")
-    expected = str((tree / "exprgrad" / "__init__.py").resolve())
+    expected = str((tree / PACKAGE / "__init__.py").resolve())
     if done.returncode != 0 or lines[:3] != [expected, "mutated", "True"]:
         sys.exit(
             "mutation: a mutated copy is not what the tests would import\n"
@@ -631,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
 
     LEFT_OUT.extend(args.leave_out)
     started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="exprgrad-mutation-"))
+    work = Path(tempfile.mkdtemp(prefix=f"{PACKAGE}-mutation-"))
     # SIGTERM unwinds like Ctrl-C, so the finally below ends the runs and removes the copies
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("mutation: terminated"))
     try:

@@ -40,8 +40,10 @@ class _Writer:
 
     def _loose_expands(self) -> set[int]:
         """expand ops that need not be broadcast to their full shape: every op reading one
-        is elementwise and has another operand of its full shape, which broadcasting
-        stretches it to anyway (np.broadcast_to costs more than the arithmetic)."""
+        is elementwise and has another operand of its full shape and dtype, which
+        broadcasting stretches it to anyway (np.broadcast_to costs more than the
+        arithmetic). The dtype too: a loose 1.0 times a float32 array is float32, so a
+        float64 result needs the expanded array."""
         program, specs = self.program, self.specs
         users: dict[int, list[int]] = {}
         for i, op in enumerate(program.ops):
@@ -67,6 +69,7 @@ class _Writer:
                     if a != via
                     and program.ops[a].prim != "expand"
                     and specs[a].shape == specs[u].shape
+                    and specs[a].dtype == specs[u].dtype
                 ]
                 elementwise = BY_NAME[user.prim].shape is None and user.prim != "where"
                 fine = elementwise and bool(full)

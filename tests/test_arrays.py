@@ -443,3 +443,94 @@ def test_a_number_in_gives_numpy_scalars_out(formula):
         value, grads = f.value_and_grad(s=s)
         assert type(value) is dtype and type(grads["s"]) is dtype
         assert grads["s"] == {"sum(s)": 1.0, "transpose(s)": 1.0, "amax(s)": 1.0}.get(formula, 5.0)
+
+
+# --- dtypes and broadcasting, behaviour by behaviour ------------------------------------------
+
+
+def test_float32_after_float64_of_the_same_shape_gets_float32_code():
+    """Code is specialised on dtypes as well as shapes: float32 arguments after float64
+    ones of the same shape get float32 results, not those of the float64 code."""
+    f = exprgrad.compile("sum(x * x + 3 * x)", backend="numpy")
+    x = np.array([1.0, 2.0, 3.0])
+    value64, grads64 = f.value_and_grad(x=x)
+    value32, grads32 = f.value_and_grad(x=x.astype(np.float32))
+    assert value64.dtype == np.float64 and grads64["x"].dtype == np.float64
+    assert value32.dtype == np.float32 and grads32["x"].dtype == np.float32
+    assert f(x=x.astype(np.float32)).dtype == np.float32
+    value16, grads16 = f.value_and_grad(x=x.astype(np.float16))  # float16 computes in float32
+    assert value16.dtype == np.float32 and grads16["x"].dtype == np.float32
+
+
+def test_float64_wins_and_each_gradient_keeps_its_inputs_dtype():
+    """float32 meeting float64 computes in float64, as numpy does; each gradient comes
+    back in its own input's dtype; a count (sum of a comparison) takes the float dtype
+    of the formula's inputs."""
+    f = exprgrad.compile("sum(a * b)", backend="numpy")
+    a, b = np.array([0.1, 0.2], dtype=np.float32), np.array([1 / 3, 2 / 3])
+    value, grads = f.value_and_grad(a=a, b=b)
+    assert value.dtype == np.float64 and value == np.sum(a.astype(np.float64) * b)
+    assert grads["a"].dtype == np.float32 and grads["a"].tolist() == b.astype(np.float32).tolist()
+    assert grads["b"].dtype == np.float64 and grads["b"].tolist() == a.tolist()
+    counted = exprgrad.compile("sum(amax(x, 0))", backend="numpy")  # the gradient counts ties
+    trace = counted.trace(x=np.array([[3.0, 1.0], [3.0, 2.0]], dtype=np.float32))
+    assert trace.grads["x"].dtype == np.float32
+    assert trace.grads["x"].tolist() == [[0.5, 0.0], [0.5, 1.0]]
+
+
+@st.composite
+def _broadcast_pairs(draw):
+    """A shape, and one that broadcasts to it: some leading dimensions dropped, some of
+    the rest 1."""
+    full = draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+    lead = draw(st.integers(0, len(full)))
+    small = [1 if draw(st.booleans()) else n for n in full[lead:]]
+    return tuple(full), tuple(small)
+
+
+@settings(max_examples=40)
+@given(_broadcast_pairs(), st.integers(0, 2**32 - 1))
+def test_a_broadcast_operand_gets_its_gradient_summed_over_the_right_axes(pair, seed):
+    """sum(x * b) with b broadcast to x's shape: d/db sums x over the dimensions
+    broadcasting added in front and those where b has size 1 (x (4, 3, 3), b (3, 1):
+    over axes 0 and 2)."""
+    full, small = pair
+    rng = np.random.default_rng(seed)
+    x, b = rng.normal(size=full), rng.normal(size=small)
+    grads = exprgrad.compile("sum(x * b)", backend="numpy").grad(x=x, b=b)
+    added = x.sum(axis=tuple(range(len(full) - len(small))))
+    ones = tuple(k for k, n in enumerate(small) if n == 1)
+    np.testing.assert_allclose(grads["b"], added.sum(axis=ones, keepdims=True), rtol=1e-12)
+    np.testing.assert_array_equal(grads["x"], np.broadcast_to(b, full))
+    assert grads["b"].shape == small
+
+
+_MIXED = (
+    "sum(a * b)",
+    "sum(a * b * 2)",
+    "sum(a + b)",
+    "mean(a * b)",
+    "sum(exp(a) * b)",
+    "sum(a * a * b) + sum(b)",
+    "sum(a / (b * b + 1))",
+    "sum(where(a > 0, a * b, b))",
+    "sum(amax(a * b, 0))",
+)
+
+
+@settings(max_examples=30)
+@given(st.sampled_from(_MIXED), st.sampled_from(["float32", "float64"]), st.booleans())
+def test_dtypes_of_mixed_float32_and_float64_inputs(formula, dtype_a, b_is_float64):
+    """The value is float64 if any input is, float32 otherwise; each gradient has its
+    input's dtype and the float64 gradient's value (to float32's precision)."""
+    dtype_b = "float64" if b_is_float64 else "float32"
+    rng = np.random.default_rng(len(formula))
+    a, b = rng.normal(size=(3, 2)).astype(dtype_a), rng.normal(size=(3, 2)).astype(dtype_b)
+    f = exprgrad.compile(formula, backend="numpy")
+    value, grads = f.value_and_grad(a=a, b=b)
+    exact_value, exact = f.value_and_grad(a=a.astype(np.float64), b=b.astype(np.float64))
+    assert value.dtype == ("float64" if "float64" in (dtype_a, dtype_b) else "float32")
+    assert grads["a"].dtype == dtype_a and grads["b"].dtype == dtype_b
+    np.testing.assert_allclose(value, exact_value, rtol=1e-5)
+    for name in "ab":
+        np.testing.assert_allclose(grads[name], exact[name], rtol=1e-5, atol=1e-6)

@@ -9,6 +9,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 np = pytest.importorskip("numpy")
 
@@ -624,3 +626,31 @@ def test_one_hot():
         datasets.one_hot([-1, 0])
     with pytest.raises(ValueError, match="whole numbers"):
         datasets.one_hot([0.5, 1.0])
+
+
+def test_standardize_learns_from_train_alone():
+    """Medians and statistics come from train only: the test rows' own values (100, 200)
+    move neither the filled gap nor the mean."""
+    train = np.array([[1.0], [2.0], [np.nan], [6.0]])
+    x_train, x_test = datasets.standardize(train, [[np.nan], [100.0], [200.0]])
+    filled = np.array([1.0, 2.0, 2.0, 6.0])
+    mean, std = filled.mean(), filled.std()
+    np.testing.assert_allclose(x_train[:, 0], (filled - mean) / std)
+    np.testing.assert_allclose(x_test[:, 0], (np.array([2.0, 100.0, 200.0]) - mean) / std)
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1))
+def test_standardize_never_depends_on_the_other_arrays(seed):
+    rng = np.random.default_rng(seed)
+    train = rng.normal(size=(int(rng.integers(1, 7)), 3))
+    train[rng.random(train.shape) < 0.3] = np.nan
+    train[0] = rng.normal(size=3)  # every column has a known value
+    other = rng.normal(loc=5.0, size=(int(rng.integers(1, 5)), 3))
+    other[rng.random(other.shape) < 0.3] = np.nan
+    other[0] = rng.normal(size=3)
+    (alone,) = datasets.standardize(train)
+    together, _ = datasets.standardize(train, other)
+    np.testing.assert_array_equal(together, alone)
+    first, _ = datasets.standardize(other, train)  # and other, as train, on its own
+    np.testing.assert_array_equal(first, datasets.standardize(other)[0])

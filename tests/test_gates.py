@@ -8,7 +8,7 @@ import random
 import re
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 from reference import assert_gradients_agree, close, finite_difference_grad
 
@@ -560,3 +560,54 @@ def test_a_failed_compute_leaves_no_stale_gradients():
     p.val = 2.0
     f.backprop()
     assert (f.val, p.grad) == (3 * math.log(2.0), 1.5)
+
+
+_PYTHON = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a**b,
+}
+_TREES = st.recursive(
+    st.floats(0.5, 2.0),
+    lambda inner: st.one_of(
+        st.tuples(st.sampled_from(sorted(_PYTHON)), inner, inner),
+        st.tuples(st.just("neg"), inner),
+    ),
+    max_leaves=8,
+)
+
+
+def _build(tree, python: bool):
+    """The tree as gates over fresh parameters, or its value computed by Python (an
+    error where it is not differentiable: a power of a base that is not positive)."""
+    if isinstance(tree, float):
+        return tree if python else Param(tree)
+    if tree[0] == "neg":
+        operand = _build(tree[1], python)
+        return -operand
+    left, right = _build(tree[1], python), _build(tree[2], python)
+    if python and tree[0] == "**" and not left > 0:  # d/dy x**y needs log(x)
+        raise ZeroDivisionError
+    return _PYTHON[tree[0]](left, right)
+
+
+@settings(max_examples=60)
+@given(_TREES)
+@example(("-", 1.5, ("-", 0.5, 2.0)))  # a - (b - c)
+@example(("**", ("**", 1.5, 2.0), 0.5))  # (a ** b) ** c
+@example(("/", 1.5, ("*", 0.5, 2.0)))  # a / (b * c)
+@example(("neg", ("-", 1.5, 0.5)))  # -(a - b)
+@example(("**", 1.5, ("neg", 2.0)))  # a ** -b
+def test_circuits_of_operators_compute_what_python_computes(tree):
+    """Any nesting of + - * / ** and unary minus: the formula the circuit is written as
+    keeps its structure (a - (b - c), (a ** b) ** c, a / (b * c) keep their parentheses)."""
+    try:
+        expected = _build(tree, python=True)
+    except (ZeroDivisionError, OverflowError):
+        expected = None
+    assume(isinstance(expected, float) and math.isfinite(expected))
+    assume(not isinstance(tree, float))  # a circuit, not a lone parameter
+    out = _build(tree, python=False)
+    assert out.compute() == pytest.approx(expected, rel=1e-12, abs=1e-300)

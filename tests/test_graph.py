@@ -428,3 +428,27 @@ def test_cli_help_lists_the_new_flags(capsys):
     for flag in ("--trace", "--dot", "--svg FILE"):
         assert flag in out
     assert "forward/backward table" in out and "Graphviz DOT" in out and "SVG picture" in out
+
+
+def test_gradient_view_labels_adjoint_ops_with_the_adjoint_not_the_value():
+    """In gradient=True, an op computing d value / d(some line) shows that adjoint (the
+    trace's gradient of the line), never the line's own value."""
+    f = exprgrad.compile("log(a * x + 2) * sin(a * x)")
+    point = dict(a=0.5, x=3.0)
+    graph = Graph(f, point, gradient=True)
+    trace = f.trace(**point)
+    forward = f.forward_program.ops
+    lines = [i for i, op in enumerate(forward) if op.prim not in (INPUT, CONST)]
+    adjoint = dict(zip(lines, (row.grad for row in trace.rows), strict=True))
+    value = dict(zip(lines, (row.value for row in trace.rows), strict=True))
+    shown = [
+        (node, f.program.grad_of[node.id])
+        for node in graph.nodes
+        if node.part == "gradient"
+        and node.id not in f.program.grads.values()
+        and f.program.grad_of.get(node.id) in adjoint
+    ]
+    assert shown  # d/d(a * x + 2), d/d(a * x)
+    for node, of in shown:
+        assert adjoint[of] != value[of]
+        assert f"value = {adjoint[of]!r}" in node.tooltip.splitlines()

@@ -71,6 +71,23 @@ def test_fixed_inputs_are_converted_once_not_checked_each_call():
     assert "type(x)" not in r.source and r([1]).tolist() == [1.0]
 
 
+def test_fixed_inputs_go_by_name_whatever_the_keyword_order():
+    """Fixed inputs given by keyword in another order than the formula's still reach
+    their own parameter (flat and residuals alike)."""
+    f = exprgrad.compile("x * b + c")
+    fun = f.flat(["x"], c=10.0, b=2.0)
+    assert fun([3.0])[0] == 16.0 and fun([3.0])[1].tolist() == [2.0]
+    r = exprgrad.residuals(["x * b + c", "x - b"], ["x"], c=10.0, b=2.0)
+    assert r([3.0]).tolist() == [16.0, 1.0] and r.jac([3.0]).tolist() == [[2.0], [1.0]]
+
+
+def test_a_name_left_out_of_a_tangent_dict_counts_as_zero():
+    f = exprgrad.compile("a * a * b")
+    assert f.jvp({"a": 1.0}, a=3.0, b=2.0) == (18.0, 12.0)
+    assert f.jvp({"b": 1.0}, a=3.0, b=2.0) == (18.0, 9.0)
+    assert f.hvp({"a": 1.0}, a=3.0, b=2.0) == {"a": 4.0, "b": 6.0}
+
+
 def test_flat_default_names_leave_out_the_fixed_inputs():
     f = exprgrad.compile("(x - t)**2 + y*t")
     fun = f.flat(t=2.0)
@@ -389,6 +406,56 @@ def test_sympy_functions_are_accurate(name, x):
 @functools.cache
 def _compiled_sympy(name):
     return exprgrad.compile(getattr(sp, name)(sp.Symbol("x", real=True)))
+
+
+# every sympy function from_sympy maps, and points inside its domain
+_SYMPY_FUNCTIONS = [
+    ("exp", (-1.5, 0.3, 2.0)),
+    ("log", (0.2, 1.5, 4.0)),
+    ("sin", (-1.5, 0.3, 2.0)),
+    ("cos", (-1.5, 0.3, 2.0)),
+    ("tan", (-1.2, 0.3, 1.0)),
+    ("asin", (-0.9, 0.2, 0.7)),
+    ("acos", (-0.9, 0.2, 0.7)),
+    ("atan", (-1.5, 0.3, 2.0)),
+    ("sinh", (-1.5, 0.3, 2.0)),
+    ("cosh", (-1.5, 0.3, 2.0)),
+    ("tanh", (-1.5, 0.3, 2.0)),
+    ("Abs", (-1.5, 0.3, 2.0)),
+    ("erf", (-1.5, 0.3, 2.0)),
+    ("erfc", (-1.5, 0.3, 2.0)),
+    ("asinh", (-1.5, 0.3, 2.0)),
+    ("acosh", (1.2, 2.0, 5.0)),
+    ("atanh", (-0.9, 0.2, 0.7)),
+    ("cot", (0.3, 1.0, 2.0)),
+    ("sec", (-1.2, 0.3, 1.0)),
+    ("csc", (0.3, 1.0, 2.0)),
+    ("sign", (-2.0, 3.0)),
+]
+
+
+@pytest.mark.parametrize(("name", "at"), _SYMPY_FUNCTIONS, ids=[n for n, _ in _SYMPY_FUNCTIONS])
+def test_each_sympy_function_means_what_sympy_means(name, at):
+    """compile(F(x)) has sympy's value and derivative of F(x), for every function
+    from_sympy maps (each on its own, so no round trip through exprgrad hides a swap)."""
+    x = sp.Symbol("x", real=True)
+    expr = getattr(sp, name)(x)
+    f = exprgrad.compile(expr)
+    for v in at:
+        value, grads = f.value_and_grad(x=v)
+        assert value == pytest.approx(float(expr.subs(x, v)), rel=1e-12, abs=1e-15)
+        expected = float(sp.diff(expr, x).subs(x, v))
+        assert grads["x"] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    y = sp.Symbol("y", real=True)
+    for two in (sp.Min(x, y), sp.Max(x, y), sp.atan2(y, x)):
+        g = exprgrad.compile(two)
+        assert g(x=0.5, y=-2.0) == pytest.approx(float(two.subs({x: 0.5, y: -2.0})), rel=1e-15)
+
+
+def test_sympy_rational_exponents_keep_their_parentheses():
+    x = sp.Symbol("x", real=True)
+    assert formula_text(x ** sp.Rational(1, 3)) == "x ** (1 / 3)"
+    assert exprgrad.compile(x ** sp.Rational(-2, 3))(x=8.0) == pytest.approx(0.25, rel=1e-15)
 
 
 def test_sympy_shared_subexpressions_are_written_once():

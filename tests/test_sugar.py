@@ -134,3 +134,14 @@ def exprgrad_value(formula: str, **point: float) -> float:
     import exprgrad
 
     return exprgrad.compile(formula)(**point)
+
+
+def test_eq_and_ne_compare_for_equality():
+    from exprgrad.sugar import eq, ne, where
+
+    a, b = param(2.0, 3.0)
+    equal, different = where(eq(a, b), 1.0, 0.0), where(ne(a, b), 1.0, 0.0)
+    assert (equal.compute(), different.compute()) == (0.0, 1.0)
+    assert "a" not in different.formula() and " != " in different.formula()
+    b.val = 2.0
+    assert (equal.compute(), different.compute()) == (1.0, 0.0)
