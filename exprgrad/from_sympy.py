@@ -131,8 +131,8 @@ def _number(sp: Any, node: Any) -> Text:
         p, q = int(node.p), int(node.q)
         if abs(p) <= _EXACT and q <= _EXACT:
             text = str(abs(p)) if q == 1 else f"{abs(p)} / {q}"
-            if p < 0:
-                return f"-{text}", _UNARY
+            if p < 0:  # -2 / 3 is a quotient, (-2) / 3: it binds as loosely as one
+                return f"-{text}", (_UNARY if q == 1 else _PRODUCT)
             return text, (_ATOM if q == 1 else _PRODUCT)
         return _float_text(_nearest_float(node, p, q))
     if node.is_Float:
