@@ -534,3 +534,20 @@ def test_dtypes_of_mixed_float32_and_float64_inputs(formula, dtype_a, b_is_float
     np.testing.assert_allclose(value, exact_value, rtol=1e-5)
     for name in "ab":
         np.testing.assert_allclose(grads[name], exact[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "formula", ["sum(amax(x, 0))", "sum(amin(x) * x)", "max(x, 1.5) @ ones", "mean(x)"]
+)
+def test_a_float32_program_computes_every_line_in_float32(formula):
+    """Float32 in, float32 throughout: the tie counts of amax/amin and every other line of
+    the generated code are float32 arrays (a float64 count would double the memory of that
+    line and turn what it meets into float64 until the last cast)."""
+    f = exprgrad.compile(formula, backend="numpy")
+    x = np.array([[1.0, 3.0, 3.0], [3.0, 2.0, 2.0]], np.float32)
+    point = {"x": x, "ones": np.ones(3, np.float32)} if "ones" in formula else {"x": x}
+    value = f(**point)
+    f.vjp(np.ones_like(value), **point) if np.ndim(value) else f.value_and_grad(**point)
+    source = f.source_for(**point)
+    lines = [line for line in source.splitlines() if "# " in line and "[" in line]
+    assert lines and all("float32]" in line or "bool]" in line for line in lines), source
