@@ -34,7 +34,7 @@ except ImportError:  # the optional extra: the scalar backend never needs it
         "compile(..., backend='numpy') needs numpy: pip install 'exprgrad[array]'"
     ) from None
 
-from . import numpy_codegen, numpy_helpers, regions, shapes
+from . import numpy_codegen, numpy_helpers, shapes
 from .codegen import literal, quote
 from .function import bind_formula_names, missing_message, run_source
 from .ir import CONST, INPUT, Program
@@ -346,20 +346,11 @@ class ArrayFunction:
         names = (*self.inputs, numpy_codegen.SEED) if function == "vjp" else self.inputs
         given = dict(zip(names, arrays, strict=True))
         value_of = _every_value(program, specs, given)
-        finite = {i: bool(np.isfinite(v).all()) for i, v in value_of.items()}
-        needed = regions.need(program, regions.Guards())
-        candidates = [
-            i
-            for i in value_of
-            if program.ops[i].prim != INPUT
-            and not finite[i]
-            and all(finite.get(a, True) for a in program.ops[i].args)
-        ]
-        candidates.sort(key=lambda i: (needed[i] is not None, i))  # outside any where first
-        if not candidates:  # from a constant folded to inf, say
+        origin = _origin(program, value_of)
+        if origin is None:  # from a constant folded to inf, say
             return EvaluationError("the result is not finite", self.formula, Span(0, 0))
-        op = program.ops[candidates[0]]
-        reason = _reason(program, candidates[0], value_of)
+        op = program.ops[origin]
+        reason = _reason(program, origin, value_of)
         text = quote(self.formula, op)
         where = f"the gradient of {text}" if op.in_gradient else text
         return EvaluationError(f"{reason} in {where}", self.formula, op.span or Span(0, 0))
@@ -388,6 +379,49 @@ def _every_value(program: Program, specs: list, given: dict[str, Any]) -> dict[i
     arrays = [given[program.ops[i].name] for i in inputs]
     values = namespace["every"](*arrays)
     return dict(zip(inputs + kept, arrays + values, strict=True))
+
+
+def _origin(program: Program, value_of: dict[int, Any]) -> int | None:
+    """The op that made, from finite operands, an inf or nan that reaches an output.
+
+    Element by element, each non-finite value is traced to its maker: an elementwise op
+    passes on its operands' makers (where passes on the chosen branch's), any other op
+    (a reduction, @, a reshape) the first maker among its operands; where none, the op
+    itself made it. A log(0) in a branch that where did not choose, or that a zero
+    adjoint masked, reaches no output and is not blamed. Linear in the program's size."""
+    made_by: dict[int, Any] = {}  # op -> int array of makers, -1 where finite
+    for i, op in enumerate(program.ops):
+        if i not in value_of or op.prim in (INPUT, CONST):
+            continue
+        value = np.asarray(value_of[i])
+        bad = ~np.isfinite(value)
+        if not bad.any():
+            continue
+        inherited = np.full(value.shape, -1)
+        sources = [a for a in op.args if a in made_by]
+        if op.prim == "where" and sources:
+            picked = np.broadcast_to(np.asarray(value_of[op.args[0]], bool), value.shape)
+            for branch, chosen in ((op.args[1], picked), (op.args[2], ~picked)):
+                if branch in made_by:
+                    mine = np.broadcast_to(made_by[branch], value.shape)
+                    inherited = np.where(chosen & (inherited < 0), mine, inherited)
+        elif sources and BY_NAME.get(op.prim) is not None and BY_NAME[op.prim].shape is None:
+            for a in sources:  # elementwise, broadcasting as numpy does
+                try:
+                    mine = np.broadcast_to(made_by[a], value.shape)
+                except ValueError:
+                    mine = np.full(value.shape, made_by[a].max())
+                inherited = np.where(inherited < 0, mine, inherited)
+        else:  # one element may come from all of its operands' elements
+            makers = [int(m[m >= 0].min()) for a in sources if (m := made_by[a]).max() >= 0]
+            if makers:
+                inherited = np.full(value.shape, min(makers))
+        made_by[i] = np.where(bad, np.where(inherited >= 0, inherited, i), -1)
+    for output in program.outputs():
+        makers = made_by.get(output)
+        if makers is not None and makers.max() >= 0:
+            return int(makers[makers >= 0].min())
+    return None
 
 
 def _reason(program: Program, i: int, value_of: dict[int, Any]) -> str:

@@ -551,3 +551,36 @@ def test_a_float32_program_computes_every_line_in_float32(formula):
     source = f.source_for(**point)
     lines = [line for line in source.splitlines() if "# " in line and "[" in line]
     assert lines and all("float32]" in line or "bool]" in line for line in lines), source
+
+
+@pytest.mark.parametrize(
+    ("formula", "point", "blamed"),
+    [
+        # log(0) sits in the branch where did not choose: the 0/0 after it is to blame
+        (
+            "sum(where(x > 0, x*log(x), 0) / y)",
+            {"x": [0.0, 1.0], "y": [0.0, 1.0]},
+            "division by zero in where(x > 0, x*log(x), 0) / y",
+        ),
+        (
+            "sum(where(x > 0, sqrt(x) * log(x), 1) * exp(y))",
+            {"x": [0.0, 2.0], "y": [1000.0, 0.0]},
+            "overflow in exp(y)",
+        ),
+        # the chosen branch's own failure is still named
+        (
+            "sum(where(x > -1, log(x), 0))",
+            {"x": [0.0, 1.0]},
+            "log of a non-positive number in log(x)",
+        ),
+        # a reduction passes its operand's maker on
+        ("amax(log(x) * y)", {"x": [0.0, 0.0], "y": [1.0, 1.0]}, "log of a non-positive"),
+    ],
+)
+def test_the_op_blamed_for_a_non_finite_result_is_the_one_whose_value_reaches_it(
+    formula, point, blamed
+):
+    f = exprgrad.compile(formula, backend="numpy")
+    with pytest.raises(exprgrad.EvaluationError) as info:
+        f.value_and_grad(**{k: np.array(v) for k, v in point.items()})
+    assert info.value.message.startswith(blamed), info.value.message
