@@ -341,7 +341,7 @@ class ArrayFunction:
         raise self._non_finite(special, function, arrays)
 
     def _non_finite(self, special, function, arrays) -> EvaluationError:
-        """The error naming the op that made, from finite operands, the inf or nan a result holds."""
+        """The error naming the op that made, from finite operands, the inf or nan in a result."""
         program, specs = special.line_ops[function]
         names = (*self.inputs, numpy_codegen.SEED) if function == "vjp" else self.inputs
         given = dict(zip(names, arrays, strict=True))
