@@ -64,6 +64,7 @@ _CALLS = {
     "Min": "min",
     "Max": "max",
     "erf": "erf",
+    "erfc": "erfc",
     "atan2": "atan2",
 }
 # sympy function -> a formula over its argument x (what lower.py suggests for the same names)
@@ -72,7 +73,6 @@ _WRITTEN = {
     "cot": ("1 / tan({0})", _PRODUCT),
     "sec": ("1 / cos({0})", _PRODUCT),
     "csc": ("1 / sin({0})", _PRODUCT),
-    "erfc": ("1 - erf({0})", _SUM),
     "sign": ("where({0} > 0, 1, where({0} < 0, -1, 0))", _ATOM),
 }
 # fmt: on

@@ -30,7 +30,6 @@ _ALIASES = {
     "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
     "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
     "cot": "1 / tan(x)", "sec": "1 / cos(x)", "csc": "1 / sin(x)",
-    "erfc": "1 - erf(x)",
     "sign": "where(x > 0, 1, where(x < 0, -1, 0))",
     "sgn": "where(x > 0, 1, where(x < 0, -1, 0))",
     "signum": "where(x > 0, 1, where(x < 0, -1, 0))",

@@ -111,8 +111,8 @@ class _Writer:
             for operand in ops_[1:]:
                 text = f"{function}({text}, {operand})"
             return text
-        if prim == "erf":
-            return f"_erf({ops_[0]})"
+        if prim in ("erf", "erfc"):
+            return f"_{prim}({ops_[0]})"
         primitive = BY_NAME[prim]
         if prim == "sum" and self.specs[args[0]].dtype == "bool":  # counting: in float
             axis = axis_of(program, i)
@@ -385,7 +385,9 @@ def function_source(
             lines += [f"{indent}return {value}, {{", *(f"{indent}    {e}," for e in entries)]
             lines.append(f"{indent}}}")
     source = "\n".join(lines) + "\n"
-    return Generated(source, tuple(params), line_ops, ("_erf", "_log_softmax", "_logsumexp"), names)
+    return Generated(
+        source, tuple(params), line_ops, ("_erf", "_erfc", "_log_softmax", "_logsumexp"), names
+    )
 
 
 def _output(writer: _Writer, i: int, input_name: str = "") -> str:

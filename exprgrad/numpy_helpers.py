@@ -9,16 +9,23 @@ import math
 
 import numpy as np
 
-try:  # scipy's erf is a ufunc; numpy has none
+try:  # scipy's erf and erfc are ufuncs; numpy has neither
     from scipy.special import erf as _scipy_erf
+    from scipy.special import erfc as _scipy_erfc
 except ImportError:  # scipy is optional
-    _scipy_erf = None
+    _scipy_erf = _scipy_erfc = None
 
 
 def _erf(x):
     if _scipy_erf is not None:
         return _scipy_erf(x)
     return np.vectorize(math.erf, otypes=[np.result_type(x, np.float32)])(x)
+
+
+def _erfc(x):
+    if _scipy_erfc is not None:
+        return _scipy_erfc(x)
+    return np.vectorize(math.erfc, otypes=[np.result_type(x, np.float32)])(x)
 
 
 def _logsumexp(x, axis):
@@ -45,6 +52,7 @@ def namespace() -> dict:
         "np": np,
         "math": math,
         "_erf": _erf,
+        "_erfc": _erfc,
         "_logsumexp": _logsumexp,
         "_softmax": _softmax,
         "_log_softmax": _log_softmax,

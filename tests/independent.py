@@ -36,7 +36,7 @@ import mpmath
 CONSTANTS = {"pi": math.pi, "e": math.e}  # the float64 values a formula computes with
 ONE_ARGUMENT = frozenset(
     "abs exp log sqrt sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh "
-    "sigmoid relu softplus log1p expm1 erf".split()
+    "sigmoid relu softplus log1p expm1 erf erfc".split()
 )
 SEVERAL = {"min": None, "max": None, "pow": 2, "hypot": 2, "atan2": 2, "clip": 3, "where": 3}
 FUNCTIONS = ONE_ARGUMENT | frozenset(SEVERAL)  # None above: two or more arguments
@@ -577,6 +577,7 @@ class _Mp:
         "log1p": mpmath.log1p,
         "expm1": mpmath.expm1,
         "erf": mpmath.erf,
+        "erfc": mpmath.erfc,
         "pow": mpmath.power,
         "hypot": mpmath.hypot,
         "atan2": mpmath.atan2,
@@ -730,8 +731,8 @@ class _Jax:
             return _jax_sigmoid(*args)
         if function == "softplus":
             return _jax_softplus(*args)
-        if function == "erf":
-            return jax.scipy.special.erf(*args)
+        if function in ("erf", "erfc"):
+            return getattr(jax.scipy.special, function)(*args)
         return getattr(jnp, cls.FUNCTIONS[function])(*args)
 
     @staticmethod

@@ -78,6 +78,7 @@ def _jax_table():
         "log1p": jnp.log1p,
         "expm1": jnp.expm1,
         "erf": jax.scipy.special.erf,
+        "erfc": jax.scipy.special.erfc,
         "hypot": jnp.hypot,
         "atan2": jnp.arctan2,
         "clip": lambda x, lo, hi: jnp.minimum(jnp.maximum(x, lo), hi),

@@ -124,6 +124,8 @@ HAND = [
     ("0**0", {}, 1.0),
     ("sqrt(x)", {"x": -0.0}, -0.0),
     ("erf(0)", {}, 0.0),
+    ("erfc(0)", {}, 1.0),
+    ("erfc(x)", {"x": 10.0}, 2.088487583762545e-45),  # 1 - erf(10) would be 0.0
     ("log1p(x)", {"x": 1e-20}, 1e-20),
     ("expm1(x)", {"x": 1e-20}, 1e-20),
     ("tan(0) + asin(1) - acos(0) + atan(0)", {}, 0.0),
@@ -315,6 +317,7 @@ CORPUS: list[tuple[str, dict[str, tuple[float, float]], list[dict[str, float]]]]
     ("expm1(a) / (1 + b * b)", {}, []),
     ("erf(a) * erf(b)", {}, []),
     ("erf(a / sqrt(2))", {}, []),
+    ("erfc(a) * exp(b) + erfc(a * b / 2)", {}, []),
     ("hypot(a, b)", {}, []),
     ("atan2(a, b)", {}, []),
     ("atan2(a, b - 3)", {"a": POSITIVE}, []),

@@ -608,3 +608,9 @@ def test_flat_and_residuals_without_numpy_installed():
     """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout == "ok\n", done.stderr
+
+
+def test_sympy_erfc_is_exprgrads_erfc_not_one_minus_erf():
+    x = sp.Symbol("x", real=True)
+    f = exprgrad.compile(sp.erfc(x))
+    assert "erfc" in formula_text(sp.erfc(x)) and f(x=10.0) == math.erfc(10.0) > 0.0

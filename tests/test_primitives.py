@@ -54,6 +54,7 @@ CASES: dict[str, list[tuple[str, dict[str, tuple[float, float]]]]] = {
     "log1p": [("log1p(a)", {"a": (-0.9, 3.0)})],
     "expm1": [("expm1(a)", {})],
     "erf": [("erf(a)", {})],
+    "erfc": [("erfc(a)", {})],
     "hypot": [("hypot(a, b)", {})],
     "atan2": [("atan2(a, b)", {})],
     "clip": [
@@ -358,3 +359,17 @@ def test_comparisons_with_nan_are_false_and_a_nan_condition_is_true():
     assert f.value_and_grad(x=math.nan, a=1.0, b=2.0) == (2.0, {"x": 0.0, "a": 0.0, "b": 1.0})
     g = exprgrad.compile("where(x, a, b)")  # a plain number: nonzero is true, and so is NaN
     assert g.value_and_grad(x=math.nan, a=1.0, b=2.0) == (1.0, {"x": 0.0, "a": 1.0, "b": 0.0})
+
+
+@pytest.mark.parametrize("x", [-3.0, 0.0, 0.5, 5.0, 10.0, 26.0])
+def test_erfc_keeps_its_precision_where_1_minus_erf_is_zero(x):
+    """erfc is a row of its own: 1 - erf(10) is 0.0, erfc(10) is 2.09e-45; its derivative
+    -2/sqrt(pi) exp(-x*x) keeps full precision too (mpmath at 40 digits decides)."""
+    import mpmath
+
+    mpmath.mp.dps = 40
+    value, grads = exprgrad.compile("erfc(x)").value_and_grad(x=x)
+    exact = mpmath.erfc(x)
+    slope = -2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-x * x)
+    assert value == pytest.approx(float(exact), rel=1e-15, abs=0)
+    assert grads["x"] == pytest.approx(float(slope), rel=1e-14, abs=0)
