@@ -111,8 +111,6 @@ class _Writer:
             for operand in ops_[1:]:
                 text = f"{function}({text}, {operand})"
             return text
-        if prim in ("erf", "erfc"):
-            return f"_{prim}({ops_[0]})"
         primitive = BY_NAME[prim]
         if prim == "sum" and self.specs[args[0]].dtype == "bool":  # counting: in float
             axis = axis_of(program, i)

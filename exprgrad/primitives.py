@@ -341,11 +341,9 @@ PRIMITIVES: tuple[Primitive, ...] = (
         python="_softplus({0})", numpy="np.logaddexp(0.0, {0})"),
     _fn("log1p", ("g / (1 + x)",), lambda sp, x: sp.log(1 + x), domain="log1p of a number <= -1"),
     _fn("expm1", ("g * (out + 1)",), lambda sp, x: sp.exp(x) - 1),
-    _fn("erf", ("g * (2 / sqrt(pi)) * exp(-(x * x))",),
-        numpy="np.vectorize(math.erf, otypes=[float])({0})"),
+    _fn("erf", ("g * (2 / sqrt(pi)) * exp(-(x * x))",), numpy="_erf({0})"),
     # erfc(x) for large x is far below erf's rounding step: 1 - erf(x) would be 0.0
-    _fn("erfc", ("g * (-2 / sqrt(pi)) * exp(-(x * x))",),
-        numpy="np.vectorize(math.erfc, otypes=[float])({0})"),
+    _fn("erfc", ("g * (-2 / sqrt(pi)) * exp(-(x * x))",), numpy="_erfc({0})"),
     # functions of several arguments
     _fn("hypot", ("g * x / out", "g * y / out"), lambda sp, x, y: sp.sqrt(x**2 + y**2)),
     # hypot keeps x*x + y*y from underflowing to 0 at tiny x and y

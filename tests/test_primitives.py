@@ -135,7 +135,9 @@ def test_numpy_spelling_matches_python(primitive):
     arity = primitive.arity or 3
     names = [f"v{i}" for i in range(arity)]
     code = primitive.emit_numpy(names)
-    array_function = eval(f"lambda {', '.join(names)}: {code}", {"np": np, "math": math})
+    from exprgrad.numpy_helpers import namespace  # what generated numpy code runs with
+
+    array_function = eval(f"lambda {', '.join(names)}: {code}", namespace())
     scalar_function = evaluator(primitive.name, arity)
     domain = {
         "log": POSITIVE,
