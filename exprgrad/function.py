@@ -42,6 +42,13 @@ _MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, di
 MAX_OPERATIONS = 150_000
 
 
+def derived_limit() -> int:
+    """What forward mode may build before it stops early (forward.TooLarge): dead tangents
+    included, its builder holds about twice what stays after dead-code elimination.
+    Read at each call, so it follows MAX_OPERATIONS."""
+    return 3 * MAX_OPERATIONS
+
+
 def compile(  # noqa: A001 (exprgrad.compile is the API)
     formula: str,
     wrt: Iterable[str] | str | None = None,
@@ -583,28 +590,30 @@ class Function:
 
     def _higher(self, key: str, make: Callable[[Callable | None], Program]) -> Program:
         """A derived program (Hessian, jvp, hvp), made once, folded like the gradient."""
-        from . import forward as forward_mode
-
         program = self.__dict__.get(key)
         if program is None:
-            try:
-                program = eliminate_dead_code(make(simplify if self._fold else None))
-            except forward_mode.TooLarge as error:  # stopped early: far over the limit
-                program = error.program
-            check_size(program, f"its {key.strip('_')} program")
-            # a tangent flowing out of a branch through a rule's where (clip's, min's) is
-            # needed under conditions computed from the branch: a copy keeps it guarded
-            program = untangle(program)
-            self.__dict__[key] = program
+            program = self.__dict__[key] = self._derive(key.strip("_"), make)
         return program
+
+    def _derive(self, what: str, make: Callable[[Callable | None], Program]) -> Program:
+        """make(fold)'s program (forward mode over a gradient), dead code dropped, its size
+        checked and its branches untangled."""
+        from . import forward as forward_mode
+
+        try:
+            program = eliminate_dead_code(make(simplify if self._fold else None))
+        except forward_mode.TooLarge as error:  # stopped early: far over the limit
+            program = error.program
+        check_size(program, f"its {what} program")
+        # a tangent flowing out of a branch through a rule's where (clip's, min's) is
+        # needed under conditions computed from the branch: a copy keeps it guarded
+        return untangle(program)
 
     def _hessian_program(self) -> Program:
         from . import forward as forward_mode
 
         def make(fold: Callable | None) -> Program:
-            # dead tangents included, the builder may hold about twice what stays
-            limit = 3 * MAX_OPERATIONS
-            return forward_mode.hessian_program(self.program, self.wrt, fold, limit)
+            return forward_mode.hessian_program(self.program, self.wrt, fold, derived_limit())
 
         return self._higher("_hessian", make)
 
@@ -709,7 +718,7 @@ class Function:
         key = f"flat_hess {','.join(names)}"
 
         def make(program: Program, fold: Callable | None) -> Program:
-            return forward_mode.hessian_program(program, names, fold, 3 * MAX_OPERATIONS)
+            return forward_mode.hessian_program(program, names, fold, derived_limit())
 
         built = self._flat_built(key, "hessian", names, others, make)
         source = codegen.header(self.formula) + "\n" + self._generated[key].source
@@ -750,22 +759,17 @@ class Function:
         self, key: str, function: str, names: tuple, others: tuple, make: Callable
     ) -> Callable:
         """The generated function over (vector, fixed inputs) of the program make() derives
-        from the gradient over `names`; made once per kind and list of names."""
-        from . import forward as forward_mode
+        from the gradient over `names` (flat: that gradient itself); made once per kind and
+        list of names."""
         from . import interop
 
         cache = self.__dict__.setdefault("_flat_functions", {})
         built = cache.get(key)
         if built is None:
-            fold = simplify if self._fold else None
             program = interop.flat_program(self.forward_program, names, others, self._fold)
             check_size(program, "its gradient program")
-            try:
-                program = eliminate_dead_code(make(program, fold))
-            except forward_mode.TooLarge as error:  # stopped early: far over the limit
-                program = error.program
-            check_size(program, f"its {function} program")
-            if function != "flat":  # derived by forward mode: as _higher does
-                program = untangle(program)
+            if function != "flat":
+                gradient = program
+                program = self._derive(function, lambda fold: make(gradient, fold))
             built = cache[key] = self._build_apart(key, function, program, floats=others)
         return built

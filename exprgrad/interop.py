@@ -275,7 +275,7 @@ class Residuals:
     """
 
     def __init__(self, formulas: Sequence[Any], wrt: Any = None, fixed: Mapping[str, Any] = ()):
-        from .function import MAX_OPERATIONS, Function, check_size
+        from .function import Function, check_size, derived_limit
 
         one = isinstance(formulas, str) or not isinstance(formulas, Iterable)  # sympy.Expr
         formulas = [formulas] if one else list(formulas)
@@ -301,7 +301,7 @@ class Residuals:
         program = replace(program, inputs=wrt + others)
         outputs = list(program.grads.values())
         try:
-            limit = 3 * MAX_OPERATIONS  # dead tangents included: about twice what stays
+            limit = derived_limit()
             builder, matrix = forward.columns(program, outputs, wrt, simplify, limit=limit)
             keys = (list(program.grads), wrt)
             jacobian = eliminate_dead_code(forward.matrix_program(program, builder, matrix, keys))
