@@ -25,10 +25,9 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import ir
 from .errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 from .function import Function, compile_unfolded
-from .ir import CONST, INPUT, Op, Program, const_key
+from .ir import CONST, INPUT, Op, Program, op_key
 from .primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
 from .tracing import Trace
 
@@ -455,7 +454,7 @@ def _postorder(output: Gate) -> list[Gate]:
 
 def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, list[int]]:
     """Each gate's ops in the compiled forward program, found as the parser's hash-consing
-    builder finds an equal op (ir.Builder's key): by the ops of the gate's operands, not
+    builder finds an equal op (ir.op_key): by the ops of the gate's operands, not
     by its text, so equal gates share an op and no text is sliced per gate (a chain of n
     gates has text of length O(n) but nested spans of total length O(n**2)). An op that
     regions.untangle computes again inside a branch is one gate: it gets every copy."""
@@ -464,22 +463,22 @@ def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict
     copies: dict[int, list[int]] = {}
     for i, op in enumerate(forward.ops):
         plain = op if not op.args else Op(op.prim, tuple(first[a] for a in op.args))
-        same = index.setdefault(ir.Builder._key(plain), i)
+        same = index.setdefault(op_key(plain), i)
         first.append(same)
         copies.setdefault(same, []).append(i)
 
     def number(value: float) -> int:  # a negative number is written -v: neg of a constant
         if math.copysign(1.0, value) < 0:
-            return index[("neg", (index[(CONST, const_key(-value))],))]
-        return index[(CONST, const_key(value))]
+            return index[op_key(Op("neg", (number(-value),)))]
+        return index[op_key(Op(CONST, value=value))]
 
     ops: dict[Gate, int] = {}
     for gate in gates:
         if isinstance(gate, _Leaf):
-            ops[gate] = index[(INPUT, names[gate])]
+            ops[gate] = index[op_key(Op(INPUT, name=names[gate]))]
             continue
         args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
-        ops[gate] = index[ir.Builder._key(Op(gate._prim, args))]
+        ops[gate] = index[op_key(Op(gate._prim, args))]
     return {gate: copies[op] for gate, op in ops.items()}
 
 

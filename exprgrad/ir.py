@@ -81,6 +81,16 @@ def const_key(value: float) -> str:
     return repr(float(value))
 
 
+def op_key(op: Op) -> tuple:
+    """What makes two ops equal for hash-consing: a + b and b + a share a key."""
+    if op.prim == CONST:
+        return (CONST, const_key(op.value))
+    if op.prim == INPUT:
+        return (INPUT, op.name)
+    args = tuple(sorted(op.args)) if op.prim in COMMUTATIVE else op.args
+    return (op.prim, args, op.copy) if op.copy else (op.prim, args)
+
+
 class Builder:
     """Appends ops, returning the id of an equal op when one exists (hash-consing)."""
 
@@ -90,17 +100,8 @@ class Builder:
         for op in ops:
             self._append(op)
 
-    @staticmethod
-    def _key(op: Op) -> tuple:
-        if op.prim == CONST:
-            return (CONST, const_key(op.value))
-        if op.prim == INPUT:
-            return (INPUT, op.name)
-        args = tuple(sorted(op.args)) if op.prim in COMMUTATIVE else op.args
-        return (op.prim, args, op.copy) if op.copy else (op.prim, args)
-
     def _append(self, op: Op) -> int:
-        key = self._key(op)
+        key = op_key(op)
         existing = self._index.get(key)
         if existing is not None:
             return existing
