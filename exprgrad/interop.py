@@ -51,6 +51,13 @@ def _numpy() -> Any:
     return numpy
 
 
+def _array(values: list) -> Any:
+    """A vector or matrix of floats as scipy wants it: a numpy array, or the lists as they
+    are without numpy."""
+    numpy = _numpy()
+    return values if numpy is None else numpy.array(values, dtype=numpy.float64)
+
+
 # --- arguments ----------------------------------------------------------------------------
 
 
@@ -201,9 +208,7 @@ def flat_matrix_function(
     rest = tuple(fixed)
 
     def hess(x):
-        rows = generated(*_flat_vector(x, names), *rest)
-        numpy = _numpy()
-        return rows if numpy is None else numpy.array(rows, dtype=numpy.float64)
+        return _array(generated(*_flat_vector(x, names), *rest))
 
     hess.names = names
     hess.source = source
@@ -218,9 +223,7 @@ def flat_product_function(
     rest = tuple(fixed)
 
     def hessp(x, p):
-        product = generated(*_flat_vector(x, names), *rest, *_flat_vector(p, names, "p"))
-        numpy = _numpy()
-        return product if numpy is None else numpy.array(product, dtype=numpy.float64)
+        return _array(generated(*_flat_vector(x, names), *rest, *_flat_vector(p, names, "p")))
 
     hessp.names = names
     hessp.source = source
@@ -322,13 +325,11 @@ class Residuals:
         return _flat_vector(x, self.wrt, "the parameter vector")
 
     def __call__(self, x: Any) -> Any:
-        values = self._residuals(*self._vector(x), *self._rest)
-        return values if _numpy() is None else _numpy().array(values)
+        return _array(self._residuals(*self._vector(x), *self._rest))
 
     def jac(self, x: Any) -> Any:
         """The Jacobian d r_k / d wrt[j] at x, one row per residual."""
-        rows = self._jacobian(*self._vector(x), *self._rest)
-        return rows if _numpy() is None else _numpy().array(rows)
+        return _array(self._jacobian(*self._vector(x), *self._rest))
 
     @property
     def source(self) -> str:
