@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from .errors import ArgumentValueError, Error, MissingDependencyError
+from .errors import ArgumentValueError, Error, MissingDependencyError, require_numpy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,13 +61,7 @@ class DatasetError(Error, ValueError):
 
 
 def _numpy() -> Any:
-    try:
-        import numpy
-    except ImportError:
-        raise MissingDependencyError(
-            "exprgrad.datasets needs numpy: pip install numpy (or pip install 'exprgrad[array]')"
-        ) from None
-    return numpy
+    return require_numpy("exprgrad.datasets")
 
 
 # ---------------------------------------------------------------------------------------------

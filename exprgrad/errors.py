@@ -12,6 +12,7 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -167,3 +168,15 @@ class ArgumentValueError(Error, ValueError):
 class MissingDependencyError(Error, ImportError, RuntimeError):
     """An optional package or program that a feature needs is not installed; the
     message says what to install (``pip install 'exprgrad[array]'``, Graphviz's dot)."""
+
+
+def require_numpy(what: str) -> Any:
+    """numpy, imported for `what` (the core never imports it), or a MissingDependencyError
+    saying how to install it."""
+    try:
+        import numpy
+    except ImportError:
+        raise MissingDependencyError(
+            f"{what} needs numpy: pip install numpy (or pip install 'exprgrad[array]')"
+        ) from None
+    return numpy

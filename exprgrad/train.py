@@ -58,7 +58,7 @@ from .errors import (
     ArgumentValueError,
     Error,
     EvaluationError,
-    MissingDependencyError,
+    require_numpy,
     shorten,
 )
 
@@ -84,17 +84,6 @@ def _numpy_of(value: Any) -> Any:
     """numpy if value is a numpy array, else None. An array means numpy is imported already."""
     np = sys.modules.get("numpy")
     return np if np is not None and isinstance(value, np.ndarray) else None
-
-
-def _import_numpy(what: str) -> Any:
-    """numpy, for what needs arrays; a MissingDependencyError saying how to install it."""
-    try:
-        import numpy
-    except ImportError:
-        raise MissingDependencyError(
-            f"{what} needs numpy: pip install numpy (or pip install 'exprgrad[array]')"
-        ) from None
-    return numpy
 
 
 def _check_seed(seed: Any) -> None:
@@ -230,7 +219,7 @@ def init(
             bound = math.sqrt(numerator / fans)
             values[name] = rng.uniform(-bound, bound) if uniform else rng.gauss(0.0, bound)
             continue
-        np = _import_numpy(f"the array parameter {name!r} (shape {shape})")
+        np = require_numpy(f"the array parameter {name!r} (shape {shape})")
 
         if rule is None:
             values[name] = np.zeros(shape)
@@ -1092,7 +1081,7 @@ class _ArrayEngine(_Engine):
     """
 
     def __init__(self, loss, names, params, fixed, data, validation, fraction, seed):
-        np = _import_numpy("training a numpy-compiled loss")  # the loss computes with arrays
+        np = require_numpy("training a numpy-compiled loss")  # the loss computes with arrays
         self.np = np
         self.names = names
         self.value_and_grad = loss.value_and_grad
