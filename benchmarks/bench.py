@@ -36,13 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import exprgrad
-from exprgrad import codegen
-from exprgrad.helpers import runtime_namespace
-from exprgrad.lower import lower
-from exprgrad.optimize import eliminate_dead_code, optimize, simplify
-from exprgrad.parsing import parse
-from exprgrad.regions import untangle
-from exprgrad.reverse import differentiate
+from exprgrad.backends.python import codegen
+from exprgrad.backends.python.helpers import runtime_namespace
+from exprgrad.core.lower import lower
+from exprgrad.core.optimize import eliminate_dead_code, optimize, simplify
+from exprgrad.core.parsing import parse
+from exprgrad.core.regions import untangle
+from exprgrad.core.reverse import differentiate
 
 REL_TOL = 1e-9
 

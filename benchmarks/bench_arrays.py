@@ -55,7 +55,8 @@ if "--threads" in sys.argv:  # the BLAS reads its thread count once, at import
 import numpy as np  # noqa: E402
 
 import exprgrad  # noqa: E402
-from exprgrad import datasets, numpy_helpers, train  # noqa: E402
+from exprgrad import datasets, train  # noqa: E402
+from exprgrad.backends.numpy import helpers as numpy_helpers  # noqa: E402
 
 REL_TOL = 1e-9
 HIDDEN, BATCH, LR, MOMENTUM = 128, 64, 0.1, 0.9

@@ -7,6 +7,7 @@
 (0.880797, -0.104994)
 """
 
+from .backends.python.function import Function, compile  # noqa: A004 (exprgrad.compile is the API)
 from .errors import (
     ArgumentError,
     ArgumentValueError,
@@ -17,8 +18,7 @@ from .errors import (
     ShapeError,
     SymbolicError,
 )
-from .function import Function, compile  # noqa: A004 (exprgrad.compile is the API)
-from .interop import hessian, residuals
+from .tools.interop import hessian, residuals
 
 __all__ = [
     "ArgumentError",

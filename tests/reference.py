@@ -22,7 +22,7 @@ import independent
 import pytest
 
 import exprgrad
-from exprgrad.ir import CONST, INPUT
+from exprgrad.core.ir import CONST, INPUT
 
 REFERENCES = ("sympy", "central differences", "jax-of-IR", "independent-mpmath", "independent-jax")
 VERIFIED: Counter[str] = Counter()  # reference -> values and gradient components it confirmed

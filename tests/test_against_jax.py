@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import exprgrad
-from exprgrad.ir import CONST, Builder, Program
-from exprgrad.optimize import fold_constants
-from exprgrad.primitives import PRIMITIVES
+from exprgrad.core.ir import CONST, Builder, Program
+from exprgrad.core.optimize import fold_constants
+from exprgrad.core.primitives import PRIMITIVES
 
 np = pytest.importorskip("numpy")
 jax = pytest.importorskip("jax", reason="jax is a test extra: pip install 'exprgrad[test]'")

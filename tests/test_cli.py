@@ -1,4 +1,4 @@
-"""The exprgrad command: in-process through exprgrad.cli.main, and as a real process."""
+"""The exprgrad command: in-process through exprgrad.tools.cli.main, and as a real process."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import exprgrad
-from exprgrad.cli import main
+from exprgrad.tools.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = "sigmoid(a*x + b*y + c)"
@@ -150,7 +150,7 @@ def test_check_non_smooth_formula(capsys):
 
 
 def test_check_prints_each_component_as_it_is_decided(capsys, monkeypatch):
-    from exprgrad import symbolic
+    from exprgrad.tools import symbolic
 
     printed_before = []  # what was on stdout when each component's check began
     component = symbolic._State.component
@@ -176,8 +176,8 @@ def test_check_prints_each_component_as_it_is_decided(capsys, monkeypatch):
 def test_check_exit_status_1_when_a_component_fails(capsys, monkeypatch):
     import dataclasses
 
-    import exprgrad.primitives as primitives
-    from exprgrad import reverse
+    import exprgrad.core.primitives as primitives
+    from exprgrad.core import reverse
 
     wrong = dataclasses.replace(primitives.BY_NAME["relu"], grads=("where(x > 0, g, 0.5 * g)",))
     monkeypatch.setitem(primitives.BY_NAME, "relu", wrong)

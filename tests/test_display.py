@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import exprgrad
-from exprgrad import display
+from exprgrad.tools import display
 
 GUIDE = "sigmoid(a*x + b*y + c)"
 POINT = dict(a=1.0, b=2.0, c=-3.0, x=-1.0, y=3.0)

@@ -15,9 +15,9 @@ from test_primitives import CASE_LIST, points
 from test_reverse import LEAVES, TEMPLATES, _apply
 
 import exprgrad
-from exprgrad import forward
-from exprgrad.ir import Builder
-from exprgrad.primitives import BY_NAME, PRIMITIVES
+from exprgrad.core import forward
+from exprgrad.core.ir import Builder
+from exprgrad.core.primitives import BY_NAME, PRIMITIVES
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -416,7 +416,7 @@ def test_every_rule_is_used_as_written():
     builder = Builder()
     x, y = builder.input("x"), builder.input("y")
     product = builder.op("mul", x, y)
-    program = exprgrad.ir.Program(tuple(builder.ops), "x*y", ("x", "y"), product)
+    program = exprgrad.core.ir.Program(tuple(builder.ops), "x*y", ("x", "y"), product)
     found = forward.tangents(builder, program, [None] * 3, {x: builder.const(1.0)})
     assert builder.ops[found[product]].prim == "mul"
 

@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import exprgrad
-from exprgrad import cli
+from exprgrad.core.ir import CONST, INPUT
 from exprgrad.graph import _GRAPHVIZ_SEGMENTS, Graph, _long_edge_segments
-from exprgrad.ir import CONST, INPUT
+from exprgrad.tools import cli
 
 GUIDE = "sigmoid(a*x + b*y + c)"
 POINT = dict(a=1.0, b=2.0, c=-3.0, x=-1.0, y=3.0)

@@ -24,7 +24,7 @@ from independent import Call, parse
 from reference import assert_gradients_agree, assert_independent_agree
 
 import exprgrad
-from exprgrad.primitives import PRIMITIVES
+from exprgrad.core.primitives import PRIMITIVES
 
 
 def mp_value(text: str, **point: float) -> float:

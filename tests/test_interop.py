@@ -21,8 +21,8 @@ from test_codegen import GOLDEN_FORMULAS
 from test_primitives import CASE_LIST, points
 
 import exprgrad
-from exprgrad import interop
-from exprgrad.from_sympy import formula_text
+from exprgrad.frontends.sympy import formula_text
+from exprgrad.tools import interop
 
 np = pytest.importorskip("numpy")
 sp = pytest.importorskip("sympy")

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from test_reverse import programs
 
 import exprgrad
+from exprgrad.core.ir import CONST, INPUT, Builder, dump
+from exprgrad.core.lower import lower
+from exprgrad.core.optimize import eliminate_dead_code, fold_constants, optimize
+from exprgrad.core.parsing import parse
+from exprgrad.core.reverse import differentiate
 from exprgrad.function import Function
-from exprgrad.ir import CONST, INPUT, Builder, dump
-from exprgrad.lower import lower
-from exprgrad.optimize import eliminate_dead_code, fold_constants, optimize
-from exprgrad.parsing import parse
-from exprgrad.reverse import differentiate
 
 
 def forward(source: str):

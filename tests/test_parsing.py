@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 import exprgrad
 from exprgrad import FormulaError
-from exprgrad.lower import _ALIASES
-from exprgrad.primitives import FUNCTIONS
+from exprgrad.core.lower import _ALIASES
+from exprgrad.core.primitives import FUNCTIONS
 
 LARK_INTERNALS = (
     "Token(",
@@ -1142,8 +1142,8 @@ AXIS_FUNCTIONS = [name for name, primitive in FUNCTIONS.items() if primitive.axi
 
 
 def _ir(formula: str) -> list[tuple]:
-    from exprgrad.lower import lower
-    from exprgrad.parsing import parse
+    from exprgrad.core.lower import lower
+    from exprgrad.core.parsing import parse
 
     program = lower(parse(formula))
     return [(op.prim, op.args, op.value) for op in program.ops]

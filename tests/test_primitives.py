@@ -10,9 +10,9 @@ import pytest
 from reference import assert_gradients_agree, close
 
 import exprgrad
-from exprgrad.optimize import evaluator
-from exprgrad.primitives import BY_NAME, COMPARISON_NAMES, PRIMITIVES
-from exprgrad.reverse import rule_program
+from exprgrad.core.optimize import evaluator
+from exprgrad.core.primitives import BY_NAME, COMPARISON_NAMES, PRIMITIVES
+from exprgrad.core.reverse import rule_program
 
 WIDE = (-2.0, 2.0)
 POSITIVE = (0.2, 3.0)
@@ -135,7 +135,7 @@ def test_numpy_spelling_matches_python(primitive):
     arity = primitive.arity or 3
     names = [f"v{i}" for i in range(arity)]
     code = primitive.emit_numpy(names)
-    from exprgrad.numpy_helpers import namespace  # what generated numpy code runs with
+    from exprgrad.backends.numpy.helpers import namespace  # what generated numpy code runs with
 
     array_function = eval(f"lambda {', '.join(names)}: {code}", namespace())
     scalar_function = evaluator(primitive.name, arity)

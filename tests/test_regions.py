@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from reference import assert_gradients_agree, central_difference, close
 
 import exprgrad
-from exprgrad import regions
-from exprgrad.lower import lower
-from exprgrad.optimize import optimize
-from exprgrad.parsing import parse
+from exprgrad.core import regions
+from exprgrad.core.lower import lower
+from exprgrad.core.optimize import optimize
+from exprgrad.core.parsing import parse
 
 
 def forward(source: str):

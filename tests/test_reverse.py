@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from reference import assert_gradients_agree, close
 
 import exprgrad
-from exprgrad.ir import Program
-from exprgrad.lower import lower
-from exprgrad.optimize import optimize
-from exprgrad.parsing import parse
-from exprgrad.primitives import COMPARISON_NAMES, PRIMITIVES
-from exprgrad.reverse import differentiate
+from exprgrad.core.ir import Program
+from exprgrad.core.lower import lower
+from exprgrad.core.optimize import optimize
+from exprgrad.core.parsing import parse
+from exprgrad.core.primitives import COMPARISON_NAMES, PRIMITIVES
+from exprgrad.core.reverse import differentiate
 
 # --- seed references (Karpathy's Hacker's guide) ------------------------------------------
 
@@ -229,8 +229,8 @@ def second_derivative(source: str, first: str, second: str) -> Program:
 )
 def test_gradient_program_can_be_differentiated_again(source):
     sp = pytest.importorskip("sympy")
-    from exprgrad import codegen
-    from exprgrad.symbolic import to_sympy
+    from exprgrad.backends.python import codegen
+    from exprgrad.tools.symbolic import to_sympy
 
     for first, second in (("a", "a"), ("a", "x"), ("x", "x")):
         hessian_entry = second_derivative(source, first, second)

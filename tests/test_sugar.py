@@ -10,7 +10,7 @@ from contextlib import redirect_stdout
 import pytest
 
 import exprgrad.sugar as sugar
-from exprgrad.primitives import FUNCTIONS
+from exprgrad.core.primitives import FUNCTIONS
 from exprgrad.sugar import const, maximum, param, sigmoid
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from test_reverse import programs
 
 import exprgrad
-from exprgrad.symbolic import CheckReport, ComponentCheck
+from exprgrad.tools.symbolic import CheckReport, ComponentCheck
 
 sp = pytest.importorskip("sympy")
 
@@ -139,7 +139,7 @@ def test_latex_of_a_formula_sympy_cannot_take():
 
 
 def _slow_simplify(monkeypatch):
-    import exprgrad.symbolic as symbolic
+    import exprgrad.tools.symbolic as symbolic
 
     def simplify(expr, *args, **kwargs):
         time.sleep(3600)  # a simplify that never ends; the alarm must interrupt it
@@ -208,8 +208,8 @@ WRONG_RULES = [
     ("name", "grads", "formula"), WRONG_RULES, ids=[f"{n}:{f}" for n, _, f in WRONG_RULES]
 )
 def test_check_catches_a_wrong_rule(monkeypatch, name, grads, formula):
-    import exprgrad.primitives as primitives
-    from exprgrad import reverse
+    import exprgrad.core.primitives as primitives
+    from exprgrad.core import reverse
 
     broken = dataclasses.replace(primitives.BY_NAME[name], grads=grads)
     monkeypatch.setitem(primitives.BY_NAME, name, broken)

@@ -8,7 +8,7 @@ import pytest
 from reference import assert_gradients_agree, central_difference
 
 import exprgrad
-from exprgrad.tracing import Row, Trace
+from exprgrad.core.tracing import Row, Trace
 
 GUIDE = "sigmoid(a*x + b*y + c)"
 GUIDE_POINT = dict(a=1.0, b=2.0, c=-3.0, x=-1.0, y=3.0)

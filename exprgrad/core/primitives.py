@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import ArgumentError, ShapeError
+from ..errors import ArgumentError, ShapeError
 
 
 class RuleBuilder(Protocol):

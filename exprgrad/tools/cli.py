@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from . import __version__
-from .errors import EvaluationError, FormulaError, shorten
-from .function import Function
-from .function import compile as compile_formula
+from .. import __version__
+from ..backends.python.function import Function
+from ..backends.python.function import compile as compile_formula
+from ..errors import EvaluationError, FormulaError, shorten
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -303,7 +303,7 @@ def _main(argv: list[str] | None) -> int:
             return 0
         return EXIT_FAILED if report.failed else 3  # 3: none failed, some undecided
     if args.latex:
-        from .errors import SymbolicError
+        from ..errors import SymbolicError
 
         try:
             text = function.latex()

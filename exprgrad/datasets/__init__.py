@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from .errors import ArgumentValueError, Error, MissingDependencyError, require_numpy
+from ..errors import ArgumentValueError, Error, MissingDependencyError, require_numpy
 
 if TYPE_CHECKING:
     import numpy as np

@@ -29,16 +29,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import codegen, forward
-from .errors import ArgumentError, ArgumentValueError, EvaluationError, Span
-from .helpers import _float_arguments
-from .ir import INPUT, Builder, Program
-from .lower import lower
-from .optimize import eliminate_dead_code, simplify
-from .optimize import optimize as optimize_program
-from .parsing import parse
-from .regions import untangle
-from .reverse import differentiate
+from ..backends.python import codegen
+from ..backends.python.helpers import _float_arguments
+from ..core import forward
+from ..core.ir import INPUT, Builder, Program
+from ..core.lower import lower
+from ..core.optimize import eliminate_dead_code, simplify
+from ..core.optimize import optimize as optimize_program
+from ..core.parsing import parse
+from ..core.regions import untangle
+from ..core.reverse import differentiate
+from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 
 
 @functools.cache
@@ -243,7 +244,7 @@ def _merge(formulas: Sequence[Any]) -> tuple[tuple[str, ...], Program]:
     """One program computing every residual: each formula lowered alone (its errors point
     into it), then appended to one builder, inputs shared by name, spans moved to the
     residuals' text joined by newlines; grads {"0": r0, "1": r1, ...}."""
-    from .from_sympy import formula_text
+    from ..frontends.sympy import formula_text
 
     texts = [f if isinstance(f, str) else formula_text(f) for f in formulas]
     builder = Builder()
@@ -278,7 +279,7 @@ class Residuals:
     """
 
     def __init__(self, formulas: Sequence[Any], wrt: Any = None, fixed: Mapping[str, Any] = ()):
-        from .function import Function, check_size, derived_limit
+        from ..backends.python.function import Function, check_size, derived_limit
 
         one = isinstance(formulas, str) or not isinstance(formulas, Iterable)  # sympy.Expr
         formulas = [formulas] if one else list(formulas)
@@ -371,7 +372,7 @@ def hessian(formula: Any, wrt: Iterable[str] | str | None = None) -> Callable[..
     hessian(*args, **point) -> [[d2 value / d wrt[i] d wrt[j], ...], ...], rows and
     columns in wrt order (default every input). It is Function.hessian of
     exprgrad.compile(formula, wrt), whose generated code is built here, at once."""
-    from .function import compile  # noqa: A004 (exprgrad.compile)
+    from ..backends.python.function import compile  # noqa: A004 (exprgrad.compile)
 
     function = compile(formula, wrt)
     function._hessian_program()  # a program too large fails now, not on the first call

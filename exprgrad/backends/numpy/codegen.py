@@ -16,11 +16,12 @@ result is checked once, on the way out, by the caller (arrays.py).
 
 from __future__ import annotations
 
-from . import codegen, regions
-from .codegen import Generated, literal, mangle, quote
-from .ir import CONST, INPUT, Op, Program
-from .primitives import BY_NAME
-from .shapes import Spec, axis_of, operands
+from ...core import regions
+from ...core.ir import CONST, INPUT, Op, Program
+from ...core.primitives import BY_NAME
+from ...core.shapes import Spec, axis_of, operands
+from ..python import codegen
+from ..python.codegen import Generated, literal, mangle, quote
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
 _SEED_PARAM = "_cotangent"  # and in the generated code (codegen never gives '_x' names)

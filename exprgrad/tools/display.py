@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .errors import SymbolicError
-from .ir import CONST
+from ..core.ir import CONST
+from ..errors import SymbolicError
 
 LATEX_LIMIT = 300  # operations: beyond, sympy is slow and the derivatives unreadable
 SOURCE_LIMIT = 100_000  # characters of source shown (coloured) in HTML

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codegen import quote
-from .errors import FormulaError, ShapeError, Span
+from ..backends.python.codegen import quote
+from ..errors import FormulaError, ShapeError, Span
 from .ir import CONST, INPUT, Program
 from .primitives import BY_NAME, COMPARISON_NAMES, broadcast
 

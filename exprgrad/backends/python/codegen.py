@@ -37,11 +37,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import regions
-from .errors import line_and_column
+from ...core import regions
+from ...core.ir import CONST, INPUT, Op, Program
+from ...core.primitives import BY_NAME, COMPARISON_NAMES
+from ...errors import line_and_column
 from .helpers import HELPERS
-from .ir import CONST, INPUT, Op, Program
-from .primitives import BY_NAME, COMPARISON_NAMES
 
 _RESERVED = (
     frozenset(keyword.kwlist)

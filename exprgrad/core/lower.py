@@ -12,8 +12,8 @@ import difflib
 import math
 import sys
 
+from ..errors import FormulaError, Span, line_and_column, shorten
 from . import ir, syntax
-from .errors import FormulaError, Span, line_and_column, shorten
 from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS, Primitive
 
 _WHERE_CONDITION_ONLY = "a comparison can only be the condition of where(condition, a, b)"

@@ -21,8 +21,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
+from ..errors import Span
 from . import regions
-from .errors import Span
 from .ir import CONST, INPUT, Builder, Op, Program
 from .lower import lower
 from .parsing import parse

@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from ..errors import ArgumentValueError
 from . import regions
-from .errors import ArgumentValueError
 from .ir import CONST, INPUT, Builder, Program
 from .primitives import BY_NAME
 from .reverse import RuleOps, rule_program, splice

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from .errors import Span
+from ..errors import Span
 from .primitives import COMMUTATIVE
 
 INPUT = "input"

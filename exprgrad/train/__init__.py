@@ -53,7 +53,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from .errors import (
+from ..errors import (
     ArgumentError,
     ArgumentValueError,
     Error,

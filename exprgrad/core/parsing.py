@@ -14,12 +14,15 @@ from pathlib import Path
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from ..errors import ArgumentError, FormulaError, Span, shorten
 from . import syntax
-from .errors import ArgumentError, FormulaError, Span, shorten
 
-_HERE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # exprgrad/
 # Installed wheels carry the grammar inside the package; a source checkout keeps it at the top.
-_GRAMMAR_PATHS = (_HERE / "grammar" / "exprgrad.lark", _HERE.parent / "grammar" / "exprgrad.lark")
+_GRAMMAR_PATHS = (
+    _PACKAGE / "grammar" / "exprgrad.lark",
+    _PACKAGE.parent / "grammar" / "exprgrad.lark",
+)
 
 
 def grammar_text() -> str:

@@ -34,8 +34,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ArgumentError, FormulaError, shorten
-from .primitives import CONSTANTS, FUNCTIONS
+from ..core.primitives import CONSTANTS, FUNCTIONS
+from ..errors import ArgumentError, FormulaError, shorten
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

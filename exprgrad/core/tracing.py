@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from .codegen import quote
+from ..backends.python.codegen import quote
 from .ir import CONST, INPUT, Program
 from .primitives import COMPARISON_NAMES
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
-from .helpers import runtime_namespace
+from ..backends.python.helpers import runtime_namespace
 from .ir import CONST, INPUT, Builder, Op, Program
 from .primitives import BY_NAME
 

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .codegen import quote
-from .errors import EvaluationError, SymbolicError
-from .ir import CONST, INPUT, Program, const_key
-from .optimize import evaluator
-from .primitives import BY_NAME, COMPARISON_NAMES
+from ..backends.python.codegen import quote
+from ..core.ir import CONST, INPUT, Program, const_key
+from ..core.optimize import evaluator
+from ..core.primitives import BY_NAME, COMPARISON_NAMES
+from ..errors import EvaluationError, SymbolicError
 
 SIMPLIFY_OP_LIMIT = 400  # larger differences go straight to the numeric comparison
 SIMPLIFY_PROGRAM_LIMIT = 300  # IR ops of the gradient program worth turning into sympy

@@ -1,0 +1,649 @@
+"""Circuits built in Python, as in Karpathy's guide: gates that know their value and gradient.
+
+    from exprgrad.gates import Param, Constant, MulGate, AddGate, SigmoidGate
+    a, x = Param(1.0), Constant(-1.0)
+    f = SigmoidGate(AddGate(MulGate(a, x), Param(2.0)))
+    f.compute(); f.backprop(lr=0.01)
+
+(exprgrad.sugar writes the same with Python operators: sigmoid(a*x + b).)
+
+A circuit is not interpreted gate by gate. The first compute() writes the
+circuit out as a formula string (f.formula()), compiles it like any formula
+(parameters and constants are its inputs, so new values need no new
+compile), and keeps the compiled Function; each compute() or backprop() is one
+call of generated code (Function.trace: every line's value and adjoint),
+whose numbers are then stored on the gates. A circuit built anew with the same
+shape reuses the compiled code.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..backends.python.function import Function, compile_unfolded
+from ..core.ir import CONST, INPUT, Op, Program, op_key
+from ..core.primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
+from ..core.tracing import Trace
+from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
+
+# How tightly each kind of node binds when written as formula text (higher: tighter).
+_ATOM, _POWER, _UNARY, _PRODUCT, _SUM, _COMPARE = 6, 5, 4, 3, 2, 1
+_BINARY = {"add": _SUM, "sub": _SUM, "mul": _PRODUCT, "div": _PRODUCT, "pow": _POWER}
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+_COMPARE_SYMBOL = {name: symbol for symbol, name in COMPARISONS.items()}
+_STEP = "backprop's and update's lr and grad are real numbers"
+_UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
+
+
+def _number(
+    value: Any, role: str, wanted: str = "gates combine with gates and real numbers"
+) -> float:
+    """A Python number as a finite float; anything else is an error naming it (an array too:
+    float() would take a one-element array, and numpy would make gates of the other's)."""
+    if not isinstance(value, numbers.Real) and (
+        isinstance(value, complex | str | bytes)
+        or not hasattr(type(value), "__float__")
+        or hasattr(value, "__array__")
+    ):
+        raise ArgumentError(f"{role} is {type(value).__name__} {value!r:.40}: {wanted} only")
+    try:
+        number = float(value)
+    except OverflowError:  # an int past 1.8e308 (repr() of a huge int may itself fail)
+        kind = type(value).__name__
+        shown = f"{kind} of {value.bit_length()} bits" if isinstance(value, int) else kind
+        raise ArgumentValueError(f"{role} is too large for a float ({shown})") from None
+    if not math.isfinite(number):
+        raise ArgumentValueError(f"{role} is {number}: it must be finite")
+    return number
+
+
+class Gate:
+    """A node of a circuit: a parameter, a constant, or an operation on other gates.
+
+    gate.val is its value (set it on parameters and constants; compute() sets the
+    rest), gate.grad its gradient after backprop(). Any gate can be the output:
+    out.compute(), out.backprop(lr, grad), out.reset(), out.update(lr),
+    out.initialize(scheme), out.formula(), out.source, out.trace().
+    """
+
+    __slots__ = ("val", "grad", "_prim", "_args", "_name", "_circuit")
+    prim: str = ""  # the primitive an operation gate applies (set on each generated class)
+    # numpy's array + gate would make an array of gates; None makes it defer to the gate's
+    # __radd__, which says an array is no operand
+    __array_ufunc__ = None
+
+    def __init__(self, *args: Gate | float):
+        self._prim = type(self).prim
+        self._args = tuple(
+            arg if isinstance(arg, Gate) else _number(arg, f"argument {k + 1} of {self._prim}")
+            for k, arg in enumerate(args)
+        )
+        self._name = None
+        self._circuit: _Circuit | None = None
+        self.val = math.nan
+        self.grad = 0.0
+
+    # --- Python operators build gates ------------------------------------------------
+
+    def _binary(self, prim: str, other: Any, swapped: bool = False) -> Gate:
+        if not isinstance(other, Gate):
+            symbol = _SYMBOL.get(prim) or _COMPARE_SYMBOL[prim]
+            other = _number(other, f"the other operand of {symbol}")
+        args = (other, self) if swapped else (self, other)
+        return GATES[prim](*args)
+
+    def __add__(self, other):
+        return self._binary("add", other)
+
+    def __radd__(self, other):
+        return self._binary("add", other, swapped=True)
+
+    def __sub__(self, other):
+        return self._binary("sub", other)
+
+    def __rsub__(self, other):
+        return self._binary("sub", other, swapped=True)
+
+    def __mul__(self, other):
+        return self._binary("mul", other)
+
+    def __rmul__(self, other):
+        return self._binary("mul", other, swapped=True)
+
+    def __truediv__(self, other):
+        return self._binary("div", other)
+
+    def __rtruediv__(self, other):
+        return self._binary("div", other, swapped=True)
+
+    def __pow__(self, other):
+        return self._binary("pow", other)
+
+    def __rpow__(self, other):
+        return self._binary("pow", other, swapped=True)
+
+    def __neg__(self):
+        return GATES["neg"](self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return GATES["abs"](self)
+
+    # comparisons make a condition for where(...); == and != stay identity (gates are
+    # dict keys): use eq(a, b) and ne(a, b) from exprgrad.sugar
+    def __lt__(self, other):
+        return self._binary("lt", other)
+
+    def __le__(self, other):
+        return self._binary("le", other)
+
+    def __gt__(self, other):
+        return self._binary("gt", other)
+
+    def __ge__(self, other):
+        return self._binary("ge", other)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        raise ArgumentError(
+            "a gate has no truth value (if, and, or, Python's max() and min() ask for one): "
+            "use where(condition, a, b), or maximum(a, b) and minimum(a, b) "
+            "from exprgrad.sugar (the MaxGate and MinGate classes)"
+        )
+
+    # --- the circuit this gate is the output of --------------------------------------
+
+    def _circuit_here(self) -> _Circuit:
+        if self._circuit is None:
+            self._circuit = _Circuit(self)
+        return self._circuit
+
+    def compute(self) -> float:
+        """Run the forward pass; store .val on every gate; return this gate's value."""
+        return (self._circuit or self._circuit_here()).compute()  # (one call less: hot)
+
+    def backprop(self, lr: float = 0.0, grad: float = 1.0) -> None:
+        """Run the backward pass with `grad` as this gate's gradient (computing first if the
+        parameters or constants changed since), store .grad on every gate, then move every
+        parameter by lr * its gradient (constants never move)."""
+        if not (lr.__class__ is float is grad.__class__ and lr - lr == grad - grad):
+            lr, grad = _number(lr, "lr", _STEP), _number(grad, "grad", _STEP)  # x - x: inf, nan
+        (self._circuit or self._circuit_here()).backprop(lr, grad)
+
+    def reset(self) -> None:
+        """Set every gradient in the circuit to zero."""
+        self._circuit_here().reset()
+
+    def update(self, lr: float) -> None:
+        """Move every parameter by lr * its stored gradient."""
+        self._circuit_here().update(_number(lr, "lr", _STEP))
+
+    def initialize(
+        self,
+        scheme: str = "xavier_uniform",
+        seed: int = 0,
+        *,
+        fan_in: float | None = None,
+        fan_out: float | None = None,
+    ) -> None:
+        """Set every parameter from a seeded initialiser of exprgrad.train (train.init's
+        schemes: xavier_uniform, xavier_normal, he_uniform, he_normal, zeros; a scalar
+        parameter needs fan_in, and fan_out for Xavier, as in the layer it belongs to)."""
+        self._circuit_here().initialize(scheme, seed, fan_in=fan_in, fan_out=fan_out)
+
+    def params(self) -> list[Param]:
+        return list(self._circuit_here().params)
+
+    def consts(self) -> list[Constant]:
+        return list(self._circuit_here().consts)
+
+    def formula(self) -> str:
+        """The circuit as a formula string: compiling it gives the same code."""
+        return self._circuit_here().text
+
+    @property
+    def function(self) -> Function:
+        """The compiled Function behind the circuit."""
+        return self._circuit_here().function
+
+    @property
+    def source(self) -> str:
+        """The generated Python code of the circuit."""
+        return self.function.source
+
+    def trace(self) -> Trace:
+        """Every line's value and gradient at the current values: the guide's table."""
+        circuit = self._circuit_here()
+        return circuit.function.trace(*circuit.arguments())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(val={self.val!r}, grad={self.grad!r})"
+
+
+class _Leaf(Gate):
+    __slots__ = ()
+    kind = ""
+
+    def __init__(self, value: float, name: str | None = None):
+        super().__init__()
+        self.val = _number(value, f"the value of a {self.kind}")
+        if name is not None and not (isinstance(name, str) and name.isidentifier()):
+            raise ArgumentValueError(f"a {self.kind}'s name must be an identifier, not {name!r}")
+        self._name = name
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    def __repr__(self) -> str:
+        named = f", name={self._name!r}" if self._name else ""
+        return f"{type(self).__name__}({self.val!r}{named}, grad={self.grad!r})"
+
+
+class Param(_Leaf):
+    """A parameter: backprop(lr) and update(lr) move it."""
+
+    __slots__ = ()
+    kind = "param"
+    prim = "param"
+
+
+class Constant(_Leaf):
+    """A constant input: it gets a gradient, but never moves."""
+
+    __slots__ = ()
+    kind = "const"
+    prim = "const"
+
+
+def _class_name(primitive: Primitive) -> str:
+    return "".join(part.capitalize() for part in primitive.name.split("_")) + "Gate"
+
+
+def _gate_class(primitive: Primitive) -> type[Gate]:
+    def __init__(self, *args):  # noqa: N807 (the generated class's own __init__)
+        arity = primitive.arity
+        if arity is not None and len(args) != arity or arity is None and len(args) < 2:
+            wanted = "2 or more" if arity is None else str(arity)
+            raise ArgumentError(f"{type(self).__name__} takes {wanted} inputs ({len(args)} given)")
+        Gate.__init__(self, *args)
+
+    doc = f"The {primitive.name} gate (exprgrad's {primitive.name!r} primitive)."
+    namespace = {"__slots__": (), "prim": primitive.name, "__init__": __init__, "__doc__": doc}
+    return type(_class_name(primitive), (Gate,), namespace)
+
+
+# One class per primitive, from the table: MulGate, AddGate, SigmoidGate, WhereGate, ...
+# (circuits are of numbers: the array functions belong to the numpy backend)
+GATES: dict[str, type[Gate]] = {
+    p.name: _gate_class(p) for p in PRIMITIVES if p.name != "powi" and not p.arrays
+}
+globals().update({cls.__name__: cls for cls in GATES.values()})
+
+
+# --- from a circuit to a formula and back --------------------------------------------------
+
+
+class _Circuit:
+    """The compiled form of one output gate's circuit, and the bookkeeping between the
+    generated code's numbers and the gates."""
+
+    def __init__(self, output: Gate):
+        gates = _postorder(output)
+        self.params = [g for g in gates if isinstance(g, Param)]
+        self.consts = [g for g in gates if isinstance(g, Constant)]
+        names = _leaf_names([g for g in gates if isinstance(g, _Leaf)])
+        leaf_of = {name: leaf for leaf, name in names.items()}
+        self.text, spans = _write(output, gates, names)
+        self.function = _compile(self.text)
+        self.leaves = [leaf_of[name] for name in self.function.inputs]
+        trace, rows, _ = self.function._trace_function()
+        self._trace = trace
+        # each gate's row in the trace, through the op the parser made of it: an operation
+        # written twice (p1 + p2 and p2 + p1 too) is one op, and both gates get its numbers
+        row_of_op = {i: k for k, i in enumerate(rows)}
+        ops_of = _ops_of(gates, names, self.function.forward_program)
+        self.gates: list[tuple[Gate, tuple[int, ...]]] = [
+            (gate, tuple(row_of_op[i] for i in ops_of[gate]))
+            for gate in gates
+            if gate._prim not in _COMPARE_SYMBOL  # a condition: no line of its own
+        ]
+        self.spans = spans
+        self.compute, self.backprop = self._runners()
+
+    def arguments(self) -> list[float]:
+        return [leaf.val for leaf in self.leaves]
+
+    def _runners(self) -> tuple[Callable[[], float], Callable[[float, float], None]]:
+        """compute() and backprop(lr, grad) for this circuit, as generated code: one call
+        of the trace, then one assignment a gate (a loop would cost more than the trace),
+        or, past _UNROLLED gates, loops (compiling a line a gate would cost more memory
+        than the compiled formula). A gate computed on several lines (regions.untangle's
+        copies) takes the value of the one computed and the sum of their adjoints.
+
+        The gates, the trace function and the last results are the code's globals."""
+        unrolled = len(self.gates) <= _UNROLLED
+        single = [(k, rows[0]) for k, (_, rows) in enumerate(self.gates) if len(rows) == 1]
+        copied = [(k, rows) for k, (_, rows) in enumerate(self.gates) if len(rows) > 1]
+        values = [
+            f"    _gate{k}.val = _computed({_rows('values', rows, ', ')})" for k, rows in copied
+        ]
+        adjoints = [(f"_gate{k}.grad", f"({_rows('adjoints', rows, ' + ')})") for k, rows in copied]
+        if unrolled:
+            leaves = ", ".join(f"_leaf{k}.val" for k in range(len(self.leaves)))
+            args = f"({leaves}{',' if len(self.leaves) == 1 else ''})"
+            values += [f"    _gate{k}.val = values[{row}]" for k, row in single]
+            adjoints += [(f"_gate{k}.grad", f"adjoints[{row}]") for k, row in single]
+            grads = [f"        {gate} = {adjoint}" for gate, adjoint in adjoints]
+            scaled = [f"        {gate} = {adjoint} * grad" for gate, adjoint in adjoints]
+            count = range(len(self.params))
+            moves = [f"_param{k}.val += lr * _param{k}.grad" for k in count] or ["pass"]
+        else:
+            args = "_tuple([leaf.val for leaf in _leaves])"
+            values += ["    for gate, row in _gates:", "        gate.val = values[row]"]
+            loop = "        for gate, row in _gates:"
+            grads = [loop, "            gate.grad = adjoints[row]"]
+            scaled = [loop, "            gate.grad = adjoints[row] * grad"]
+            grads += [f"        {gate} = {adjoint}" for gate, adjoint in adjoints]
+            scaled += [f"        {gate} = {adjoint} * grad" for gate, adjoint in adjoints]
+            moves = ["for param in _params:", "    param.val += lr * param.grad"]
+        source = "\n".join(
+            [
+                "def compute():",
+                "    global _arguments, _adjoints  # the last call's, for backprop()",
+                f"    arguments = {args}",
+                "    value, values, _adjoints = _trace(*arguments)",
+                "    _arguments = arguments",
+                *values,
+                "    if not -_INF < value < _INF:  # inf or nan: name the gate",
+                "        _non_finite()",
+                "    return value",
+                "",
+                "def backprop(lr, grad):",
+                f"    if _arguments != {args}:  # new values since compute(): compute again",
+                "        compute()",
+                "    adjoints = _adjoints",
+                "    if grad == 1.0:",
+                *grads,
+                "    else:",
+                *scaled,
+                "    if lr:",
+                *(f"        {line}" for line in moves),
+            ]
+        )
+        namespace: dict[str, Any] = {
+            "_trace": self._trace,
+            "_arguments": None,
+            "_INF": math.inf,
+            "_non_finite": self._name_non_finite,
+            "_computed": _computed,
+            "__builtins__": {},
+        }
+        named = range(len(self.gates)) if unrolled else (k for k, _ in copied)
+        namespace.update({f"_gate{k}": self.gates[k][0] for k in named})
+        if unrolled:
+            namespace.update({f"_leaf{k}": leaf for k, leaf in enumerate(self.leaves)})
+            namespace.update({f"_param{k}": param for k, param in enumerate(self.params)})
+        else:
+            gates = [(self.gates[k][0], row) for k, row in single]
+            namespace.update(_tuple=tuple, _leaves=self.leaves, _gates=gates, _params=self.params)
+        # Safe to run: every name in the source is one of ours, and every number an index.
+        exec(builtins.compile(source, "<exprgrad circuit>", "exec"), namespace)  # noqa: S102
+        return namespace["compute"], namespace["backprop"]
+
+    def _name_non_finite(self) -> None:
+        for gate, _ in self.gates:
+            if gate in self.spans and isinstance(gate.val, float) and not math.isfinite(gate.val):
+                start, end = self.spans[gate]
+                text = self.text[start:end]
+                message = f"{text} is {gate.val}"
+                raise EvaluationError(message, self.text, Span(start, end))
+
+    def reset(self) -> None:
+        for gate, _ in self.gates:
+            gate.grad = 0.0
+
+    def update(self, lr: float) -> None:
+        for param in self.params:
+            param.val += lr * param.grad
+
+    def initialize(self, scheme: str, seed: int, **fans) -> None:
+        from .. import train  # training sits on top of the front ends: imported when used
+
+        names = [f"p{k}" for k in range(len(self.params))]
+        values = train.init(names, scheme, seed=seed, **fans)
+        for param, value in zip(self.params, values.values(), strict=True):
+            param.val = float(value)
+
+
+def _rows(name: str, rows: Sequence[int], between: str) -> str:
+    return between.join(f"{name}[{row}]" for row in rows)
+
+
+def _computed(*values: float | None) -> float | None:
+    """The value of the first copy computed (None: on a where branch not taken)."""
+    return next((value for value in values if value is not None), None)
+
+
+def _postorder(output: Gate) -> list[Gate]:
+    """Every gate of the circuit once, operands before the gates using them (no recursion:
+    a circuit may be thousands of gates deep)."""
+    order: list[Gate] = []
+    seen: set[int] = set()
+    stack: list[tuple[Gate, bool]] = [(output, False)]
+    while stack:
+        gate, expanded = stack.pop()
+        if expanded:
+            order.append(gate)
+            continue
+        if id(gate) in seen:
+            continue
+        seen.add(id(gate))
+        stack.append((gate, True))
+        stack.extend((a, False) for a in reversed(gate._args) if isinstance(a, Gate))
+    return order
+
+
+def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, list[int]]:
+    """Each gate's ops in the compiled forward program, found as the parser's hash-consing
+    builder finds an equal op (ir.op_key): by the ops of the gate's operands, not
+    by its text, so equal gates share an op and no text is sliced per gate (a chain of n
+    gates has text of length O(n) but nested spans of total length O(n**2)). An op that
+    regions.untangle computes again inside a branch is one gate: it gets every copy."""
+    index: dict[tuple, int] = {}
+    first: list[int] = []  # each op's first equal op, copies aside
+    copies: dict[int, list[int]] = {}
+    for i, op in enumerate(forward.ops):
+        plain = op if not op.args else Op(op.prim, tuple(first[a] for a in op.args))
+        same = index.setdefault(op_key(plain), i)
+        first.append(same)
+        copies.setdefault(same, []).append(i)
+
+    def number(value: float) -> int:  # a negative number is written -v: neg of a constant
+        if math.copysign(1.0, value) < 0:
+            return index[op_key(Op("neg", (number(-value),)))]
+        return index[op_key(Op(CONST, value=value))]
+
+    ops: dict[Gate, int] = {}
+    for gate in gates:
+        if isinstance(gate, _Leaf):
+            ops[gate] = index[op_key(Op(INPUT, name=names[gate]))]
+            continue
+        args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
+        ops[gate] = index[op_key(Op(gate._prim, args))]
+    return {gate: copies[op] for gate, op in ops.items()}
+
+
+def _leaf_names(leaves: Sequence[_Leaf]) -> dict[Gate, str]:
+    """Each parameter and constant's name in the formula: its own, or p1, p2, ... and c1,
+    c2, ... in order of appearance, skipping names already taken."""
+    taken: dict[str, _Leaf] = {}
+    for leaf in leaves:
+        if leaf._name is not None:
+            other = taken.setdefault(leaf._name, leaf)
+            if other is not leaf:
+                raise ArgumentValueError(f"two gates of one circuit are named {leaf._name!r}")
+            if leaf._name in ("pi", "e"):
+                raise ArgumentValueError(f"{leaf._name!r} is a constant of the formula language")
+    names: dict[Gate, str] = {}
+    counters = {"p": 0, "c": 0}
+    for leaf in leaves:
+        if leaf._name is not None:
+            names[leaf] = leaf._name
+            continue
+        prefix = "p" if isinstance(leaf, Param) else "c"
+        while True:
+            counters[prefix] += 1
+            name = f"{prefix}{counters[prefix]}"
+            if name not in taken:
+                break
+        names[leaf] = name
+    return names
+
+
+def _precedence_of(node: Gate | float) -> int:
+    if not isinstance(node, Gate):
+        return _UNARY if math.copysign(1.0, node) < 0 else _ATOM
+    prim = node._prim
+    if prim in _BINARY:
+        return _BINARY[prim]
+    if prim == "neg":
+        return _UNARY
+    if prim in _COMPARE_SYMBOL:
+        return _COMPARE
+    return _ATOM
+
+
+def _literal(value: float) -> str:
+    """A finite float as formula text that parses back to it bit for bit: repr() round
+    trips, a whole number is written without its .0, and -0.0 keeps its sign as -0."""
+    if value.is_integer() and abs(value) < 1e16:
+        return "-" * (math.copysign(1.0, value) < 0) + str(abs(int(value)))
+    return repr(value)
+
+
+def _pieces(node: Gate, names: dict[Gate, str]) -> list[str | tuple[Gate | float, bool]]:
+    """A node's text as literal pieces and (operand, parenthesize?) pairs, left to right,
+    with as few parentheses as keep the structure: a*(b*c) keeps them, (a*b)*c does not.
+    An operand written as a name needs none."""
+
+    def _precedence(operand: Gate | float) -> int:
+        return _ATOM if operand in names else _precedence_of(operand)
+
+    prim, args = node._prim, node._args
+    if prim in _BINARY:
+        left, right = args
+        if prim == "pow":  # right-associative, tighter than a sign: (-2)**x, x**-2
+            base, exponent = _precedence(left) <= _POWER, _precedence(right) < _UNARY
+            return [(left, base), " ** ", (right, exponent)]
+        mine = _BINARY[prim]
+        symbol = f" {_SYMBOL[prim]} "
+        return [(left, _precedence(left) < mine), symbol, (right, _precedence(right) <= mine)]
+    if prim == "neg":
+        (operand,) = args
+        return ["-", (operand, _precedence(operand) < _UNARY or not isinstance(operand, Gate))]
+    if prim in _COMPARE_SYMBOL:
+        left, right = args
+        return [(left, False), f" {_COMPARE_SYMBOL[prim]} ", (right, False)]
+    pieces: list[str | tuple[Gate | float, bool]] = [f"{prim}("]
+    for k, arg in enumerate(args):
+        pieces += [", "] * bool(k) + [(arg, False)]
+    return [*pieces, ")"]
+
+
+def _write(
+    output: Gate, gates: list[Gate], names: dict[Gate, str]
+) -> tuple[str, dict[Gate, tuple[int, int]]]:
+    """The circuit as formula text, and each operation gate's span in it (parentheses
+    around it included, as the parser's spans do). A gate used more than once is
+    written once, as a statement `h1 = ...`, and named after that: a circuit that
+    shares its parts stays as long as it has gates, not as long as its paths."""
+    uses: dict[Gate, int] = {}
+    for gate in gates:
+        for arg in gate._args:
+            if isinstance(arg, Gate) and not isinstance(arg, _Leaf):
+                uses[arg] = uses.get(arg, 0) + 1
+    taken = set(names.values())
+    counter = 0
+    for gate in gates:  # operands first, so a statement only uses names defined above it
+        if uses.get(gate, 0) > 1 and gate is not output and gate._prim not in _COMPARE_SYMBOL:
+            counter += 1
+            while f"h{counter}" in taken:
+                counter += 1
+            names[gate] = f"h{counter}"
+    text: list[str] = []
+    length = 0
+    spans: dict[Gate, tuple[int, int]] = {}
+
+    def emit(piece: str) -> None:
+        nonlocal length
+        text.append(piece)
+        length += len(piece)
+
+    def expression(root: Gate) -> None:
+        # explicit stack: ("text", str) | ("open", node, paren) | ("close", node, paren, start)
+        stack: list[tuple] = [("open", root, False)]
+        while stack:
+            item = stack.pop()
+            if item[0] == "text":
+                emit(item[1])
+            elif item[0] == "close":
+                _, node, paren, start = item
+                if paren:
+                    emit(")")
+                if isinstance(node, Gate) and node not in names:
+                    spans.setdefault(node, (start, length))
+            else:
+                _, node, paren = item
+                start = length
+                if paren:
+                    emit("(")
+                stack.append(("close", node, paren, start))
+                if not isinstance(node, Gate):
+                    emit(_literal(node))
+                elif node in names and (node is not root or isinstance(node, _Leaf)):
+                    emit(names[node])
+                else:
+                    for piece in reversed(_pieces(node, names)):
+                        if isinstance(piece, str):
+                            stack.append(("text", piece))
+                        else:
+                            stack.append(("open", piece[0], piece[1]))
+
+    for gate in gates:
+        if gate in names and not isinstance(gate, _Leaf):
+            emit(f"{names[gate]} = ")
+            start = length
+            expression(gate)
+            spans[gate] = (start, length)
+            emit("\n")
+    expression(output)
+    return "".join(text), spans
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(text: str) -> Function:
+    # The forward program stays as written (one line per gate); the gradient is folded.
+    return compile_unfolded(text)
+
+
+def make(primitive: str, *args: Gate | float) -> Gate:
+    """A gate applying the named primitive (as FUNCTIONS names it) to the arguments."""
+    if primitive not in FUNCTIONS and primitive not in GATES:
+        raise ArgumentValueError(f"no primitive named {primitive!r}")
+    return GATES[primitive](*args)
+
+
+Builder = Callable[..., Gate]
+
+
+# What `from exprgrad.gates import *` brings: the gate classes and the ways to make them.
+__all__ = ["Gate", "Param", "Constant", "GATES", "make", *(c.__name__ for c in GATES.values())]
