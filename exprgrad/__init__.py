@@ -7,7 +7,8 @@
 (0.880797, -0.104994)
 """
 
-from .backends.python.function import Function, compile  # noqa: A004 (exprgrad.compile is the API)
+from .api import compile, hessian, residuals  # noqa: A004 (exprgrad.compile is the API)
+from .backends.python.function import Function
 from .errors import (
     ArgumentError,
     ArgumentValueError,
@@ -18,7 +19,6 @@ from .errors import (
     ShapeError,
     SymbolicError,
 )
-from .tools.interop import hessian, residuals
 
 __all__ = [
     "ArgumentError",

@@ -1,9 +1,10 @@
-"""exprgrad.function: the public path of exprgrad.backends.python.function.
+"""exprgrad.function: the public path of exprgrad.api (compile, compile_unfolded).
+Kept so that pickles and reprs of Functions made by earlier versions load.
 
-The module object is the same: exprgrad.function is exprgrad.backends.python.function."""
+The module object is the same: exprgrad.function is exprgrad.api."""
 
 import sys
 
-from .backends.python import function
+from . import api
 
-sys.modules[__name__] = function
+sys.modules[__name__] = api

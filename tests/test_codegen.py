@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import exprgrad
-from exprgrad.backends.python.codegen import literal, mangle
+from exprgrad.backends.emit import literal, mangle
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("EXPRGRAD_UPDATE_GOLDEN") == "1"

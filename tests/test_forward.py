@@ -260,7 +260,7 @@ def test_branch_not_taken_leaks_nothing(formula, point):
     assert math.isfinite(value) and math.isfinite(derivative)
     assert all(math.isfinite(v) for v in f.hvp(dict.fromkeys(f.wrt, 1.0), **point).values())
     # the tangent of the branch not taken is computed inside `if`, as the gradient is
-    assert "if t" in f._generated["jvp"].source
+    assert "if t" in f._runtime.generated["jvp"].source
 
 
 def test_where_second_derivatives_follow_the_branch_taken():
@@ -422,7 +422,7 @@ def test_every_rule_is_used_as_written():
 
 
 def test_a_hessian_over_the_size_limit_is_refused_early(monkeypatch):
-    monkeypatch.setattr(exprgrad.function, "MAX_OPERATIONS", 300)
+    monkeypatch.setattr(exprgrad.core.pipeline, "MAX_OPERATIONS", 300)
     terms = " + ".join(f"w{i}*x{i}" for i in range(20))
     f = exprgrad.compile(f"softplus(-({terms}))")  # a gradient of about 130 operations
     with pytest.raises(exprgrad.FormulaError, match="its hessian program has .* over the limit"):

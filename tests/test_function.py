@@ -417,7 +417,7 @@ def test_int_arguments_are_converted_in_place():
     def no_retry(*args):
         raise AssertionError("an int argument went through _retry")
 
-    f._namespace["_retry"] = no_retry
+    f._runtime.namespace["_retry"] = no_retry
     assert f.value_and_grad(1, 2, 3, 4, 5) == f.value_and_grad(1.0, 2.0, 3.0, 4.0, 5.0)
     assert f(1, 2, 3, 4, 5) == f(1.0, 2.0, 3.0, 4.0, 5.0)
     with pytest.raises(AssertionError, match="went through _retry"):
@@ -469,10 +469,10 @@ def test_linecache_entries_live_as_long_as_their_function():
 
 
 def test_formulas_over_the_size_limit_are_a_formula_error(monkeypatch):
-    from exprgrad import function
+    from exprgrad.core import pipeline
 
-    assert function.MAX_OPERATIONS == 150_000  # README, "Limits"
-    monkeypatch.setattr(function, "MAX_OPERATIONS", 1_000)
+    assert pipeline.MAX_OPERATIONS == 150_000  # README, "Limits"
+    monkeypatch.setattr(pipeline, "MAX_OPERATIONS", 1_000)
     small = " + ".join(f"w{i}*x{i}" for i in range(250))  # 500 inputs, 499 ops: fits
     f = exprgrad.compile(small)
     assert f.value_and_grad(**dict.fromkeys(f.inputs, 1.0))[0] == 250.0
@@ -527,6 +527,7 @@ def test_a_type_error_with_float_arguments_is_not_swallowed():
     def broken(x):
         raise TypeError("boom")
 
-    f._namespace["_sigmoid"] = broken  # a fault inside the generated code, not the arguments
+    # a fault inside the generated code, not the arguments
+    f._runtime.namespace["_sigmoid"] = broken
     with pytest.raises(TypeError, match="^boom$"):
         f.value_and_grad(x=1.0)

@@ -14,8 +14,8 @@ from reference import assert_gradients_agree, close, finite_difference_grad
 
 import exprgrad
 from exprgrad import gates, sugar
+from exprgrad.api import compile_unfolded
 from exprgrad.core.primitives import FUNCTIONS, PRIMITIVES
-from exprgrad.function import compile_unfolded
 from exprgrad.gates import AddGate, Constant, MulGate, Param, SigmoidGate, WhereGate
 from exprgrad.sugar import absolute, atan2, clip, const, log, param, relu, sigmoid, tanh, where
 

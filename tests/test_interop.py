@@ -275,7 +275,7 @@ def test_residuals_wrt_fixed_and_sympy():
 
 
 def test_residuals_over_the_size_limit(monkeypatch):
-    monkeypatch.setattr(exprgrad.function, "MAX_OPERATIONS", 100)
+    monkeypatch.setattr(exprgrad.core.pipeline, "MAX_OPERATIONS", 100)
     formulas = [f"tanh(a*{k} + b) - 0.5" for k in range(20)]
     with pytest.raises(exprgrad.FormulaError, match="their Jacobian program has"):
         exprgrad.residuals(formulas)

@@ -11,16 +11,18 @@ from hypothesis import strategies as st
 from test_reverse import programs
 
 import exprgrad
+from exprgrad.backends.python.evaluate import FOLD
+from exprgrad.backends.python.function import Function
 from exprgrad.core.ir import CONST, INPUT, Builder, dump
 from exprgrad.core.lower import lower
 from exprgrad.core.optimize import eliminate_dead_code, fold_constants, optimize
 from exprgrad.core.parsing import parse
+from exprgrad.core.pipeline import Programs
 from exprgrad.core.reverse import differentiate
-from exprgrad.function import Function
 
 
 def forward(source: str):
-    return optimize(lower(parse(source)))
+    return optimize(lower(parse(source)), FOLD)
 
 
 def prims(program) -> list[str]:
@@ -74,7 +76,7 @@ def test_constant_errors_are_left_for_run_time():
 
 
 def test_folding_keeps_names_and_spans():
-    program = fold_constants(lower(parse("z = a*x\nw = x*a\nz + w")))
+    program = fold_constants(lower(parse("z = a*x\nw = x*a\nz + w")), FOLD)
     named = [op for op in program.ops if op.name == "z"]
     assert len(named) == 1 and named[0].span is not None
 
@@ -127,9 +129,9 @@ def outcome(call, point):
 def fold_gradient_only(source: str) -> exprgrad.Function:
     """The folded forward program, differentiated, with the gradient ops left unfolded."""
     lowered = lower(parse(source))
-    forward_program = optimize(lowered)
+    forward_program = optimize(lowered, FOLD)
     full = eliminate_dead_code(differentiate(forward_program, forward_program.inputs))
-    return Function(source, lowered, forward_program, full)
+    return Function(source, Programs(lowered, forward_program, full), True, True)
 
 
 def assert_optimization_is_exact(source: str, points, unfolded_gradient: bool = True) -> int:

@@ -10,7 +10,9 @@ import pytest
 from reference import assert_gradients_agree, close
 
 import exprgrad
-from exprgrad.core.optimize import evaluator
+from exprgrad.backends.numpy import spellings as numpy_spellings
+from exprgrad.backends.python import spellings as python_spellings
+from exprgrad.backends.python.evaluate import evaluator
 from exprgrad.core.primitives import BY_NAME, COMPARISON_NAMES, PRIMITIVES
 from exprgrad.core.reverse import rule_program
 
@@ -113,7 +115,8 @@ def test_check_proves_rule(name, formula, domain):
 def test_table_row_is_consistent(primitive):
     arity = primitive.arity or 2
     names = [f"v{i}" for i in range(arity)]
-    assert primitive.emit_python(names) and primitive.emit_numpy(names)
+    assert python_spellings.spell(primitive.name, names)
+    assert numpy_spellings.spell(primitive.name, names)
     if callable(primitive.grads):
         return
     assert len(primitive.grads) == arity
@@ -121,6 +124,42 @@ def test_table_row_is_consistent(primitive):
     for rule in primitive.grads:
         if rule is not None:
             assert set(rule_program(rule).inputs) <= allowed, rule
+
+
+# Each backend's spelling table covers the table: every row is spelled, or listed as what
+# the backend writes another way (from shapes) or refuses (no value at a number), never both.
+BACKEND_SPELLINGS = {
+    "python": (python_spellings.SPELLINGS, python_spellings.UNSPELLED),
+    "numpy": (numpy_spellings.SPELLINGS, numpy_spellings.WRITTEN_BY_CODEGEN),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(BACKEND_SPELLINGS))
+def test_every_backend_spells_every_row_of_the_table(backend):
+    spelled, other = BACKEND_SPELLINGS[backend]
+    assert set(spelled) | set(other) == set(BY_NAME), backend
+    assert not set(spelled) & set(other), backend
+
+
+def test_the_registry_names_every_backend_with_a_spelling_table():
+    from exprgrad import backends
+
+    assert set(backends.BACKENDS) == set(BACKEND_SPELLINGS)
+    for name in backends.BACKENDS:
+        module = backends.backend(name)
+        assert isinstance(module.ARRAYS, bool) and callable(module.make_function)
+
+
+def test_the_python_backend_spells_every_scalar_row():
+    unspelled = {p.name for p in PRIMITIVES if not p.arrays} & python_spellings.UNSPELLED
+    assert not unspelled  # only array functions may lack a value at a number
+
+
+def test_kink_and_selects_fields_describe_the_piecewise_rows():
+    kinks = {p.name: p.kink for p in PRIMITIVES if p.kink}
+    assert kinks == {"relu": "sign", "abs": "sign", "min": "select", "max": "select",
+                     "clip": "select", "where": "branch"}  # fmt: skip
+    assert {p.name for p in PRIMITIVES if p.selects} == {"min", "max", "clip"}
 
 
 def test_comparisons_carry_no_gradient():
@@ -134,7 +173,7 @@ def test_numpy_spelling_matches_python(primitive):
     rng = random.Random(primitive.name)
     arity = primitive.arity or 3
     names = [f"v{i}" for i in range(arity)]
-    code = primitive.emit_numpy(names)
+    code = numpy_spellings.spell(primitive.name, names)
     from exprgrad.backends.numpy.helpers import namespace  # what generated numpy code runs with
 
     array_function = eval(f"lambda {', '.join(names)}: {code}", namespace())

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from reference import assert_gradients_agree, close
 
 import exprgrad
+from exprgrad.backends.python.evaluate import FOLD
 from exprgrad.core.ir import Program
 from exprgrad.core.lower import lower
 from exprgrad.core.optimize import optimize
@@ -211,10 +212,10 @@ def test_random_programs_against_differences(source, seed):
 
 
 def second_derivative(source: str, first: str, second: str) -> Program:
-    forward = optimize(lower(parse(source)))
-    gradient = optimize(differentiate(forward, [first]))
+    forward = optimize(lower(parse(source)), FOLD)
+    gradient = optimize(differentiate(forward, [first]), FOLD)
     as_value = Program(gradient.ops, gradient.source, gradient.inputs, gradient.grads[first])
-    return optimize(differentiate(optimize(as_value), [second]))
+    return optimize(differentiate(optimize(as_value, FOLD), [second]), FOLD)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +235,7 @@ def test_gradient_program_can_be_differentiated_again(source):
 
     for first, second in (("a", "a"), ("a", "x"), ("x", "x")):
         hessian_entry = second_derivative(source, first, second)
-        forward = optimize(lower(parse(source)))
+        forward = optimize(lower(parse(source)), FOLD)
         (expr,) = to_sympy(forward, [forward.value])
         expected = sp.diff(expr, sp.Symbol(first, real=True), sp.Symbol(second, real=True))
         (got,) = to_sympy(hessian_entry, [hessian_entry.grads[second]])

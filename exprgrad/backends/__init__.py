@@ -1,0 +1,30 @@
+"""The backends: each turns the pipeline's programs into code and runs it.
+
+A backend is one folder here whose function module has ARRAYS (does it compute with
+arrays?) and make_function(formula, programs, fold=..., fold_forward=...), plus its own
+spelling table keyed by primitive name (spellings.py, tested to cover the table).
+Registering it is one line below; compile(..., backend=NAME) finds it here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from ..errors import ArgumentValueError
+
+# name -> the module holding the backend's ARRAYS and make_function (imported when used:
+# the numpy backend imports numpy, which `import exprgrad` never does)
+BACKENDS = {
+    "python": "exprgrad.backends.python.function",
+    "numpy": "exprgrad.backends.numpy.function",
+}
+
+
+def backend(name: str) -> ModuleType:
+    """The backend registered as `name`, or an ArgumentValueError naming the ones there are."""
+    module = BACKENDS.get(name) if isinstance(name, str) else None
+    if module is None:
+        names = " or ".join(repr(n) for n in BACKENDS)
+        raise ArgumentValueError(f"backend must be {names}, not {name!r}")
+    return importlib.import_module(module)

@@ -99,7 +99,7 @@ def tangents(
 
 def tangent_names(inputs: Sequence[str], names: Sequence[str]) -> tuple[str, ...]:
     """Names for the tangents of `names` (a_dot for a) that no input has. Distinct names
-    stay distinct in the generated code, whose renaming (codegen.mangle) is injective."""
+    stay distinct in the generated code, whose renaming (emit.mangle) is injective."""
     taken = set(inputs)
     chosen = []
     for name in names:

@@ -12,11 +12,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ..errors import Span
+from ..errors import Span, line_and_column
 from .primitives import COMMUTATIVE
 
 INPUT = "input"
 CONST = "const"
+_QUOTE_LIMIT = 48  # characters of formula text quoted for an op
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,3 +168,18 @@ def dump(program: Program) -> str:
     outputs += [f"d/d{name}={names[i]}" for name, i in program.grads.items()]
     lines.append(f"outputs: {', '.join(outputs)}")
     return "\n".join(lines)
+
+
+def quote(source: str, op: Op) -> str:
+    """The formula text behind an op, on one line; long text is cut and located."""
+    if op.span is None:
+        return ""
+    # Look at a bounded window only, so long spans (a 100,000-term sum) cost no more.
+    window_end = min(op.span.end, op.span.start + 4 * _QUOTE_LIMIT)
+    text = " ".join(source[op.span.start : window_end].split())
+    if not (text.isascii() and text.isprintable()):  # a comment must stay one line
+        text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    if window_end < op.span.end or len(text) > _QUOTE_LIMIT:
+        line, column = line_and_column(source, op.span.start)
+        text = f"{text[: _QUOTE_LIMIT - 8]}... ({line}:{column})"
+    return text

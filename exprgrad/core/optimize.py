@@ -3,40 +3,44 @@
 Both passes are one loop over the op list. Folding re-emits every op through
 a hash-consing Builder, so it also merges subexpressions that became equal
 (x*1 and x) and common subexpression elimination comes for free.
+
+Folding computes a constant op with an `evaluate` function the caller gives
+(the pipeline gives the Python backend's, so a folded constant is the number the
+generated Python code would compute): the core knows no backend.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ..backends.python.helpers import runtime_namespace
 from .ir import CONST, INPUT, Builder, Op, Program
 from .primitives import BY_NAME
 
-
-@functools.cache
-def evaluator(prim: str, arity: int) -> Callable[..., float]:
-    """A Python function computing one primitive, made from its table template."""
-    params = [f"v{i}" for i in range(arity)]
-    body = BY_NAME[prim].emit_python(params)
-    # The template is ours (primitives.py), never formula text.
-    return eval(f"lambda {', '.join(params)}: {body}", runtime_namespace())  # noqa: S307
+# prim, its operands' values -> its value (None: it has none at numbers, as softmax);
+# raises ArithmeticError or ValueError where the primitive fails (log(-1))
+Evaluate = Callable[[str, Sequence[float]], "float | bool | None"]
+# what reverse and forward mode pass each new op through: builder, op, operand ids -> id
+Fold = Callable[[Builder, Op, tuple[int, ...]], int]
 
 
-def _fold(prim: str, values: list[float]) -> float | None:
+def folding(evaluate: Evaluate) -> Fold:
+    """simplify() with its evaluator bound: the `fold` every pass takes."""
+    return functools.partial(simplify, evaluate=evaluate)
+
+
+def _fold(prim: str, values: list[float], evaluate: Evaluate) -> float | None:
     primitive = BY_NAME[prim]
-    if primitive.arrays and (not primitive.python or len(values) != primitive.arity):
-        # no value at a number (softmax, @), or an axis a number lacks: left for the
-        # shape pass, which names the op
-        return None
+    if primitive.arrays and len(values) != primitive.arity:
+        return None  # an axis a number lacks: left for the shape pass, which names the op
     try:
-        result = evaluator(prim, len(values))(*values)
+        result = evaluate(prim, values)
     except (ArithmeticError, ValueError):
         return None  # left in place: it fails at run time, where the error can name its position
-    return float(result)  # comparisons give bool; every other primitive a float
+    # comparisons give bool; every other primitive a float (None: no value at a number)
+    return None if result is None else float(result)
 
 
 def _may_fail(builder: Builder, op_id: int) -> bool:
@@ -58,16 +62,16 @@ def _is_positive_zero(value: float | None) -> bool:
     return value == 0.0 and math.copysign(1.0, value) > 0.0
 
 
-def simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
+def simplify(builder: Builder, op: Op, args: tuple[int, ...], evaluate: Evaluate) -> int:
     """The id of a value equal to op(args): a constant, an operand, a cheaper op, or op itself."""
     consts = [builder.ops[a].value if builder.is_const(a) else None for a in args]
     if None not in consts:
-        folded = _fold(op.prim, consts)
+        folded = _fold(op.prim, consts, evaluate)
         if folded is not None:
             return builder.const(folded)
 
     def rewrite(prim: str, *new_args: int) -> int:
-        return simplify(builder, replace(op, prim=prim), new_args)
+        return simplify(builder, replace(op, prim=prim), new_args, evaluate)
 
     # Each identity holds bit for bit for every IEEE operand, signed zeros, inf and nan
     # included: x + (-0.0) is x, but x + 0.0 turns -0.0 into 0.0, and 0.0 - x is not -x
@@ -117,15 +121,16 @@ def simplify(builder: Builder, op: Op, args: tuple[int, ...]) -> int:
     return new
 
 
-def fold_constants(program: Program) -> Program:
-    """Evaluate constant subexpressions and apply identities (x*1, x+0, --x, x**1, ...)."""
+def fold_constants(program: Program, fold: Fold) -> Program:
+    """Evaluate constant subexpressions and apply identities (x*1, x+0, --x, x**1, ...):
+    every op passed through fold (folding(evaluate))."""
     builder = Builder()
     new_id: list[int] = []
     for op in program.ops:
         if op.prim in (INPUT, CONST):
             new_id.append(builder.add(op, ()))
         else:
-            new_id.append(simplify(builder, op, tuple(new_id[a] for a in op.args)))
+            new_id.append(fold(builder, op, tuple(new_id[a] for a in op.args)))
     return program.remap(builder.ops, new_id)
 
 
@@ -147,5 +152,5 @@ def eliminate_dead_code(program: Program) -> Program:
     return program.remap(ops, new_id)
 
 
-def optimize(program: Program) -> Program:
-    return eliminate_dead_code(fold_constants(program))
+def optimize(program: Program, fold: Fold) -> Program:
+    return eliminate_dead_code(fold_constants(program, fold))

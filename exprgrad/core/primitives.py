@@ -1,11 +1,11 @@
 """The primitive table: every operation exprgrad knows, declared once.
 
 A row gives the name (as written in formulas and IR dumps), the arity, the
-Python and numpy spellings, the sympy counterpart and the derivative rules.
-Adding a function to the language is one row here plus its tests.
-
-Templates get operands that are always names or constants: "{0}", "{1}", ...
-by position, "{args}" for all of them joined by ", " (n-ary rows).
+sympy counterpart, the derivative rules and what passes need to know (may it
+raise, where is its kink). Adding a function to the language is one row here
+plus its tests; each backend spells it in its own table, keyed by name
+(backends/python/spellings.py, backends/numpy/spellings.py), and a test checks
+that every backend covers every row.
 
 Derivative rules are written in exprgrad's own formula language, one per
 argument: `x`, `y`, `z` are the arguments, `out` the result, `g` the incoming
@@ -42,16 +42,12 @@ class RuleBuilder(Protocol):
 
 
 GradRule = Callable[[RuleBuilder, tuple[int, ...], int, int], tuple[int, ...]]
-# Python spelling chosen from the operands: their source text, and which are constants.
-Emitter = Callable[[Sequence[str], Sequence[bool]], str]
 
 
 @dataclass(frozen=True, slots=True)
 class Primitive:
     name: str  # as written in formulas and IR dumps
     arity: int | None  # None: two or more (min, max)
-    python: str | Emitter  # "math.tanh({0})", or a function of the operands
-    numpy: str  # "np.tanh({0})"
     sympy: Callable[..., Any]  # gets the sympy module first: lambda sp, x: sp.tanh(x)
     grads: tuple[str | None, ...] | GradRule  # g * d(out)/d(arg i), formula syntax
     symbol: str | None = None  # operator spelling ("+", "**"); None for functions
@@ -60,7 +56,13 @@ class Primitive:
     may_raise: bool = True  # can it raise for some float arguments?
     # can a derivative be inf or nan for finite arguments (1/x at 0, exp's overflow)?
     singular: bool = False
-    # Arrays (the numpy backend). A row for arrays only has arrays=True; `axis` marks an
+    # Where the derivative jumps, for the checks that visit every side of it: "sign" where
+    # the first argument crosses 0 (relu, abs), "select" where the argument that is the
+    # result changes (min, max, clip), "branch" where the condition flips (where).
+    kink: str | None = None
+    # Is the result one of the arguments, bit for bit (no rounding): min, max, clip?
+    selects: bool = False
+    # Arrays (the array backends). A row for arrays only has arrays=True; `axis` marks an
     # optional last argument that must be a whole number written in the formula (the
     # axis of a reduction; default_axis fills it in when omitted, None reduces all);
     # `shape` gives the result's shape from the operands' (None: numpy broadcasting).
@@ -69,39 +71,12 @@ class Primitive:
     default_axis: int | None = None
     shape: Callable[[Sequence[tuple[int, ...]], int | None], tuple[int, ...]] | None = None
 
-    def emit_python(self, operands: Sequence[str], constant: Sequence[bool] = ()) -> str:
-        if not isinstance(self.python, str):
-            return self.python(operands, constant or [False] * len(operands))
-        return self.python.format(*operands, args=", ".join(operands))
-
-    def emit_numpy(self, operands: Sequence[str]) -> str:
-        return self.numpy.format(*operands, args=", ".join(operands))
-
 
 def _where_sympy(sp, cond, a, b):
     # a number as condition: nonzero is true (a Symbol counts as a Boolean to sympy)
     if cond.is_Symbol or not isinstance(cond, sp.logic.boolalg.Boolean):
         cond = sp.Ne(cond, 0)
     return sp.Piecewise((a, cond), (b, True))
-
-
-def _selector(less: str, helper: str) -> Emitter:
-    """min (less "<") or max (less ">"): Python's min/max, except that NaN propagates.
-
-    Ties return the first argument, as the builtins do. A constant operand is never
-    NaN, so one comparison decides; two variables need a second test for NaN."""
-
-    def emit(operands: Sequence[str], constant: Sequence[bool]) -> str:
-        if len(operands) != 2:
-            return f"{helper}({', '.join(operands)})"
-        x, y = operands
-        if constant[1]:
-            return f"{y} if {y} {less} {x} else {x}"  # x NaN: the comparison fails, x wins
-        if constant[0]:
-            return f"{x} if {x} {less}= {y} else {y}"  # y NaN: the comparison fails, y wins
-        return f"{y} if {y} {less} {x} else {x} if {y} == {y} else {y}"
-
-    return emit
 
 
 def _tie_split(builder: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple[int, ...]:
@@ -129,25 +104,11 @@ def _tie_split(builder: RuleBuilder, args: tuple[int, ...], out: int, g: int) ->
     return tuple(builder.op("where", hit, share, lost) for hit in hits)
 
 
-def _op(
-    name,
-    symbol,
-    python,
-    rules,
-    sympy,
-    *,
-    may_raise=False,
-    domain=None,
-    numpy=None,
-    call=False,
-    singular=False,
-):
+def _op(name, symbol, rules, sympy, *, may_raise=False, domain=None, call=False, singular=False):
     """An operator: written with a symbol (and called by name too if `call`)."""
     return Primitive(
         name,
         len(rules),
-        python,
-        numpy or python,
         sympy,
         rules,
         symbol=symbol,
@@ -162,25 +123,24 @@ _SINGULAR = {"exp", "log", "sqrt", "tan", "asin", "acos", "sinh", "cosh", "acosh
              "log1p", "expm1", "hypot", "atan2"}  # fmt: skip
 
 
-def _fn(name, rules, sympy=None, *, python=None, numpy=None, domain=None, may_raise=True):
-    """A function called by name: one rule per argument; math.name and np.name by default."""
-    arguments = ", ".join(f"{{{i}}}" for i in range(len(rules)))
+def _fn(name, rules, sympy=None, *, domain=None, may_raise=True, kink=None, selects=False):
+    """A function called by name: one rule per argument; sympy's function of that name
+    by default."""
     return Primitive(
         name,
         len(rules),
-        python or f"math.{name}({arguments})",
-        numpy or f"np.{name}({arguments})",
         sympy or (lambda sp, *xs: getattr(sp, name)(*xs)),
         rules,
         domain=domain,
         may_raise=may_raise,
         singular=name in _SINGULAR,
+        kink=kink,
+        selects=selects,
     )
 
 
 def _compare(name: str, symbol: str, sympy: Callable[..., Any]) -> Primitive:
-    template = f"{{0}} {symbol} {{1}}"
-    return _op(name, symbol, template, (None, None), sympy)
+    return _op(name, symbol, (None, None), sympy)
 
 
 def broadcast(shapes: Sequence[tuple[int, ...]], axis: int | None = None) -> tuple[int, ...]:
@@ -273,15 +233,10 @@ def _expand_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tup
     return (b.op("sum", g, *args[2:]) if len(args) > 2 else b.op("unbroadcast", g, args[0]),)
 
 
-def _array(
-    name, arity, numpy, rules, shape, *, axis=False, default_axis=None, call=True, scalar=""
-):
-    """A function of arrays: the numpy backend only; sympy has no counterpart here.
-
-    `scalar` is its value at a number (a 0-d array) without an axis, bit for bit what the
-    numpy code computes there: constant folding uses it; "" leaves the op unfolded."""
+def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True):
+    """A function of arrays: the array backends only; sympy has no counterpart here."""
     return Primitive(
-        name, arity, scalar, numpy, _no_sympy, rules, callable=call, may_raise=False,
+        name, arity, _no_sympy, rules, callable=call, may_raise=False,
         arrays=True, axis=axis, default_axis=default_axis, shape=shape,
     )  # fmt: skip
 
@@ -296,18 +251,17 @@ _NAN_OUT = "where(out == out, {}, out)"  # a NaN result gives a NaN gradient
 # fmt: off
 PRIMITIVES: tuple[Primitive, ...] = (
     # operators
-    _op("add", "+", "{0} + {1}", ("g", "g"), lambda sp, x, y: x + y),
-    _op("sub", "-", "{0} - {1}", ("g", "-g"), lambda sp, x, y: x - y),
-    _op("mul", "*", "{0} * {1}", ("g * y", "g * x"), lambda sp, x, y: x * y),
-    _op("div", "/", "{0} / {1}", ("g / y", "-g * out / y"), lambda sp, x, y: x / y, may_raise=True,
+    _op("add", "+", ("g", "g"), lambda sp, x, y: x + y),
+    _op("sub", "-", ("g", "-g"), lambda sp, x, y: x - y),
+    _op("mul", "*", ("g * y", "g * x"), lambda sp, x, y: x * y),
+    _op("div", "/", ("g / y", "-g * out / y"), lambda sp, x, y: x / y, may_raise=True,
         singular=True),
-    _op("neg", "-", "-{0}", ("-g",), lambda sp, x: -x),
-    # x ** y for any y goes through math.pow, which raises instead of returning a
-    # complex number; optimize.py turns a constant whole exponent into powi.
-    _op("pow", "**", "math.pow({0}, {1})", ("g * y * x ** (y - 1)", "g * out * log(x)"),
-        lambda sp, x, y: x**y, numpy="np.power({0}, {1})", may_raise=True, domain=_POW_DOMAIN,
-        call=True, singular=True),
-    _op("powi", "**", "{0} ** {1}", ("g * y * x ** (y - 1)", None), lambda sp, x, y: x**y,
+    _op("neg", "-", ("-g",), lambda sp, x: -x),
+    # x ** y for any y never gives a complex number (a domain error instead); optimize.py
+    # turns a constant whole exponent into powi.
+    _op("pow", "**", ("g * y * x ** (y - 1)", "g * out * log(x)"), lambda sp, x, y: x**y,
+        may_raise=True, domain=_POW_DOMAIN, call=True, singular=True),
+    _op("powi", "**", ("g * y * x ** (y - 1)", None), lambda sp, x, y: x**y,
         may_raise=True, singular=True),
     # functions of one argument
     _fn("exp", ("g * out",)),
@@ -316,53 +270,46 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _fn("sin", ("g * cos(x)",)),
     _fn("cos", ("-g * sin(x)",)),
     _fn("tan", ("g * (1 + out * out)",)),
-    _fn("asin", ("g / sqrt(1 - x * x)",), numpy="np.arcsin({0})",
-        domain="asin of a number outside [-1, 1]"),
-    _fn("acos", ("-g / sqrt(1 - x * x)",), numpy="np.arccos({0})",
-        domain="acos of a number outside [-1, 1]"),
-    _fn("atan", ("g / (1 + x * x)",), numpy="np.arctan({0})"),
+    _fn("asin", ("g / sqrt(1 - x * x)",), domain="asin of a number outside [-1, 1]"),
+    _fn("acos", ("-g / sqrt(1 - x * x)",), domain="acos of a number outside [-1, 1]"),
+    _fn("atan", ("g / (1 + x * x)",)),
     _fn("sinh", ("g * cosh(x)",)),
     _fn("cosh", ("g * sinh(x)",)),
     _fn("tanh", ("g * (1 - out * out)",)),
     # hypot(x, 1) and the split products never overflow or cancel where x*x would
-    _fn("asinh", ("g / hypot(x, 1)",), numpy="np.arcsinh({0})"),
-    _fn("acosh", ("g / (sqrt(x - 1) * sqrt(x + 1))",), numpy="np.arccosh({0})",
-        domain="acosh of a number below 1"),
-    _fn("atanh", ("g / ((1 - x) * (1 + x))",), numpy="np.arctanh({0})",
-        domain="atanh of a number outside (-1, 1)"),
+    _fn("asinh", ("g / hypot(x, 1)",)),
+    _fn("acosh", ("g / (sqrt(x - 1) * sqrt(x + 1))",), domain="acosh of a number below 1"),
+    _fn("atanh", ("g / ((1 - x) * (1 + x))",), domain="atanh of a number outside (-1, 1)"),
     _fn("abs", ("where(x > 0, g, where(x < 0, -g, where(x == 0, 0, x)))",),
-        lambda sp, x: sp.Abs(x), python="abs({0})", may_raise=False),
-    _fn("sigmoid", ("g * out * (1 - out)",), lambda sp, x: 1 / (1 + sp.exp(-x)),
-        python="_sigmoid({0})", numpy="np.exp(-np.logaddexp(0.0, -{0}))"),
+        lambda sp, x: sp.Abs(x), may_raise=False, kink="sign"),
+    _fn("sigmoid", ("g * out * (1 - out)",), lambda sp, x: 1 / (1 + sp.exp(-x))),
     _fn("relu", ("where(x > 0, g, out)",),  # out is 0 there, or NaN for a NaN x
-        lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
-        python="0.0 if {0} <= 0.0 else {0}", numpy="np.maximum({0}, 0.0)", may_raise=False),
-    _fn("softplus", ("g * sigmoid(x)",), lambda sp, x: sp.log(1 + sp.exp(x)),
-        python="_softplus({0})", numpy="np.logaddexp(0.0, {0})"),
+        lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), may_raise=False, kink="sign"),
+    _fn("softplus", ("g * sigmoid(x)",), lambda sp, x: sp.log(1 + sp.exp(x))),
     _fn("log1p", ("g / (1 + x)",), lambda sp, x: sp.log(1 + x), domain="log1p of a number <= -1"),
     _fn("expm1", ("g * (out + 1)",), lambda sp, x: sp.exp(x) - 1),
-    _fn("erf", ("g * (2 / sqrt(pi)) * exp(-(x * x))",), numpy="_erf({0})"),
+    _fn("erf", ("g * (2 / sqrt(pi)) * exp(-(x * x))",)),
     # erfc(x) for large x is far below erf's rounding step: 1 - erf(x) would be 0.0
-    _fn("erfc", ("g * (-2 / sqrt(pi)) * exp(-(x * x))",), numpy="_erfc({0})"),
+    _fn("erfc", ("g * (-2 / sqrt(pi)) * exp(-(x * x))",)),
     # functions of several arguments
     _fn("hypot", ("g * x / out", "g * y / out"), lambda sp, x, y: sp.sqrt(x**2 + y**2)),
     # hypot keeps x*x + y*y from underflowing to 0 at tiny x and y
-    _fn("atan2", ("g * (y / hypot(x, y)) / hypot(x, y)", "-g * (x / hypot(x, y)) / hypot(x, y)"),
-        numpy="np.arctan2({0}, {1})"),
+    _fn("atan2", ("g * (y / hypot(x, y)) / hypot(x, y)", "-g * (x / hypot(x, y)) / hypot(x, y)")),
     # clip(x, lo, hi) = min(max(x, lo), hi); x gets the gradient on the closed
     # interval, lo and hi only where they are the result.
     _fn("clip", (_NAN_OUT.format("where(x >= y, where(x <= z, g, 0), 0)"),
                  _NAN_OUT.format("where(x < y, where(y <= z, g, 0), 0)"),
                  _NAN_OUT.format("where(x > z, g, where(y > z, g, 0))")),
-        lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi), python="_clip({0}, {1}, {2})",
-        numpy="np.minimum(np.maximum({0}, {1}), {2})", may_raise=False),
-    # Python's conditional expression only evaluates the branch it picks.
-    _fn("where", (None, "where(x, g, 0)", "where(x, 0, g)"), _where_sympy,
-        python="{1} if {0} else {2}", numpy="np.where({0}, {1}, {2})", may_raise=False),
-    Primitive("min", None, _selector("<", "_min"), "np.min(np.broadcast_arrays({args}), axis=0)",
-              lambda sp, *xs: sp.Min(*xs), _tie_split, may_raise=False),
-    Primitive("max", None, _selector(">", "_max"), "np.max(np.broadcast_arrays({args}), axis=0)",
-              lambda sp, *xs: sp.Max(*xs), _tie_split, may_raise=False),
+        lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi), may_raise=False, kink="select",
+        selects=True),
+    # a backend computes only the branch the condition picks (a domain error in the other
+    # is no error)
+    _fn("where", (None, "where(x, g, 0)", "where(x, 0, g)"), _where_sympy, may_raise=False,
+        kink="branch"),
+    Primitive("min", None, lambda sp, *xs: sp.Min(*xs), _tie_split, may_raise=False,
+              kink="select", selects=True),
+    Primitive("max", None, lambda sp, *xs: sp.Max(*xs), _tie_split, may_raise=False,
+              kink="select", selects=True),
     # comparisons: only where(...)'s condition, so they carry no gradient
     _compare("lt", "<", lambda sp, x, y: sp.Lt(x, y)),
     _compare("le", "<=", lambda sp, x, y: sp.Le(x, y)),
@@ -370,30 +317,24 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _compare("ge", ">=", lambda sp, x, y: sp.Ge(x, y)),
     _compare("eq", "==", lambda sp, x, y: sp.Eq(x, y)),
     _compare("ne", "!=", lambda sp, x, y: sp.Ne(x, y)),
-    # arrays (the numpy backend): an optional last argument is a whole-number axis
-    Primitive("matmul", 2, "", "{0} @ {1}", _no_sympy, _matmul_rule, symbol="@", callable=False,
-              may_raise=False, arrays=True, shape=_matmul_shape),
-    _array("sum", 1, "np.sum({0}, axis={1})", _reduce_rule("sum"), _reduced, axis=True,
-           scalar="0.0 + {0}"),
-    _array("mean", 1, "np.mean({0}, axis={1})", _reduce_rule("mean"), _reduced, axis=True,
-           scalar="0.0 + {0}"),
-    _array("amax", 1, "np.max({0}, axis={1})", _extreme_rule, _reduced, axis=True, scalar="{0}"),
-    _array("amin", 1, "np.min({0}, axis={1})", _extreme_rule, _reduced, axis=True, scalar="{0}"),
-    # at a number: log(exp(x - x)) + x is 0.0 + x; numpy's sum of a -0.0 is 0.0 too
-    _array("logsumexp", 1, "_logsumexp({0}, {1})", _reduce_rule("logsumexp"), _reduced,
-           axis=True, scalar="0.0 + {0}"),
-    _array("softmax", 1, "_softmax({0}, {1})", _softmax_rule, _same, axis=True, default_axis=-1),
-    _array("log_softmax", 1, "_log_softmax({0}, {1})", _log_softmax_rule, _same, axis=True,
-           default_axis=-1),
-    _array("transpose", 1, "np.transpose({0})", ("transpose(g)",), lambda s, a: s[0][::-1],
-           scalar="{0}"),
-    _array("norm2", 1, "np.vdot({0}, {0})", ("2 * x * g",), lambda s, a: (), scalar="{0} * {0}"),
-    # made by reverse mode for arrays (numpy_codegen.py writes them from the shapes)
-    _array("expand", 2, "", _expand_rule, lambda s, a: s[1], axis=True, call=False),
-    _array("unbroadcast", 2, "", ("expand(g, x)", None), lambda s, a: s[1], call=False),
-    _array("count", 1, "", (None,), lambda s, a: (), axis=True, call=False),
-    _array("matmul_dx", 3, "", None, lambda s, a: s[1], call=False),
-    _array("matmul_dy", 3, "", None, lambda s, a: s[2], call=False),
+    # arrays (the array backends): an optional last argument is a whole-number axis
+    Primitive("matmul", 2, _no_sympy, _matmul_rule, symbol="@", callable=False, may_raise=False,
+              arrays=True, shape=_matmul_shape),
+    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True),
+    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True),
+    _array("amax", 1, _extreme_rule, _reduced, axis=True),
+    _array("amin", 1, _extreme_rule, _reduced, axis=True),
+    _array("logsumexp", 1, _reduce_rule("logsumexp"), _reduced, axis=True),
+    _array("softmax", 1, _softmax_rule, _same, axis=True, default_axis=-1),
+    _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1),
+    _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),
+    _array("norm2", 1, ("2 * x * g",), lambda s, a: ()),
+    # made by reverse mode for arrays (the array backends write them from the shapes)
+    _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False),
+    _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False),
+    _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),
+    _array("matmul_dx", 3, None, lambda s, a: s[1], call=False),
+    _array("matmul_dy", 3, None, lambda s, a: s[2], call=False),
 )
 # fmt: on
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backends.python.codegen import quote
 from ..errors import FormulaError, ShapeError, Span
-from .ir import CONST, INPUT, Program
+from .ir import CONST, INPUT, Program, quote
 from .primitives import BY_NAME, COMPARISON_NAMES, broadcast
 
 WEAK = "weak"  # a Python number: takes the dtype of what it meets

@@ -15,8 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from ..backends.python.codegen import quote
-from .ir import CONST, INPUT, Program
+from .ir import CONST, INPUT, Program, quote
 from .primitives import COMPARISON_NAMES
 
 

@@ -25,7 +25,8 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backends.python.function import Function, compile_unfolded
+from ..api import compile_unfolded
+from ..backends.python.function import Function
 from ..core.ir import CONST, INPUT, Op, Program, op_key
 from ..core.primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
 from ..core.tracing import Trace

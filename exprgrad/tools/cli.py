@@ -7,8 +7,8 @@ import os
 import sys
 
 from .. import __version__
+from ..api import compile as compile_formula
 from ..backends.python.function import Function
-from ..backends.python.function import compile as compile_formula
 from ..errors import EvaluationError, FormulaError, shorten
 
 EXIT_BAD_INPUT = 2

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..backends.python.codegen import quote
 from ..backends.python.function import Function, compile_unfolded
-from ..core.ir import CONST, INPUT, Program, format_const
+from ..core.ir import CONST, INPUT, Program, format_const, quote
 from ..core.optimize import eliminate_dead_code
 from ..core.primitives import COMPARISON_NAMES
 from ..core.regions import untangle

@@ -6,9 +6,9 @@ for least squares, and the shapes the higher-order functions return.
     r = exprgrad.residuals(["a*exp(-b*0.5) - 1.2", "a*exp(-b*1.5) - 0.4"])
     scipy.optimize.least_squares(r, x0, jac=r.jac)
 
-Everything here calls generated functions; the programs behind them are IR like the
-rest (forward.py for tangents and Jacobians), and codegen.RETURNS writes their `return`
-lines:
+Everything here calls generated functions; the programs behind them come from the one
+pipeline (core/pipeline.py; forward.py for tangents and Jacobians), they run in the
+Python backend's Runtime, and its codegen.RETURNS writes their `return` lines:
 
     hessian, jacobian   [[h00, h01], [h10, h11]]   (program.grads keyed "row,column")
     residuals           [r0, r1, ...]
@@ -29,16 +29,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..backends.python import codegen
+from ..backends.emit import header
+from ..backends.python.evaluate import FOLD
 from ..backends.python.helpers import _float_arguments
-from ..core import forward
+from ..backends.python.runtime import Runtime
+from ..core import forward, pipeline
 from ..core.ir import INPUT, Builder, Program
 from ..core.lower import lower
-from ..core.optimize import eliminate_dead_code, simplify
-from ..core.optimize import optimize as optimize_program
 from ..core.parsing import parse
-from ..core.regions import untangle
-from ..core.reverse import differentiate
 from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 
 
@@ -150,14 +148,6 @@ def split_inputs(
 
 
 # --- f.flat -------------------------------------------------------------------------------
-
-
-def flat_program(
-    program: Program, names: tuple[str, ...], others: tuple[str, ...], fold: bool
-) -> Program:
-    """value and gradient over `names`, with the parameters in (names, others) order."""
-    full = eliminate_dead_code(differentiate(program, names, simplify if fold else None))
-    return replace(full, inputs=names + others)
 
 
 def flat_function(
@@ -279,16 +269,14 @@ class Residuals:
     """
 
     def __init__(self, formulas: Sequence[Any], wrt: Any = None, fixed: Mapping[str, Any] = ()):
-        from ..backends.python.function import Function, check_size, derived_limit
-
         one = isinstance(formulas, str) or not isinstance(formulas, Iterable)  # sympy.Expr
         formulas = [formulas] if one else list(formulas)
         if not formulas:
             raise ArgumentValueError("residuals() needs at least one formula")
         texts, merged = _merge(formulas)
         source = merged.source
-        program = untangle(optimize_program(merged))
-        check_size(program, "the residuals")
+        program = pipeline.value_program(merged, FOLD)
+        pipeline.check_size(program, "the residuals")
         self.formulas: tuple[str, ...] = texts
         self.inputs: tuple[str, ...] = program.inputs
         fixed = dict(fixed)
@@ -304,21 +292,19 @@ class Residuals:
         self.wrt: tuple[str, ...] = wrt
         program = replace(program, inputs=wrt + others)
         outputs = list(program.grads.values())
-        try:
-            limit = derived_limit()
-            builder, matrix = forward.columns(program, outputs, wrt, simplify, limit=limit)
-            keys = (list(program.grads), wrt)
-            jacobian = eliminate_dead_code(forward.matrix_program(program, builder, matrix, keys))
-        except forward.TooLarge as error:
-            jacobian = error.program
-        check_size(jacobian, "their Jacobian program")
-        jacobian = untangle(jacobian)  # as Function._higher does
-        # A Function over the same text runs the generated code: its namespace, its error
-        # positions (line k + 1 of the joined text is formula k), its linecache entries.
-        self._host = Function(source, merged, program, replace(program, grads={}))
-        host = self._host
-        self._residuals = host._build_apart("residuals", "residuals", program, floats=others)
-        self._jacobian = host._build_apart("jacobian", "jacobian", jacobian, floats=others)
+        keys = (list(program.grads), wrt)
+
+        def make(fold: Callable | None) -> Program:
+            limit = pipeline.derived_limit()
+            builder, matrix = forward.columns(program, outputs, wrt, fold, limit=limit)
+            return forward.matrix_program(program, builder, matrix, keys)
+
+        jacobian = pipeline.derive(make, FOLD, "their Jacobian program")
+        # One Runtime over the joined text runs the generated code: error positions (line
+        # k + 1 of the joined text is formula k), linecache entries.
+        self._runtime = runtime = Runtime(source, program.inputs)
+        self._residuals = runtime.build_apart("residuals", "residuals", program, floats=others)
+        self._jacobian = runtime.build_apart("jacobian", "jacobian", jacobian, floats=others)
         self._rest = tuple(values)
         self._fixed = dict(zip(others, self._rest, strict=True))  # for repr
 
@@ -334,9 +320,9 @@ class Residuals:
 
     @property
     def source(self) -> str:
-        generated = self._host._generated
+        generated = self._runtime.generated
         body = generated["residuals"].source + "\n\n" + generated["jacobian"].source
-        return codegen.header(self._host.formula) + "\n" + body
+        return header(self._runtime.formula) + "\n" + body
 
     def __repr__(self) -> str:
         fixed = self._fixed
@@ -351,29 +337,3 @@ class Residuals:
 
 def _keyword_safe(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def residuals(formulas: Sequence[Any], wrt: Any = None, /, **fixed: Any) -> Residuals:
-    """Residuals of several formulas as functions of one parameter vector, for least squares.
-
-    formulas: formula strings (or sympy expressions), one per residual.
-    wrt: the parameters, in the vector's order (a list or "a, b"); default every input
-        not fixed, in order of first appearance. Every other input is fixed by keyword.
-
-    r = exprgrad.residuals([...]); r(x) is the residual vector, r.jac(x) its Jacobian,
-    so scipy.optimize.least_squares(r, x0, jac=r.jac). Any input may be fixed by keyword,
-    even one called `wrt`; otherwise wrt=... names the parameters.
-    """
-    return Residuals(formulas, wrt, fixed)
-
-
-def hessian(formula: Any, wrt: Iterable[str] | str | None = None) -> Callable[..., Any]:
-    """Compile a formula (text or sympy expression) and return its Hessian function:
-    hessian(*args, **point) -> [[d2 value / d wrt[i] d wrt[j], ...], ...], rows and
-    columns in wrt order (default every input). It is Function.hessian of
-    exprgrad.compile(formula, wrt), whose generated code is built here, at once."""
-    from ..backends.python.function import compile  # noqa: A004 (exprgrad.compile)
-
-    function = compile(formula, wrt)
-    function._hessian_program()  # a program too large fails now, not on the first call
-    return function.hessian

@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ..backends.python.codegen import quote
-from ..core.ir import CONST, INPUT, Program, const_key
-from ..core.optimize import evaluator
+from ..backends.python.evaluate import evaluator
+from ..core.ir import CONST, INPUT, Program, const_key, quote
 from ..core.primitives import BY_NAME, COMPARISON_NAMES
 from ..errors import EvaluationError, SymbolicError
 

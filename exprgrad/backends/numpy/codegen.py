@@ -1,11 +1,11 @@
-"""IR + shapes -> numpy source: the second backend, fed by the same IR and table as codegen.py.
+"""IR + shapes -> numpy source: the second backend, fed by the same IR and table as the first.
 
-The program (forward and gradient) is the one codegen.py writes for scalars;
+The program (forward and gradient) is the one the Python backend writes for scalars;
 the difference is that this code is written for one signature of input
 shapes and dtypes (shapes.py), so that what depends on shapes is decided
 here, once: gradients summed back over broadcast dimensions, reductions
 expanded back, which matrix product a gradient of @ is. Names, comments and
-literals follow codegen.py, and each comment ends with the value's shape.
+literals follow the Python backend (backends/emit.py), and each comment ends with the value's shape.
 
 Both branches of a `where` are computed on whole arrays and np.where picks
 elements; the gradient of a branch leaves it through where(condition, g, 0)
@@ -17,16 +17,24 @@ result is checked once, on the way out, by the caller (arrays.py).
 from __future__ import annotations
 
 from ...core import regions
-from ...core.ir import CONST, INPUT, Op, Program
+from ...core.ir import CONST, INPUT, Op, Program, quote
 from ...core.primitives import BY_NAME
 from ...core.shapes import Spec, axis_of, operands
-from ..python import codegen
-from ..python.codegen import Generated, literal, mangle, quote
+from ..emit import (
+    COMMENT_COLUMN,
+    LINE_LIMIT,
+    Generated,
+    Namer,
+    inlined_comparisons,
+    literal,
+    mangle,
+    use_counts,
+    wrapped_call,
+)
+from .spellings import spell
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
 _SEED_PARAM = "_cotangent"  # and in the generated code (codegen never gives '_x' names)
-COMMENT_COLUMN = codegen.COMMENT_COLUMN
-_LINE_LIMIT = 100
 
 
 def _tuple(items: list) -> str:
@@ -106,12 +114,6 @@ class _Writer:
             return literal(float(size))
         if prim in ("matmul_dx", "matmul_dy"):
             return self.matmul_gradient(prim, *args)
-        if prim in ("min", "max"):
-            function = "np.minimum" if prim == "min" else "np.maximum"
-            text = ops_[0]
-            for operand in ops_[1:]:
-                text = f"{function}({text}, {operand})"
-            return text
         primitive = BY_NAME[prim]
         if prim == "sum" and self.specs[args[0]].dtype == "bool":  # counting: in float
             axis = axis_of(program, i)
@@ -120,9 +122,9 @@ class _Writer:
         if primitive.axis:
             axis = axis_of(program, i)
             if axis is None:
-                return primitive.numpy.replace(", axis={1}", "").format(*ops_, "None")
-            return primitive.numpy.format(*ops_, str(axis))
-        return primitive.emit_numpy(ops_)
+                return spell(prim, [*ops_, "None"]).replace(", axis=None", "")
+            return spell(prim, [*ops_, str(axis)])
+        return spell(prim, ops_)
 
     def operand_names(self, i: int, args: tuple[int, ...]) -> list[str]:
         """The operands' names, a number written in the op's dtype where a Python float
@@ -243,9 +245,9 @@ def _safe_division(program: Program, op: Op) -> bool:
 
 
 def _names(program: Program) -> tuple[dict[int, str], set[int]]:
-    """Names as codegen.py gives them, comparisons used once written into their np.where."""
-    inlined = codegen.inlined_comparisons(program)
-    names = codegen.Namer(program, inlined).names
+    """Names as the Python backend gives them, comparisons used once written into their np.where."""
+    inlined = inlined_comparisons(program)
+    names = Namer(program, inlined, spell).names
     for i, op in enumerate(program.ops):
         if op.prim == INPUT and op.name == SEED:
             names[i] = _SEED_PARAM
@@ -256,7 +258,7 @@ def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
     """Ops written without a line of their own: an unbroadcast that changes nothing takes
     its operand's name (giving the operand its own name, t6_grad, if that is the only use),
     and a count is the number it is."""
-    uses = codegen.use_counts(program)
+    uses = use_counts(program)
     for i, op in enumerate(program.ops):
         if op.prim == "count":
             names[i] = writer.expression(i)
@@ -279,7 +281,7 @@ def _in_place(
     (not an input, a view or a constant) and that nothing else reads: accumulating a
     gradient then allocates nothing. The operand takes the sum's name. An op in `kept`
     (a traced row) is never written into: its value is returned as it was made."""
-    uses = codegen.use_counts(program)
+    uses = use_counts(program)
     into: dict[int, int] = {}
     others: dict[int, int] = {}
     for i, op in enumerate(program.ops):
@@ -329,11 +331,11 @@ def function_source(
     into = _in_place(program, writer, names, set(rows or []))
     for i in sorted(inlined):  # written with their operands' final names
         operands_ = [names[a] for a in program.ops[i].args]
-        names[i] = BY_NAME[program.ops[i].prim].emit_python(operands_)
+        names[i] = spell(program.ops[i].prim, operands_)
     params = [mangle(name) for name in program.inputs]
     if any(op.prim == INPUT and op.name == SEED for op in program.ops):
         params.append(_SEED_PARAM)
-    lines = codegen.wrapped_call(f"def {function}(", params, "):", "")
+    lines = wrapped_call(f"def {function}(", params, "):", "")
     # A where computes both branches, so an element of log(-1) may be made and dropped:
     # no warning for it. Elsewhere an inf or nan is an error, found on the way out.
     if _may_fail_in_a_branch(program):
@@ -378,7 +380,7 @@ def function_source(
     else:
         entries = [f"{n!r}: {_output(writer, i, n)}" for n, i in (returns or [])]
         one_line = f"{indent}return {value}, {{{', '.join(entries)}}}"
-        if len(one_line) <= _LINE_LIMIT:
+        if len(one_line) <= LINE_LIMIT:
             lines.append(one_line)
         else:
             lines += [f"{indent}return {value}, {{", *(f"{indent}    {e}," for e in entries)]

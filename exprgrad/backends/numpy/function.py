@@ -1,9 +1,9 @@
 """The numpy backend's runtime: a compiled formula specialised for each signature of its inputs.
 
 compile(formula, backend="numpy") lowers, folds and differentiates once, as for
-scalars. The first call with a given signature (every input's shape and dtype)
-runs the shape pass (shapes.py) and the numpy code generator
-(numpy_codegen.py) for it, and keeps the compiled functions; later calls with
+scalars (core/pipeline.py). The first call with a given signature (every input's
+shape and dtype) runs the shape pass (core/shapes.py) and the numpy code generator
+(codegen.py) for it, and keeps the compiled functions; later calls with
 that signature go straight to them. Inputs are never modified; numbers, lists,
 integer and bool arrays become float64 arrays, float32 arrays stay float32,
 float16 computes in float32 (exactly); a wider float (longdouble) is refused
@@ -34,15 +34,17 @@ except ImportError:  # the optional extra: the scalar backend never needs it
         "compile(..., backend='numpy') needs numpy: pip install 'exprgrad[array]'"
     ) from None
 
-from ...core import shapes
-from ...core.ir import CONST, INPUT, Program
-from ...core.optimize import eliminate_dead_code, simplify
+from ...core import pipeline, shapes
+from ...core.ir import CONST, INPUT, Program, quote
+from ...core.pipeline import Programs
 from ...core.primitives import BY_NAME
-from ...core.reverse import differentiate
-from ..python.codegen import literal, quote
-from ..python.function import bind_formula_names, missing_message, run_source
+from ..emit import literal
+from ..python.evaluate import FOLD  # constants fold as for scalars: as Python computes them
+from ..runtime import bind_formula_names, missing_message, run_source
 from . import codegen as numpy_codegen
 from . import helpers as numpy_helpers
+
+ARRAYS = True  # the pipeline keeps array functions for this backend
 
 _FLOATS = ("float32", "float64")
 # Ops that need one element or more: there is no mean or max of nothing (a sum is 0).
@@ -142,11 +144,11 @@ class ArrayFunction:
 
     backend = "numpy"
 
-    def __init__(self, formula: str, lowered: Program, forward: Program, full: Program):
+    def __init__(self, formula: str, programs: Programs):
         self.formula = formula
-        self.lowered_program = lowered
-        self.forward_program = forward
-        self.program = full
+        self.lowered_program = programs.lowered
+        self.forward_program = forward = programs.forward
+        self.program = full = programs.full
         self.inputs: tuple[str, ...] = forward.inputs
         self.wrt: tuple[str, ...] = tuple(full.grads)
         self._bind = bind_formula_names(lambda *values: values, self.inputs)
@@ -226,11 +228,9 @@ class ArrayFunction:
 
     def _vjp(self) -> Program:
         if self._vjp_program is None:
-            forward = self.forward_program
-            program = differentiate(
-                forward, self.wrt, simplify, arrays=True, seed=numpy_codegen.SEED
+            self._vjp_program = pipeline.gradient(
+                self.forward_program, self.wrt, FOLD, arrays=True, seed=numpy_codegen.SEED
             )
-            self._vjp_program = eliminate_dead_code(program)
         return self._vjp_program
 
     # --- calls -----------------------------------------------------------------------
@@ -288,8 +288,8 @@ class ArrayFunction:
         special = self._for(arrays)
         if "trace" not in special.functions:
             forward = self.forward_program
-            program = eliminate_dead_code(
-                differentiate(forward, forward.inputs, simplify, arrays=True, every_adjoint=True)
+            program = pipeline.gradient(
+                forward, forward.inputs, FOLD, arrays=True, every_adjoint=True
             )
             inputs = {name: special.specs[i] for name, i in forward.input_ids().items()}
             specs = shapes.infer(program, inputs)
@@ -461,11 +461,14 @@ def _adjoint(adjoint: Any, value: Any) -> Any:
     return np.full(shape, adjoint, dtype=dtype)[()]  # [()]: a 0-d array becomes a number
 
 
+def make_function(
+    formula: str, programs: Programs, *, fold: bool, fold_forward: bool
+) -> ArrayFunction:
+    """The backend's entry (backends/__init__.py). Derived programs (vjp, trace) are
+    folded whatever `fold` says, as the gradient of an optimized formula is."""
+    return ArrayFunction(formula, programs)
+
+
 def _rebuild(formula: str, wrt: tuple[str, ...]) -> ArrayFunction:
-    from ..python.function import compile as compile_formula
-
-    return compile_formula(formula, wrt, backend="numpy")
-
-
-def differentiate_arrays(forward: Program, wrt: tuple[str, ...], fold: bool) -> Program:
-    return eliminate_dead_code(differentiate(forward, wrt, simplify if fold else None, arrays=True))
+    """What a pickled ArrayFunction loads as: the same formula, compiled again."""
+    return ArrayFunction(formula, pipeline.forward_and_gradient(formula, wrt, FOLD, arrays=True))

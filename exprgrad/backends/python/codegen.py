@@ -27,76 +27,24 @@ Two things make the code more than a list of assignments:
 
 from __future__ import annotations
 
-import builtins
 import inspect
-import keyword
-import math
-import re
-import textwrap
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...core import regions
-from ...core.ir import CONST, INPUT, Op, Program
-from ...core.primitives import BY_NAME, COMPARISON_NAMES
-from ...errors import line_and_column
-from .helpers import HELPERS
-
-_RESERVED = (
-    frozenset(keyword.kwlist)
-    | frozenset(keyword.softkwlist)
-    | frozenset(dir(builtins))
-    | {"math", "np", "forward", "value_and_grad"}
+from ...core.ir import CONST, INPUT, Op, Program, quote
+from ..emit import (
+    COMMENT_COLUMN,
+    LINE_LIMIT,
+    Generated,
+    Namer,
+    header,
+    inlined_comparisons,
+    mangle,
+    wrapped_call,
 )
-_GENERATED = re.compile(r"t\d+|.*_grad|_.*|.*_")
-
-COMMENT_COLUMN = 32
-_QUOTE_LIMIT = 48
-_HEADER_LIMIT = 96
-_LINE_LIMIT = 100
-
-
-def mangle(name: str) -> str:
-    """The Python identifier for a formula name; injective, never a generated or reserved name."""
-    if name in _RESERVED or _GENERATED.fullmatch(name):
-        return name + "_"
-    return name
-
-
-def literal(value: float) -> str:
-    """A constant as Python source that evaluates to exactly the same float."""
-    if math.isnan(value):
-        return "math.nan"
-    if math.isinf(value):
-        return "math.inf" if value > 0 else "(-math.inf)"
-    text = repr(float(value))
-    return f"({text})" if text.startswith("-") else text
-
-
-def quote(source: str, op: Op) -> str:
-    """The formula text behind an op, on one line; long text is cut and located."""
-    if op.span is None:
-        return ""
-    # Look at a bounded window only, so long spans (a 100,000-term sum) cost no more.
-    window_end = min(op.span.end, op.span.start + 4 * _QUOTE_LIMIT)
-    text = " ".join(source[op.span.start : window_end].split())
-    if not (text.isascii() and text.isprintable()):  # a comment must stay one line
-        text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
-    if window_end < op.span.end or len(text) > _QUOTE_LIMIT:
-        line, column = line_and_column(source, op.span.start)
-        text = f"{text[: _QUOTE_LIMIT - 8]}... ({line}:{column})"
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class Generated:
-    source: str
-    params: tuple[str, ...]  # Python parameter names, in the order of the formula's inputs
-    line_ops: dict[int, Op]  # 1-based source line -> the op computed there
-    helpers: tuple[str, ...]  # helper functions the code calls
-    names: dict[int, str] = field(default_factory=dict)  # op id -> its name in the code
-
+from .helpers import HELPERS
+from .spellings import spell
 
 # --- analysis: where each op goes, in which order, and which values are checked ----------
 
@@ -112,25 +60,6 @@ class _Layout:
     guarded_by: set[int]  # conditions of some `if` block
     checked_inputs: list[int]  # inputs checked (and ints converted) at the top
     rows: Sequence[int] = ()  # ops whose values and adjoints a trace returns
-
-
-def use_counts(program: Program) -> Counter:
-    uses = Counter(program.outputs())
-    for op in program.ops:
-        uses.update(op.args)
-    return uses
-
-
-def inlined_comparisons(program: Program) -> set[int]:
-    """Comparisons read once, by a where: written into its condition, not on a line."""
-    uses = use_counts(program)
-    return {
-        op.args[0]
-        for op in program.ops
-        if op.prim == "where"
-        and program.ops[op.args[0]].prim in COMPARISON_NAMES
-        and uses[op.args[0]] == 1
-    }
 
 
 def _guards_of(region: regions.Region) -> list[regions.Guard]:
@@ -205,28 +134,6 @@ def _layout(
 # --- emission --------------------------------------------------------------------------------
 
 
-class Namer:
-    def __init__(self, program: Program, inlined: set[int]):
-        self.names: dict[int, str] = {}
-        counter = 0
-        for i, op in enumerate(program.ops):
-            if i in inlined:
-                operands = [self.names[a] for a in op.args]
-                self.names[i] = BY_NAME[op.prim].emit_python(operands)
-            elif op.prim == INPUT:
-                self.names[i] = mangle(op.name)
-            elif op.prim == CONST:
-                self.names[i] = literal(op.value)
-            elif op.name is not None and not op.in_gradient:
-                self.names[i] = mangle(op.name)
-            elif op.in_gradient and program.grad_of.get(i, i) < i:
-                # (hash-consing can make an earlier op the adjoint of a later one: no name then)
-                self.names[i] = self.names[program.grad_of[i]] + "_grad"
-            else:
-                counter += 1
-                self.names[i] = f"t{counter}"
-
-
 def _check(indent: str, name: str) -> str:
     return f"{indent}if type({name}) is not float: {name} = _to_float({name})"
 
@@ -271,10 +178,9 @@ def _statements(
             opened = region
             previous_comment = None
         inner = indent if region is None else indent + "    "
-        primitive = BY_NAME[op.prim]
         operands = [names[a] for a in op.args]
         constant = [program.ops[a].prim == CONST for a in op.args]
-        expression = primitive.emit_python(operands, constant)
+        expression = spell(op.prim, operands, constant)
         if "_" in expression:  # the helpers' names start with '_', formula names never do
             helpers.update(h for h in HELPERS if h + "(" in expression)
         code = f"{inner}{names[i]} = {expression}"
@@ -287,32 +193,10 @@ def _statements(
     return lines
 
 
-def wrapped_call(head: str, items: list[str], tail: str, indent: str) -> list[str]:
-    """`head` + items + `tail` (head ends with an opening bracket, tail starts with its
-    closing one) on one line, or with the items wrapped within the line limit."""
-    one_line = f"{indent}{head}{', '.join(items)}{tail}"
-    if len(one_line) <= _LINE_LIMIT:
-        return [one_line]
-    width = _LINE_LIMIT - len(indent) - 4
-    chunks = textwrap.wrap(", ".join(items) + ",", width, break_long_words=False)
-    return [f"{indent}{head}", *(f"{indent}    {chunk}" for chunk in chunks), f"{indent}{tail}"]
-
-
-def header(source: str) -> str:
-    """The comment that opens generated source: the formula, one comment line per line."""
-    lines = ["# generated by exprgrad from:"]
-    for text in source.splitlines():
-        text = "".join(ch if " " <= ch <= "~" else "?" for ch in text[: _HEADER_LIMIT + 1])
-        if len(text) > _HEADER_LIMIT:
-            text = text[: _HEADER_LIMIT - 3] + "..."
-        lines.append(f"# {text}".rstrip())
-    return "\n".join(lines) + "\n"
-
-
 def _one_per_line(head: str, items: list[str], tail: str, indent: str = "        ") -> list[str]:
     """`head` + items + `tail` on one line, or one item a line when that is too long."""
     one_line = f"{indent}{head}{', '.join(items)}{tail}"
-    if len(one_line) <= _LINE_LIMIT or not items:
+    if len(one_line) <= LINE_LIMIT or not items:
         return [one_line]
     return [f"{indent}{head}", *(f"{indent}    {item}," for item in items), f"{indent}{tail}"]
 
@@ -413,7 +297,7 @@ def function_source(
     """
     params = tuple(mangle(name) for name in program.inputs)
     layout = _layout(program, rows, floats)
-    names = Namer(program, layout.inlined).names
+    names = Namer(program, layout.inlined, spell).names
     line_ops: dict[int, Op] = {}
     helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown", "_to_float"}
     lines = wrapped_call(f"def {function}(", list(params), "):", "")

@@ -1,0 +1,146 @@
+"""Generated Python source -> callable functions, and their errors in exprgrad's terms.
+
+A Runtime holds what one formula's generated functions share: one namespace (math,
+the helpers, the handlers below), the generated sources by name, and which op each
+generated line computes, so that a math error names its place in the formula.
+Function (function.py) and the residuals of exprgrad.residuals run their code here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ...core.ir import Op, Program, quote
+from ...core.primitives import BY_NAME
+from ...errors import ArgumentError, EvaluationError, Span
+from ..emit import Generated
+from ..runtime import MISSING, bind_formula_names, missing_message, run_source
+from . import codegen
+from .helpers import _float_arguments, runtime_namespace
+
+MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, division by zero
+
+
+def _evaluation_error_maker(
+    formula: str, line_ops: dict[str, dict[int, Op]]
+) -> Callable[[BaseException], Exception]:
+    """The handler generated code calls on a math error: names the failing op's place.
+    line_ops: for each generated file, line number -> the op computed on that line."""
+
+    def evaluation_error(error: BaseException) -> Exception:
+        op = None
+        traceback = error.__traceback__
+        while traceback is not None:  # the innermost frame of generated code failed
+            lines = line_ops.get(traceback.tb_frame.f_code.co_filename)
+            if lines is not None:
+                op = lines.get(traceback.tb_lineno)
+            traceback = traceback.tb_next
+        if op is None:
+            return error
+        if isinstance(error, ValueError):
+            reason = BY_NAME[op.prim].domain or f"math domain error in {op.prim}"
+        elif isinstance(error, ZeroDivisionError):
+            reason = "division by zero"
+        elif isinstance(error, OverflowError):
+            reason = "overflow"
+        else:
+            reason = str(error)
+        text = quote(formula, op)
+        if op.in_gradient:
+            message = f"{reason} in the gradient of {text}"
+        elif isinstance(error, ValueError) and BY_NAME[op.prim].domain:
+            message = reason
+        else:
+            message = f"{reason} in {text}"
+        return EvaluationError(message, formula, op.span or Span(0, len(formula)))
+
+    return evaluation_error
+
+
+def _retry_maker(function_name: str) -> Callable:
+    """The handler generated code calls when an argument is not a float (see codegen)."""
+
+    def _retry(function: Callable, names: tuple[str, ...], args: tuple, error: BaseException):
+        message = missing_message(function_name, names, args)
+        if message is not None:
+            raise ArgumentError(message) from None
+        try:
+            values = _float_arguments(names, args)
+        except OverflowError as overflow:
+            raise EvaluationError(str(overflow)) from None
+        except TypeError as bad:  # the helpers stay standalone (--emit module): builtin errors
+            raise ArgumentError(str(bad)) from None
+        if all(value is arg for value, arg in zip(values, args, strict=True)):
+            raise error  # they were floats already: the error has another cause
+        return function(*values)
+
+    return _retry
+
+
+class Runtime:
+    """The generated functions of one formula (or of residuals sharing one text)."""
+
+    def __init__(self, formula: str, inputs: tuple[str, ...]):
+        self.formula = formula
+        self.inputs = inputs
+        self.generated: dict[str, Generated] = {}  # function name -> its source
+        self.line_ops: dict[str, dict[int, Op]] = {}  # generated file -> its lines' ops
+        namespace = runtime_namespace()
+        namespace["_INPUTS"] = inputs
+        namespace["_MISSING"] = MISSING
+        namespace["_retry"] = _retry_maker("f")
+        namespace["_MATH_ERRORS"] = MATH_ERRORS
+        namespace["_evaluation_error"] = _evaluation_error_maker(formula, self.line_ops)
+        self.namespace = namespace
+
+    def text(self, function: str, program: Program, rows: Iterable[int] = ()) -> Generated:
+        """The source of `function` over the formula's inputs, generated once."""
+        generated = self.generated.get(function)
+        if generated is None:
+            generated = codegen.function_source(program, function, rows=rows)
+            self.generated[function] = generated
+        return generated
+
+    def build(self, function: str, program: Program, rows: Iterable[int] = ()) -> Callable:
+        """Generate, compile and run the source of one function of the formula's inputs."""
+        generated = self.text(function, program, rows)
+        self.run(generated, function, self.namespace)
+        built = self.namespace[function]
+        # Every parameter defaults to MISSING, so that a missing argument reaches _retry,
+        # which names it (set here rather than in the source, which stays plain).
+        built.__defaults__ = (MISSING,) * len(self.inputs)
+        if generated.params != self.inputs:
+            built = bind_formula_names(built, self.inputs)
+        return built
+
+    def build_apart(
+        self, key: str, function: str, program: Program, floats: Iterable[str] = ()
+    ) -> Callable:
+        """build() for a program whose parameters are not the inputs as they stand (a jvp's
+        tangents follow them, a flat vector reorders them): compiled into a namespace of
+        its own whose _INPUTS names those parameters for _retry; called positionally.
+        floats: parameters always passed as floats (fixed inputs, converted once)."""
+        generated = codegen.function_source(program, function, floats=frozenset(floats))
+        self.generated[key] = generated
+        namespace = dict(self.namespace, _INPUTS=program.inputs)
+        self.run(generated, key, namespace)
+        return namespace[function]
+
+    def run(self, generated: Generated, label: str, namespace: dict[str, Any]) -> None:
+        """Compile generated source and run it in the namespace (defining its function)."""
+        filename = run_source(self, generated.source, label, namespace)
+        self.line_ops[filename] = generated.line_ops
+
+    def point(self, args: tuple, kwargs: dict, what: str) -> tuple:
+        """The point's values in inputs order, from arguments as f(...) takes them."""
+        if not kwargs and len(args) == len(self.inputs):
+            return args
+        binder = self.__dict__.get("_binder")
+        if binder is None:
+            binder = self.__dict__["_binder"] = bind_formula_names(lambda *v: v, self.inputs)
+        values = binder(*args, **kwargs)
+        message = missing_message(what, self.inputs, values)
+        if message is not None:
+            raise ArgumentError(message)
+        return values

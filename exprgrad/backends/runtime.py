@@ -1,0 +1,80 @@
+"""What every backend's runtime shares: compiling generated source, binding arguments.
+
+Generated code is compiled from source the code generators wrote (never formula
+text: every identifier and number in it was written by a code generator), into a
+namespace of the backend's choosing, with linecache entries so that tracebacks
+show the generated lines.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import itertools
+import linecache
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+
+from ..errors import ArgumentError
+
+
+class _Missing:
+    """The default of every generated parameter: a missing argument reaches the retry
+    handler, which names it (and says f(**point) when a dict was passed instead)."""
+
+    def __repr__(self) -> str:
+        return "_MISSING"
+
+
+MISSING = _Missing()
+
+
+def missing_message(function_name: str, names: tuple[str, ...], values: Sequence) -> str | None:
+    """The message naming the arguments left MISSING, as f() is missing argument(s) 'a'
+    (and saying f(**point) when a dict came first), or None when none is."""
+    missing = [name for name, value in zip(names, values, strict=True) if value is MISSING]
+    if not missing:
+        return None
+    message = f"{function_name}() is missing argument(s) {', '.join(repr(n) for n in missing)}"
+    if isinstance(values[0], Mapping):
+        message += "; to pass a dict of inputs, call it with f(**point)"
+    return message
+
+
+def bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable:
+    """For formulas whose names Python can't take as parameters (lambda, print, ...):
+    accept the formula's own names as keywords."""
+    index = {name: i for i, name in enumerate(inputs)}
+
+    def call(*args, **kwargs):
+        if len(args) > len(inputs):
+            raise ArgumentError(f"takes {len(inputs)} arguments but {len(args)} were given")
+        values = list(args) + [MISSING] * (len(inputs) - len(args))
+        for name, value in kwargs.items():
+            position = index.get(name)
+            if position is None:
+                raise ArgumentError(f"got an unexpected argument '{name}'")
+            if values[position] is not MISSING:
+                raise ArgumentError(f"got multiple values for argument '{name}'")
+            values[position] = value
+        return function(*values)
+
+    call.__doc__ = function.__doc__
+    return call
+
+
+_SERIAL = itertools.count(1)
+
+
+def run_source(owner: object, source: str, label: str, namespace: dict) -> str:
+    """Compile generated source and run it in the namespace; returns its file name.
+
+    linecache makes tracebacks show the generated lines, for as long as `owner` lives
+    (each owner its own entries, so dropping one never hides another's)."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    filename = f"<exprgrad {digest} #{next(_SERIAL)} {label}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    weakref.finalize(owner, linecache.cache.pop, filename, None)
+    # Safe to run: every identifier and number in the source was written by a code generator.
+    exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102
+    return filename

@@ -1,0 +1,203 @@
+"""Formula text -> programs: the one chain of passes every caller goes through.
+
+    text --parse--> syntax --lower--> IR --fold, dead code--> forward program
+         --differentiate--> --dead code--> gradient program   (each size-checked)
+
+compile(), both backends, traces, flat vectors, residuals, Hessians, jvp and hvp
+all take their programs from here: forward_and_gradient() for a formula,
+gradient() for reverse mode over a program, derive() for forward mode over one.
+A new pass is added in one place. `fold` is optimize.folding(evaluate), or None
+to keep every op as reverse mode writes it.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from ..errors import ArgumentError, FormulaError, Span
+from . import forward as forward_mode
+from .ir import CONST, INPUT, Program, quote
+from .lower import lower
+from .optimize import Fold, eliminate_dead_code, fold_constants
+from .parsing import parse
+from .primitives import BY_NAME
+from .regions import untangle
+from .reverse import differentiate
+from .syntax import Assign
+
+# The most operations and inputs a generated function may hold: each is a line of Python
+# (an input may need a type check), and Python's own compiler needs about 5 KB a line,
+# so a program at this limit peaks under 1 GB; beyond it, a FormulaError.
+MAX_OPERATIONS = 150_000
+
+
+def derived_limit() -> int:
+    """What forward mode may build before it stops early (forward.TooLarge): dead tangents
+    included, its builder holds about twice what stays after dead-code elimination.
+    Read at each call, so it follows MAX_OPERATIONS."""
+    return 3 * MAX_OPERATIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Programs:
+    """What compiling a formula makes, for a backend to turn into code."""
+
+    lowered: Program  # as written: exact constants, for sympy and the graph
+    forward: Program  # the value
+    full: Program  # the value and the gradient over wrt (full.grads)
+
+
+def forward_and_gradient(
+    formula: str,
+    wrt: Iterable[str] | str | None,
+    fold: Fold | None,
+    *,
+    fold_forward: bool = True,
+    arrays: bool = False,
+    inputs: Iterable[str] | str | None = None,
+) -> Programs:
+    """The formula's programs: its value (folded unless fold_forward is False: exprgrad.gates
+    keeps one line per gate), and its value and gradient over wrt (default every input).
+    arrays: the backend computes with arrays; otherwise an array function is a FormulaError.
+    inputs: the order of f.inputs (default: first appearance)."""
+    collecting = gc.isenabled()
+    gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
+    try:
+        tree = parse(formula)
+        lowered = lower(tree)
+        if not arrays:
+            _scalars_only(lowered)
+        forward = value_program(lowered, fold if fold_forward else None)
+        if inputs is not None:  # the lowered program keeps the order of appearance
+            forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
+        check_size(forward, "the formula")
+        wrt_names = _resolve_wrt(forward, wrt, tree)
+        full = gradient(forward, wrt_names, fold, arrays=arrays)
+        return Programs(lowered, forward, full)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def value_program(lowered: Program, fold: Fold | None) -> Program:
+    """The program of a formula's value: folded (unless fold is None), without dead code."""
+    program = fold_constants(lowered, fold) if fold is not None else lowered
+    return untangle(eliminate_dead_code(program))  # untangle: rare, see regions.untangle
+
+
+def gradient(
+    program: Program,
+    wrt: Iterable[str],
+    fold: Fold | None,
+    *,
+    arrays: bool = False,
+    every_adjoint: bool = False,
+    seed: str | None = None,
+    what: str = "its gradient program",
+) -> Program:
+    """Reverse mode over a program (see reverse.differentiate), dead code dropped, size checked."""
+    full = differentiate(
+        program, tuple(wrt), fold, arrays=arrays, every_adjoint=every_adjoint, seed=seed
+    )
+    full = eliminate_dead_code(full)
+    check_size(full, what)
+    return full
+
+
+def derive(make: Callable[[Fold | None], Program], fold: Fold | None, what: str) -> Program:
+    """make(fold)'s program (forward mode over a gradient: a Hessian, jvp, hvp, Jacobian),
+    dead code dropped, its size checked and its branches untangled. make gets
+    derived_limit() from here or calls it itself, and may stop early (forward.TooLarge)."""
+    try:
+        program = eliminate_dead_code(make(fold))
+    except forward_mode.TooLarge as error:  # stopped early: far over the limit
+        program = error.program
+    check_size(program, what)
+    # a tangent flowing out of a branch through a rule's where (clip's, min's) is
+    # needed under conditions computed from the branch: a copy keeps it guarded
+    return untangle(program)
+
+
+def check_size(program: Program, what: str) -> None:
+    size = sum(op.prim != CONST for op in program.ops)
+    if size > MAX_OPERATIONS:
+        raise FormulaError(
+            "formula too large",
+            program.source,
+            Span(0, len(program.source)),
+            detail=f"{what} has {size:,} operations and inputs, over the limit of "
+            f"{MAX_OPERATIONS:,} (exprgrad.core.pipeline.MAX_OPERATIONS: each is a line of "
+            "Python, and Python's compiler needs about 5 KB a line)",
+        )
+
+
+def _scalars_only(program: Program) -> None:
+    """A scalar backend computes with numbers: a formula that needs arrays says where."""
+    for op in program.ops:
+        if op.prim not in (INPUT, CONST) and BY_NAME[op.prim].arrays:
+            raise FormulaError(
+                f"{quote(program.source, op)} needs arrays",
+                program.source,
+                op.span,
+                detail="compile it with exprgrad.compile(..., backend='numpy')",
+            )
+
+
+def _resolve_inputs(program: Program, inputs: Iterable[str] | str, tree) -> tuple[str, ...]:
+    """compile(inputs=...): the formula's inputs, every one named once, in the caller's order."""
+    names = [n.strip() for n in inputs.split(",")] if isinstance(inputs, str) else list(inputs)
+    value_span = tree.statements[-1].span
+    have = ", ".join(program.inputs) or "none"
+    for name in names:
+        if not isinstance(name, str):
+            raise ArgumentError(f"inputs must be str, not {type(name).__name__}")
+        if names.count(name) > 1:
+            raise FormulaError(f"inputs lists '{name}' twice", tree.source, value_span)
+        if name not in program.inputs:
+            raise FormulaError(
+                f"inputs lists '{name}', which is not an input of the formula (inputs: {have})",
+                tree.source,
+                value_span,
+            )
+    missing = [name for name in program.inputs if name not in names]
+    if missing:
+        raise FormulaError(
+            f"inputs leaves out {', '.join(map(repr, missing))}: name every input of the "
+            f"formula (inputs: {have})",
+            tree.source,
+            value_span,
+        )
+    return tuple(names)
+
+
+def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tuple[str, ...]:
+    if wrt is None:
+        return program.inputs
+    names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
+    # A wrt name has no place in the formula; errors point at what is differentiated.
+    value_span = tree.statements[-1].span
+    seen = set()
+    for name in names:
+        if not isinstance(name, str):
+            raise ArgumentError(f"wrt names must be str, not {type(name).__name__}")
+        if name in seen:
+            raise FormulaError(f"wrt names '{name}' twice", tree.source, value_span)
+        seen.add(name)
+        if name in program.inputs:
+            continue
+        inputs = ", ".join(program.inputs) or "none"
+        for statement in tree.statements:
+            if isinstance(statement, Assign) and statement.target == name:
+                raise FormulaError(
+                    f"wrt names '{name}', which is assigned here, not an input (inputs: {inputs})",
+                    tree.source,
+                    statement.target_span,
+                )
+        raise FormulaError(
+            f"wrt names '{name}', which is not an input of the formula (inputs: {inputs})",
+            tree.source,
+            value_span,
+        )
+    return tuple(names)
