@@ -1,6 +1,7 @@
 """Argument checks that several training modules share, and how they tell a numpy array.
 
-Kept apart so that initialisers, optimisers, schedules and fit() import them from one place.
+Kept apart so that initialisers, optimisers, schedules, the engines and fit() import them
+from one place, and none of those imports another for them.
 """
 
 from __future__ import annotations
