@@ -533,12 +533,13 @@ def test_unreadable_files_are_dataset_errors(tmp_path, monkeypatch):
     # (the tests may run as root, which chmod does not stop: open itself refuses here)
     titanic = csv_file(tmp_path, KAGGLE)
     mnist_dir(tmp_path)
-    monkeypatch.setattr(datasets, "open", refuse, raising=False)
+    for module in (datasets.idx, datasets.titanic):  # the modules that open files
+        monkeypatch.setattr(module, "open", refuse, raising=False)
     with pytest.raises(DatasetError, match="titanic.csv: cannot read it \\(Permission denied\\)"):
         datasets.load_titanic(titanic)
     with pytest.raises(DatasetError, match="idx3-ubyte.gz: cannot read it \\(Permission denied\\)"):
         datasets.load_mnist(tmp_path)
-    monkeypatch.setattr(datasets.os, "listdir", refuse)
+    monkeypatch.setattr(datasets.mnist.os, "listdir", refuse)
     with pytest.raises(DatasetError, match="cannot list it \\(Permission denied\\)"):
         datasets.load_mnist(tmp_path)
 
@@ -574,8 +575,9 @@ def test_missing_numpy_says_what_to_install(monkeypatch, tmp_path):
 def test_docstring_examples():
     import doctest
 
-    result = doctest.testmod(datasets)
-    assert result.attempted > 0 and result.failed == 0
+    # the package's docstring (its examples skipped: they need MNIST), and standardize's
+    results = [doctest.testmod(module) for module in (datasets, datasets.preprocess)]
+    assert sum(r.attempted for r in results) > 0 and sum(r.failed for r in results) == 0
 
 
 def test_module_imports_without_numpy():

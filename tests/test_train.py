@@ -987,8 +987,10 @@ def test_progress_true_without_tqdm_prints_lines(monkeypatch, capsys):
 
 
 def test_docstring_examples():
-    result = doctest.testmod(train)
-    assert result.attempted > 0 and result.failed == 0
+    # the package's docstring, and its modules' (testmod reads one module at a time)
+    for module in (train, train.initialisers):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 def test_training_floats_never_imports_numpy():
