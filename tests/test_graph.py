@@ -13,8 +13,9 @@ import pytest
 
 import exprgrad
 from exprgrad.core.ir import CONST, INPUT
-from exprgrad.graph import _GRAPHVIZ_SEGMENTS, Graph, _long_edge_segments
+from exprgrad.graph import _GRAPHVIZ_SEGMENTS, Graph
 from exprgrad.tools import cli
+from exprgrad.tools.layout import long_edge_segments
 
 GUIDE = "sigmoid(a*x + b*y + c)"
 POINT = dict(a=1.0, b=2.0, c=-3.0, x=-1.0, y=3.0)
@@ -318,7 +319,7 @@ def test_auto_leaves_graphs_dot_would_take_minutes_over_to_the_builtin_layout():
     assert deep.dot().count("nslimit=2, mclimit=0.5") == 1  # big graphs: passes bounded
     assert "nslimit" not in exprgrad.compile(GUIDE).graph().dot()
     deeper = Graph(exprgrad.compile(chain(83)), gradient=True)  # even with them
-    assert _long_edge_segments(deeper) > _GRAPHVIZ_SEGMENTS
+    assert long_edge_segments(deeper._diagram()) > _GRAPHVIZ_SEGMENTS
     assert deeper.svg() == deeper.svg("builtin")
 
 
@@ -352,8 +353,17 @@ def test_positional_arguments_and_any_input_name():
 def test_not_a_function():
     with pytest.raises(TypeError, match="Graph wants a Function from exprgrad.compile"):
         Graph("x*x")
+    with pytest.raises(TypeError, match="Graph wants a Function from exprgrad.compile"):
+        Graph(lambda x: x * x)
     with pytest.raises(TypeError, match="must map input names"):
         Graph(exprgrad.compile("x*x"), [1.0])
+
+
+def test_an_array_function_is_not_one_graph_draws():
+    pytest.importorskip("numpy")
+    f = exprgrad.compile("x*x", backend="numpy")
+    with pytest.raises(TypeError, match="not ArrayFunction"):
+        Graph(f)
 
 
 def test_an_evaluation_error_at_the_point():

@@ -7,26 +7,27 @@ runs from each operand to its user. Graph(f, point, gradient=True) shows the opt
 program the generated code runs instead, forward ops and gradient ops apart.
 
 .svg() draws it with Graphviz's dot when the graphviz package and the dot program are
-both installed, and otherwise with the small layered layout below: longest-path layers,
-barycentric ordering, positions by isotonic regression, poly-line edges. The same graph
-always gives the same DOT text and the same built-in SVG.
+both installed, and otherwise with exprgrad's own layered layout (exprgrad.tools.layout).
+The same graph always gives the same DOT text and the same built-in SVG.
+
+Graph takes any compiled formula with what CompiledFormula lists; it never imports the
+Function class, whose graph() method imports this module.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from xml.sax.saxutils import escape
 
-from ..backends.python.function import Function, compile_unfolded
 from ..core.ir import CONST, INPUT, Program, format_const, quote
 from ..core.optimize import eliminate_dead_code
 from ..core.primitives import COMPARISON_NAMES
 from ..core.regions import untangle
 from ..core.tracing import Trace
 from ..errors import ArgumentError, ArgumentValueError, MissingDependencyError
+from . import layout
 
 FORWARD = "forward"
 GRADIENT = "gradient"
@@ -34,7 +35,8 @@ RENDERERS = ("auto", "graphviz", "builtin")
 
 _FILL = {"input": "#dbe8fb", "constant": "#eeeeee", FORWARD: "#fff4cc", GRADIENT: "#fbdede"}
 _GRAD_COLOUR = "#b42318"  # gradient lines and edges into gradient ops
-_GREY = "#777777"
+_TEXT_COLOUR = "#111111"
+_PARTS = (layout.Part(FORWARD, "#888888"), layout.Part(GRADIENT, _GRAD_COLOUR))
 _TITLE_LIMIT = 100
 # dot's time grows with the layers its edges cross: 15,000 take it about a second with its
 # passes bounded (_DOT_LIMITS), and minutes without; beyond, auto draws with the builtin.
@@ -50,6 +52,22 @@ class Node:
     label: tuple[str, ...]  # what it computes, then "value ..." and "grad ..." at a point
     tooltip: str  # the label with exact numbers
     output: bool  # the formula's value, or (gradient=True) a gradient the code returns
+
+
+@runtime_checkable
+class CompiledFormula(Protocol):
+    """What Graph needs of a compiled formula: exprgrad.compile()'s Function."""
+
+    formula: str
+    inputs: tuple[str, ...]
+    lowered_program: Program  # as written, before constant folding
+    forward_program: Program
+    program: Program  # forward_program with its gradient ops appended
+
+    def trace(self, /, *args: float, **kwargs: float) -> Trace: ...
+
+    def unfolded(self) -> CompiledFormula:
+        """The formula compiled with forward_program == lowered_program."""
 
 
 class Graph:
@@ -68,12 +86,12 @@ class Graph:
 
     def __init__(
         self,
-        function: Function,
+        function: CompiledFormula,
         point: Mapping[str, float] | None = None,
         *,
         gradient: bool = False,
     ):
-        if not isinstance(function, Function):
+        if not isinstance(function, CompiledFormula):
             raise ArgumentError(
                 f"Graph wants a Function from exprgrad.compile(), not {type(function).__name__}"
             )
@@ -138,7 +156,7 @@ class Graph:
             raise ArgumentValueError(
                 f"renderer must be one of {', '.join(RENDERERS)}, not {renderer!r}"
             )
-        if renderer == "auto" and _long_edge_segments(self) > _GRAPHVIZ_SEGMENTS:
+        if renderer == "auto" and layout.long_edge_segments(self._diagram()) > _GRAPHVIZ_SEGMENTS:
             renderer = "builtin"  # dot would take minutes (a value used far below, a lot)
         if renderer != "builtin":
             try:
@@ -146,7 +164,29 @@ class Graph:
             except RuntimeError:
                 if renderer == "graphviz":
                     raise
-        return _builtin_svg(self)
+        return layout.svg(self._diagram())
+
+    def _diagram(self) -> layout.Diagram:
+        """The graph as plain boxes and edges for exprgrad's own layout; gradient=True
+        frames the two parts and draws the edges into gradient ops red."""
+        boxes = [
+            layout.Box(
+                lines=node.label,
+                colours=tuple(
+                    _GRAD_COLOUR if _is_gradient_line(k, line) else _TEXT_COLOUR
+                    for k, line in enumerate(node.label)
+                ),
+                tooltip=node.tooltip,
+                kind=node.kind,
+                fill=_FILL[node.kind],
+                bold=node.output,
+                part=(FORWARD, GRADIENT).index(node.part) if self.gradient else None,
+                accent=node.part == GRADIENT,
+            )
+            for node in self.nodes
+        ]
+        parts = _PARTS if self.gradient else ()
+        return layout.Diagram(tuple(self.title()), boxes, self.edges, parts, _GRAD_COLOUR)
 
     def _repr_svg_(self) -> str:
         return self.svg()
@@ -226,7 +266,7 @@ def _kind(prim: str, part: str) -> str:
     return "input" if prim == INPUT else "constant" if prim == CONST else part
 
 
-def _formula_view(function: Function, point: dict | None) -> tuple[Program, list[Node]]:
+def _formula_view(function: CompiledFormula, point: dict | None) -> tuple[Program, list[Node]]:
     """The formula as written: the forward program before folding, without dead code."""
     program = untangle(eliminate_dead_code(function.lowered_program))
     numbers: dict[int, tuple[float | None, float]] = {}
@@ -235,7 +275,7 @@ def _formula_view(function: Function, point: dict | None) -> tuple[Program, list
         # bit for bit as the optimized program's), so its rows are these ops, in order.
         traced = function
         if function.forward_program.ops != program.ops:
-            traced = compile_unfolded(function.formula)
+            traced = function.unfolded()
             program = traced.forward_program
         numbers = _numbers(program, traced.trace(**point))
     nodes = []
@@ -251,7 +291,7 @@ def _formula_view(function: Function, point: dict | None) -> tuple[Program, list
     return program, nodes
 
 
-def _gradient_view(function: Function, point: dict | None) -> tuple[Program, list[Node]]:
+def _gradient_view(function: CompiledFormula, point: dict | None) -> tuple[Program, list[Node]]:
     """The optimized program: reverse mode keeps the forward ops at their ids and appends
     the gradient ops, so ids below len(forward_program.ops) are the forward part."""
     program, forward = function.program, function.forward_program
@@ -372,331 +412,3 @@ def _graphviz_svg(dot: str) -> str:
         ) from None
     except graphviz.CalledProcessError as error:
         raise MissingDependencyError(f"Graphviz's dot failed: {error}") from None
-
-
-# --- the built-in layout -----------------------------------------------------------------
-
-_FONT = 11  # px, monospace
-_CHAR = 0.62 * _FONT  # a monospace character's advance
-_LINE = 14  # px per label line
-_PAD_X, _PAD_Y = 8, 5
-_GAP_Y = 30  # between layers
-_GAP = {(True, True): 16, (True, False): 10, (False, True): 10, (False, False): 6}  # real?
-_DUMMY = 2  # width of a dummy node (a long edge passing through a layer)
-_MARGIN = 12
-_SWEEPS = 8
-
-
-@dataclass(slots=True)
-class _Layout:
-    x: list[float]  # centre of every item: real nodes first, then dummies
-    y_top: list[float]  # top of every layer
-    height: list[float]  # of every layer
-    layer: list[int]
-    trunk: list[dict[int, int]]  # real node -> {layer: dummy item} of its long edges
-    width: float
-    total_height: float
-
-
-def _long_edge_segments(graph: Graph) -> int:
-    """How many layers edges cross in all (each one a dummy node for dot's passes)."""
-    layer = _layers(graph)
-    return sum(layer[user] - layer[arg] - 1 for arg, user in graph.edges)
-
-
-def _layers(graph: Graph) -> list[int]:
-    """Longest-path layers; a node without operands sits just above its first user, and
-    the gradient part (gradient=True) below the whole forward part."""
-    ops, nodes = graph.program.ops, graph.nodes
-    layer = [0] * len(ops)
-    users: list[list[int]] = [[] for _ in ops]
-    for arg, user in graph.edges:
-        users[arg].append(user)
-    forward_depth = 0
-    for i, op in enumerate(ops):
-        if op.args:
-            layer[i] = 1 + max(layer[a] for a in op.args)
-            if nodes[i].part == GRADIENT:
-                layer[i] = max(layer[i], forward_depth + 2)
-            else:
-                forward_depth = max(forward_depth, layer[i])
-    for i, op in enumerate(ops):
-        if not op.args and users[i]:
-            layer[i] = min(layer[u] for u in users[i]) - 1
-    return layer
-
-
-def _isotonic(targets: list[float]) -> list[float]:
-    """The non-decreasing sequence nearest to targets (least squares: pool adjacent
-    violators)."""
-    sums: list[float] = []
-    counts: list[int] = []
-    for t in targets:
-        total, count = t, 1
-        while sums and sums[-1] * count > total * counts[-1]:
-            total += sums.pop()
-            count += counts.pop()
-        sums.append(total)
-        counts.append(count)
-    result: list[float] = []
-    for total, count in zip(sums, counts, strict=True):
-        result += [total / count] * count
-    return result
-
-
-def _crossings(order: list[list[int]], down: list[list[int]], pos: list[int]) -> int:
-    """Edge crossings between adjacent layers (inversions, counted with bisect)."""
-    total = 0
-    for items in order[:-1]:
-        ends = [pos[v] for u in items for v in sorted(down[u], key=pos.__getitem__)]
-        seen: list[int] = []
-        for end in ends:
-            total += len(seen) - bisect.bisect_right(seen, end)
-            bisect.insort(seen, end)
-    return total
-
-
-def _layout(graph: Graph, sizes: list[tuple[float, float]]) -> _Layout:
-    n = len(sizes)
-    layer = _layers(graph)
-    users: list[list[int]] = [[] for _ in range(n)]
-    for arg, user in graph.edges:
-        if user not in users[arg]:
-            users[arg].append(user)
-    # One shared chain of dummies (a trunk) carries all the long edges of a node, so
-    # the item count stays near the node count when a value is used far below.
-    item_layer = list(layer)
-    real = [True] * n
-    up: list[list[int]] = [[] for _ in range(n)]
-    down: list[list[int]] = [[] for _ in range(n)]
-    trunk: list[dict[int, int]] = [{} for _ in range(n)]
-
-    def link(a: int, b: int) -> None:
-        if b not in down[a]:
-            down[a].append(b)
-            up[b].append(a)
-
-    for u in range(n):
-        if not users[u]:
-            continue
-        last = max(layer[v] for v in users[u])
-        previous = u
-        for level in range(layer[u] + 1, last):
-            item = len(item_layer)
-            item_layer.append(level)
-            real.append(False)
-            up.append([])
-            down.append([])
-            trunk[u][level] = item
-            link(previous, item)
-            previous = item
-        for v in users[u]:
-            link(trunk[u].get(layer[v] - 1, u), v)
-
-    depth = max(item_layer, default=0) + 1
-    order: list[list[int]] = [[] for _ in range(depth)]
-    for item, level in enumerate(item_layer):  # dummies follow their node's id order
-        order[level].append(item)
-    owner = list(range(n)) + [0] * (len(item_layer) - n)
-    for u in range(n):
-        for item in trunk[u].values():
-            owner[item] = u
-    for items in order:
-        items.sort(key=lambda item: (owner[item], item))
-    pos = [0] * len(item_layer)
-
-    def number(items: list[int]) -> None:
-        for k, item in enumerate(items):
-            pos[item] = k
-
-    for items in order:
-        number(items)
-
-    def sweep(levels: range, neighbours: list[list[int]]) -> None:
-        for level in levels:
-            items = order[level]
-            keys = {}
-            for item in items:
-                near = neighbours[item]
-                keys[item] = sum(pos[v] for v in near) / len(near) if near else pos[item]
-            items.sort(key=lambda item: (keys[item], pos[item]))
-            number(items)
-
-    best, best_order = _crossings(order, down, pos), [list(items) for items in order]
-    for _ in range(_SWEEPS):
-        if best == 0:
-            break
-        sweep(range(1, depth), up)
-        sweep(range(depth - 2, -1, -1), down)
-        count = _crossings(order, down, pos)
-        if count < best:
-            best, best_order = count, [list(items) for items in order]
-    order = best_order
-    for items in order:
-        number(items)
-
-    width = [w for w, _ in sizes] + [_DUMMY] * (len(item_layer) - n)
-    x = [0.0] * len(item_layer)
-    for items in order:
-        at = 0.0
-        for k, item in enumerate(items):
-            if k:
-                at += (width[items[k - 1]] + width[item]) / 2 + _GAP[real[items[k - 1]], real[item]]
-            x[item] = at
-
-    def place(items: list[int], neighbours: list[list[int]] | None) -> None:
-        if not items:
-            return
-        offsets = [0.0]
-        for a, b in zip(items, items[1:], strict=False):
-            offsets.append(offsets[-1] + (width[a] + width[b]) / 2 + _GAP[real[a], real[b]])
-        targets = []
-        for item, offset in zip(items, offsets, strict=True):
-            near = (up[item] + down[item]) if neighbours is None else neighbours[item]
-            wanted = sum(x[v] for v in near) / len(near) if near else x[item]
-            targets.append(wanted - offset)
-        for item, value, offset in zip(items, _isotonic(targets), offsets, strict=True):
-            x[item] = value + offset
-
-    for _ in range(4):
-        for level in range(1, depth):
-            place(order[level], up)
-        for level in range(depth - 2, -1, -1):
-            place(order[level], down)
-    for level in range(depth):
-        place(order[level], None)
-
-    left = min((x[i] - width[i] / 2 for i in range(len(x))), default=0.0)
-    right = max((x[i] + width[i] / 2 for i in range(len(x))), default=0.0)
-    x = [value - left + _MARGIN for value in x]
-    height = [10.0] * depth
-    for i in range(n):
-        height[layer[i]] = max(height[layer[i]], sizes[i][1])
-    at = _MARGIN + 16 * len(graph.title()) + 8 + (18 if graph.gradient else 0)  # 18: frames
-    y_top = []
-    for level in range(depth):
-        y_top.append(at)
-        at += height[level] + _GAP_Y
-    return _Layout(
-        x, y_top, height, layer, trunk, right - left + 2 * _MARGIN, at - _GAP_Y + _MARGIN
-    )
-
-
-def _builtin_svg(graph: Graph) -> str:
-    nodes = graph.nodes
-    sizes = [
-        (
-            max(28.0, max(len(line) for line in node.label) * _CHAR + 2 * _PAD_X),
-            len(node.label) * _LINE + 2 * _PAD_Y,
-        )
-        for node in nodes
-    ]
-    layout = _layout(graph, sizes)
-    title = graph.title()
-    width = max(layout.width, max(len(line) for line in title) * 7.4 + 2 * _MARGIN)
-    height = layout.total_height
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Menlo, Consolas, '
-        f'DejaVu Sans Mono, monospace" font-size="{_FONT}">',
-        "<defs>",
-        '<marker id="exprgrad-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
-        'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#777777"/></marker>',
-        '<marker id="exprgrad-arrow-grad" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
-        f'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{_GRAD_COLOUR}"/>'
-        "</marker>",
-        "</defs>",
-        '<rect width="100%" height="100%" fill="white"/>',
-    ]
-    for k, line in enumerate(title):
-        out.append(
-            f'<text x="{_MARGIN}" y="{_MARGIN + 12 + 16 * k}" font-size="12">{escape(line)}</text>'
-        )
-
-    def box(i: int) -> tuple[float, float, float, float]:
-        w, h = sizes[i]
-        level = layout.layer[i]
-        top = layout.y_top[level] + (layout.height[level] - h) / 2
-        return layout.x[i] - w / 2, top, w, h
-
-    if graph.gradient:  # a frame around each part; the gradient part sits below
-        for part, colour in ((FORWARD, "#888888"), (GRADIENT, _GRAD_COLOUR)):
-            boxes = [box(node.id) for node in nodes if node.part == part]
-            if not boxes:
-                continue
-            left = min(b[0] for b in boxes) - 6
-            top = min(b[1] for b in boxes) - 16
-            right = max(b[0] + b[2] for b in boxes) + 6
-            bottom = max(b[1] + b[3] for b in boxes) + 6
-            out.append(
-                f'<rect x="{left:.1f}" y="{top:.1f}" width="{right - left:.1f}" '
-                f'height="{bottom - top:.1f}" rx="6" fill="none" stroke="{colour}" '
-                'stroke-dasharray="4 3"/>'
-            )
-            out.append(f'<text x="{left + 6:.1f}" y="{top + 11:.1f}" fill="{colour}">{part}</text>')
-    out += _edges(graph, layout, box)
-    for node in nodes:
-        out.append(_node_svg(node, box(node.id)))
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def _edges(graph: Graph, layout: _Layout, box) -> list[str]:
-    """A node's long edges share one trunk, drawn once down the layers they cross; each
-    operand link is then a line from the node (or its trunk) into its user's top, where
-    operands arrive left to right in their order (x - y: x's edge on the left)."""
-    ops, nodes = graph.program.ops, graph.nodes
-    out = []
-    for arg, trunk in enumerate(layout.trunk):
-        if trunk:
-            x, top, w, h = box(arg)
-            points = [(x + w / 2, top + h)]
-            for level, item in sorted(trunk.items()):
-                points.append((layout.x[item], layout.y_top[level]))
-                points.append((layout.x[item], layout.y_top[level] + layout.height[level]))
-            out.append(_polyline(points, _GREY, None))
-    for user, op in enumerate(ops):
-        x, top, w, _ = box(user)
-        count = len(op.args)
-        spread = min(14.0, w / (count + 1))
-        gradient = nodes[user].part == GRADIENT
-        for k, arg in enumerate(op.args):
-            item = layout.trunk[arg].get(layout.layer[user] - 1)
-            if item is None:
-                ax, atop, aw, ah = box(arg)
-                start = (ax + aw / 2, atop + ah)
-            else:
-                level = layout.layer[user] - 1
-                start = (layout.x[item], layout.y_top[level] + layout.height[level])
-            end = (x + w / 2 + (k - (count - 1) / 2) * spread, top)
-            out.append(_polyline([start, end], _GRAD_COLOUR if gradient else _GREY, gradient))
-    return out
-
-
-def _polyline(points: list[tuple[float, float]], colour: str, arrow: bool | None) -> str:
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-    marker = (
-        "" if arrow is None else f' marker-end="url(#exprgrad-arrow{"-grad" if arrow else ""})"'
-    )
-    return f'<polyline points="{path}" fill="none" stroke="{colour}"{marker}/>'
-
-
-def _node_svg(node: Node, box: tuple[float, float, float, float]) -> str:
-    left, top, w, h = box
-    stroke = "2" if node.output else "1"
-    parts = [
-        f'<g class="node {node.kind}">',
-        f"<title>{escape(node.tooltip)}</title>",
-        f'<rect x="{left:.1f}" y="{top:.1f}" width="{w:.1f}" height="{h:.1f}" rx="5" '
-        f'fill="{_FILL[node.kind]}" stroke="#555555" stroke-width="{stroke}"/>',
-    ]
-    centre = left + w / 2
-    for k, line in enumerate(node.label):
-        y = top + _PAD_Y + (k + 1) * _LINE - 3
-        colour = _GRAD_COLOUR if _is_gradient_line(k, line) else "#111111"
-        parts.append(
-            f'<text x="{centre:.1f}" y="{y:.1f}" text-anchor="middle" fill="{colour}">'
-            f"{escape(line)}</text>"
-        )
-    parts.append("</g>")
-    return "".join(parts)

@@ -127,6 +127,11 @@ class Function:
 
         return Graph(self, call_point(self.inputs, args, kwargs))
 
+    def unfolded(self) -> Function:
+        """This formula compiled with its forward program exactly as written (no constant
+        folding), so a trace has a row for every operation; Graph uses it."""
+        return compile_unfolded(self.formula)
+
     def _repr_latex_(self) -> str | None:
         from ...tools.display import latex_repr
 
