@@ -13,10 +13,12 @@ from typing import Any
 
 from . import backends
 from .backends.python.evaluate import FOLD
-from .backends.python.function import Function, compile_unfolded
+
+# _rebuild: what pickles of Functions made before exprgrad.backends existed name
+from .backends.python.function import Function, _rebuild, compile_unfolded  # noqa: F401
 from .core import pipeline
 from .frontends.sympy import formula_text
-from .tools.interop import Residuals
+from .tools.residuals import Residuals
 
 __all__ = ["compile", "compile_unfolded", "hessian", "residuals"]
 
@@ -64,20 +66,6 @@ def _is_sympy(formula: Any) -> bool:
     The class of sympy.Function("f")(x) is made on the fly, its __module__ None.)"""
     sympy = sys.modules.get("sympy")
     return sympy is not None and isinstance(formula, sympy.Basic)
-
-
-def _rebuild(
-    formula: str,
-    wrt: tuple[str, ...],
-    fold: bool,
-    fold_forward: bool,
-    inputs: tuple[str, ...] | None = None,
-) -> Function:
-    """What a pickled Function loads as: the same formula, compiled again."""
-    programs = pipeline.forward_and_gradient(
-        formula, wrt, FOLD if fold else None, fold_forward=fold_forward, inputs=inputs
-    )
-    return Function(formula, programs, fold, fold_forward)
 
 
 def hessian(formula: Any, wrt: Iterable[str] | str | None = None) -> Callable[..., Any]:

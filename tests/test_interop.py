@@ -21,8 +21,8 @@ from test_codegen import GOLDEN_FORMULAS
 from test_primitives import CASE_LIST, points
 
 import exprgrad
+from exprgrad.backends.python import vectors
 from exprgrad.frontends.sympy import formula_text
-from exprgrad.tools import interop
 
 np = pytest.importorskip("numpy")
 sp = pytest.importorskip("sympy")
@@ -103,7 +103,7 @@ def test_flat_inputs_called_names():
 
 
 def test_flat_without_numpy_returns_lists(monkeypatch):
-    monkeypatch.setattr(interop, "_numpy", lambda: None)
+    monkeypatch.setattr(vectors, "_numpy", lambda: None)
     fun = exprgrad.compile(ROSENBROCK).flat()
     assert fun([1.0, 1.0]) == (0.0, [0.0, 0.0])
     r = exprgrad.residuals(["a - 1", "a*b"])
@@ -179,7 +179,7 @@ def test_flat_hess_and_hessp_for_scipy():
 
 
 def test_flat_hess_without_numpy_returns_lists(monkeypatch):
-    monkeypatch.setattr(interop, "_numpy", lambda: None)
+    monkeypatch.setattr(vectors, "_numpy", lambda: None)
     f = exprgrad.compile(ROSENBROCK)
     assert f.flat_hess()([1.0, 1.0]) == [[802.0, -400.0], [-400.0, 200.0]]
     assert f.flat_hessp()([1.0, 1.0], [1.0, 0.0]) == [802.0, -400.0]

@@ -260,7 +260,7 @@ def _return_value_and_list(program: Program, names: dict[int, str], layout: _Lay
 
 # the function each kind of generated code ends with; the higher-order ones return
 # Hessians and Jacobians (program.grads keyed "row,column"), residuals, tangents, flat
-# gradients (interop.py, forward.py)
+# gradients (vectors.py, tools/residuals.py, core/forward.py)
 RETURNS = {
     "forward": _return_value,
     "value_and_grad": _return_value_and_grad,

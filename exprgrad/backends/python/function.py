@@ -19,7 +19,7 @@ from ...core.ir import INPUT, Program, dump
 from ...core.pipeline import Programs
 from ...core.tracing import Trace, make_trace, trace_rows
 from ..emit import header
-from . import codegen
+from . import codegen, vectors
 from .evaluate import FOLD
 from .runtime import Runtime
 
@@ -39,6 +39,20 @@ def compile_unfolded(formula: str) -> Function:
     for every operation, as exprgrad.gates needs), with only the gradient folded."""
     programs = pipeline.forward_and_gradient(formula, None, FOLD, fold_forward=False)
     return Function(formula, programs, True, False)
+
+
+def _rebuild(
+    formula: str,
+    wrt: tuple[str, ...],
+    fold: bool,
+    fold_forward: bool,
+    inputs: tuple[str, ...] | None = None,
+) -> Function:
+    """What a pickled Function loads as: the same formula, compiled again."""
+    programs = pipeline.forward_and_gradient(
+        formula, wrt, FOLD if fold else None, fold_forward=fold_forward, inputs=inputs
+    )
+    return Function(formula, programs, fold, fold_forward)
 
 
 class Function:
@@ -211,8 +225,6 @@ class Function:
     def __reduce__(self):
         # Generated code does not pickle; the formula does, and compiles to the same bytes.
         named = self.inputs if self.inputs != self.lowered_program.inputs else None
-        from ...api import _rebuild  # exprgrad.compile's module: loading needs nothing else
-
         return (_rebuild, (self.formula, self.wrt, self._fold, self._fold_forward, named))
 
     def __repr__(self) -> str:
@@ -225,7 +237,7 @@ class Function:
             return f"exprgrad.function.compile_unfolded({self.formula!r})"
         return f"exprgrad.compile({self.formula!r}{options})"
 
-    # --- higher order and numeric interop (forward.py, interop.py) ------------------------
+    # --- higher order and vectors (core/forward.py, vectors.py) ---------------------------
 
     def _higher(self, key: str, make: Callable[[Callable | None], Program]) -> Program:
         """A derived program (Hessian, jvp, hvp), made once, folded like the gradient."""
@@ -269,9 +281,7 @@ class Function:
         tangents: {wrt name: number} (a missing name counts as 0) or a sequence of
         len(f.wrt) numbers in f.wrt order. The point follows, as f(...) takes it.
         """
-        from ...tools import interop
-
-        direction = interop.tangent_values(tangents, self.wrt)
+        direction = vectors.tangent_values(tangents, self.wrt)
         return self._directional(
             "jvp",
             lambda fold: jvp_program(self.forward_program, self.wrt, fold),
@@ -286,9 +296,7 @@ class Function:
 
         v: {wrt name: number} (a missing name counts as 0) or a sequence in f.wrt order.
         """
-        from ...tools import interop
-
-        direction = interop.tangent_values(v, self.wrt, "v")
+        direction = vectors.tangent_values(v, self.wrt, "v")
         return self._directional(
             "hvp",
             lambda fold: hvp_program(self.program, self.wrt, fold),
@@ -321,21 +329,17 @@ class Function:
         The generated code (fun.source) takes the vector's values positionally, so a call
         costs the arithmetic and a copy of the vector, and no keyword matching.
         """
-        from ...tools import interop
-
         names, others, values = self._flat_inputs(names, fixed)
         key = f"flat {','.join(names)}"
         built = self._flat_built(key, "flat", names, others, lambda program, fold: program)
         source = header(self.formula) + "\n" + self._runtime.generated[key].source
-        return interop.flat_function(built, names, values, source)
+        return vectors.flat_function(built, names, values, source)
 
     def flat_hess(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
         """hess(x) -> the Hessian matrix at the vector x, rows and columns in the vector's
         order: names and fixed inputs as for flat() (same defaults), so that
         scipy.optimize.minimize(f.flat(), x0, jac=True, hess=f.flat_hess(),
         method="trust-exact") takes it. A numpy array (lists without numpy)."""
-        from ...tools import interop
-
         names, others, values = self._flat_inputs(names, fixed)
         key = f"flat_hess {','.join(names)}"
 
@@ -344,15 +348,13 @@ class Function:
 
         built = self._flat_built(key, "hessian", names, others, make)
         source = header(self.formula) + "\n" + self._runtime.generated[key].source
-        return interop.flat_matrix_function(built, names, values, source)
+        return vectors.flat_matrix_function(built, names, values, source)
 
     def flat_hessp(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
         """hessp(x, p) -> the Hessian at the vector x times the vector p (one forward pass
         over the gradient, whatever the size): names and fixed inputs as for flat(), so
         scipy.optimize.minimize(f.flat(), x0, jac=True, hessp=f.flat_hessp(),
         method="Newton-CG") takes it. A numpy array (a list without numpy)."""
-        from ...tools import interop
-
         names, others, values = self._flat_inputs(names, fixed)
         key = f"flat_hessp {','.join(names)}"
 
@@ -361,19 +363,17 @@ class Function:
 
         built = self._flat_built(key, "hessp", names, others, make)
         source = header(self.formula) + "\n" + self._runtime.generated[key].source
-        return interop.flat_product_function(built, names, values, source)
+        return vectors.flat_product_function(built, names, values, source)
 
     def _flat_inputs(self, names: Any, fixed: dict) -> tuple[tuple[str, ...], tuple, list]:
         """flat()'s arguments: the vector's names, the other inputs, their fixed values."""
-        from ...tools import interop
-
         if names is None and "names" in fixed and "names" not in self.inputs:
             names = fixed.pop("names")
         if names is None:  # f.wrt, less what is fixed
             names = tuple(name for name in self.wrt if name not in fixed)
         else:
-            names = interop.parse_names(names, "names")
-        others, values = interop.split_inputs(self.inputs, names, fixed, "names")
+            names = vectors.parse_names(names, "names")
+        others, values = vectors.split_inputs(self.inputs, names, fixed, "names")
         return names, others, values
 
     def _flat_built(

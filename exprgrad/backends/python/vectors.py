@@ -1,14 +1,11 @@
-"""Plugging compiled formulas into numeric code: flat vectors for scipy.optimize, residuals
-for least squares, and the shapes the higher-order functions return.
+"""Vectors in, vectors out: the Python backend's interface for numeric code.
 
     fun = f.flat(["a", "b"], x=1.5)           # fun([a, b]) -> (value, gradient vector)
     scipy.optimize.minimize(fun, x0, jac=True)
-    r = exprgrad.residuals(["a*exp(-b*0.5) - 1.2", "a*exp(-b*1.5) - 0.4"])
-    scipy.optimize.least_squares(r, x0, jac=r.jac)
 
-Everything here calls generated functions; the programs behind them come from the one
-pipeline (core/pipeline.py; forward.py for tangents and Jacobians), they run in the
-Python backend's Runtime, and its codegen.RETURNS writes their `return` lines:
+The generated functions take their values positionally; what is here turns vectors,
+dicts and fixed inputs into those arguments and the results into what scipy wants.
+codegen.RETURNS writes the generated functions' `return` lines:
 
     hessian, jacobian   [[h00, h01], [h10, h11]]   (program.grads keyed "row,column")
     residuals           [r0, r1, ...]
@@ -24,20 +21,11 @@ wants), without it as lists.
 from __future__ import annotations
 
 import functools
-import keyword
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-from ..backends.emit import header
-from ..backends.python.evaluate import FOLD
-from ..backends.python.helpers import _float_arguments
-from ..backends.python.runtime import Runtime
-from ..core import forward, pipeline
-from ..core.ir import INPUT, Builder, Program
-from ..core.lower import lower
-from ..core.parsing import parse
-from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
+from ...errors import ArgumentError, ArgumentValueError, EvaluationError
+from .helpers import _float_arguments
 
 
 @functools.cache
@@ -50,7 +38,7 @@ def _numpy() -> Any:
     return numpy
 
 
-def _array(values: list) -> Any:
+def as_array(values: list) -> Any:
     """A vector or matrix of floats as scipy wants it: a numpy array, or the lists as they
     are without numpy."""
     numpy = _numpy()
@@ -166,7 +154,7 @@ def flat_function(
 
     def fun(x):
         if type(x) is not list and type(x) is not tuple or len(x) != size:
-            x = _flat_vector(x, names)  # numpy arrays: floats, not numpy scalars
+            x = flat_vector(x, names)  # numpy arrays: floats, not numpy scalars
         value, gradient = generated(*x, *rest)
         return value, array(gradient)
 
@@ -176,7 +164,7 @@ def flat_function(
     return fun
 
 
-def _flat_vector(x: Any, names: tuple[str, ...], what: str = "the vector") -> Any:
+def flat_vector(x: Any, names: tuple[str, ...], what: str = "the vector") -> Any:
     """x as a list or tuple of len(names) (numpy arrays: floats, not numpy scalars)."""
     if type(x) is not list and type(x) is not tuple:
         if x is None or isinstance(x, str | bytes | Mapping) or not isinstance(x, Iterable):
@@ -199,7 +187,7 @@ def flat_matrix_function(
     rest = tuple(fixed)
 
     def hess(x):
-        return _array(generated(*_flat_vector(x, names), *rest))
+        return as_array(generated(*flat_vector(x, names), *rest))
 
     hess.names = names
     hess.source = source
@@ -214,7 +202,7 @@ def flat_product_function(
     rest = tuple(fixed)
 
     def hessp(x, p):
-        return _array(generated(*_flat_vector(x, names), *rest, *_flat_vector(p, names, "p")))
+        return as_array(generated(*flat_vector(x, names), *rest, *flat_vector(p, names, "p")))
 
     hessp.names = names
     hessp.source = source
@@ -225,115 +213,3 @@ def flat_product_function(
 def _few(names: Sequence[str]) -> str:
     shown = ", ".join(names[:6])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
-
-
-# --- residuals ----------------------------------------------------------------------------
-
-
-def _merge(formulas: Sequence[Any]) -> tuple[tuple[str, ...], Program]:
-    """One program computing every residual: each formula lowered alone (its errors point
-    into it), then appended to one builder, inputs shared by name, spans moved to the
-    residuals' text joined by newlines; grads {"0": r0, "1": r1, ...}."""
-    from ..frontends.sympy import formula_text
-
-    texts = [f if isinstance(f, str) else formula_text(f) for f in formulas]
-    builder = Builder()
-    inputs: list[str] = []
-    outputs: dict[str, int] = {}
-    offset = 0
-    for k, text in enumerate(texts):
-        program = lower(parse(text))
-        new_id: list[int] = []
-        for op in program.ops:
-            span = op.span and Span(op.span.start + offset, op.span.end + offset)
-            # names given by one formula may be given again by another: drop them
-            moved = replace(op, span=span, name=op.name if op.prim == INPUT else None)
-            if op.prim == INPUT and op.name not in inputs:
-                inputs.append(op.name)
-            new_id.append(builder.add(moved, tuple(new_id[a] for a in op.args)))
-        outputs[str(k)] = new_id[program.value]
-        offset += len(text) + 1
-    source = "\n".join(texts)
-    merged = Program(tuple(builder.ops), source, tuple(inputs), outputs["0"], outputs)
-    return tuple(texts), merged
-
-
-class Residuals:
-    """Residuals r_k(x) of several formulas over one parameter vector x, for least squares.
-
-    r(x) -> the residual vector; r.jac(x) -> the Jacobian (len(formulas) x len(wrt)),
-    both numpy arrays when numpy is installed (lists otherwise), so
-    scipy.optimize.least_squares(r, x0, jac=r.jac) takes them directly.
-    r.wrt: the parameters, in the vector's order; r.inputs: every input.
-    r.source: the generated residuals() and jacobian().
-    """
-
-    def __init__(self, formulas: Sequence[Any], wrt: Any = None, fixed: Mapping[str, Any] = ()):
-        one = isinstance(formulas, str) or not isinstance(formulas, Iterable)  # sympy.Expr
-        formulas = [formulas] if one else list(formulas)
-        if not formulas:
-            raise ArgumentValueError("residuals() needs at least one formula")
-        texts, merged = _merge(formulas)
-        source = merged.source
-        program = pipeline.value_program(merged, FOLD)
-        pipeline.check_size(program, "the residuals")
-        self.formulas: tuple[str, ...] = texts
-        self.inputs: tuple[str, ...] = program.inputs
-        fixed = dict(fixed)
-        if wrt is None and "wrt" in fixed and "wrt" not in self.inputs:
-            wrt = fixed.pop("wrt")  # residuals(formulas, wrt=[...]) names the parameters
-        if wrt is None:  # every input not fixed
-            wrt = tuple(name for name in self.inputs if name not in fixed)
-        else:
-            wrt = parse_names(wrt, "wrt")
-        if not wrt:
-            raise ArgumentValueError("residuals() needs at least one parameter (wrt)")
-        others, values = split_inputs(self.inputs, wrt, fixed, "wrt")
-        self.wrt: tuple[str, ...] = wrt
-        program = replace(program, inputs=wrt + others)
-        outputs = list(program.grads.values())
-        keys = (list(program.grads), wrt)
-
-        def make(fold: Callable | None) -> Program:
-            limit = pipeline.derived_limit()
-            builder, matrix = forward.columns(program, outputs, wrt, fold, limit=limit)
-            return forward.matrix_program(program, builder, matrix, keys)
-
-        jacobian = pipeline.derive(make, FOLD, "their Jacobian program")
-        # One Runtime over the joined text runs the generated code: error positions (line
-        # k + 1 of the joined text is formula k), linecache entries.
-        self._runtime = runtime = Runtime(source, program.inputs)
-        self._residuals = runtime.build_apart("residuals", "residuals", program, floats=others)
-        self._jacobian = runtime.build_apart("jacobian", "jacobian", jacobian, floats=others)
-        self._rest = tuple(values)
-        self._fixed = dict(zip(others, self._rest, strict=True))  # for repr
-
-    def _vector(self, x: Any) -> Any:
-        return _flat_vector(x, self.wrt, "the parameter vector")
-
-    def __call__(self, x: Any) -> Any:
-        return _array(self._residuals(*self._vector(x), *self._rest))
-
-    def jac(self, x: Any) -> Any:
-        """The Jacobian d r_k / d wrt[j] at x, one row per residual."""
-        return _array(self._jacobian(*self._vector(x), *self._rest))
-
-    @property
-    def source(self) -> str:
-        generated = self._runtime.generated
-        body = generated["residuals"].source + "\n\n" + generated["jacobian"].source
-        return header(self._runtime.formula) + "\n" + body
-
-    def __repr__(self) -> str:
-        fixed = self._fixed
-        # wrt by keyword reads better; positionally when an input is called wrt
-        wrt = f"{list(self.wrt)!r}" if "wrt" in fixed else f"wrt={list(self.wrt)!r}"
-        keywords = [f"{n}={v!r}" for n, v in fixed.items() if _keyword_safe(n)]
-        odd = {n: v for n, v in fixed.items() if not _keyword_safe(n)}  # lambda=, print=
-        if odd:
-            keywords.append(f"**{odd!r}")
-        return f"exprgrad.residuals({', '.join([repr(list(self.formulas)), wrt, *keywords])})"
-
-
-def _keyword_safe(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
