@@ -1,8 +1,10 @@
 """The backends: each turns the pipeline's programs into code and runs it.
 
-A backend is one folder here whose function module has ARRAYS (does it compute with
-arrays?) and make_function(formula, programs, fold=..., fold_forward=...), plus its own
-spelling table keyed by primitive name (spellings.py, tested to cover the table).
+A backend is one folder here: its function module has ARRAYS (does it compute with
+arrays?) and make_function(formula, programs, fold=..., fold_forward=...); its
+spellings.py has SPELLINGS, keyed by primitive name, and NOT_SPELLED, the rows it
+writes another way or refuses (tests/test_primitives.py checks that the two cover the
+table, for every backend registered here).
 Registering it is one line below; compile(..., backend=NAME) finds it here.
 """
 

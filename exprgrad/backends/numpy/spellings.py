@@ -2,7 +2,7 @@
 
 Templates get operands that are names or constants: "{0}", "{1}", ... by position; an
 axis row's "{1}" is its axis; min and max (n operands) are a function of the operands.
-The rows in WRITTEN_BY_CODEGEN need the operands' shapes and codegen.py writes them;
+The rows in NOT_SPELLED need the operands' shapes and codegen.py writes them;
 the two sets cover the table (tests/test_primitives.py). The helpers (_erf, _softmax, ...)
 are in helpers.py.
 """
@@ -54,8 +54,8 @@ SPELLINGS: dict[str, str | Callable[[Sequence[str]], str]] = {
 }
 # fmt: on
 
-# What reverse mode makes for arrays: written from the operands' shapes.
-WRITTEN_BY_CODEGEN = frozenset({"expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"})
+# What reverse mode makes for arrays: written from the operands' shapes (codegen.py).
+NOT_SPELLED = frozenset({"expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"})
 
 
 def spell(prim: str, operands: Sequence[str]) -> str:

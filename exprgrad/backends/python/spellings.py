@@ -69,8 +69,8 @@ SPELLINGS: dict[str, str | Emitter] = {
 }
 # fmt: on
 
-# Array functions with no value at a number: compile them with backend="numpy".
-UNSPELLED = frozenset(
+# Array functions with no value at a number: the pipeline refuses them for this backend.
+NOT_SPELLED = frozenset(
     {"matmul", "softmax", "log_softmax", "expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"}
 )
 
