@@ -149,7 +149,7 @@ class SymbolicError(Error, ValueError):
 
 
 class ShapeError(_PositionedError):
-    """Operands whose shapes a primitive cannot take (shapes.py adds the formula position
+    """Operands whose shapes a primitive cannot take (core/shapes.py adds the formula position
     and raises a FormulaError at compile time), or call-time arrays of the wrong shape:
     a cotangent unlike the value, an empty axis for mean or amax (then with the position
     of the operation, as a FormulaError has)."""

@@ -67,7 +67,7 @@ _CALLS = {
     "erfc": "erfc",
     "atan2": "atan2",
 }
-# sympy function -> a formula over its argument x (what lower.py suggests for the same names)
+# sympy function -> a formula over its argument x (what core/lower.py suggests for the same names)
 # fmt: off
 _WRITTEN = {
     "cot": ("1 / tan({0})", _PRODUCT),

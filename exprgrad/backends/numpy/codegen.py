@@ -2,16 +2,16 @@
 
 The program (forward and gradient) is the one the Python backend writes for scalars;
 the difference is that this code is written for one signature of input
-shapes and dtypes (shapes.py), so that what depends on shapes is decided
+shapes and dtypes (core/shapes.py), so that what depends on shapes is decided
 here, once: gradients summed back over broadcast dimensions, reductions
 expanded back, which matrix product a gradient of @ is. Names, comments and
 literals follow the Python backend (backends/emit.py), and each comment ends with the value's shape.
 
 Both branches of a `where` are computed on whole arrays and np.where picks
 elements; the gradient of a branch leaves it through where(condition, g, 0)
-(reverse.py), so an inf or nan computed in a branch not taken never reaches
+(core/reverse.py), so an inf or nan computed in a branch not taken never reaches
 a result. Warnings are off inside the generated functions: a non-finite
-result is checked once, on the way out, by the caller (arrays.py).
+result is checked once, on the way out, by the caller (function.py).
 """
 
 from __future__ import annotations

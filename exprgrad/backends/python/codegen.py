@@ -11,7 +11,7 @@ same bytes.
 Two things make the code more than a list of assignments:
 
 - An op that may fail (log, division, ...) and is needed only by one branch of
-  a `where` is computed inside `if condition:` (regions.py), just before the
+  a `where` is computed inside `if condition:` (core/regions.py), just before the
   line that needs it, so `where(x > 0, log(x), 0)` never takes log(-1).
 - Type guards. The code is fast only on floats, and other arguments (ints,
   numpy scalars, strings, complex numbers) must never give a number other
