@@ -37,9 +37,10 @@ from dataclasses import dataclass, replace
 
 import exprgrad
 from exprgrad.backends.python import codegen
+from exprgrad.backends.python.evaluate import FOLD
 from exprgrad.backends.python.helpers import runtime_namespace
 from exprgrad.core.lower import lower
-from exprgrad.core.optimize import eliminate_dead_code, optimize, simplify
+from exprgrad.core.optimize import eliminate_dead_code, optimize
 from exprgrad.core.parsing import parse
 from exprgrad.core.regions import untangle
 from exprgrad.core.reverse import differentiate
@@ -432,7 +433,7 @@ def peak_megabytes(formula: str) -> float:
 def staged_compile(formula: str) -> tuple[dict[str, float], int, int]:
     """Run compile()'s pipeline stage by stage: (seconds per stage, forward nodes, full nodes).
 
-    Mirrors exprgrad.function._pipeline and Function.__init__, which generates and
+    Mirrors core/pipeline.py's forward_and_gradient and Function.__init__, which generates and
     compiles value_and_grad() only (forward() waits for the first f(...) call; the
     hashing and linecache entry are left to the total).
     """
@@ -443,9 +444,9 @@ def staged_compile(formula: str) -> tuple[dict[str, float], int, int]:
     t1 = clock()
     lowered = lower(tree)
     t2 = clock()
-    forward = untangle(optimize(lowered))
+    forward = untangle(optimize(lowered, FOLD))
     t3 = clock()
-    differentiated = differentiate(forward, forward.inputs, simplify)
+    differentiated = differentiate(forward, forward.inputs, FOLD)
     t4 = clock()
     full = eliminate_dead_code(differentiated)
     t5 = clock()
