@@ -150,16 +150,16 @@ def test_check_non_smooth_formula(capsys):
 
 
 def test_check_prints_each_component_as_it_is_decided(capsys, monkeypatch):
-    from exprgrad.tools import symbolic
+    from exprgrad.tools.check import checker
 
     printed_before = []  # what was on stdout when each component's check began
-    component = symbolic._State.component
+    component = checker._State.component
 
     def watched(self, name):
         printed_before.append(capsys.readouterr().out)
         return component(self, name)
 
-    monkeypatch.setattr(symbolic._State, "component", watched)
+    monkeypatch.setattr(checker._State, "component", watched)
     assert run_main(["max(0, 1 - l*relu(a*x))", "--check"]) == 0
     out = "".join(printed_before) + capsys.readouterr().out
     assert [text.count("\n") for text in printed_before] == [0, 1, 1]

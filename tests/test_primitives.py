@@ -161,6 +161,10 @@ def test_kink_and_selects_fields_describe_the_piecewise_rows():
     assert kinks == {"relu": "sign", "abs": "sign", "min": "select", "max": "select",
                      "clip": "select", "where": "branch"}  # fmt: skip
     assert {p.name for p in PRIMITIVES if p.selects} == {"min", "max", "clip"}
+    assert {p.name for p in PRIMITIVES if p.zero_below} == {"relu"}  # abs passes both sides
+    assert {p.name for p in PRIMITIVES if p.clamps} == {"clip"}
+    assert all(p.kink == "sign" for p in PRIMITIVES if p.zero_below)
+    assert all(p.kink == "select" and p.selects for p in PRIMITIVES if p.clamps)
 
 
 def test_comparisons_carry_no_gradient():

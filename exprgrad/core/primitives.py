@@ -62,6 +62,13 @@ class Primitive:
     kink: str | None = None
     # Is the result one of the arguments, bit for bit (no rounding): min, max, clip?
     selects: bool = False
+    # kink "sign": is the result 0 where the first argument is not above 0 (relu), so that
+    # neither the argument's error nor the gradient passes there? (abs is -x there: both pass)
+    zero_below: bool = False
+    # kink "select": is the first argument held between the second and the third (clip)?
+    # Its sides are then named by role (x, lo, hi) and found as max(x, lo), then min with
+    # hi; otherwise a side is "kth wins", the first argument equal to the result (min, max).
+    clamps: bool = False
     # Arrays (the array backends). A row for arrays only has arrays=True; `axis` marks an
     # optional last argument that must be a whole number written in the formula (the
     # axis of a reduction; default_axis fills it in when omitted, None reduces all);
@@ -283,8 +290,9 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _fn("abs", ("where(x > 0, g, where(x < 0, -g, where(x == 0, 0, x)))",),
         lambda sp, x: sp.Abs(x), may_raise=False, kink="sign"),
     _fn("sigmoid", ("g * out * (1 - out)",), lambda sp, x: 1 / (1 + sp.exp(-x))),
-    _fn("relu", ("where(x > 0, g, out)",),  # out is 0 there, or NaN for a NaN x
-        lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), may_raise=False, kink="sign"),
+    Primitive("relu", 1, lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
+              ("where(x > 0, g, out)",),  # out is 0 there, or NaN for a NaN x
+              may_raise=False, kink="sign", zero_below=True),
     _fn("softplus", ("g * sigmoid(x)",), lambda sp, x: sp.log(1 + sp.exp(x))),
     _fn("log1p", ("g / (1 + x)",), lambda sp, x: sp.log(1 + x), domain="log1p of a number <= -1"),
     _fn("expm1", ("g * (out + 1)",), lambda sp, x: sp.exp(x) - 1),
@@ -297,11 +305,11 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _fn("atan2", ("g * (y / hypot(x, y)) / hypot(x, y)", "-g * (x / hypot(x, y)) / hypot(x, y)")),
     # clip(x, lo, hi) = min(max(x, lo), hi); x gets the gradient on the closed
     # interval, lo and hi only where they are the result.
-    _fn("clip", (_NAN_OUT.format("where(x >= y, where(x <= z, g, 0), 0)"),
-                 _NAN_OUT.format("where(x < y, where(y <= z, g, 0), 0)"),
-                 _NAN_OUT.format("where(x > z, g, where(y > z, g, 0))")),
-        lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi), may_raise=False, kink="select",
-        selects=True),
+    Primitive("clip", 3, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
+              (_NAN_OUT.format("where(x >= y, where(x <= z, g, 0), 0)"),
+               _NAN_OUT.format("where(x < y, where(y <= z, g, 0), 0)"),
+               _NAN_OUT.format("where(x > z, g, where(y > z, g, 0))")),
+              may_raise=False, kink="select", selects=True, clamps=True),
     # a backend computes only the branch the condition picks (a domain error in the other
     # is no error)
     _fn("where", (None, "where(x, g, 0)", "where(x, 0, g)"), _where_sympy, may_raise=False,

@@ -24,7 +24,7 @@ from .evaluate import FOLD
 from .runtime import Runtime
 
 if TYPE_CHECKING:
-    from ...tools.symbolic import CheckReport, ComponentCheck
+    from ...tools.check import CheckReport, ComponentCheck
 
 ARRAYS = False  # the pipeline refuses array functions for this backend
 
@@ -177,7 +177,7 @@ class Function:
 
     def to_sympy(self) -> Any:
         """The formula's value as a sympy expression over real symbols."""
-        from ...tools import symbolic
+        from ...tools import check as symbolic
 
         return symbolic.to_sympy(self.lowered_program, [self.lowered_program.value])[0]
 
@@ -197,7 +197,7 @@ class Function:
         sympy cannot take); report.ok only if all are confirmed. on_component is
         called with each component's result as soon as it is decided.
         """
-        from ...tools import symbolic
+        from ...tools import check as symbolic
 
         return symbolic.check(
             self.lowered_program,
@@ -214,7 +214,7 @@ class Function:
         Raises SymbolicError (a ValueError) for a formula sympy cannot take: nested too
         deeply for its recursion, or undefined everywhere (relu(log(0))).
         """
-        from ...tools import symbolic
+        from ...tools import check as symbolic
 
         return symbolic.latex(self.lowered_program, list(self.wrt))
 
