@@ -177,9 +177,9 @@ class Function:
 
     def to_sympy(self) -> Any:
         """The formula's value as a sympy expression over real symbols."""
-        from ...tools import check as symbolic
+        from ...tools.check import to_sympy
 
-        return symbolic.to_sympy(self.lowered_program, [self.lowered_program.value])[0]
+        return to_sympy(self.lowered_program, [self.lowered_program.value])[0]
 
     def check(
         self,
@@ -197,9 +197,9 @@ class Function:
         sympy cannot take); report.ok only if all are confirmed. on_component is
         called with each component's result as soon as it is decided.
         """
-        from ...tools import check as symbolic
+        from ...tools.check import check
 
-        return symbolic.check(
+        return check(
             self.lowered_program,
             self.program,
             self.value_and_grad,
@@ -214,9 +214,9 @@ class Function:
         Raises SymbolicError (a ValueError) for a formula sympy cannot take: nested too
         deeply for its recursion, or undefined everywhere (relu(log(0))).
         """
-        from ...tools import check as symbolic
+        from ...tools.check import latex
 
-        return symbolic.latex(self.lowered_program, list(self.wrt))
+        return latex(self.lowered_program, list(self.wrt))
 
     def module_source(self) -> str:
         """A standalone Python module computing the same, needing only `math`."""
