@@ -1,5 +1,8 @@
 """The backends: each turns the pipeline's programs into code and runs it.
 
+emit.py and runtime.py hold what every backend shares (names, literals, comments; compiling
+generated source, binding arguments); python/ and numpy/ are one backend each.
+
 A backend is one folder here: its function module has ARRAYS (does it compute with
 arrays?) and make_function(formula, programs, fold=..., fold_forward=...); its
 spellings.py has SPELLINGS, keyed by primitive name, and NOT_SPELLED, the rows it
