@@ -15,7 +15,7 @@ from reference import assert_gradients_agree, close, finite_difference_grad
 import exprgrad
 from exprgrad import gates, sugar
 from exprgrad.api import compile_unfolded
-from exprgrad.core.primitives import FUNCTIONS, PRIMITIVES
+from exprgrad.core.primitives import COMPARISON_NAMES, FUNCTIONS, PRIMITIVES
 from exprgrad.gates import AddGate, Constant, MulGate, Param, SigmoidGate, WhereGate
 from exprgrad.sugar import absolute, atan2, clip, const, log, param, relu, sigmoid, tanh, where
 
@@ -362,7 +362,7 @@ def _check_circuit(output: gates.Gate, leaves: list[gates.Gate], made: list[gate
     # every gate's value is its own formula's (a gate used as an output elsewhere too)
     inside = set(gates._postorder(output))
     for gate in made[-4:]:
-        if gate not in inside or gate._prim in gates._COMPARE_SYMBOL or gate.val is None:
+        if gate not in inside or gate._prim in COMPARISON_NAMES or gate.val is None:
             continue
         own, its_point = _point(gate)
         try:
@@ -495,7 +495,7 @@ def test_pythons_max_names_the_gate_builders():
 
 def test_every_comparison_builds_its_own_primitive():
     compare = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-    assert set(compare) == {p.name for p in PRIMITIVES if p.name in gates._COMPARE_SYMBOL}
+    assert set(compare) == COMPARISON_NAMES == {name for name in gates.GATES if name in compare}
     a, b = param(1.0, 2.0, names="a b")
     for name, build in COMPARE_SUGAR.items():
         condition = build(a, b)
@@ -508,6 +508,11 @@ def test_every_comparison_builds_its_own_primitive():
             assert f.compute() == (10.0 if python else 20.0), (name, x, y)
     flipped = 3 < a  # Python asks a > 3
     assert flipped._prim == "gt" and where(flipped, 1, 0).formula() == "where(a > 3, 1, 0)"
+    # comparisons do not chain: a comparison of a comparison keeps its parentheses, so
+    # compiling its formula says what a comparison is for (not that "<" is unexpected)
+    with pytest.raises(exprgrad.FormulaError, match="a comparison can only be the condition") as e:
+        where((a < b) < 3, 1, 0).compute()
+    assert "where((a < b) < 3, 1, 0)" in str(e.value)
 
 
 def test_a_chains_memory_grows_linearly():

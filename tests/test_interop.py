@@ -522,6 +522,9 @@ def test_sympy_exact_numbers_become_the_nearest_float():
     assert exprgrad.compile(x * tiny)(x=1.0) == 3 * 2.0**-1074
     assert formula_text(sp.Rational(1, 3) * x) == "x / 3"  # small parts: still as written
     assert formula_text(sp.Rational(10**20, 3) * x) == f"{10**20 / 3!r} * x"
+    # a tiny negative number rounds to -0.0, a sign and its operand: (-0.0) ** x, not -(0.0 ** x)
+    assert formula_text(sp.Pow(sp.Float("-1e-400"), x)) == "(-0.0) ** x"
+    assert math.copysign(1.0, exprgrad.compile(sp.Pow(sp.Float("-1e-400"), x))(x=2.0)) == 1.0
 
 
 def _nearest(exact: Fraction, value: float) -> bool:

@@ -35,9 +35,7 @@ from ..errors import ArgumentValueError
 from . import regions
 from .ir import CONST, INPUT, Builder, Program
 from .primitives import BY_NAME
-from .reverse import RuleOps, rule_program, splice
-
-_RULE_ARGUMENTS = ("x", "y", "z")
+from .reverse import RuleOps, apply_rule
 
 
 def _is_zero(builder: Builder, op_id: int) -> bool:
@@ -89,8 +87,7 @@ def tangents(
             elif rules[k] is None:
                 continue  # a condition, a constant exponent: no derivative
             else:
-                bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
-                part = splice(rule_program(rules[k]), bindings, ops)
+                part = apply_rule(rules[k], op.args, i, g, ops)
             total = part if total is None else _add(builder, ops, total, part)
         if total is not None:
             tangent[i] = total

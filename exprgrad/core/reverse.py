@@ -28,7 +28,7 @@ from .lower import lower
 from .parsing import parse
 from .primitives import BY_NAME
 
-_RULE_ARGUMENTS = ("x", "y", "z")
+_RULE_ARGUMENTS = ("x", "y", "z")  # a rule's names for its op's operands (primitives.py)
 
 
 @functools.cache
@@ -70,6 +70,13 @@ def splice(rule: Program, bindings: dict[str, int], ops: RuleOps) -> int:
         else:
             ids.append(ops.op(op.prim, *(ids[a] for a in op.args)))
     return ids[rule.value]
+
+
+def apply_rule(rule: str, args: Sequence[int], out: int, g: int, ops: RuleOps) -> int:
+    """A rule's text -> its ops, for the op with operands `args` and result `out`, with `g`
+    bound to the adjoint (reverse mode) or the operand's tangent (forward mode)."""
+    bindings = dict(zip(_RULE_ARGUMENTS, args, strict=False)) | {"out": out, "g": g}
+    return splice(rule_program(rule), bindings, ops)
 
 
 def differentiate(
@@ -171,8 +178,7 @@ def differentiate(
             elif rules[k] is None:
                 continue
             else:
-                bindings = dict(zip(_RULE_ARGUMENTS, op.args, strict=False)) | {"out": i, "g": g}
-                contribution = splice(rule_program(rules[k]), bindings, ops)
+                contribution = apply_rule(rules[k], op.args, i, g, ops)
             if branches and (BY_NAME[op.prim].singular or in_branch[i] is not None):
                 # where(c, g, 0) gives a branch's elements not taken the adjoint 0; an
                 # element of 1/x or log(x) there may be inf or nan, and so may any value

@@ -28,15 +28,11 @@ from typing import Any
 from ..api import compile_unfolded
 from ..backends.python.function import Function
 from ..core.ir import CONST, INPUT, Op, Program, op_key
-from ..core.primitives import COMPARISONS, FUNCTIONS, PRIMITIVES, Primitive
+from ..core.primitives import COMPARISON_NAMES, FUNCTIONS, PRIMITIVES, Primitive
 from ..core.tracing import Trace
 from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
+from .text import ATOM, LEFT, PRECEDENCE, RIGHT, SYMBOL, needs_parentheses, number, precedence
 
-# How tightly each kind of node binds when written as formula text (higher: tighter).
-_ATOM, _POWER, _UNARY, _PRODUCT, _SUM, _COMPARE = 6, 5, 4, 3, 2, 1
-_BINARY = {"add": _SUM, "sub": _SUM, "mul": _PRODUCT, "div": _PRODUCT, "pow": _POWER}
-_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
-_COMPARE_SYMBOL = {name: symbol for symbol, name in COMPARISONS.items()}
 _STEP = "backprop's and update's lr and grad are real numbers"
 _UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
 
@@ -93,8 +89,7 @@ class Gate:
 
     def _binary(self, prim: str, other: Any, swapped: bool = False) -> Gate:
         if not isinstance(other, Gate):
-            symbol = _SYMBOL.get(prim) or _COMPARE_SYMBOL[prim]
-            other = _number(other, f"the other operand of {symbol}")
+            other = _number(other, f"the other operand of {SYMBOL[prim]}")
         args = (other, self) if swapped else (self, other)
         return GATES[prim](*args)
 
@@ -315,7 +310,7 @@ class _Circuit:
         self.gates: list[tuple[Gate, tuple[int, ...]]] = [
             (gate, tuple(row_of_op[i] for i in ops_of[gate]))
             for gate in gates
-            if gate._prim not in _COMPARE_SYMBOL  # a condition: no line of its own
+            if gate._prim not in COMPARISON_NAMES  # a condition: no line of its own
         ]
         self.spans = spans
         self.compute, self.backprop = self._runners()
@@ -511,24 +506,7 @@ def _leaf_names(leaves: Sequence[_Leaf]) -> dict[Gate, str]:
 
 
 def _precedence_of(node: Gate | float) -> int:
-    if not isinstance(node, Gate):
-        return _UNARY if math.copysign(1.0, node) < 0 else _ATOM
-    prim = node._prim
-    if prim in _BINARY:
-        return _BINARY[prim]
-    if prim == "neg":
-        return _UNARY
-    if prim in _COMPARE_SYMBOL:
-        return _COMPARE
-    return _ATOM
-
-
-def _literal(value: float) -> str:
-    """A finite float as formula text that parses back to it bit for bit: repr() round
-    trips, a whole number is written without its .0, and -0.0 keeps its sign as -0."""
-    if value.is_integer() and abs(value) < 1e16:
-        return "-" * (math.copysign(1.0, value) < 0) + str(abs(int(value)))
-    return repr(value)
+    return precedence(node._prim) if isinstance(node, Gate) else number(node)[1]
 
 
 def _pieces(node: Gate, names: dict[Gate, str]) -> list[str | tuple[Gate | float, bool]]:
@@ -537,23 +515,21 @@ def _pieces(node: Gate, names: dict[Gate, str]) -> list[str | tuple[Gate | float
     An operand written as a name needs none."""
 
     def _precedence(operand: Gate | float) -> int:
-        return _ATOM if operand in names else _precedence_of(operand)
+        return ATOM if operand in names else _precedence_of(operand)
 
     prim, args = node._prim, node._args
-    if prim in _BINARY:
-        left, right = args
-        if prim == "pow":  # right-associative, tighter than a sign: (-2)**x, x**-2
-            base, exponent = _precedence(left) <= _POWER, _precedence(right) < _UNARY
-            return [(left, base), " ** ", (right, exponent)]
-        mine = _BINARY[prim]
-        symbol = f" {_SYMBOL[prim]} "
-        return [(left, _precedence(left) < mine), symbol, (right, _precedence(right) <= mine)]
     if prim == "neg":
         (operand,) = args
-        return ["-", (operand, _precedence(operand) < _UNARY or not isinstance(operand, Gate))]
-    if prim in _COMPARE_SYMBOL:
+        # a negated number stays the neg gate it is: -(2), not the number -2
+        paren = needs_parentheses(_precedence(operand), prim) or not isinstance(operand, Gate)
+        return [SYMBOL[prim], (operand, paren)]
+    if prim in PRECEDENCE:  # a binary operator or a comparison
         left, right = args
-        return [(left, False), f" {_COMPARE_SYMBOL[prim]} ", (right, False)]
+        return [
+            (left, needs_parentheses(_precedence(left), prim, LEFT)),
+            f" {SYMBOL[prim]} ",
+            (right, needs_parentheses(_precedence(right), prim, RIGHT)),
+        ]
     pieces: list[str | tuple[Gate | float, bool]] = [f"{prim}("]
     for k, arg in enumerate(args):
         pieces += [", "] * bool(k) + [(arg, False)]
@@ -575,7 +551,7 @@ def _write(
     taken = set(names.values())
     counter = 0
     for gate in gates:  # operands first, so a statement only uses names defined above it
-        if uses.get(gate, 0) > 1 and gate is not output and gate._prim not in _COMPARE_SYMBOL:
+        if uses.get(gate, 0) > 1 and gate is not output and gate._prim not in COMPARISON_NAMES:
             counter += 1
             while f"h{counter}" in taken:
                 counter += 1
@@ -609,7 +585,7 @@ def _write(
                     emit("(")
                 stack.append(("close", node, paren, start))
                 if not isinstance(node, Gate):
-                    emit(_literal(node))
+                    emit(number(node)[0])
                 elif node in names and (node is not root or isinstance(node, _Leaf)):
                     emit(names[node])
                 else:

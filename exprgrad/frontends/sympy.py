@@ -36,13 +36,24 @@ from typing import Any
 
 from ..core.primitives import CONSTANTS, FUNCTIONS
 from ..errors import ArgumentError, FormulaError, shorten
+from .text import (
+    ATOM,
+    LEFT,
+    POWER,
+    PRODUCT,
+    RIGHT,
+    SUM,
+    SYMBOL,
+    Text,
+    binary,
+    enclose,
+    negative,
+    number,
+    operand,
+)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-# Precedence of the text made for a node: what may stand where without parentheses.
-_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-
-Text = tuple[str, int]  # formula text and its precedence
+_ONE = number(1.0)
 
 # sympy function class name -> exprgrad function of as many arguments
 _CALLS = {
@@ -70,19 +81,20 @@ _CALLS = {
 # sympy function -> a formula over its argument x (what core/lower.py suggests for the same names)
 # fmt: off
 _WRITTEN = {
-    "cot": ("1 / tan({0})", _PRODUCT),
-    "sec": ("1 / cos({0})", _PRODUCT),
-    "csc": ("1 / sin({0})", _PRODUCT),
-    "sign": ("where({0} > 0, 1, where({0} < 0, -1, 0))", _ATOM),
+    "cot": ("1 / tan({0})", PRODUCT),
+    "sec": ("1 / cos({0})", PRODUCT),
+    "csc": ("1 / sin({0})", PRODUCT),
+    "sign": ("where({0} > 0, 1, where({0} < 0, -1, 0))", ATOM),
 }
 # fmt: on
+# sympy relation class name -> exprgrad comparison
 _COMPARISONS = {
-    "StrictLessThan": "<",
-    "LessThan": "<=",
-    "StrictGreaterThan": ">",
-    "GreaterThan": ">=",
-    "Equality": "==",
-    "Unequality": "!=",
+    "StrictLessThan": "lt",
+    "LessThan": "le",
+    "StrictGreaterThan": "gt",
+    "GreaterThan": "ge",
+    "Equality": "eq",
+    "Unequality": "ne",
 }
 
 
@@ -96,10 +108,6 @@ def _no_counterpart(node: Any, why: str = "") -> FormulaError:
     return FormulaError(
         f"sympy's {kind} has no counterpart in exprgrad", detail=f"{why}{text}" if why else text
     )
-
-
-def _paren(text: Text, least: int) -> str:
-    return text[0] if text[1] >= least else f"({text[0]})"
 
 
 _EXACT = 2**53  # integers up to this are floats exactly
@@ -120,20 +128,19 @@ def _nearest_float(node: Any, p: int, q: int) -> float:
 
 
 def _float_text(value: float) -> Text:
-    return repr(value), (_ATOM if value >= 0 else _UNARY)
+    return number(value, keep_point=True)  # a float as sympy prints it: 2.0, 1e+20
 
 
-def _number(sp: Any, node: Any) -> Text:
+def _number_text(node: Any) -> Text:
     """An exact number as text computing the float nearest it: an integer or a fraction as
     written where its parts are floats exactly (one IEEE division rounds correctly),
     otherwise the nearest float itself (never str() of a 5000-digit integer)."""
     if node.is_Rational:  # Integer included
         p, q = int(node.p), int(node.q)
         if abs(p) <= _EXACT and q <= _EXACT:
-            text = str(abs(p)) if q == 1 else f"{abs(p)} / {q}"
-            if p < 0:  # -2 / 3 is a quotient, (-2) / 3: it binds as loosely as one
-                return f"-{text}", (_UNARY if q == 1 else _PRODUCT)
-            return text, (_ATOM if q == 1 else _PRODUCT)
+            # -2 / 3 is a quotient, (-2) / 3: it binds as loosely as one
+            whole = number(float(p))
+            return whole if q == 1 else binary("div", whole, number(float(q)))
         return _float_text(_nearest_float(node, p, q))
     if node.is_Float:
         sign, mantissa, exponent, bits = node._mpf_
@@ -184,13 +191,13 @@ class _Writer:
                     f"sympy symbol {name!r} is exprgrad's constant {name}",
                     detail="rename the symbol (sympy's own constants are sp.pi and sp.E)",
                 )
-            return [], lambda _: (name, _ATOM)
+            return [], lambda _: (name, ATOM)
         if node is sp.pi:
-            return [], lambda _: ("pi", _ATOM)
+            return [], lambda _: ("pi", ATOM)
         if node is sp.E:
-            return [], lambda _: ("e", _ATOM)
+            return [], lambda _: ("e", ATOM)
         if node.is_Number:
-            text = _number(sp, node)
+            text = _number_text(node)
             return [], lambda _: text
         if isinstance(node, sp.NumberSymbol):  # EulerGamma, Catalan, GoldenRatio, ...
             value = _float_of_mpf(node, node.evalf(40)._mpf_)  # 133 bits, then rounded once
@@ -211,7 +218,7 @@ class _Writer:
 
             def heaviside(texts: list[Text]) -> Text:
                 x, h = texts[0][0], texts[1][0]
-                return f"where({x} > 0, 1, where({x} < 0, 0, {h}))", _ATOM
+                return f"where({x} > 0, 1, where({x} < 0, 0, {h}))", ATOM
 
             return [x, half], heaviside
         kind = type(node).__name__
@@ -222,12 +229,12 @@ class _Writer:
                 raise _no_counterpart(node, f"{len(node.args)} arguments: ")
             return list(node.args), lambda texts: (
                 f"{function}({', '.join(t[0] for t in texts)})",
-                _ATOM,
+                ATOM,
             )
         if kind in _WRITTEN and getattr(node, "is_Function", False) and len(node.args) == 1:
             template, precedence = _WRITTEN[kind]
             return list(node.args), lambda texts: (
-                template.format(_paren(texts[0], _ATOM)),
+                template.format(enclose(texts[0], ATOM)[0]),
                 precedence,
             )
         if kind in _COMPARISONS:
@@ -240,15 +247,20 @@ class _Writer:
     def _sum(self, node: Any):
         terms = list(node.args)
         # x - y reads better than x + -y, and computes the same
-        negative = [t.could_extract_minus_sign() for t in terms]
-        children = [-t if n else t for t, n in zip(terms, negative, strict=True)]
+        minus = [t.could_extract_minus_sign() for t in terms]
+        children = [-t if n else t for t, n in zip(terms, minus, strict=True)]
 
         def combine(texts: list[Text]) -> Text:
-            first, sign = texts[0], negative[0]
-            out = f"-{_paren(first, _UNARY)}" if sign else _paren(first, _SUM)
-            for text, minus in zip(texts[1:], negative[1:], strict=True):
-                out += f" - {_paren(text, _PRODUCT)}" if minus else f" + {_paren(text, _SUM)}"
-            return out, _SUM
+            # sympy's Add is one n-ary sum: its terms are written flat, as sympy prints
+            # them (an unevaluated Add among them too)
+            first = texts[0]
+            pieces = [negative(first)[0] if minus[0] else operand(first, "add", LEFT)]
+            for text, subtracted in zip(texts[1:], minus[1:], strict=True):
+                if subtracted:
+                    pieces.append(f" {SYMBOL['sub']} {operand(text, 'sub', RIGHT)}")
+                else:
+                    pieces.append(f" {SYMBOL['add']} {enclose(text, SUM)[0]}")
+            return "".join(pieces), SUM
 
         return children, combine
 
@@ -257,17 +269,17 @@ class _Writer:
         coefficient, factors = node.as_coeff_mul()
         numerator, denominator = [], []
         if coefficient.is_Rational and max(abs(coefficient.p), coefficient.q) > _EXACT:
-            negative = coefficient < 0  # one float, the nearest to the whole fraction
-            numerator.append(-coefficient if negative else coefficient)
+            negated = coefficient < 0  # one float, the nearest to the whole fraction
+            numerator.append(-coefficient if negated else coefficient)
         elif coefficient.is_Rational:
             if abs(coefficient.p) != 1:
                 numerator.append(sp.Integer(abs(coefficient.p)))
             if coefficient.q != 1:
                 denominator.append(sp.Integer(coefficient.q))
-            negative = coefficient < 0
+            negated = coefficient < 0
         else:  # a Float coefficient
-            negative = coefficient < 0
-            numerator.append(-coefficient if negative else coefficient)
+            negated = coefficient < 0
+            numerator.append(-coefficient if negated else coefficient)
         for factor in factors:
             exponent = factor.exp if isinstance(factor, sp.Pow) else None
             if exponent is not None and exponent.is_Number and exponent < 0:
@@ -276,18 +288,20 @@ class _Writer:
                 numerator.append(factor)
         above = len(numerator)
 
+        def factors(texts: list[Text]) -> Text:
+            # each factor a power or an atom, x * (-2), (1 / tan(x)) * y: clearer than the
+            # grammar needs, and a product of several binds as a product
+            text = f" {SYMBOL['mul']} ".join(enclose(t, POWER)[0] for t in texts)
+            return text, (PRODUCT if len(texts) > 1 else POWER)
+
         def combine(texts: list[Text]) -> Text:
-            top = [_paren(t, _UNARY + 1) for t in texts[:above]] or ["1"]
-            out = " * ".join(top)
-            below = texts[above:]
-            if len(below) == 1:
-                out += f" / {_paren(below[0], _UNARY + 1)}"
-            elif below:
-                out += " / (" + " * ".join(_paren(t, _UNARY + 1) for t in below) + ")"
-            single = above == 1 and not below
-            if negative:
-                return (f"-{out}" if single else f"-({out})"), _UNARY
-            return out, max(texts[0][1], _POWER) if single else _PRODUCT
+            out = factors(texts[:above]) if above else _ONE
+            if len(texts) > above:
+                out = binary("div", out, factors(texts[above:]))
+            single = above == 1 and len(texts) == 1
+            if negated:
+                return negative(out)
+            return out[0], max(texts[0][1], POWER) if single else PRODUCT
 
         return numerator + denominator, combine
 
@@ -295,17 +309,12 @@ class _Writer:
         sp = self.sp
         base, exponent = node.args
         if exponent == sp.Rational(1, 2):
-            return [base], lambda texts: (f"sqrt({texts[0][0]})", _ATOM)
+            return [base], lambda texts: (f"sqrt({texts[0][0]})", ATOM)
         if exponent == sp.Rational(-1, 2):
-            return [base], lambda texts: (f"1 / sqrt({texts[0][0]})", _PRODUCT)
-        if exponent == -1:
-            return [base], lambda texts: (f"1 / {_paren(texts[0], _POWER)}", _PRODUCT)
-
-        def combine(texts: list[Text]) -> Text:
-            # the base of ** is an atom; its exponent may carry a sign (x ** -2)
-            return f"{_paren(texts[0], _ATOM)} ** {_paren(texts[1], _UNARY)}", _POWER
-
-        return [base, exponent], combine
+            return [base], lambda texts: binary("div", _ONE, (f"sqrt({texts[0][0]})", ATOM))
+        if exponent == -1:  # a divisor as a product's: a power or an atom
+            return [base], lambda texts: binary("div", _ONE, enclose(texts[0], POWER))
+        return [base, exponent], lambda texts: binary("pow", *texts)
 
     def _piecewise(self, node: Any):
         sp = self.sp
@@ -315,34 +324,34 @@ class _Writer:
                 node, "no last (expression, True) piece, so it is undefined elsewhere: "
             )
         children: list[Any] = []
-        symbols: list[str | None] = []  # None: a number as condition, true when nonzero
+        compares: list[str | None] = []  # None: a number as condition, true when nonzero
         for piece in pieces[:-1]:
             cond = piece.cond
             kind = type(cond).__name__
             if kind in _COMPARISONS:
                 children += [cond.lhs, cond.rhs, piece.expr]
-                symbols.append(_COMPARISONS[kind])
+                compares.append(_COMPARISONS[kind])
             elif isinstance(cond, sp.Expr):  # a Symbol is a Boolean too: where(a, b, c)
                 children += [cond, piece.expr]
-                symbols.append(None)
+                compares.append(None)
             else:
                 raise _no_counterpart(cond, "a where() condition is one comparison: ")
         children.append(pieces[-1].expr)
 
         def combine(texts: list[Text]) -> Text:
             conditions, k = [], 0
-            for symbol in symbols:
-                if symbol is None:
+            for compare in compares:
+                if compare is None:
                     conditions.append((texts[k][0], texts[k + 1][0]))
                     k += 2
                 else:
                     lhs, rhs, value = texts[k : k + 3]
-                    conditions.append((f"{lhs[0]} {symbol} {rhs[0]}", value[0]))
+                    conditions.append((binary(compare, lhs, rhs)[0], value[0]))
                     k += 3
             out = texts[-1][0]
             for condition, value in reversed(conditions):
                 out = f"where({condition}, {value}, {out})"
-            return out, _ATOM
+            return out, ATOM
 
         return children, combine
 
@@ -394,7 +403,7 @@ class _Writer:
                     counter += 1
                     name = f"s{counter}"
                 lines.append(f"{name} = {text[0]}")
-                text = (name, _ATOM)
+                text = (name, ATOM)
             texts[node] = text
         lines.append(texts[root][0])
         return "\n".join(lines)
