@@ -16,6 +16,7 @@ import exprgrad
 from exprgrad import gates, sugar
 from exprgrad.api import compile_unfolded
 from exprgrad.core.primitives import COMPARISON_NAMES, FUNCTIONS, PRIMITIVES
+from exprgrad.frontends import circuit_text
 from exprgrad.gates import AddGate, Constant, MulGate, Param, SigmoidGate, WhereGate
 from exprgrad.sugar import absolute, atan2, clip, const, log, param, relu, sigmoid, tanh, where
 
@@ -360,7 +361,7 @@ def _check_circuit(output: gates.Gate, leaves: list[gates.Gate], made: list[gate
         return
     assert _same(value, function(**point)), (output.formula(), point)
     # every gate's value is its own formula's (a gate used as an output elsewhere too)
-    inside = set(gates._postorder(output))
+    inside = set(circuit_text.postorder(output))
     for gate in made[-4:]:
         if gate not in inside or gate._prim in COMPARISON_NAMES or gate.val is None:
             continue

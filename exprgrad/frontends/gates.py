@@ -31,7 +31,8 @@ from ..core.ir import CONST, INPUT, Op, Program, op_key
 from ..core.primitives import COMPARISON_NAMES, FUNCTIONS, PRIMITIVES, Primitive
 from ..core.tracing import Trace
 from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
-from .text import ATOM, LEFT, PRECEDENCE, RIGHT, SYMBOL, needs_parentheses, number, precedence
+from .circuit_text import leaf_names, postorder, write
+from .text import SYMBOL
 
 _STEP = "backprop's and update's lr and grad are real numbers"
 _UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
@@ -293,12 +294,12 @@ class _Circuit:
     generated code's numbers and the gates."""
 
     def __init__(self, output: Gate):
-        gates = _postorder(output)
+        gates = postorder(output)
         self.params = [g for g in gates if isinstance(g, Param)]
         self.consts = [g for g in gates if isinstance(g, Constant)]
-        names = _leaf_names([g for g in gates if isinstance(g, _Leaf)])
+        names = leaf_names([g for g in gates if isinstance(g, _Leaf)])
         leaf_of = {name: leaf for leaf, name in names.items()}
-        self.text, spans = _write(output, gates, names)
+        self.text, spans = write(output, gates, names)
         self.function = _compile(self.text)
         self.leaves = [leaf_of[name] for name in self.function.inputs]
         trace, rows, _ = self.function._trace_function()
@@ -429,25 +430,6 @@ def _computed(*values: float | None) -> float | None:
     return next((value for value in values if value is not None), None)
 
 
-def _postorder(output: Gate) -> list[Gate]:
-    """Every gate of the circuit once, operands before the gates using them (no recursion:
-    a circuit may be thousands of gates deep)."""
-    order: list[Gate] = []
-    seen: set[int] = set()
-    stack: list[tuple[Gate, bool]] = [(output, False)]
-    while stack:
-        gate, expanded = stack.pop()
-        if expanded:
-            order.append(gate)
-            continue
-        if id(gate) in seen:
-            continue
-        seen.add(id(gate))
-        stack.append((gate, True))
-        stack.extend((a, False) for a in reversed(gate._args) if isinstance(a, Gate))
-    return order
-
-
 def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, list[int]]:
     """Each gate's ops in the compiled forward program, found as the parser's hash-consing
     builder finds an equal op (ir.op_key): by the ops of the gate's operands, not
@@ -476,134 +458,6 @@ def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict
         args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
         ops[gate] = index[op_key(Op(gate._prim, args))]
     return {gate: copies[op] for gate, op in ops.items()}
-
-
-def _leaf_names(leaves: Sequence[_Leaf]) -> dict[Gate, str]:
-    """Each parameter and constant's name in the formula: its own, or p1, p2, ... and c1,
-    c2, ... in order of appearance, skipping names already taken."""
-    taken: dict[str, _Leaf] = {}
-    for leaf in leaves:
-        if leaf._name is not None:
-            other = taken.setdefault(leaf._name, leaf)
-            if other is not leaf:
-                raise ArgumentValueError(f"two gates of one circuit are named {leaf._name!r}")
-            if leaf._name in ("pi", "e"):
-                raise ArgumentValueError(f"{leaf._name!r} is a constant of the formula language")
-    names: dict[Gate, str] = {}
-    counters = {"p": 0, "c": 0}
-    for leaf in leaves:
-        if leaf._name is not None:
-            names[leaf] = leaf._name
-            continue
-        prefix = "p" if isinstance(leaf, Param) else "c"
-        while True:
-            counters[prefix] += 1
-            name = f"{prefix}{counters[prefix]}"
-            if name not in taken:
-                break
-        names[leaf] = name
-    return names
-
-
-def _precedence_of(node: Gate | float) -> int:
-    return precedence(node._prim) if isinstance(node, Gate) else number(node)[1]
-
-
-def _pieces(node: Gate, names: dict[Gate, str]) -> list[str | tuple[Gate | float, bool]]:
-    """A node's text as literal pieces and (operand, parenthesize?) pairs, left to right,
-    with as few parentheses as keep the structure: a*(b*c) keeps them, (a*b)*c does not.
-    An operand written as a name needs none."""
-
-    def _precedence(operand: Gate | float) -> int:
-        return ATOM if operand in names else _precedence_of(operand)
-
-    prim, args = node._prim, node._args
-    if prim == "neg":
-        (operand,) = args
-        # a negated number stays the neg gate it is: -(2), not the number -2
-        paren = needs_parentheses(_precedence(operand), prim) or not isinstance(operand, Gate)
-        return [SYMBOL[prim], (operand, paren)]
-    if prim in PRECEDENCE:  # a binary operator or a comparison
-        left, right = args
-        return [
-            (left, needs_parentheses(_precedence(left), prim, LEFT)),
-            f" {SYMBOL[prim]} ",
-            (right, needs_parentheses(_precedence(right), prim, RIGHT)),
-        ]
-    pieces: list[str | tuple[Gate | float, bool]] = [f"{prim}("]
-    for k, arg in enumerate(args):
-        pieces += [", "] * bool(k) + [(arg, False)]
-    return [*pieces, ")"]
-
-
-def _write(
-    output: Gate, gates: list[Gate], names: dict[Gate, str]
-) -> tuple[str, dict[Gate, tuple[int, int]]]:
-    """The circuit as formula text, and each operation gate's span in it (parentheses
-    around it included, as the parser's spans do). A gate used more than once is
-    written once, as a statement `h1 = ...`, and named after that: a circuit that
-    shares its parts stays as long as it has gates, not as long as its paths."""
-    uses: dict[Gate, int] = {}
-    for gate in gates:
-        for arg in gate._args:
-            if isinstance(arg, Gate) and not isinstance(arg, _Leaf):
-                uses[arg] = uses.get(arg, 0) + 1
-    taken = set(names.values())
-    counter = 0
-    for gate in gates:  # operands first, so a statement only uses names defined above it
-        if uses.get(gate, 0) > 1 and gate is not output and gate._prim not in COMPARISON_NAMES:
-            counter += 1
-            while f"h{counter}" in taken:
-                counter += 1
-            names[gate] = f"h{counter}"
-    text: list[str] = []
-    length = 0
-    spans: dict[Gate, tuple[int, int]] = {}
-
-    def emit(piece: str) -> None:
-        nonlocal length
-        text.append(piece)
-        length += len(piece)
-
-    def expression(root: Gate) -> None:
-        # explicit stack: ("text", str) | ("open", node, paren) | ("close", node, paren, start)
-        stack: list[tuple] = [("open", root, False)]
-        while stack:
-            item = stack.pop()
-            if item[0] == "text":
-                emit(item[1])
-            elif item[0] == "close":
-                _, node, paren, start = item
-                if paren:
-                    emit(")")
-                if isinstance(node, Gate) and node not in names:
-                    spans.setdefault(node, (start, length))
-            else:
-                _, node, paren = item
-                start = length
-                if paren:
-                    emit("(")
-                stack.append(("close", node, paren, start))
-                if not isinstance(node, Gate):
-                    emit(number(node)[0])
-                elif node in names and (node is not root or isinstance(node, _Leaf)):
-                    emit(names[node])
-                else:
-                    for piece in reversed(_pieces(node, names)):
-                        if isinstance(piece, str):
-                            stack.append(("text", piece))
-                        else:
-                            stack.append(("open", piece[0], piece[1]))
-
-    for gate in gates:
-        if gate in names and not isinstance(gate, _Leaf):
-            emit(f"{names[gate]} = ")
-            start = length
-            expression(gate)
-            spans[gate] = (start, length)
-            emit("\n")
-    expression(output)
-    return "".join(text), spans
 
 
 @functools.lru_cache(maxsize=256)
