@@ -130,19 +130,17 @@ _SINGULAR = {"exp", "log", "sqrt", "tan", "asin", "acos", "sinh", "cosh", "acosh
              "log1p", "expm1", "hypot", "atan2"}  # fmt: skip
 
 
-def _fn(name, rules, sympy=None, *, domain=None, may_raise=True, kink=None, selects=False):
+def _fn(name, rules, sympy=None, *, may_raise=True, **fields):
     """A function called by name: one rule per argument; sympy's function of that name
-    by default."""
+    by default; `fields` are the row's other fields (domain, kink, ...)."""
     return Primitive(
         name,
         len(rules),
         sympy or (lambda sp, *xs: getattr(sp, name)(*xs)),
         rules,
-        domain=domain,
         may_raise=may_raise,
         singular=name in _SINGULAR,
-        kink=kink,
-        selects=selects,
+        **fields,
     )
 
 
@@ -290,9 +288,9 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _fn("abs", ("where(x > 0, g, where(x < 0, -g, where(x == 0, 0, x)))",),
         lambda sp, x: sp.Abs(x), may_raise=False, kink="sign"),
     _fn("sigmoid", ("g * out * (1 - out)",), lambda sp, x: 1 / (1 + sp.exp(-x))),
-    Primitive("relu", 1, lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
-              ("where(x > 0, g, out)",),  # out is 0 there, or NaN for a NaN x
-              may_raise=False, kink="sign", zero_below=True),
+    _fn("relu", ("where(x > 0, g, out)",),  # out is 0 there, or NaN for a NaN x
+        lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), may_raise=False, kink="sign",
+        zero_below=True),
     _fn("softplus", ("g * sigmoid(x)",), lambda sp, x: sp.log(1 + sp.exp(x))),
     _fn("log1p", ("g / (1 + x)",), lambda sp, x: sp.log(1 + x), domain="log1p of a number <= -1"),
     _fn("expm1", ("g * (out + 1)",), lambda sp, x: sp.exp(x) - 1),
@@ -305,11 +303,11 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _fn("atan2", ("g * (y / hypot(x, y)) / hypot(x, y)", "-g * (x / hypot(x, y)) / hypot(x, y)")),
     # clip(x, lo, hi) = min(max(x, lo), hi); x gets the gradient on the closed
     # interval, lo and hi only where they are the result.
-    Primitive("clip", 3, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
-              (_NAN_OUT.format("where(x >= y, where(x <= z, g, 0), 0)"),
-               _NAN_OUT.format("where(x < y, where(y <= z, g, 0), 0)"),
-               _NAN_OUT.format("where(x > z, g, where(y > z, g, 0))")),
-              may_raise=False, kink="select", selects=True, clamps=True),
+    _fn("clip", (_NAN_OUT.format("where(x >= y, where(x <= z, g, 0), 0)"),
+                 _NAN_OUT.format("where(x < y, where(y <= z, g, 0), 0)"),
+                 _NAN_OUT.format("where(x > z, g, where(y > z, g, 0))")),
+        lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi), may_raise=False, kink="select",
+        selects=True, clamps=True),
     # a backend computes only the branch the condition picks (a domain error in the other
     # is no error)
     _fn("where", (None, "where(x, g, 0)", "where(x, 0, g)"), _where_sympy, may_raise=False,
