@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from xml.sax.saxutils import escape
 
+from ..core import pipeline
 from ..core.ir import CONST, INPUT, Program, format_const, quote
-from ..core.optimize import eliminate_dead_code
 from ..core.primitives import COMPARISON_NAMES
-from ..core.regions import untangle
 from ..core.tracing import Trace
 from ..errors import ArgumentError, ArgumentValueError, MissingDependencyError
 from . import layout
@@ -268,7 +267,7 @@ def _kind(prim: str, part: str) -> str:
 
 def _formula_view(function: CompiledFormula, point: dict | None) -> tuple[Program, list[Node]]:
     """The formula as written: the forward program before folding, without dead code."""
-    program = untangle(eliminate_dead_code(function.lowered_program))
+    program = pipeline.value_program(function.lowered_program, None)
     numbers: dict[int, tuple[float | None, float]] = {}
     if point is not None:
         # The trace of a Function whose forward program is this one (values are the same
