@@ -38,7 +38,7 @@ _STEP = "backprop's and update's lr and grad are real numbers"
 _UNROLLED = 500  # gates; a larger circuit's compute() and backprop() loop over them
 
 
-def _number(
+def _checked_number(
     value: Any, role: str, wanted: str = "gates combine with gates and real numbers"
 ) -> float:
     """A Python number as a finite float; anything else is an error naming it (an array too:
@@ -78,7 +78,9 @@ class Gate:
     def __init__(self, *args: Gate | float):
         self._prim = type(self).prim
         self._args = tuple(
-            arg if isinstance(arg, Gate) else _number(arg, f"argument {k + 1} of {self._prim}")
+            arg
+            if isinstance(arg, Gate)
+            else _checked_number(arg, f"argument {k + 1} of {self._prim}")
             for k, arg in enumerate(args)
         )
         self._name = None
@@ -90,7 +92,7 @@ class Gate:
 
     def _binary(self, prim: str, other: Any, swapped: bool = False) -> Gate:
         if not isinstance(other, Gate):
-            other = _number(other, f"the other operand of {SYMBOL[prim]}")
+            other = _checked_number(other, f"the other operand of {SYMBOL[prim]}")
         args = (other, self) if swapped else (self, other)
         return GATES[prim](*args)
 
@@ -172,7 +174,10 @@ class Gate:
         parameters or constants changed since), store .grad on every gate, then move every
         parameter by lr * its gradient (constants never move)."""
         if not (lr.__class__ is float is grad.__class__ and lr - lr == grad - grad):
-            lr, grad = _number(lr, "lr", _STEP), _number(grad, "grad", _STEP)  # x - x: inf, nan
+            lr, grad = (
+                _checked_number(lr, "lr", _STEP),
+                _checked_number(grad, "grad", _STEP),
+            )  # x - x: inf, nan
         (self._circuit or self._circuit_here()).backprop(lr, grad)
 
     def reset(self) -> None:
@@ -181,7 +186,7 @@ class Gate:
 
     def update(self, lr: float) -> None:
         """Move every parameter by lr * its stored gradient."""
-        self._circuit_here().update(_number(lr, "lr", _STEP))
+        self._circuit_here().update(_checked_number(lr, "lr", _STEP))
 
     def initialize(
         self,
@@ -231,7 +236,7 @@ class _Leaf(Gate):
 
     def __init__(self, value: float, name: str | None = None):
         super().__init__()
-        self.val = _number(value, f"the value of a {self.kind}")
+        self.val = _checked_number(value, f"the value of a {self.kind}")
         if name is not None and not (isinstance(name, str) and name.isidentifier()):
             raise ArgumentValueError(f"a {self.kind}'s name must be an identifier, not {name!r}")
         self._name = name

@@ -166,7 +166,7 @@ def _float_of_mpf(node: Any, mpf: tuple) -> float:
     return -value if sign else value
 
 
-class _Writer:
+class _TextWriter:
     """Turns one sympy expression into formula text: plans each node (its children and
     how their texts combine) once, counts uses, then writes bottom-up."""
 
@@ -425,4 +425,4 @@ def formula_text(expr: Any) -> str:
                 detail=shorten(str(expr), 60),
             )
         raise _no_counterpart(expr)
-    return _Writer(sympy).write(expr)
+    return _TextWriter(sympy).write(expr)

@@ -41,7 +41,7 @@ def _tuple(items: list) -> str:
     return "(" + ", ".join(map(str, items)) + ("," if len(items) == 1 else "") + ")"
 
 
-class _Writer:
+class ExpressionWriter:
     def __init__(self, program: Program, specs: list[Spec], names: dict[int, str]):
         self.program, self.specs, self.names = program, specs, names
         self.dtypes = {spec.dtype for spec in specs}
@@ -254,7 +254,7 @@ def _names(program: Program) -> tuple[dict[int, str], set[int]]:
     return names, inlined
 
 
-def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
+def _alias(program: Program, writer: ExpressionWriter, names: dict[int, str]) -> None:
     """Ops written without a line of their own: an unbroadcast that changes nothing takes
     its operand's name (giving the operand its own name, t6_grad, if that is the only use),
     and a count is the number it is."""
@@ -273,7 +273,7 @@ def _alias(program: Program, writer: _Writer, names: dict[int, str]) -> None:
 
 
 def _in_place(
-    program: Program, writer: _Writer, names: dict[int, str], kept: set[int]
+    program: Program, writer: ExpressionWriter, names: dict[int, str], kept: set[int]
 ) -> dict[int, int]:
     """Additions written in place (`W_grad += t9`): add -> the operand added to the array
     it accumulates into. That
@@ -313,7 +313,7 @@ def _shape_text(spec: Spec) -> str:
     return shape if spec.dtype in ("float64", "weak") else f"{shape} {spec.dtype}"
 
 
-def function_source(
+def specialised_source(
     program: Program,
     specs: list[Spec],
     function: str,
@@ -326,7 +326,7 @@ def function_source(
     the cotangent as its last argument, `trace` (value, the values of `rows`, and their
     adjoints when the program has them: reverse mode's every_adjoint)."""
     names, inlined = _names(program)
-    writer = _Writer(program, specs, names)
+    writer = ExpressionWriter(program, specs, names)
     _alias(program, writer, names)
     into = _in_place(program, writer, names, set(rows or []))
     for i in sorted(inlined):  # written with their operands' final names
@@ -391,7 +391,7 @@ def function_source(
     )
 
 
-def _output(writer: _Writer, i: int, input_name: str = "") -> str:
+def _output(writer: ExpressionWriter, i: int, input_name: str = "") -> str:
     """A returned array: a copy where the value shares memory (the caller's own input is
     never handed back, nor a read-only broadcast view), and a gradient in the dtype and
     shape of its input."""

@@ -218,7 +218,7 @@ class ArrayFunction:
             returns = list(program.grads.items())
             inputs[numpy_codegen.SEED] = special.specs[self.forward_program.value]
             specs = shapes.infer(program, inputs)
-        generated = numpy_codegen.function_source(program, specs, function, returns=returns)
+        generated = numpy_codegen.specialised_source(program, specs, function, returns=returns)
         namespace = numpy_helpers.namespace()
         run_source(self, generated.source, f"numpy {function}", namespace)
         built = special.functions[function] = namespace[function]
@@ -294,7 +294,7 @@ class ArrayFunction:
             inputs = {name: special.specs[i] for name, i in forward.input_ids().items()}
             specs = shapes.infer(program, inputs)
             rows = trace_rows(forward)
-            generated = numpy_codegen.function_source(program, specs, "trace", rows=rows)
+            generated = numpy_codegen.specialised_source(program, specs, "trace", rows=rows)
             namespace = numpy_helpers.namespace()
             run_source(self, generated.source, "numpy trace", namespace)
             special.functions["trace"] = namespace["trace"]
@@ -370,7 +370,7 @@ def _every_value(program: Program, specs: list, given: dict[str, Any]) -> dict[i
     names = {
         i: literal(op.value) if op.prim == CONST else f"v{i}" for i, op in enumerate(program.ops)
     }
-    writer = numpy_codegen._Writer(program, specs, names)
+    writer = numpy_codegen.ExpressionWriter(program, specs, names)
     inputs = [i for i, op in enumerate(program.ops) if op.prim == INPUT]
     lines = [f"def every({', '.join(names[i] for i in inputs)}):"]
     kept = [i for i, op in enumerate(program.ops) if op.prim not in (INPUT, CONST)]
