@@ -531,3 +531,37 @@ def test_a_type_error_with_float_arguments_is_not_swallowed():
     f._runtime.namespace["_sigmoid"] = broken
     with pytest.raises(TypeError, match="^boom$"):
         f.value_and_grad(x=1.0)
+
+
+# Pickles written by exprgrad before the package had subpackages (exprgrad.function and
+# exprgrad.arrays were modules then): they still load, as the same Functions.
+EARLIER_PICKLES = [
+    (b"\x80\x04\x95J\x00\x00\x00\x00\x00\x00\x00\x8c\x11exprgrad.function\x94\x8c\x08_rebuild"
+     b"\x94\x93\x94(\x8c\x0ca*x + sin(b)\x94\x8c\x01a\x94\x85\x94\x88\x88\x8c\x01x\x94h\x04\x8c"
+     b"\x01b\x94\x87\x94t\x94R\x94.",
+     "exprgrad.compile('a*x + sin(b)', wrt=['a'], inputs=['x', 'a', 'b'])"),
+    (b"\x80\x04\x955\x00\x00\x00\x00\x00\x00\x00\x8c\x0fexprgrad.arrays\x94\x8c\x08_rebuild\x94"
+     b"\x93\x94\x8c\x08sum(x*x)\x94\x8c\x01x\x94\x85\x94\x86\x94R\x94.",
+     "exprgrad.compile('sum(x*x)', backend='numpy')"),
+    (b"\x80\x04\x95<\x00\x00\x00\x00\x00\x00\x00\x8c\x11exprgrad.function\x94\x8c\x08_rebuild\x94"
+     b"\x93\x94(\x8c\ta*2 + 1*a\x94\x8c\x01a\x94\x85\x94\x88\x89Nt\x94R\x94.",
+     "exprgrad.function.compile_unfolded('a*2 + 1*a')"),
+    (b"\x80\x04\x956\x00\x00\x00\x00\x00\x00\x00\x8c\x11exprgrad.function\x94\x8c\x08_rebuild\x94"
+     b"\x93\x94(\x8c\x03a/1\x94\x8c\x01a\x94\x85\x94\x89\x89Nt\x94R\x94.",
+     "exprgrad.compile('a/1', optimize=False)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("data, shown", EARLIER_PICKLES, ids=lambda x: str(x)[:20])
+def test_pickles_of_earlier_versions_load_and_reprs_compile_the_same(data, shown):
+    loaded = pickle.loads(data)
+    assert repr(loaded) == shown
+    again = eval(shown, {"exprgrad": exprgrad})  # noqa: S307 (our own repr)
+    assert repr(again) == shown
+    if "numpy" in shown:
+        np = pytest.importorskip("numpy")
+        assert loaded.value_and_grad(x=np.array([1.0, 2.0]))[0] == 5.0
+    else:
+        point = {name: 0.5 for name in loaded.inputs}
+        assert loaded.value_and_grad(**point) == again.value_and_grad(**point)
+        assert loaded.source == again.source
