@@ -7,6 +7,7 @@
 (0.880797, -0.104994)
 """
 
+from . import function  # noqa: F401 (exprgrad.function.compile_unfolded: gates' reprs)
 from .api import compile, hessian, residuals  # noqa: A004 (exprgrad.compile is the API)
 from .backends.python.function import Function
 from .errors import (

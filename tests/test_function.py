@@ -565,3 +565,18 @@ def test_pickles_of_earlier_versions_load_and_reprs_compile_the_same(data, shown
         point = {name: 0.5 for name in loaded.inputs}
         assert loaded.value_and_grad(**point) == again.value_and_grad(**point)
         assert loaded.source == again.source
+
+
+def test_every_repr_compiles_again_in_a_fresh_process():
+    """A repr names only what `import exprgrad` makes available (exprgrad.function too)."""
+    import subprocess
+    import sys
+
+    from exprgrad import gates
+
+    circuit = gates.AddGate(gates.MulGate(gates.Param(2.0), gates.Param(3.0)), 1.0)
+    circuit.compute()
+    shown = [repr(exprgrad.compile("a*x", wrt="a")), repr(circuit.function)]
+    assert shown[1].startswith("exprgrad.function.compile_unfolded(")
+    script = f"import exprgrad\nfor text in {shown!r}:\n    assert repr(eval(text)) == text\n"
+    subprocess.run([sys.executable, "-c", script], check=True)
