@@ -78,7 +78,7 @@ AREA_TESTS = {
     "folding": tests("optimize"),
     "reverse": tests("primitives", "reverse", "regions"),
     "codegen": tests("codegen", "function", "primitives"),
-    "errors": tests("parsing", "function"),
+    "errors": tests("parsing", "function", "errors"),
     "cli": tests("cli"),
     "numpy": tests("arrays", "numpy_examples"),
     "forward": tests("forward"),

@@ -430,6 +430,7 @@ def test_error_positions(formula, fragment, line, column):
 def test_end_of_input_error_points_after_the_last_character():
     error = formula_error("a*(b+")
     assert (error.line, error.column) == (1, 6)
+    assert (error.source, error.span.start, error.span.end) == ("a*(b+", 5, 5)
     assert str(error).endswith("\n    a*(b+\n         ^")
     assert error.message == "formula ends early: expected a number, a name or '('"
     assert "line" not in error.message  # the position lives in str(error), line and column
