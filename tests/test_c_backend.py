@@ -3,7 +3,6 @@ gradients, argument handling and errors must be the same; flat and batch take nu
 
 from __future__ import annotations
 
-import importlib
 import pickle
 import shutil
 import subprocess
@@ -98,10 +97,10 @@ def test_ints_bools_and_numpy_scalars_as_in_python():
         lambda f: f(1.0, 10**400),
         lambda f: f(1.0, np.array([1.0, 2.0])),
         lambda f: f(1.0, 2.0, 3.0),
-        lambda f: f.value_and_grad(1.0, a=2.0),
-        lambda f: f(1.0, 0.0),
+        lambda f: f.value_and_grad(1.0, x=2.0),
+        lambda f: f(0.0, 1.0),
         lambda f: f.value_and_grad(-1.0, -2.0),
-        lambda f: f(1000.0, 1.0),
+        lambda f: f(1.0, 1000.0),
     ],
 )
 def test_argument_and_evaluation_errors_as_in_python(call):
@@ -110,7 +109,7 @@ def test_argument_and_evaluation_errors_as_in_python(call):
 
 
 def test_errors_in_the_gradient_and_branches_not_taken():
-    python, c = both("where(x > 0, sqrt(x), 0) + 1/y")
+    python, c = both("where(x >= 0, sqrt(x), 0) + 1/y")
     assert c.value_and_grad(-1.0, 2.0) == python.value_and_grad(-1.0, 2.0)  # sqrt not taken
     assert raised(c.value_and_grad, 0.0, 1.0) == raised(python.value_and_grad, 0.0, 1.0)
     assert raised(c, 1.0, 0.0) == raised(python, 1.0, 0.0)
@@ -228,7 +227,6 @@ def test_without_cffi_the_backend_names_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cffi", None)
     with pytest.raises(MissingDependencyError, match=r"exprgrad\[c\]"):
         exprgrad.compile("x*y", backend="c")
-    importlib.invalidate_caches()
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no cc")

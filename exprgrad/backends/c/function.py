@@ -10,7 +10,6 @@ numpy arrays to C by address. Scalars only: an array formula is refused by the p
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -69,46 +68,38 @@ class CFunction:
         self.wrt: tuple[str, ...] = tuple(programs.full.grads)
         self.forward_program = programs.forward
         self.program = programs.full
-        self._built: dict[str, Built] = {}  # C function name -> its program, built
-        self.c_sources: dict[str, str] = {}  # C function name -> its generated C
-        self.callers: dict[str, str] = {}  # C function name -> the Python that calls it
-        self.value_and_grad = self._per_point("value_and_grad", self.program)
+        # the value and the value and gradient: one C file, built (or loaded) at once
+        built, self.source = self._build(
+            {"forward": programs.forward, "value_and_grad": self.program}
+        )
+        self.callers: dict[str, str] = {}  # generated Python that calls the C, by function
+        self.forward = self._per_point("forward", built["forward"])
+        self.value_and_grad = self._per_point("value_and_grad", built["value_and_grad"])
         self.value_and_grad.__doc__ = "(value, {input: gradient}) at the given point."
-        # As in the Python backend: each CFunction gets a class of its own, whose __call__
-        # becomes the generated forward caller itself, built on the first call.
-        this = weakref.ref(self)
-
-        def first_call(*args, **kwargs):
-            return this().forward(*args, **kwargs)
-
+        self._batch = built["value_and_grad"]
+        self._flat: dict[tuple[str, ...], tuple[Built, str]] = {}  # flat's, by names
+        # Python looks __call__ up on the class, so each CFunction gets a class of its own
+        # whose __call__ is the generated forward caller itself: f(...) costs no extra call.
         self.__class__ = type(
             "CFunction",
             (CFunction,),
-            {"__call__": staticmethod(first_call), "__module__": CFunction.__module__},
+            {"__call__": staticmethod(self.forward), "__module__": CFunction.__module__},
         )
 
-    def _build(self, name: str, program: Program) -> Built:
-        """The program as the C function `name` (and name_batch), built once."""
-        built = self._built.get(name)
-        if built is None:
-            source = codegen.function_source(program, name).source
-            library, ffi = build.build(source, [name, f"{name}_batch"])
-            built = self._built[name] = Built(self.formula, program, library, ffi, name)
-            self.c_sources[name] = source
-        return built
+    def _build(self, programs: dict[str, Program]) -> tuple[dict[str, Built], str]:
+        """The programs as one C file (a function each, under its name), built."""
+        functions = [codegen.function_source(program, name) for name, program in programs.items()]
+        source = codegen.module(self.formula, functions)
+        ffi, library = build.build(source, list(programs))
+        built = {
+            name: Built(self.formula, program, library, ffi, name)
+            for name, program in programs.items()
+        }
+        return built, source
 
-    def _per_point(self, name: str, program: Program) -> Callable:
-        call, self.callers[name] = per_point(self, name, self._build(name, program))
+    def _per_point(self, name: str, built: Built) -> Callable:
+        call, self.callers[name] = per_point(self, name, built)
         return call
-
-    @property
-    def forward(self) -> Callable[..., float]:
-        """The caller of the value's C function behind f(...), built on first use."""
-        built = self.__dict__.get("_forward")
-        if built is None:
-            built = self.__dict__["_forward"] = self._per_point("forward", self.forward_program)
-            type(self).__call__ = staticmethod(built)
-        return built
 
     def __call__(self, /, *args: float, **kwargs: float) -> float:
         # Each instance's class overrides this with forward itself (see __init__).
@@ -118,16 +109,10 @@ class CFunction:
         """{input: d value / d input} at the given point."""
         return self.value_and_grad(*args, **kwargs)[1]
 
-    @property
-    def source(self) -> str:
-        """The generated C of the value and of the value and gradient."""
-        self.forward  # noqa: B018 (built on first use)
-        return self.c_sources["forward"] + "\n" + self.c_sources["value_and_grad"]
-
     def c_source(self) -> str:
-        """A standalone C99 file computing the value and gradient, needing only <math.h>,
-        for embedding: its header comment documents the function and its input order."""
-        return codegen.function_source(self.program, "formula", standalone=True).source
+        """A standalone C99 file, exprgrad_value_and_grad(in, grad) -> the value, needing only
+        <math.h> (cc -std=c99 -c), for embedding; its header comment gives the input order."""
+        return codegen.module_source(self.program)
 
     @property
     def ir(self) -> str:
@@ -146,13 +131,14 @@ class CFunction:
         else:
             names = vectors.parse_names(names, "names")
         others, values = vectors.split_inputs(self.inputs, names, fixed, "names")
-        key = "flat_" + str(len(self.__dict__.setdefault("_flat_names", {})))
-        key = self.__dict__["_flat_names"].setdefault(names, key)
-        gradient = pipeline.gradient(self.forward_program, names, FOLD if self._fold else None)
-        built = self._build(key, replace(gradient, inputs=names + others))
-        fun = flat_function(built, names, values)
+        found = self._flat.get(names)
+        if found is None:  # the gradient over `names`, the vector's inputs first
+            gradient = pipeline.gradient(self.forward_program, names, FOLD if self._fold else None)
+            built, source = self._build({"flat": replace(gradient, inputs=names + others)})
+            found = self._flat[names] = (built["flat"], source)
+        fun = flat_function(found[0], names, values)
         fun.names = names
-        fun.source = self.c_sources[key]
+        fun.source = found[1]
         fun.__doc__ = f"(value, gradient) at the vector of {', '.join(names[:6])}."
         return fun
 
@@ -163,7 +149,7 @@ class CFunction:
         instead, (value, {input: float}), added in point order (a loss over data). In a
         formula with an input called `sum`, sum= is that column."""
         total = False if "sum" in self.inputs else bool(columns.pop("sum", False))
-        return run_batch(self._build("value_and_grad", self.program), self.wrt, columns, total)
+        return run_batch(self._batch, self.wrt, columns, total)
 
     def __reduce__(self):
         # Built code does not pickle; the formula does, and builds again from the cache.
