@@ -244,8 +244,8 @@ def run_batch(built: Built, wrt: tuple[str, ...], columns: Mapping[str, Any], to
     ffi = built.ffi
     pointers = [ffi.from_buffer("double[]", a) for a in arrays]
     steps = ffi.new("long[]", [1 if a.ndim else 0 for a in arrays] or [0])
-    values = np.zeros(1 if total else n)
-    grads = np.zeros((len(wrt), 1 if total else n))
+    values = np.empty(1 if total else n)
+    grads = np.empty((len(wrt), 1 if total else n))
     failed = ffi.new("long *")
     code = built.batch(
         n,
