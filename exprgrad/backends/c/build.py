@@ -28,7 +28,7 @@ from typing import Any
 
 from ...errors import MissingDependencyError
 
-FLAGS = ("-O2", "-std=c99", "-fno-fast-math", "-fPIC")
+FLAGS = ("-O2", "-std=c99", "-fno-fast-math", "-ffp-contract=off", "-fPIC")
 
 _SIGNATURES = (
     "int {0}(const double *in, double *out);\n"
