@@ -241,3 +241,13 @@ def test_emit_c_compiles_on_its_own(tmp_path, capsys):
     subprocess.run(
         ["cc", "-std=c99", "-c", str(path), "-o", str(tmp_path / "formula.o")], check=True
     )
+
+
+def test_no_gradient_no_inputs_and_an_input_called_sum():
+    for formula, options in [("x*y", {"wrt": []}), ("2 + 3", {}), ("sum*x", {"wrt": "sum"})]:
+        python, c = both(formula, **options)
+        args = [2.0] * len(python.inputs)
+        assert c.value_and_grad(*args) == python.value_and_grad(*args)
+        assert c(*args) == python(*args)
+    values, grads = c.batch(sum=np.arange(3.0), x=2.0)  # sum= is the input's column here
+    assert values.tolist() == [0.0, 2.0, 4.0] and grads["sum"].tolist() == [2.0, 2.0, 2.0]

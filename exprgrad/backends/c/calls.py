@@ -82,7 +82,7 @@ def floats_maker(names: tuple[str, ...]) -> Callable[[tuple], list[float]]:
     return floats
 
 
-def per_point_source(function: str, inputs: Sequence[str], grads: Sequence[str]) -> str:
+def per_point_source(function: str, inputs: Sequence[str], grads: Sequence[str] | None) -> str:
     """The Python function calling one program's C function at a point:
 
         def value_and_grad(a=_MISSING, x=_MISSING):
@@ -99,7 +99,7 @@ def per_point_source(function: str, inputs: Sequence[str], grads: Sequence[str])
                 raise _error(code) from None
             return value, {'a': g0, 'x': g1}
 
-    grads empty: the value alone (forward)."""
+    grads None: the value alone (forward)."""
     params = [mangle(name) for name in inputs]
     signature = ", ".join(f"{p}=_MISSING" for p in params)
     lines = [f"def {function}({signature}):"]
@@ -112,12 +112,12 @@ def per_point_source(function: str, inputs: Sequence[str], grads: Sequence[str])
     lines.append("    given, results, given_c, results_c = buffers")
     lines += [f"    given[{i}] = {p}" for i, p in enumerate(params)]
     lines.append("    code = _c(given_c, results_c)")
-    outputs = ["value"] + [f"g{k}" for k in range(len(grads))]
+    outputs = ["value"] + [f"g{k}" for k in range(len(grads or ()))]
     lines.append(f"    {', '.join(outputs)} = results" if grads else "    value = results[0]")
     lines.append("    _free.append(buffers)")
     lines.append("    if code:")
     lines.append("        raise _error(code) from None")
-    if grads:
+    if grads is not None:
         entries = ", ".join(f"{name!r}: g{k}" for k, name in enumerate(grads))
         lines.append(f"    return value, {{{entries}}}")
     else:
@@ -125,11 +125,13 @@ def per_point_source(function: str, inputs: Sequence[str], grads: Sequence[str])
     return "\n".join(lines) + "\n"
 
 
-def per_point(owner: object, function: str, built: Built) -> tuple[Callable, str]:
-    """The generated caller of a built program (per_point_source) and its source."""
+def per_point(
+    owner: object, function: str, built: Built, gradient: bool = True
+) -> tuple[Callable, str]:
+    """The generated caller of a built program (per_point_source) and its source;
+    gradient False: the caller returns the value alone."""
     program = built.program
-    grads = tuple(program.grads) if built.outputs > 1 else ()
-    source = per_point_source(function, program.inputs, grads)
+    source = per_point_source(function, program.inputs, tuple(program.grads) if gradient else None)
     namespace = {
         "__builtins__": {"type": type, "float": float},
         "_MISSING": MISSING,

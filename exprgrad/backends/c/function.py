@@ -73,7 +73,7 @@ class CFunction:
             {"forward": programs.forward, "value_and_grad": self.program}
         )
         self.callers: dict[str, str] = {}  # generated Python that calls the C, by function
-        self.forward = self._per_point("forward", built["forward"])
+        self.forward = self._per_point("forward", built["forward"], gradient=False)
         self.value_and_grad = self._per_point("value_and_grad", built["value_and_grad"])
         self.value_and_grad.__doc__ = "(value, {input: gradient}) at the given point."
         self._batch = built["value_and_grad"]
@@ -97,8 +97,8 @@ class CFunction:
         }
         return built, source
 
-    def _per_point(self, name: str, built: Built) -> Callable:
-        call, self.callers[name] = per_point(self, name, built)
+    def _per_point(self, name: str, built: Built, gradient: bool = True) -> Callable:
+        call, self.callers[name] = per_point(self, name, built, gradient)
         return call
 
     def __call__(self, /, *args: float, **kwargs: float) -> float:
