@@ -23,6 +23,7 @@ from ..errors import ArgumentValueError
 BACKENDS = {
     "python": "exprgrad.backends.python.function",
     "numpy": "exprgrad.backends.numpy.function",
+    "c": "exprgrad.backends.c.function",
 }
 
 

@@ -15,7 +15,9 @@ import linecache
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
-from ..errors import ArgumentError
+from ..core.ir import Op, quote
+from ..core.primitives import BY_NAME
+from ..errors import ArgumentError, EvaluationError, Span
 
 
 class _Missing:
@@ -61,6 +63,30 @@ def bind_formula_names(function: Callable, inputs: tuple[str, ...]) -> Callable:
 
     call.__doc__ = function.__doc__
     return call
+
+
+def evaluation_error(
+    formula: str, op: Op, kind: type[BaseException], detail: str = ""
+) -> EvaluationError:
+    """The EvaluationError of an op that failed, naming its place in the formula. kind: the
+    exception Python's math raises for it (ValueError: a domain error, ZeroDivisionError,
+    OverflowError); detail: the message of any other kind."""
+    if issubclass(kind, ValueError):
+        reason = BY_NAME[op.prim].domain or f"math domain error in {op.prim}"
+    elif issubclass(kind, ZeroDivisionError):
+        reason = "division by zero"
+    elif issubclass(kind, OverflowError):
+        reason = "overflow"
+    else:
+        reason = detail
+    text = quote(formula, op)
+    if op.in_gradient:
+        message = f"{reason} in the gradient of {text}"
+    elif issubclass(kind, ValueError) and BY_NAME[op.prim].domain:
+        message = reason
+    else:
+        message = f"{reason} in {text}"
+    return EvaluationError(message, formula, op.span or Span(0, len(formula)))
 
 
 _SERIAL = itertools.count(1)

@@ -24,6 +24,7 @@ examples:
   exprgrad 'min(1, label*(a*x + b*y + c))' --at a=1,b=-2,c=-1,x=1.2,y=0.7,label=1
   exprgrad -f loss.txt --wrt w1,w2 --check
   echo 'log(1 + x*x)' | exprgrad - --emit module > loss.py
+  exprgrad 'log(1 + x*x)' --emit c > loss.c
   exprgrad 'sigmoid(a*x + b*y + c)' --at a=1,b=2,c=-3,x=-1,y=3 --trace --svg graph.svg
 """
 
@@ -79,10 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--emit",
-        choices=("source", "module"),
+        choices=("source", "module", "c"),
         default="source",
         help="source: the generated functions (default); module: a standalone "
-        "module that needs only the standard library",
+        "module that needs only the standard library; c: a standalone C99 file "
+        "(exprgrad_value_and_grad, needing only <math.h>) for embedding",
     )
     parser.add_argument("--version", action="version", version=f"exprgrad {__version__}")
     return parser
@@ -204,6 +206,7 @@ def _check_views(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
             ("--latex", args.latex),
             ("--ir", args.ir),
             ("--emit module", args.emit == "module"),
+            ("--emit c", args.emit == "c"),
         )
         if given
     ]
@@ -239,7 +242,8 @@ def _show(
     except EvaluationError as error:
         print(f"exprgrad: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    others = point is not None or args.check or args.latex or args.ir or args.emit == "module"
+    emits = args.emit != "source"
+    others = point is not None or args.check or args.latex or args.ir or emits
     return None if args.svg is not None and not args.dot and not args.trace and others else 0
 
 
@@ -314,6 +318,11 @@ def _main(argv: list[str] | None) -> int:
         return 0
     if args.ir:
         print(function.ir)
+        return 0
+    if args.emit == "c":  # the same programs the C backend builds; no compiler needed here
+        from ..backends.c.codegen import module_source
+
+        print(module_source(function.program), end="")
         return 0
     print(function.module_source() if args.emit == "module" else function.source, end="")
     return 0

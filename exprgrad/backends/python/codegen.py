@@ -29,109 +29,21 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ...core import regions
-from ...core.ir import CONST, INPUT, Op, Program, quote
+from ...core.ir import CONST, Op, Program, quote
 from ..emit import (
     COMMENT_COLUMN,
     LINE_LIMIT,
     Generated,
     Namer,
     header,
-    inlined_comparisons,
     mangle,
     wrapped_call,
 )
+from ..layout import Layout, plan
 from .helpers import HELPERS
 from .spellings import spell
-
-# --- analysis: where each op goes, in which order, and which values are checked ----------
-
-
-@dataclass(slots=True)
-class _Layout:
-    """What the emitter needs to know about a program, computed once per function."""
-
-    program: Program
-    placed: list[regions.Region]  # where each op is computed
-    order: list[int]  # ops in emission order (inputs and constants left out)
-    inlined: set[int]  # comparisons written into their one where
-    guarded_by: set[int]  # conditions of some `if` block
-    checked_inputs: list[int]  # inputs checked (and ints converted) at the top
-    rows: Sequence[int] = ()  # ops whose values and adjoints a trace returns
-
-
-def _guards_of(region: regions.Region) -> list[regions.Guard]:
-    """Every guard an `if` for the region tests."""
-    return [g for chain in regions.chains(region) if chain is not None for g in chain.chain()]
-
-
-def _schedule(program: Program, placed: list[regions.Region]) -> list[int]:
-    """Top-level ops in program order; each op inside a branch goes right before the first
-    top-level op that needs it, so a branch's ops stand together above its where. An op
-    inside a branch also waits for the conditions of its `if`, which program order alone
-    does not promise (a tie test made while differentiating comes after the ops it guards)."""
-    size = len(program.ops)
-    if not any(placed):  # no branches: program order
-        return [i for i, op in enumerate(program.ops) if op.prim not in (INPUT, CONST)]
-    anchor = list(range(size))  # the first top-level op that needs each op
-    first_use = [size] * size
-    for i in reversed(range(size)):
-        if placed[i] is not None and first_use[i] < size:
-            anchor[i] = first_use[i]
-        for arg in program.ops[i].args:
-            first_use[arg] = min(first_use[arg], anchor[i])
-    attached: dict[int, list[int]] = {}
-    for i in range(size):
-        if placed[i] is not None:
-            attached.setdefault(anchor[i], []).append(i)
-
-    def dependencies(i: int) -> list[int]:
-        conditions = [g.condition for g in _guards_of(placed[i])]
-        return [*program.ops[i].args, *conditions]
-
-    emitted = [False] * size
-    started = [False] * size
-    order: list[int] = []
-    for top in range(size):
-        if placed[top] is not None:
-            continue
-        for start in [*attached.get(top, ()), top]:
-            stack = [(start, False)]
-            while stack:  # depth first, each op after what it depends on
-                i, ready = stack.pop()
-                if emitted[i]:
-                    continue
-                if ready:
-                    emitted[i] = True
-                    if program.ops[i].prim not in (INPUT, CONST):
-                        order.append(i)
-                    continue
-                if started[i]:  # regions.need() cuts such chains; never loop if one slips
-                    raise AssertionError(f"op {i} waits for a condition computed from it")
-                started[i] = True
-                stack.append((i, True))
-                stack.extend((d, False) for d in reversed(dependencies(i)) if not emitted[d])
-    return order
-
-
-def _layout(
-    program: Program, rows: Sequence[int] = (), floats: frozenset[str] = frozenset()
-) -> _Layout:
-    guards = regions.Guards()
-    placed = regions.placement(program, regions.need(program, guards), guards)
-    order = _schedule(program, placed)
-    guarded_by = {g.condition for r in set(placed) for g in _guards_of(r)}
-    inlined = inlined_comparisons(program) - guarded_by
-    # every input is checked (see the module docstring): then every value is a float
-    checked_inputs = [
-        i for i, op in enumerate(program.ops) if op.prim == INPUT and op.name not in floats
-    ]
-    return _Layout(program, placed, order, inlined, guarded_by, checked_inputs, rows)
-
-
-# --- emission --------------------------------------------------------------------------------
 
 
 def _check(indent: str, name: str) -> str:
@@ -150,7 +62,7 @@ def _condition(region: regions.Region, names: dict[int, str]) -> str:
 
 
 def _statements(
-    layout: _Layout,
+    layout: Layout,
     names: dict[int, str],
     start_line: int,
     line_ops: dict[int, Op],
@@ -201,16 +113,16 @@ def _one_per_line(head: str, items: list[str], tail: str, indent: str = "       
     return [f"{indent}{head}", *(f"{indent}    {item}," for item in items), f"{indent}{tail}"]
 
 
-def _return_value(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+def _return_value(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     return [f"        return {names[program.value]}"]
 
 
-def _return_value_and_grad(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+def _return_value_and_grad(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     entries = [f"{name!r}: {names[i]}" for name, i in program.grads.items()]
     return _one_per_line(f"return {names[program.value]}, {{", entries, "}")
 
 
-def _return_trace(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+def _return_trace(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     """(value, (each row's value), (each row's adjoint)): a row computed inside a branch
     not taken has the value None; a row without an adjoint (no input reaches it) 0.0."""
     values, adjoints = [], []
@@ -230,7 +142,7 @@ def _return_trace(program: Program, names: dict[int, str], layout: _Layout) -> l
     return lines
 
 
-def _return_matrix(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+def _return_matrix(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     rows: dict[str, list[str]] = {}
     for key, i in program.grads.items():
         rows.setdefault(key.split(",")[0], []).append(names[i])
@@ -238,22 +150,20 @@ def _return_matrix(program: Program, names: dict[int, str], layout: _Layout) -> 
     return _one_per_line("return [", lines, "]")
 
 
-def _return_list(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+def _return_list(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     return _one_per_line("return [", [names[i] for i in program.grads.values()], "]")
 
 
-def _return_value_and_tangent(
-    program: Program, names: dict[int, str], layout: _Layout
-) -> list[str]:
+def _return_value_and_tangent(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     return [f"        return {names[program.value]}, {names[program.grads['tangent']]}"]
 
 
-def _return_dict(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+def _return_dict(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     entries = [f"{name!r}: {names[i]}" for name, i in program.grads.items()]
     return _one_per_line("return {", entries, "}")
 
 
-def _return_value_and_list(program: Program, names: dict[int, str], layout: _Layout) -> list[str]:
+def _return_value_and_list(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
     grads = [names[i] for i in program.grads.values()]
     return _one_per_line(f"return {names[program.value]}, [", grads, "]")
 
@@ -296,7 +206,7 @@ def function_source(
     EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
     """
     params = tuple(mangle(name) for name in program.inputs)
-    layout = _layout(program, rows, floats)
+    layout = plan(program, rows, floats)
     names = Namer(program, layout.inlined, spell).names
     line_ops: dict[int, Op] = {}
     helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown", "_to_float"}

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ...core.ir import Op, Program, quote
-from ...core.primitives import BY_NAME
-from ...errors import ArgumentError, EvaluationError, Span
+from ...core.ir import Op, Program
+from ...errors import ArgumentError, EvaluationError
+from .. import runtime
 from ..emit import Generated
 from ..runtime import MISSING, bind_formula_names, missing_message, run_source
 from . import codegen
@@ -38,22 +38,7 @@ def _evaluation_error_maker(
             traceback = traceback.tb_next
         if op is None:
             return error
-        if isinstance(error, ValueError):
-            reason = BY_NAME[op.prim].domain or f"math domain error in {op.prim}"
-        elif isinstance(error, ZeroDivisionError):
-            reason = "division by zero"
-        elif isinstance(error, OverflowError):
-            reason = "overflow"
-        else:
-            reason = str(error)
-        text = quote(formula, op)
-        if op.in_gradient:
-            message = f"{reason} in the gradient of {text}"
-        elif isinstance(error, ValueError) and BY_NAME[op.prim].domain:
-            message = reason
-        else:
-            message = f"{reason} in {text}"
-        return EvaluationError(message, formula, op.span or Span(0, len(formula)))
+        return runtime.evaluation_error(formula, op, type(error), str(error))
 
     return evaluation_error
 
