@@ -14,6 +14,7 @@ import itertools
 import linecache
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..core.ir import Op, quote
 from ..core.primitives import BY_NAME
@@ -104,3 +105,14 @@ def run_source(owner: object, source: str, label: str, namespace: dict) -> str:
     # Safe to run: every identifier and number in the source was written by a code generator.
     exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102
     return filename
+
+
+def compile_options(function: Any) -> str:
+    """The arguments after the formula of the exprgrad.compile(...) call a Function's repr
+    shows: those that differ from the defaults (", wrt=[...], inputs=[...], optimize=False")."""
+    options = "" if function.wrt == function.inputs else f", wrt={list(function.wrt)!r}"
+    if function.inputs != function.lowered_program.inputs:
+        options += f", inputs={list(function.inputs)!r}"
+    if not function._fold:
+        options += ", optimize=False"
+    return options

@@ -28,6 +28,7 @@ from ...core.ir import Program, dump
 from ...core.pipeline import Programs
 from ..python import vectors
 from ..python.evaluate import FOLD  # constants fold as for the Python backend, bit for bit
+from ..runtime import compile_options
 from . import build, codegen
 from .calls import Built, flat_function, per_point, run_batch
 
@@ -157,9 +158,4 @@ class CFunction:
         return (_rebuild, (self.formula, self.wrt, self._fold, named))
 
     def __repr__(self) -> str:
-        options = "" if self.wrt == self.inputs else f", wrt={list(self.wrt)!r}"
-        if self.inputs != self.lowered_program.inputs:
-            options += f", inputs={list(self.inputs)!r}"
-        if not self._fold:
-            options += ", optimize=False"
-        return f"exprgrad.compile({self.formula!r}{options}, backend='c')"
+        return f"exprgrad.compile({self.formula!r}{compile_options(self)}, backend='c')"

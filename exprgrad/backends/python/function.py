@@ -19,6 +19,7 @@ from ...core.ir import INPUT, Program, dump
 from ...core.pipeline import Programs
 from ...core.tracing import Trace, make_trace, trace_rows
 from ..emit import header
+from ..runtime import compile_options
 from . import codegen, vectors
 from .evaluate import FOLD
 from .runtime import Runtime
@@ -228,14 +229,9 @@ class Function:
         return (_rebuild, (self.formula, self.wrt, self._fold, self._fold_forward, named))
 
     def __repr__(self) -> str:
-        options = "" if self.wrt == self.inputs else f", wrt={list(self.wrt)!r}"
-        if self.inputs != self.lowered_program.inputs:
-            options += f", inputs={list(self.inputs)!r}"
-        if not self._fold:
-            options += ", optimize=False"
         if self._fold and not self._fold_forward:  # exprgrad.gates' circuits
             return f"exprgrad.function.compile_unfolded({self.formula!r})"
-        return f"exprgrad.compile({self.formula!r}{options})"
+        return f"exprgrad.compile({self.formula!r}{compile_options(self)})"
 
     # --- higher order and vectors (core/forward.py, vectors.py) ---------------------------
 
