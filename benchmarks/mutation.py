@@ -263,8 +263,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "        if arg > result:\n            result = arg\n"),
     Mutant("C9", "codegen",
            "_clip: a NaN bound gives x instead of NaN",
-           "        return lo + hi",
-           "        return x"),
+           "    if lo != lo or hi != hi:\n        return lo + hi",
+           "    if lo != lo or hi != hi:\n        return x"),
     Mutant("C10", "codegen",
            "argument conversion accepts numeric strings ('1.5') and bytes",
            'if not hasattr(type(value), "__float__") or',
@@ -307,8 +307,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "weakref.finalize(owner, linecache.cache.get, filename, None)"),
     Mutant("X3", "errors",
            "EvaluationError loses its position (no line, column, span or caret)",
-           "        return EvaluationError(message, formula, op.span or Span(0, len(formula)))",
-           "        return EvaluationError(message)"),
+           "    return EvaluationError(message, formula, op.span or Span(0, len(formula)))",
+           "    return EvaluationError(message)"),
     Mutant("X4", "errors",
            "keyword-named formulas: an argument given twice is accepted (keyword wins)",
            "            if values[position] is not MISSING:\n"
@@ -329,9 +329,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "MATH_ERRORS = (ArithmeticError,)"),
     Mutant("X8", "errors",
            "an int argument too large for a float raises a raw OverflowError",
-           "        except OverflowError as overflow:\n"
-           "            raise EvaluationError(str(overflow)) from None\n",
-           "        except OverflowError:\n            raise\n"),
+           "        return _float_arguments(names, args)\n"
+           "    except OverflowError as overflow:\n"
+           "        raise EvaluationError(str(overflow)) from None\n",
+           "        return _float_arguments(names, args)\n"
+           "    except OverflowError:\n        raise\n"),
     # --- cli: the command line ------------------------------------------------------------
     Mutant("K1", "cli",
            "--check exits 0 when a component failed",
@@ -419,8 +421,8 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- interop: flat vectors, tangents, residuals ---------------------------------------
     Mutant("I1", "interop",
            "f.flat takes the vector in input order, not the order of the names given",
-           "replace(gradient, inputs=names + others)",
-           "replace(gradient, inputs=tuple(n for n in self.inputs if n in names) + others)"),
+           "inputs=names + others)",
+           "inputs=tuple(n for n in forward.inputs if n in names) + others)"),
     Mutant("I2", "interop",
            "fixed inputs take their values in keyword order, not input order",
            "[fixed[n] for n in others])",

@@ -27,6 +27,7 @@ from ...core.ir import Program
 from ...errors import ArgumentError, ArgumentValueError, EvaluationError
 from ..emit import mangle
 from ..python.helpers import _float_arguments
+from ..python.runtime import float_arguments
 from ..python.vectors import flat_vector
 from ..runtime import MISSING, bind_formula_names, evaluation_error, missing_message, run_source
 
@@ -69,15 +70,7 @@ def floats_maker(names: tuple[str, ...]) -> Callable[[tuple], list[float]]:
     does it (the same messages), naming a missing argument as f() does."""
 
     def floats(args: tuple) -> list[float]:
-        message = missing_message("f", names, args)
-        if message is not None:
-            raise ArgumentError(message)
-        try:
-            return _float_arguments(names, args)
-        except OverflowError as overflow:
-            raise EvaluationError(str(overflow)) from None
-        except TypeError as bad:
-            raise ArgumentError(str(bad)) from None
+        return float_arguments("f", names, args)
 
     return floats
 

@@ -11,7 +11,6 @@ numpy arrays to C by address. Scalars only: an array formula is refused by the p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 from ...errors import MissingDependencyError
@@ -125,17 +124,12 @@ class CFunction:
         the Python backend's flat() (scipy.optimize.minimize(fun, x0, jac=True) takes it).
         x is a numpy array (or a list, tuple): C reads a contiguous float64 array where it
         lies, and other arrays are converted once; the gradient is a new numpy array."""
-        if names is None and "names" in fixed and "names" not in self.inputs:
-            names = fixed.pop("names")
-        if names is None:
-            names = tuple(name for name in self.wrt if name not in fixed)
-        else:
-            names = vectors.parse_names(names, "names")
-        others, values = vectors.split_inputs(self.inputs, names, fixed, "names")
+        names, others, values = vectors.flat_inputs(self.inputs, self.wrt, names, fixed)
         found = self._flat.get(names)
         if found is None:  # the gradient over `names`, the vector's inputs first
-            gradient = pipeline.gradient(self.forward_program, names, FOLD if self._fold else None)
-            built, source = self._build({"flat": replace(gradient, inputs=names + others)})
+            fold = FOLD if self._fold else None
+            program = vectors.flat_program(self.forward_program, names, others, fold)
+            built, source = self._build({"flat": program})
             found = self._flat[names] = (built["flat"], source)
         fun = flat_function(found[0], names, values)
         fun.names = names

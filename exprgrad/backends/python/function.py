@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ...core import pipeline
@@ -363,14 +362,7 @@ class Function:
 
     def _flat_inputs(self, names: Any, fixed: dict) -> tuple[tuple[str, ...], tuple, list]:
         """flat()'s arguments: the vector's names, the other inputs, their fixed values."""
-        if names is None and "names" in fixed and "names" not in self.inputs:
-            names = fixed.pop("names")
-        if names is None:  # f.wrt, less what is fixed
-            names = tuple(name for name in self.wrt if name not in fixed)
-        else:
-            names = vectors.parse_names(names, "names")
-        others, values = vectors.split_inputs(self.inputs, names, fixed, "names")
-        return names, others, values
+        return vectors.flat_inputs(self.inputs, self.wrt, names, fixed)
 
     def _flat_built(
         self, key: str, function: str, names: tuple, others: tuple, make: Callable
@@ -381,9 +373,8 @@ class Function:
         cache = self.__dict__.setdefault("_flat_functions", {})
         built = cache.get(key)
         if built is None:
-            # value and gradient over `names`, with the parameters in (names, others) order
-            gradient = pipeline.gradient(self.forward_program, names, self._fold_with)
-            program = gradient = replace(gradient, inputs=names + others)
+            gradient = vectors.flat_program(self.forward_program, names, others, self._fold_with)
+            program = gradient
             if function != "flat":
                 derived = lambda fold: make(gradient, fold)  # noqa: E731
                 program = pipeline.derive(derived, self._fold_with, f"its {function} program")

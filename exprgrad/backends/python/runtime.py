@@ -8,7 +8,7 @@ Function (function.py) and the residuals of exprgrad.residuals run their code he
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ...core.ir import Op, Program
@@ -43,19 +43,26 @@ def _evaluation_error_maker(
     return evaluation_error
 
 
+def float_arguments(function_name: str, names: tuple[str, ...], args: Sequence) -> list:
+    """Every argument as a float (ints, bools, numpy scalars converted), or the error a call
+    of generated code raises for them: a missing argument named, a string or a complex
+    number an ArgumentError, an int too large for a float an EvaluationError."""
+    message = missing_message(function_name, names, args)
+    if message is not None:
+        raise ArgumentError(message) from None
+    try:
+        return _float_arguments(names, args)
+    except OverflowError as overflow:
+        raise EvaluationError(str(overflow)) from None
+    except TypeError as bad:  # the helpers stay standalone (--emit module): builtin errors
+        raise ArgumentError(str(bad)) from None
+
+
 def _retry_maker(function_name: str) -> Callable:
     """The handler generated code calls when an argument is not a float (see codegen)."""
 
     def _retry(function: Callable, names: tuple[str, ...], args: tuple, error: BaseException):
-        message = missing_message(function_name, names, args)
-        if message is not None:
-            raise ArgumentError(message) from None
-        try:
-            values = _float_arguments(names, args)
-        except OverflowError as overflow:
-            raise EvaluationError(str(overflow)) from None
-        except TypeError as bad:  # the helpers stay standalone (--emit module): builtin errors
-            raise ArgumentError(str(bad)) from None
+        values = float_arguments(function_name, names, args)
         if all(value is arg for value, arg in zip(values, args, strict=True)):
             raise error  # they were floats already: the error has another cause
         return function(*values)

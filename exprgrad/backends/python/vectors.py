@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from ...core import pipeline
+from ...core.ir import Program
+from ...core.optimize import Fold
 from ...errors import ArgumentError, ArgumentValueError, EvaluationError
 from .helpers import _float_arguments
 
@@ -213,3 +217,27 @@ def flat_product_function(
 def _few(names: Sequence[str]) -> str:
     shown = ", ".join(names[:6])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
+
+
+def flat_inputs(
+    inputs: tuple[str, ...], wrt: tuple[str, ...], names: Any, fixed: dict
+) -> tuple[tuple[str, ...], tuple[str, ...], list]:
+    """flat()'s arguments, for every backend: the vector's names (default wrt, less what is
+    fixed), the other inputs and their fixed values. An input called `names` can be fixed by
+    keyword; otherwise names=... is the vector's names."""
+    if names is None and "names" in fixed and "names" not in inputs:
+        names = fixed.pop("names")
+    if names is None:
+        names = tuple(name for name in wrt if name not in fixed)
+    else:
+        names = parse_names(names, "names")
+    others, values = split_inputs(inputs, names, fixed, "names")
+    return names, others, values
+
+
+def flat_program(
+    forward: Program, names: tuple[str, ...], others: tuple[str, ...], fold: Fold | None
+) -> Program:
+    """The value and gradient over `names`, its parameters in (names, others) order: the
+    vector first, then the fixed inputs."""
+    return replace(pipeline.gradient(forward, names, fold), inputs=names + others)
