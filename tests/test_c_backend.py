@@ -251,3 +251,19 @@ def test_no_gradient_no_inputs_and_an_input_called_sum():
         assert c(*args) == python(*args)
     values, grads = c.batch(sum=np.arange(3.0), x=2.0)  # sum= is the input's column here
     assert values.tolist() == [0.0, 2.0, 4.0] and grads["sum"].tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("name", ["given", "results", "buffers", "given_c", "results_c",
+                                  "value", "g0", "code", "b"])  # fmt: skip
+def test_inputs_named_like_the_callers_locals_stay_themselves(name):
+    """The generated caller's own names start with '_', which no mangled formula name does."""
+    formula = f"{name}*2 + {name}*{name}"
+    c, python = exprgrad.compile(formula, backend="c"), exprgrad.compile(formula)
+    assert c(1.5) == python(1.5)
+    assert c.value_and_grad(**{name: 1.5}) == python.value_and_grad(**{name: 1.5})
+
+
+def test_a_zero_dimensional_array_is_one_number_for_every_point():
+    f = exprgrad.compile("x*y", backend="c")
+    values, grads = f.batch(x=np.array([1.0, 2.0]), y=np.array(3.0))
+    assert values.tolist() == [3.0, 6.0] and grads["y"].tolist() == [1.0, 2.0]

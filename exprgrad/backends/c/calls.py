@@ -81,18 +81,19 @@ def per_point_source(function: str, inputs: Sequence[str], grads: Sequence[str] 
         def value_and_grad(a=_MISSING, x=_MISSING):
             if type(a) is not float or type(x) is not float:
                 a, x = _floats((a, x))
-            buffers = _free.pop() if _free else _buffers()
-            given, results, given_c, results_c = buffers
-            given[0] = a
-            given[1] = x
-            code = _c(given_c, results_c)
-            value, g0, g1 = results
-            _free.append(buffers)
-            if code:
-                raise _error(code) from None
-            return value, {'a': g0, 'x': g1}
+            _b = _free.pop() if _free else _buffers()
+            _given, _results, _given_c, _results_c = _b
+            _given[0] = a
+            _given[1] = x
+            _code = _c(_given_c, _results_c)
+            _value, _g0, _g1 = _results
+            _free.append(_b)
+            if _code:
+                raise _error(_code) from None
+            return _value, {'a': _g0, 'x': _g1}
 
-    grads None: the value alone (forward)."""
+    grads None: the value alone (forward). Its own names start with '_', which no formula
+    name does once mangled, so an input called `given` or `value` stays itself."""
     params = [mangle(name) for name in inputs]
     signature = ", ".join(f"{p}=_MISSING" for p in params)
     lines = [f"def {function}({signature}):"]
@@ -101,20 +102,20 @@ def per_point_source(function: str, inputs: Sequence[str], grads: Sequence[str] 
         lines.append(f"    if {checks}:")
         listed = ", ".join(params) + ("," if len(params) == 1 else "")
         lines.append(f"        {listed} = _floats(({listed}))")
-    lines.append("    buffers = _free.pop() if _free else _buffers()")
-    lines.append("    given, results, given_c, results_c = buffers")
-    lines += [f"    given[{i}] = {p}" for i, p in enumerate(params)]
-    lines.append("    code = _c(given_c, results_c)")
-    outputs = ["value"] + [f"g{k}" for k in range(len(grads or ()))]
-    lines.append(f"    {', '.join(outputs)} = results" if grads else "    value = results[0]")
-    lines.append("    _free.append(buffers)")
-    lines.append("    if code:")
-    lines.append("        raise _error(code) from None")
+    lines.append("    _b = _free.pop() if _free else _buffers()")
+    lines.append("    _given, _results, _given_c, _results_c = _b")
+    lines += [f"    _given[{i}] = {p}" for i, p in enumerate(params)]
+    lines.append("    _code = _c(_given_c, _results_c)")
+    outputs = ["_value"] + [f"_g{k}" for k in range(len(grads or ()))]
+    lines.append(f"    {', '.join(outputs)} = _results" if grads else "    _value = _results[0]")
+    lines.append("    _free.append(_b)")
+    lines.append("    if _code:")
+    lines.append("        raise _error(_code) from None")
     if grads is not None:
-        entries = ", ".join(f"{name!r}: g{k}" for k, name in enumerate(grads))
-        lines.append(f"    return value, {{{entries}}}")
+        entries = ", ".join(f"{name!r}: _g{k}" for k, name in enumerate(grads))
+        lines.append(f"    return _value, {{{entries}}}")
     else:
-        lines.append("    return value")
+        lines.append("    return _value")
     return "\n".join(lines) + "\n"
 
 
@@ -208,8 +209,8 @@ def _column(name: str, value: Any) -> np.ndarray:
                 f"argument {name!r} of a batch is an array of shape {column.shape}; "
                 "each input is a 1-D array of points or a number shared by all"
             )
-        if column.dtype.kind in "biuf":
-            return np.ascontiguousarray(column, dtype=np.float64)
+        if column.dtype.kind in "biuf":  # a 0-d array stays 0-d: one number for every point
+            return np.ascontiguousarray(column, dtype=np.float64).reshape(column.shape)
         value = column.tolist()  # complex numbers, strings, objects: named as f() names them
         if column.ndim:
             return np.array(_float_arguments([name] * len(value), value), dtype=np.float64)
