@@ -150,18 +150,20 @@ def _resolve_inputs(program: Program, inputs: Iterable[str] | str, tree) -> tupl
     names = [n.strip() for n in inputs.split(",")] if isinstance(inputs, str) else list(inputs)
     value_span = tree.statements[-1].span
     have = ", ".join(program.inputs) or "none"
+    known, seen = set(program.inputs), set()
     for name in names:
         if not isinstance(name, str):
             raise ArgumentError(f"inputs must be str, not {type(name).__name__}")
-        if names.count(name) > 1:
+        if name in seen:
             raise FormulaError(f"inputs lists '{name}' twice", tree.source, value_span)
-        if name not in program.inputs:
+        seen.add(name)
+        if name not in known:
             raise FormulaError(
                 f"inputs lists '{name}', which is not an input of the formula (inputs: {have})",
                 tree.source,
                 value_span,
             )
-    missing = [name for name in program.inputs if name not in names]
+    missing = [name for name in program.inputs if name not in seen]
     if missing:
         raise FormulaError(
             f"inputs leaves out {', '.join(map(repr, missing))}: name every input of the "
@@ -178,14 +180,14 @@ def _resolve_wrt(program: Program, wrt: Iterable[str] | str | None, tree) -> tup
     names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
     # A wrt name has no place in the formula; errors point at what is differentiated.
     value_span = tree.statements[-1].span
-    seen = set()
+    seen, known = set(), set(program.inputs)
     for name in names:
         if not isinstance(name, str):
             raise ArgumentError(f"wrt names must be str, not {type(name).__name__}")
         if name in seen:
             raise FormulaError(f"wrt names '{name}' twice", tree.source, value_span)
         seen.add(name)
-        if name in program.inputs:
+        if name in known:
             continue
         inputs = ", ".join(program.inputs) or "none"
         for statement in tree.statements:

@@ -101,7 +101,8 @@ def parse_names(names: Iterable[str] | str, what: str) -> tuple[str, ...]:
     for name in found:
         if not isinstance(name, str):
             raise ArgumentError(f"{what} must be str, not {type(name).__name__}")
-    repeated = sorted({n for n in found if found.count(n) > 1})
+    seen: set[str] = set()
+    repeated = sorted({n for n in found if n in seen or seen.add(n)})  # linear, not count()
     if repeated:
         raise ArgumentValueError(f"{what} lists {', '.join(map(repr, repeated))} more than once")
     return tuple(found)
@@ -111,25 +112,27 @@ def split_inputs(
     inputs: Sequence[str], names: Sequence[str], fixed: Mapping[str, Any], what: str
 ) -> tuple[tuple[str, ...], list[float]]:
     """The inputs not in `names` (in input order) and their fixed values as floats.
-    Every input is in exactly one of the two."""
-    unknown = [n for n in names if n not in inputs]
+    Every input is in exactly one of the two. Sets, not tuples, are searched: linear in the
+    number of inputs."""
+    known, vector = set(inputs), set(names)
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise ArgumentValueError(
             f"{what} lists {', '.join(map(repr, unknown))}, which is not an input "
             f"(inputs: {', '.join(inputs) or 'none'})"
         )
-    both = [n for n in fixed if n in names]
+    both = [n for n in fixed if n in vector]
     if both:
         raise ArgumentValueError(
             f"{', '.join(map(repr, both))} is both in the vector and fixed; give it one place"
         )
-    extra = [n for n in fixed if n not in inputs]
+    extra = [n for n in fixed if n not in known]
     if extra:
         raise ArgumentError(
             f"unexpected fixed input(s) {', '.join(map(repr, extra))} "
             f"(inputs: {', '.join(inputs) or 'none'})"
         )
-    others = tuple(n for n in inputs if n not in names)
+    others = tuple(n for n in inputs if n not in vector)
     missing = [n for n in others if n not in fixed]
     if missing:
         raise ArgumentError(
