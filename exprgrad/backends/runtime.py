@@ -90,6 +90,22 @@ def evaluation_error(
     return EvaluationError(message, formula, op.span or Span(0, len(formula)))
 
 
+def point_binder(inputs: tuple[str, ...]) -> Callable[[tuple, dict, str], tuple]:
+    """point(args, kwargs, what) -> the values in inputs order, from arguments as f(...)
+    takes them (a formula's own names as keywords); a missing one is an ArgumentError
+    naming it, as what() would."""
+    bind = bind_formula_names(lambda *values: values, inputs)
+
+    def point(args: tuple, kwargs: dict, what: str = "f") -> tuple:
+        values = bind(*args, **kwargs)
+        message = missing_message(what, inputs, values)
+        if message is not None:
+            raise ArgumentError(message)
+        return values
+
+    return point
+
+
 _SERIAL = itertools.count(1)
 
 

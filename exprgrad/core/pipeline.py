@@ -95,21 +95,20 @@ def gradient(
     arrays: bool = False,
     every_adjoint: bool = False,
     seed: str | None = None,
-    what: str = "its gradient program",
 ) -> Program:
     """Reverse mode over a program (see reverse.differentiate), dead code dropped, size checked."""
     full = differentiate(
         program, tuple(wrt), fold, arrays=arrays, every_adjoint=every_adjoint, seed=seed
     )
     full = eliminate_dead_code(full)
-    check_size(full, what)
+    check_size(full, "its gradient program")
     return full
 
 
 def derive(make: Callable[[Fold | None], Program], fold: Fold | None, what: str) -> Program:
     """make(fold)'s program (forward mode over a gradient: a Hessian, jvp, hvp, Jacobian),
-    dead code dropped, its size checked and its branches untangled. make gets
-    derived_limit() from here or calls it itself, and may stop early (forward.TooLarge)."""
+    dead code dropped, its size checked (`what` names it in the error) and its branches
+    untangled. make may stop early (forward.TooLarge) at derived_limit()."""
     try:
         program = eliminate_dead_code(make(fold))
     except forward_mode.TooLarge as error:  # stopped early: far over the limit

@@ -40,7 +40,7 @@ from ...core.pipeline import Programs
 from ...core.primitives import BY_NAME
 from ..emit import literal
 from ..python.evaluate import FOLD  # constants fold as for scalars: as Python computes them
-from ..runtime import bind_formula_names, missing_message, run_source
+from ..runtime import point_binder, run_source
 from . import codegen as numpy_codegen
 from . import helpers as numpy_helpers
 
@@ -151,17 +151,14 @@ class ArrayFunction:
         self.program = full = programs.full
         self.inputs: tuple[str, ...] = forward.inputs
         self.wrt: tuple[str, ...] = tuple(full.grads)
-        self._bind = bind_formula_names(lambda *values: values, self.inputs)
+        self._point = point_binder(self.inputs)
         self._specialized: dict[tuple, _Specialized] = {}
         self._vjp_program: Program | None = None
 
     # --- arguments -------------------------------------------------------------------
 
     def _arrays(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
-        values = self._bind(*args, **kwargs)
-        message = missing_message("f", self.inputs, values)
-        if message is not None:
-            raise ArgumentError(message)
+        values = self._point(args, kwargs)
         return [_as_array(name, value) for name, value in zip(self.inputs, values, strict=True)]
 
     def _for(self, arrays: list[np.ndarray]) -> _Specialized:

@@ -37,13 +37,12 @@ def make_function(formula: str, programs: Programs, *, fold: bool, fold_forward:
 def compile_unfolded(formula: str) -> Function:
     """The Function of a formula whose forward program stays exactly as written (one line
     for every operation, as exprgrad.gates needs), with only the gradient folded."""
-    programs = pipeline.forward_and_gradient(formula, None, FOLD, fold_forward=False)
-    return Function(formula, programs, True, False)
+    return _rebuild(formula, None, True, False)
 
 
 def _rebuild(
     formula: str,
-    wrt: tuple[str, ...],
+    wrt: tuple[str, ...] | None,
     fold: bool,
     fold_forward: bool,
     inputs: tuple[str, ...] | None = None,

@@ -15,7 +15,7 @@ from ...core.ir import Op, Program
 from ...errors import ArgumentError, EvaluationError
 from .. import runtime
 from ..emit import Generated
-from ..runtime import MISSING, bind_formula_names, missing_message, run_source
+from ..runtime import MISSING, bind_formula_names, missing_message, point_binder, run_source
 from . import codegen
 from .helpers import _float_arguments, runtime_namespace
 
@@ -128,11 +128,7 @@ class Runtime:
         """The point's values in inputs order, from arguments as f(...) takes them."""
         if not kwargs and len(args) == len(self.inputs):
             return args
-        binder = self.__dict__.get("_binder")
-        if binder is None:
-            binder = self.__dict__["_binder"] = bind_formula_names(lambda *v: v, self.inputs)
-        values = binder(*args, **kwargs)
-        message = missing_message(what, self.inputs, values)
-        if message is not None:
-            raise ArgumentError(message)
-        return values
+        point = self.__dict__.get("_point")
+        if point is None:
+            point = self.__dict__["_point"] = point_binder(self.inputs)
+        return point(args, kwargs, what)
