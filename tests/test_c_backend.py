@@ -243,6 +243,17 @@ def test_emit_c_compiles_on_its_own(tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "formula, fragment", [("sum(x*x)", "needs arrays"), ("log(", "formula ends early")]
+)
+def test_emit_c_of_a_bad_formula_is_a_clear_error(formula, fragment, capsys):
+    from exprgrad.tools.cli import main
+
+    assert main([formula, "--emit", "c"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and fragment in captured.err and "Traceback" not in captured.err
+
+
 def test_no_gradient_no_inputs_and_an_input_called_sum():
     for formula, options in [("x*y", {"wrt": []}), ("2 + 3", {}), ("sum*x", {"wrt": "sum"})]:
         python, c = both(formula, **options)
