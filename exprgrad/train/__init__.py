@@ -50,6 +50,8 @@ Modules, each imported here so that exprgrad.train.X keeps working:
     engine.py         NonFiniteLossError, the engine interface and its data checks
     python_engine.py  one value_and_grad call per example (Python backend)
     numpy_engine.py   one value_and_grad call per batch (numpy backend)
+    lists_engine.py   one value_and_grad call per batch on nested lists (lists backend)
+    nested.py         nested lists of floats: shapes, copies, rows for the optimisers
     progress.py       the tqdm bar or a line per epoch
     checks.py         argument checks the modules share
 """

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ArgumentError, shorten
+from .checks import _numpy_of
 from .engine import _number
 
 
@@ -27,8 +28,11 @@ def shape_of(value: Any) -> tuple[int, ...]:
 
 
 def float_copy(value: Any, where: str) -> Any:
-    """value (a number, or nested lists or tuples of numbers) as nested lists of floats,
-    a new copy; an ArgumentError naming where for a ragged nesting or a non-number."""
+    """value (a number, or nested lists or tuples of numbers, or a numpy array) as nested
+    lists of floats, a new copy; an ArgumentError naming where for a ragged nesting or a
+    non-number."""
+    if _numpy_of(value) is not None:
+        value = value.tolist()
     if not isinstance(value, (list, tuple)):
         return _number(value, where)
     copy = [float_copy(item, f"{where}[{index}]") for index, item in enumerate(value)]
