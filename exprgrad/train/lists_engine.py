@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import ArgumentValueError, EvaluationError
+from .checks import _numpy_of
 from .engine import (
     _at_example,
     _check_not_fixed,
@@ -72,22 +73,18 @@ class _ListEngine(_Engine):
                 if name not in data:
                     raise _no_column(what, name, data)
                 values = data[name]
-                where = f"{what}[{name!r}]"
+                if _numpy_of(values) is not None:
+                    values = values.tolist()  # a 0-d array: a number, refused below
                 if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-                    raise _scalar_column(what, name, values)
-                values = float_copy(values, where)
-                if not isinstance(values, list):  # a 0-d numpy array
                     raise _scalar_column(what, name, data[name])
-                columns[name] = values
-                self._check_shapes(values, lambda i, where=where: f"{where}[{i}]")
+                columns[name] = _column(values, lambda i, name=name: f"{what}[{name!r}][{i}]")
         else:
             rows = _rows(data, what)
             for index, row in enumerate(rows):
                 _check_row(row, index, wanted, what, self.fixed)
             for name in wanted:
-                at = lambda i, name=name: f"{what}[{i}][{name!r}]"  # noqa: E731
-                columns[name] = [float_copy(row[name], at(i)) for i, row in enumerate(rows)]
-                self._check_shapes(columns[name], at)
+                values = (row[name] for row in rows)
+                columns[name] = _column(values, lambda i, name=name: f"{what}[{i}][{name!r}]")
         sizes = {len(column) for column in columns.values()}
         if len(sizes) > 1:
             listed = ", ".join(f"{name}: {len(column)}" for name, column in columns.items())
@@ -96,19 +93,6 @@ class _ListEngine(_Engine):
         if not size:
             raise ArgumentValueError(f"{what} is empty: there are no examples to train on")
         return columns, size
-
-    @staticmethod
-    def _check_shapes(column: list, at) -> None:
-        """Every example of a column has the first's shape, so that a batch is rectangular."""
-        if not column:
-            return
-        first = shape_of(column[0])
-        for index, value in enumerate(column):
-            if shape_of(value) != first:
-                raise ArgumentValueError(
-                    f"{at(index)} has shape {shape_of(value)}, but {at(0)} has shape {first}: "
-                    "the examples of a column must have one shape"
-                )
 
     def _point(self, columns: dict[str, list], batch: list[int]) -> dict[str, Any]:
         point = {name: [columns[name][i] for i in batch] for name in self.data_names}
@@ -201,6 +185,20 @@ class _ListEngine(_Engine):
                 raise
             total += float(value) * len(part)  # each chunk's mean, weighted by its size
         return total / len(self.held_out)
+
+
+def _column(values: Iterable, at: Callable[[int], str]) -> list:
+    """A column's values as floats or nested lists of floats, every example of the first's
+    shape so that a batch is rectangular; at(i) names example i in an error."""
+    column = [float_copy(value, at(index)) for index, value in enumerate(values)]
+    first = shape_of(column[0]) if column else ()
+    for index, value in enumerate(column):
+        if shape_of(value) != first:
+            raise ArgumentValueError(
+                f"{at(index)} has shape {shape_of(value)}, but {at(0)} has shape {first}: "
+                "the examples of a column must have one shape"
+            )
+    return column
 
 
 def _finite(value: Any) -> bool:
