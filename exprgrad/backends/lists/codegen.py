@@ -90,8 +90,8 @@ class ListWriter:
             number = [self.names[a] for a in args]
             return [], python_spellings.spell(prim, number)
         axis = axis_of(program, i)
-        if axis is not None:
-            axis %= max(1, len(self.shape(args[0])))
+        if axis is not None:  # an axis of the array reduced (expand: of the one it reduced)
+            axis %= max(1, len(self.shape(args[1 if prim == "expand" else 0])))
         names = [self.names[a] for a in args]
         if prim in _LANE:
             return [], self.reduce(prim, names[0], self.shape(args[0]), axis)
