@@ -83,11 +83,11 @@ def test_where_masks_the_branch_not_taken():
     assert np.allclose(grads["x"], [-1.0, 0.0, 0.25 - 1 / 16])  # no nan from sqrt'(0), 1/0
 
 
-def test_a_formula_needing_arrays_in_the_scalar_backend():
-    with pytest.raises(exprgrad.FormulaError, match="backend='numpy'"):
-        exprgrad.compile("sum(x)")
-    with pytest.raises(exprgrad.FormulaError, match="backend='numpy'"):
-        exprgrad.compile("a @ b")
+def test_a_formula_needing_arrays_in_the_python_backend_computes_with_lists():
+    for formula in ("sum(x)", "a @ b"):
+        assert exprgrad.compile(formula).backend == "lists"  # backends/lists: nested lists
+        with pytest.raises(exprgrad.FormulaError, match="backend='numpy'"):
+            exprgrad.compile(formula, backend="c")
     with pytest.raises(ValueError, match="backend must be"):
         exprgrad.compile("a", backend="torch")
 

@@ -95,7 +95,6 @@ def test_ints_bools_and_numpy_scalars_as_in_python():
         lambda f: f(1.0, "2"),
         lambda f: f(1.0, 2j),
         lambda f: f(1.0, 10**400),
-        lambda f: f(1.0, np.array([1.0, 2.0])),
         lambda f: f(1.0, 2.0, 3.0),
         lambda f: f.value_and_grad(1.0, x=2.0),
         lambda f: f(0.0, 1.0),
@@ -106,6 +105,13 @@ def test_ints_bools_and_numpy_scalars_as_in_python():
 def test_argument_and_evaluation_errors_as_in_python(call):
     python, c = both("log(x)*exp(a) + sqrt(a*x)/x")
     assert raised(call, c) == raised(call, python)
+
+
+def test_an_array_argument_is_refused_where_python_computes_with_lists():
+    python, c = both("log(x)*exp(a) + sqrt(a*x)/x")
+    with pytest.raises(ArgumentError, match=r"'a' is an array of shape \(2,\).*numpy"):
+        c(1.0, np.array([1.0, 2.0]))
+    assert python(1.0, np.array([1.0, 2.0])) == [python(1.0, 1.0), python(1.0, 2.0)]
 
 
 def test_errors_in_the_gradient_and_branches_not_taken():

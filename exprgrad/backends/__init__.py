@@ -1,10 +1,13 @@
 """The backends: each turns the pipeline's programs into code and runs it.
 
 emit.py and runtime.py hold what every backend shares (names, literals, comments; compiling
-generated source, binding arguments); python/ and numpy/ are one backend each.
+generated source, binding arguments); python/, lists/, numpy/ and c/ are one backend each
+(python hands array formulas and list arguments to lists).
 
 A backend is one folder here: its function module has ARRAYS (does it compute with
-arrays?) and make_function(formula, programs, fold=..., fold_forward=...); its
+arrays: True, False, or None for "where the formula needs them", when the pipeline
+decides and Programs.arrays says) and make_function(formula, programs, fold=...,
+fold_forward=...); its
 spellings.py has SPELLINGS, keyed by primitive name, and NOT_SPELLED, the rows it
 writes another way or refuses (tests/test_primitives.py checks that the two cover the
 table, for every backend registered here).
@@ -24,6 +27,7 @@ BACKENDS = {
     "python": "exprgrad.backends.python.function",
     "numpy": "exprgrad.backends.numpy.function",
     "c": "exprgrad.backends.c.function",
+    "lists": "exprgrad.backends.lists.function",
 }
 
 

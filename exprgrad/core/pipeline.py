@@ -47,6 +47,7 @@ class Programs:
     lowered: Program  # as written: exact constants, for sympy and the graph
     forward: Program  # the value
     full: Program  # the value and the gradient over wrt (full.grads)
+    arrays: bool = False  # made for a backend computing with arrays
 
 
 def forward_and_gradient(
@@ -55,19 +56,22 @@ def forward_and_gradient(
     fold: Fold | None,
     *,
     fold_forward: bool = True,
-    arrays: bool = False,
+    arrays: bool | None = False,
     inputs: Iterable[str] | str | None = None,
 ) -> Programs:
     """The formula's programs: its value (folded unless fold_forward is False: exprgrad.gates
     keeps one line per gate), and its value and gradient over wrt (default every input).
-    arrays: the backend computes with arrays; otherwise an array function is a FormulaError.
+    arrays: the backend computes with arrays; False: an array function is a FormulaError;
+    None: arrays if the formula calls an array function (Programs.arrays says which).
     inputs: the order of f.inputs (default: first appearance)."""
     collecting = gc.isenabled()
     gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
     try:
         tree = parse(formula)
         lowered = lower(tree)
-        if not arrays:
+        if arrays is None:
+            arrays = needs_arrays(lowered)
+        elif not arrays:
             _scalars_only(lowered)
         forward = value_program(lowered, fold if fold_forward else None)
         if inputs is not None:  # the lowered program keeps the order of appearance
@@ -75,7 +79,7 @@ def forward_and_gradient(
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
         full = gradient(forward, wrt_names, fold, arrays=arrays)
-        return Programs(lowered, forward, full)
+        return Programs(lowered, forward, full, arrays)
     finally:
         if collecting:
             gc.enable()
@@ -132,6 +136,11 @@ def check_size(program: Program, what: str) -> None:
         )
 
 
+def needs_arrays(program: Program) -> bool:
+    """Does the program call an array function (@, a reduction, softmax, ...)?"""
+    return any(op.prim not in (INPUT, CONST) and BY_NAME[op.prim].arrays for op in program.ops)
+
+
 def _scalars_only(program: Program) -> None:
     """A scalar backend computes with numbers: a formula that needs arrays says where."""
     for op in program.ops:
@@ -140,7 +149,8 @@ def _scalars_only(program: Program) -> None:
                 f"{quote(program.source, op)} needs arrays",
                 program.source,
                 op.span,
-                detail="compile it with exprgrad.compile(..., backend='numpy')",
+                detail="compile it with exprgrad.compile(..., backend='numpy'), or "
+                "backend='python' for arrays as nested lists",
             )
 
 

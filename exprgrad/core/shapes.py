@@ -22,6 +22,8 @@ from .ir import CONST, INPUT, Program, quote
 from .primitives import BY_NAME, COMPARISON_NAMES, broadcast
 
 WEAK = "weak"  # a Python number: takes the dtype of what it meets
+# Ops that need one element or more: there is no mean or max of nothing (a sum is 0).
+_NEED_ELEMENTS = ("mean", "amax", "amin", "logsumexp", "softmax", "log_softmax")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +107,27 @@ def _shape_error(program: Program, i: int, message: str, shapes: list) -> Formul
         op.span or Span(0, len(program.source)),
         detail=detail,
     )
+
+
+def check_elements(program: Program, specs: list[Spec]) -> None:
+    """A mean, max or softmax over an empty axis is a ShapeError naming the op, its place
+    and the shape, before any code runs (a sum of nothing is 0: fine). The forward ops
+    come first in every program, with these specs: checking them is enough."""
+    for i, op in enumerate(program.ops):
+        if op.prim not in _NEED_ELEMENTS:
+            continue
+        shape = specs[op.args[0]].shape
+        axis = axis_of(program, i)
+        size = 1
+        for n in shape if axis is None else (shape[axis],):
+            size *= n
+        if size > 0:
+            continue
+        over = "of an empty array" if axis is None else f"over axis {axis}, of length 0,"
+        raise ShapeError(
+            f"{op.prim}() {over} in {quote(program.source, op) or op.prim}",
+            program.source,
+            op.span or Span(0, len(program.source)),
+            detail=f"operand shape {shape}",
+            hint="a sum of nothing is 0; a mean, max or softmax of nothing is undefined",
+        )

@@ -9,6 +9,7 @@ import sys
 from .. import __version__
 from ..api import compile as compile_formula
 from ..backends.python.function import Function
+from ..core import pipeline
 from ..errors import EvaluationError, FormulaError, shorten
 
 EXIT_BAD_INPUT = 2
@@ -269,6 +270,8 @@ def _main(argv: list[str] | None) -> int:
     formula = _read_formula(args, parser)
     try:
         function = compile_formula(formula, wrt=args.wrt)
+        if args.emit == "c":  # C is for scalar formulas: an array formula's error, placed
+            pipeline.forward_and_gradient(formula, args.wrt, None, arrays=False)
     except FormulaError as error:
         print(f"exprgrad: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

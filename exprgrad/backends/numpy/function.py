@@ -47,8 +47,6 @@ from . import helpers as numpy_helpers
 ARRAYS = True  # the pipeline keeps array functions for this backend
 
 _FLOATS = ("float32", "float64")
-# Ops that need one element or more: there is no mean or max of nothing (a sum is 0).
-_NEED_ELEMENTS = ("mean", "amax", "amin", "logsumexp", "softmax", "log_softmax")
 # numpy's warnings off for a whole call: an overflow or a nan is found on the way out
 # (_check_finite) and raised as an error naming the op. A decorator is the cheap form.
 _quiet = np.errstate(all="ignore")
@@ -171,30 +169,9 @@ class ArrayFunction:
             }
             # the forward program's alone: a gradient exists only for a scalar value
             forward = shapes.infer(self.forward_program, inputs)
-            self._check_elements(forward)
+            shapes.check_elements(self.forward_program, forward)
             found = self._specialized[key] = _Specialized(forward)
         return found
-
-    def _check_elements(self, specs: list[shapes.Spec]) -> None:
-        """A mean, max or softmax over an empty axis is a ShapeError naming the op, its
-        place and the shape, before any code runs (a sum of nothing is 0: fine). The
-        forward ops come first in every program, with these specs: checking them is enough."""
-        program = self.forward_program
-        for i, op in enumerate(program.ops):
-            if op.prim not in _NEED_ELEMENTS:
-                continue
-            shape = specs[op.args[0]].shape
-            axis = shapes.axis_of(program, i)
-            if (math.prod(shape) if axis is None else shape[axis]) > 0:
-                continue
-            over = "of an empty array" if axis is None else f"over axis {axis}, of length 0,"
-            raise ShapeError(
-                f"{op.prim}() {over} in {quote(program.source, op) or op.prim}",
-                program.source,
-                op.span or Span(0, len(program.source)),
-                detail=f"operand shape {shape}",
-                hint="a sum of nothing is 0; a mean, max or softmax of nothing is undefined",
-            )
 
     def _function(self, special: _Specialized, function: str) -> Callable:
         built = special.functions.get(function)

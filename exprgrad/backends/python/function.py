@@ -18,6 +18,8 @@ from ...core.ir import INPUT, Program, dump
 from ...core.pipeline import Programs
 from ...core.tracing import Trace, make_trace, trace_rows
 from ..emit import header
+from ..lists.convert import is_array
+from ..lists.function import ListFunction
 from ..runtime import compile_options
 from . import codegen, vectors
 from .evaluate import FOLD
@@ -26,11 +28,18 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from ...tools.check import CheckReport, ComponentCheck
 
-ARRAYS = False  # the pipeline refuses array functions for this backend
+# Arrays where the formula needs them: a formula calling an array function (@, sum(X, 0),
+# softmax) computes on nested lists (backends/lists/), any other is a scalar Function.
+ARRAYS = None
 
 
-def make_function(formula: str, programs: Programs, *, fold: bool, fold_forward: bool) -> Function:
-    """The backend's entry (backends/__init__.py): a Function over the pipeline's programs."""
+def make_function(
+    formula: str, programs: Programs, *, fold: bool, fold_forward: bool
+) -> Function | ListFunction:
+    """The backend's entry (backends/__init__.py): a Function over the pipeline's programs,
+    or a ListFunction when they compute with arrays."""
+    if programs.arrays:
+        return ListFunction(formula, programs, fold)
     return Function(formula, programs, fold, fold_forward)
 
 
@@ -78,6 +87,8 @@ class Function:
         self.forward_program = programs.forward
         self.program = programs.full
         self._runtime = Runtime(formula, self.inputs)
+        this = weakref.ref(self)
+        self._runtime.with_arrays = lambda *call: this()._with_arrays(*call)
         self.value_and_grad = self._runtime.build("value_and_grad", self.program)
         self.value_and_grad.__doc__ = "(value, {input: gradient}) at the given point."
         # Python looks __call__ up on the class, so each Function gets a class of its own,
@@ -217,9 +228,39 @@ class Function:
 
         return latex(self.lowered_program, list(self.wrt))
 
-    def module_source(self) -> str:
-        """A standalone Python module computing the same, needing only `math`."""
+    def module_source(self, /, *args: Any, **kwargs: Any) -> str:
+        """A standalone Python module computing the same, needing only `math`. Given
+        arguments with lists among them, the module of the array code for their shapes
+        (ListFunction.module_source)."""
+        if any(map(is_array, (*args, *kwargs.values()))):
+            return self._lists().module_source(*args, **kwargs)
         return codegen.module_source(self.forward_program, self.program)
+
+    def source_for(self, /, *args: Any, **kwargs: Any) -> str:
+        """The generated source these arguments run: f.source for numbers, the array code
+        for their shapes where lists are among them (ListFunction.source_for)."""
+        if any(map(is_array, (*args, *kwargs.values()))):
+            return self._lists().source_for(*args, **kwargs)
+        return self.source
+
+    def _lists(self) -> ListFunction:
+        """The formula compiled for arrays of nested lists, made on the first call with one."""
+        built = self.__dict__.get("_list_function")
+        if built is None:
+            programs = pipeline.forward_and_gradient(
+                self.formula, self.wrt, self._fold_with, arrays=True, inputs=self.inputs
+            )
+            built = ListFunction(self.formula, programs, self._fold)
+            self.__dict__["_list_function"] = built
+        return built
+
+    def _with_arrays(self, function: str, names: tuple, args: tuple) -> Any:
+        """A call of forward or value_and_grad with a list among its arguments: the same call
+        on the array code (the scalar code's _retry hands it here); None for other functions."""
+        if names != self.inputs or function not in ("forward", "value_and_grad"):
+            return None
+        lists = self._lists()
+        return lists(*args) if function == "forward" else lists.value_and_grad(*args)
 
     def __reduce__(self):
         # Generated code does not pickle; the formula does, and compiles to the same bytes.

@@ -15,6 +15,7 @@ from ...core.ir import Op, Program
 from ...errors import ArgumentError, EvaluationError
 from .. import runtime
 from ..emit import Generated
+from ..lists.convert import is_array
 from ..runtime import MISSING, bind_formula_names, missing_message, point_binder, run_source
 from . import codegen
 from .helpers import _float_arguments, runtime_namespace
@@ -58,10 +59,15 @@ def float_arguments(function_name: str, names: tuple[str, ...], args: Sequence) 
         raise ArgumentError(str(bad)) from None
 
 
-def _retry_maker(function_name: str) -> Callable:
-    """The handler generated code calls when an argument is not a float (see codegen)."""
+def _retry_maker(function_name: str, runtime: Runtime) -> Callable:
+    """The handler generated code calls when an argument is not a float (see codegen): a
+    list among them goes to runtime.with_arrays (the formula's array code)."""
 
     def _retry(function: Callable, names: tuple[str, ...], args: tuple, error: BaseException):
+        if runtime.with_arrays is not None and any(map(is_array, args)):
+            result = runtime.with_arrays(function.__name__, names, args)
+            if result is not None:
+                return result
         values = float_arguments(function_name, names, args)
         if all(value is arg for value, arg in zip(values, args, strict=True)):
             raise error  # they were floats already: the error has another cause
@@ -81,7 +87,10 @@ class Runtime:
         namespace = runtime_namespace()
         namespace["_INPUTS"] = inputs
         namespace["_MISSING"] = MISSING
-        namespace["_retry"] = _retry_maker("f")
+        # (function name, parameter names, arguments) -> the call's result on the array
+        # code, or None: set by Function, so that f(x=[1, 2]) computes with lists
+        self.with_arrays: Callable[[str, tuple, tuple], Any] | None = None
+        namespace["_retry"] = _retry_maker("f", self)
         namespace["_MATH_ERRORS"] = MATH_ERRORS
         namespace["_evaluation_error"] = _evaluation_error_maker(formula, self.line_ops)
         self.namespace = namespace

@@ -1,0 +1,121 @@
+"""Arguments -> nested lists of floats and their shapes: what generated list code reads.
+
+A number is a float of shape (); a list or tuple (of lists or tuples, ...) of real numbers
+is a nested list of floats, rectangular, copied (the caller's lists are never the ones the
+code reads or returns). Anything with .tolist() and .shape (a numpy array) is read through
+tolist(), without importing numpy. Strings, bytes, None and complex numbers, anywhere, are
+an ArgumentError (a TypeError) naming the argument.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ...errors import ArgumentError, EvaluationError
+
+_FLOAT_ROW = frozenset({float})
+_REAL_ROW = frozenset({float, int, bool})
+
+
+def as_nested(name: str, value: Any) -> tuple[Any, tuple[int, ...]]:
+    """(the argument as a float or a nested list of floats, its shape)."""
+    if type(value) is float:
+        return value, ()
+    if hasattr(value, "tolist") and hasattr(value, "shape"):  # numpy arrays and scalars
+        value = value.tolist()
+    if not isinstance(value, list | tuple):
+        return _number(name, value, None), ()
+    shape = []
+    probe = value
+    while isinstance(probe, list | tuple):
+        shape.append(len(probe))
+        if not probe:
+            break
+        probe = probe[0]
+    shape = tuple(shape)
+    rows = [value]
+    for depth in range(len(shape) - 1):  # every level a list of lists of the same length
+        size = shape[depth + 1]
+        for row in rows:
+            if not isinstance(row, list | tuple) or len(row) != shape[depth]:
+                raise _ragged(name, value)
+        rows = [item for row in rows for item in row]
+        if any(not isinstance(item, list | tuple) or len(item) != size for item in rows):
+            raise _ragged(name, value)
+    converted = [_row(name, row) for row in rows]
+    if len(shape) == 1:
+        return converted[0], shape
+    for depth in range(len(shape) - 2, 0, -1):  # group the rows back, innermost first
+        size = shape[depth]
+        converted = [converted[k : k + size] for k in range(0, len(converted), size)]
+    return converted, shape
+
+
+def _row(name: str, row: list | tuple) -> list[float]:
+    kinds = set(map(type, row))
+    if kinds <= _FLOAT_ROW:
+        return list(row)
+    if kinds <= _REAL_ROW:
+        try:
+            return [float(a) for a in row]
+        except OverflowError:
+            raise EvaluationError(f"argument {name!r} holds an int too large for a float") from None
+    return [a if type(a) is float else _number(name, a, row) for a in row]
+
+
+def _number(name: str, value: Any, within: Any) -> float:
+    where = f"argument {name!r}" if within is None else f"argument {name!r} holds"
+    if isinstance(value, list | tuple):
+        raise ArgumentError(f"argument {name!r} is a list of unequal rows (or of depths)")
+    if (
+        isinstance(value, str | bytes | complex)
+        or value is None
+        or not hasattr(type(value), "__float__")
+    ):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        hint = " (to pass a dict of inputs, call f(**point))" if isinstance(value, dict) else ""
+        raise ArgumentError(
+            f"{where} {type(value).__name__} {shown}; formulas compute with real numbers{hint}"
+            if within is not None
+            else f"{where} must be a real number or a list of them, not "
+            f"{type(value).__name__} {shown}{hint}"
+        )
+    try:
+        return float(value)
+    except OverflowError:
+        raise EvaluationError(f"{where} an int too large for a float") from None
+    except (TypeError, ValueError) as error:
+        raise ArgumentError(f"{where} a value that is not a real number: {error}") from None
+
+
+def _ragged(name: str, value: Any) -> ArgumentError:
+    kind = type(value).__name__
+    return ArgumentError(f"argument {name!r} is a {kind} of unequal rows: arrays are rectangular")
+
+
+def is_array(value: Any) -> bool:
+    """Would this argument be an array (a list, a tuple, a numpy array of one axis or more)?"""
+    if isinstance(value, list | tuple):
+        return True
+    return bool(getattr(value, "ndim", 0)) and hasattr(value, "tolist")
+
+
+def finite(value: Any, rank: int) -> bool:
+    """Is every number of a float or nested list of that rank finite?"""
+    if rank == 0:
+        return math.isfinite(value)
+    if rank == 1:
+        total = sum(value, 0.0)
+    elif rank == 2:
+        total = sum(map(sum, value), 0.0)
+    else:
+        for _ in range(rank - 1):
+            value = [a for row in value for a in row]
+        total = sum(value, 0.0)
+    if math.isfinite(total):
+        return True
+    # a sum may overflow where every number is finite: look at each
+    for _ in range(rank - 1):
+        value = [a for row in value for a in row]
+    return all(map(math.isfinite, value if rank else [value]))
