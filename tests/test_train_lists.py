@@ -383,7 +383,7 @@ def test_joelnet_xor_without_numpy():
 
 def test_joelnet_xor_on_lists_falls_into_the_trap_from_seed_0():
     # random.Random(0)'s weights: the local minimum the docstring explains the default by
-    out = run_example("joelnet_xor.py", "--seed", "0", "--epochs", "3000")
+    out = run_example("joelnet_xor.py", "--seed", "0")
     assert out.endswith("2 of 4 outputs on the right side of 0.5\n")
 
 
