@@ -100,3 +100,9 @@ def test_inputs_are_copied_never_modified_and_results_share_no_list():
     assert grads["x"] is not w and (x, w, z) == ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0])
     grads["x"][0] = 99.0
     assert grads["z"][0] == 3.0 and w[0] == 3.0
+
+
+def test_vjp_of_a_scalar_formula_on_lists_and_on_numbers():
+    f = exprgrad.compile("x * 2 + log(y)")
+    assert f.vjp([1.0, 0.5], x=[1.0, 2.0], y=1.0) == ([2.0, 4.0], {"x": [2.0, 1.0], "y": 1.5})
+    assert f.vjp(3.0, x=2.0, y=1.0) == (4.0, {"x": 6.0, "y": 3.0})
