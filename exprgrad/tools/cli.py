@@ -113,8 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=("source", "module", "c"),
         default="source",
         help="source: the generated functions (default); module: a standalone "
-        "module that needs only the standard library; c: a standalone C99 file "
-        "(exprgrad_value_and_grad, needing only <math.h>) for embedding",
+        "module that needs only the standard library (for an array formula, at --shapes); "
+        "c: a standalone C99 file (exprgrad_value_and_grad, needing only <math.h>) for "
+        "embedding",
     )
     parser.add_argument("--version", action="version", version=f"exprgrad {__version__}")
     return parser
@@ -227,7 +228,7 @@ def _parse_point(texts: list[str], parser: argparse.ArgumentParser) -> dict[str,
                 parser.error(f"--at gives {shorten(name)!r} twice")
             try:
                 point[name] = json.loads(value) if value.strip()[:1] == "[" else float(value)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: [[[[... nested too deeply
                 parser.error(
                     f"--at: {shorten(value.strip())!r} is not a number or a JSON list "
                     f"(for {shorten(name)})"
@@ -262,7 +263,7 @@ def _parse_shapes(
                     "positive whole numbers joined by x, as 4x2, or scalar"
                 )
             shape = given[name] = tuple(int(size) for size in value.split("x"))
-            if 0 in shape:  # nested lists cannot hold [] rows of a length
+            if 0 in shape:  # nested lists lose the axes after an empty one: [] is (0,)
                 parser.error(
                     f"--shapes: {shorten(name)} has an axis of size 0; each must be 1 or more"
                 )
