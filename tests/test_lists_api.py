@@ -106,3 +106,19 @@ def test_vjp_of_a_scalar_formula_on_lists_and_on_numbers():
     f = exprgrad.compile("x * 2 + log(y)")
     assert f.vjp([1.0, 0.5], x=[1.0, 2.0], y=1.0) == ([2.0, 4.0], {"x": [2.0, 1.0], "y": 1.5})
     assert f.vjp(3.0, x=2.0, y=1.0) == (4.0, {"x": 6.0, "y": 3.0})
+
+
+def test_the_trace_on_lists_is_the_numpy_trace():
+    np = pytest.importorskip("numpy")
+    f = exprgrad.compile(MLP)
+    on_numpy = exprgrad.compile(MLP, backend="numpy")
+    trace = f.trace(**POINT)
+    assert str(trace) == str(on_numpy.trace(**{k: np.asarray(v) for k, v in POINT.items()}))
+    assert trace.grads["b1"] == f.grad(**POINT)["b1"] and trace.value == f(**POINT)
+    assert isinstance(trace.values["h"], list) and len(trace.values["h"]) == 3
+    # a scalar Function's trace with a list among the arguments is the array code's
+    scalar = exprgrad.compile("x*y + 2")
+    assert str(scalar.trace(x=[1.0, 2.0], y=2.0)) == str(
+        exprgrad.compile("x*y + 2", backend="lists").trace(x=[1.0, 2.0], y=2.0)
+    )
+    assert scalar.trace(x=1.0, y=2.0).value == 4.0
