@@ -609,6 +609,35 @@ def test_nan_and_inf_in_propagate_as_in_numpy(formula, point):
     agree(formula, {n: np.array(v) for n, v in point.items()})
 
 
+_EDGES = [
+    ("logsumexp(x)", {"x": [1000.0, 1000.0]}),
+    ("sum(softmax(x) * x)", {"x": [1000.0, -1000.0]}),
+    ("sum(log_softmax(X, 0))", {"X": [[1000.0, 1.0], [-1000.0, 2.0]]}),
+    ("sum(softplus(x) + sigmoid(x))", {"x": [800.0, -800.0]}),
+    ("mean(exp(x))", {"x": [800.0, 1.0]}),
+    ("logsumexp(x) + amax(x)", {"x": [-_INF, -_INF]}),
+    ("sum(x ** y)", {"x": [-2.0, 2.0], "y": [2.0, 0.5]}),
+    ("sum(x ** y)", {"x": [0.0, 2.0], "y": [0.0, 0.5]}),
+    ("sum(atan2(x, y))", {"x": [0.0, -0.0], "y": [0.0, -1.0]}),
+    ("sum(x / y)", {"x": [0.0, 1.0], "y": [0.0, 1.0]}),
+    ("sum(acos(x) + asin(x))", {"x": [1.0, 0.5]}),
+    ("sum(log1p(x))", {"x": [-1.0, 0.5]}),
+    ("sum(tanh(x) * 1e308 * 10)", {"x": [1.0, 0.5]}),
+    ("sum(X @ Y)", {"X": [[1e200, 1e200]], "Y": [[1e200], [1.0]]}),
+    ("sum(relu(x) * 1e308 * 1e308)", {"x": [0.0, -1.0]}),
+    ("mean(x)", {"x": [1e308, 1e308]}),
+    ("logsumexp(X, 0)", {"X": [[1e308], [1e308]]}),
+    ("sum(min(x, y) + max(x, y))", {"x": [0.0, -0.0], "y": [-0.0, 0.0]}),
+    ("sum(clip(x, 1, -1))", {"x": [0.0, 2.0]}),
+]
+
+
+@pytest.mark.parametrize("formula, point", _EDGES, ids=[f"{c[0]} at {c[1]}" for c in _EDGES])
+def test_numerics_at_the_edges(formula, point):
+    """Large and tiny arguments, 0/0, domain edges: the same numbers or the same error."""
+    agree(formula, {n: np.array(v) for n, v in point.items()})
+
+
 # --- numpy is never imported -----------------------------------------------------------------
 
 _WITHOUT_NUMPY = textwrap.dedent(
