@@ -71,3 +71,15 @@ def test_the_training_block_prints_what_it_says(offline, capsys):
     exec(compile(code, "README.md, the training block", "exec"), {"__name__": "__main__"})
     printed = capsys.readouterr().out
     assert printed.startswith(claimed) and printed.startswith("<History: 20 epochs; best")
+
+
+def test_the_lists_block_prints_what_it_says_and_its_excerpt_is_the_code(capsys):
+    (code,) = [code for _, code, _ in BLOCKS if "f.source_for(**point)" in code]
+    claimed = code[code.index("# 0.694349") + 2 :].splitlines()[0]
+    exec(compile(code, "README.md, the lists block", "exec"), {"__name__": "__main__"})
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0] == claimed
+    (excerpt,) = [code for _, code, _ in BLOCKS if "_columns = list(zip(*W1))" in code]
+    for line in excerpt.splitlines():
+        if line.strip() not in ("...", ""):
+            assert line in printed.splitlines(), line

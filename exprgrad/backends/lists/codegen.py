@@ -44,6 +44,7 @@ _LANE = {
     "amin": "_amin({})",
     "logsumexp": "_logsumexp({})",
 }
+_UNROLLED = 4  # a dot product of at most this many terms is written out (x0*y0 + x1*y1)
 _FUNCTIONS = {"sum": "_sum", "mean": "_mean", "amax": "_amax", "amin": "_amin"}
 _FUNCTIONS.update(logsumexp="_logsumexp", softmax="_softmax", log_softmax="_log_softmax")
 
@@ -90,8 +91,8 @@ class ListWriter:
             number = [self.names[a] for a in args]
             return [], python_spellings.spell(prim, number)
         axis = axis_of(program, i)
-        if axis is not None:
-            axis %= max(1, len(self.shape(args[0])))
+        if axis is not None:  # an axis of the array reduced (expand: of the one it reduced)
+            axis %= max(1, len(self.shape(args[1 if prim == "expand" else 0])))
         names = [self.names[a] for a in args]
         if prim in _LANE:
             return [], self.reduce(prim, names[0], self.shape(args[0]), axis)
@@ -238,6 +239,18 @@ class ListWriter:
     # --- matrix products -------------------------------------------------------------------
 
     def matmul(self, x: str, y: str, xs: tuple, ys: tuple) -> tuple[list[str], str]:
+        inner = xs[-1]
+        if 0 < inner <= _UNROLLED and len(ys) == 2:  # a short dot product, written out
+            xv = [f"_x{k}" for k in range(inner)]
+            yv = [f"_y{k}" for k in range(inner)]
+            dot = " + ".join(f"{a} * {b}" for a, b in zip(xv, yv, strict=True))
+            rows = ", ".join(xv) + ("," if inner == 1 else "")
+            columns = ", ".join(yv) + ("," if inner == 1 else "")
+            if len(xs) == 1:
+                return [], f"[{dot} for {columns} in zip(*{y}) for {rows} in [{x}]]"
+            return [f"_columns = list(zip(*{y}))"], (
+                f"[[{dot} for {columns} in _columns] for {rows} in {x}]"
+            )
         if len(xs) == 1 and len(ys) == 1:
             return [], f"sum(map(_mul, {x}, {y}), 0.0)"
         if len(ys) == 1:  # (N, K) @ (K,)

@@ -245,7 +245,13 @@ class ListFunction:
     @property
     def source(self) -> str:
         """The source generated so far, for every signature called."""
-        parts = [s for special in self._specialized.values() for s in special.sources.values()]
+        order = ("forward", "value_and_grad", "vjp")
+        parts = [
+            special.sources[name]
+            for special in self._specialized.values()
+            for name in order
+            if name in special.sources
+        ]
         if not parts:
             return "# no code yet: list code is generated for the shapes of the first call\n"
         return "\n\n".join(parts)

@@ -243,6 +243,12 @@ class Function:
             return self._lists().source_for(*args, **kwargs)
         return self.source
 
+    def vjp(self, /, cotangent: Any, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """(value, {input: the gradient of sum(cotangent * value)}), for a value of any
+        shape: the formula on nested lists (numbers are arrays of shape ()), as
+        ListFunction.vjp."""
+        return self._lists().vjp(cotangent, *args, **kwargs)
+
     def _lists(self) -> ListFunction:
         """The formula compiled for arrays of nested lists, made on the first call with one."""
         built = self.__dict__.get("_list_function")
