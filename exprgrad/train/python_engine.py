@@ -73,6 +73,11 @@ class _NumberEngine(_Engine):
                 f"{where} is an array, but the loss computes with numbers: "
                 "compile it with backend='numpy'"
             )
+        if isinstance(value, (list, tuple)):
+            raise ArgumentError(
+                f"{where} is a list, but the loss is one example's formula of numbers: train "
+                "nested lists with an array formula of the batch, such as mean((x @ w - y)**2)"
+            )
         return _number(value, where)
 
     def _columns(self, data: Any, what: str) -> tuple[list[list[float] | None], int]:
