@@ -15,7 +15,6 @@ from .engine import (
     _check_not_fixed,
     _check_row,
     _Engine,
-    _held_out_count,
     _no_column,
     _non_finite,
     _rows,
@@ -34,6 +33,8 @@ class _ListEngine(_Engine):
     is a list with one value (a number or nested lists) per example, all of one shape.
     """
 
+    backend = "lists"
+
     def __init__(self, loss, names, params, fixed, data, validation, fraction, seed):
         self.names = names
         self.value_and_grad = loss.value_and_grad
@@ -45,21 +46,7 @@ class _ListEngine(_Engine):
         self.columnar = {"data": isinstance(data, Mapping), "validation": False}
         self.columns, size = self._columns(data, "data")
         self.rng = random.Random(seed)
-        order = list(range(size))
-        self.held_out: list[int] = []
-        self.validation_columns = self.columns
-        self.validation_label = "data"
-        if fraction is not None:
-            self.rng.shuffle(order)
-            count = _held_out_count(fraction, size)
-            self.held_out, order = sorted(order[:count]), order[count:]
-        elif validation is not None:
-            self.columnar["validation"] = isinstance(validation, Mapping)
-            self.validation_columns, count = self._columns(validation, "validation")
-            self.held_out = list(range(count))
-            self.validation_label = "validation"
-        self.order, self.size = order, len(order)
-        self.validating = bool(self.held_out)
+        self._split(size, validation, fraction)
         self.checked = False  # the first batch checks the value's and gradients' shapes
 
     def _columns(self, data: Any, what: str) -> tuple[dict[str, list], int]:
@@ -145,15 +132,6 @@ class _ListEngine(_Engine):
             return shape_of(self.value(**point))
         except Exception:  # the forward fails too: value_and_grad's error says why
             return ()
-
-    @staticmethod
-    def _check_scalar(shape: tuple[int, ...], size: int) -> None:
-        if shape != ():
-            raise ArgumentValueError(
-                f"the loss has shape {shape} on a batch of {size} examples; with the lists "
-                "backend its value must be a scalar, the batch's loss: reduce it in the "
-                "formula, as mean(...) over the examples"
-            )
 
     def _find(self, columns, indices, label, context):
         """The first example (and what of it) that is not finite, evaluated one by one
