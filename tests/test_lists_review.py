@@ -58,3 +58,25 @@ def test_numpy_array_with_an_empty_leading_axis_keeps_its_shape():
     np = pytest.importorskip("numpy")
     f = lists("sum(x*y)")
     assert f(x=np.zeros((0, 3)), y=[1.0, 2.0, 3.0]) == 0.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review: fit() on a lists loss with an int too large for a float in the data "
+    "raises a bare OverflowError from train/engine._number, not an exprgrad error naming it",
+)
+def test_fit_on_lists_names_an_int_too_large_in_the_data():
+    from exprgrad import train
+
+    loss = lists("mean((X @ w - y)**2)")
+    data = {"X": [[10**400, 2.0]], "y": [1.0]}
+    with pytest.raises(exprgrad.errors.Error, match=r"X"):
+        train.fit(
+            loss,
+            {"w": [0.1, 0.2]},
+            data,
+            epochs=1,
+            batch_size=1,
+            optimizer=train.SGD(lr=0.01),
+            progress=False,
+        )
