@@ -126,3 +126,20 @@ def test_the_trace_on_lists_is_the_numpy_trace():
         exprgrad.compile("x*y + 2", backend="lists").trace(x=[1.0, 2.0], y=2.0)
     )
     assert scalar.trace(x=1.0, y=2.0).value == 4.0
+
+
+def test_numpy_arrays_as_arguments_and_inside_lists():
+    np = pytest.importorskip("numpy")
+    f = exprgrad.compile("sum(x*y)")
+    assert f(x=[np.array([1.0, 2.0]), np.array([3.0, 4.0])], y=1.0) == 10.0
+    assert f(x=np.zeros((0, 3)), y=[1.0, 2.0, 3.0]) == 0.0  # an empty axis keeps the others
+    with pytest.raises(exprgrad.errors.ArgumentError, match="masked array"):
+        f(x=np.ma.masked_array([1.0, 2.0], mask=[0, 1]), y=1.0)
+
+
+def test_empty_arrays_through_reductions_products_and_transposes():
+    assert exprgrad.compile("sum(x)")(x=[]) == 0.0
+    f = exprgrad.compile("sum(A @ B)")
+    assert f.value_and_grad(A=[[], []], B=[]) == (0.0, {"A": [[], []], "B": []})
+    np = pytest.importorskip("numpy")
+    assert exprgrad.compile("sum(x, 0)")(x=np.zeros((0, 3))) == [0.0, 0.0, 0.0]

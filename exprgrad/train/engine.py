@@ -44,6 +44,8 @@ def _number(value: Any, where: str) -> float:
         return float(value)
     except TypeError:
         raise ArgumentError(f"{where} must be a real number, not {value!r}") from None
+    except OverflowError:
+        raise ArgumentError(f"{where} is an int too large for a float") from None
 
 
 def _rows(data: Any, what: str) -> list:

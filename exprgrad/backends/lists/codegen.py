@@ -86,6 +86,10 @@ class ListWriter:
             return [], self.elementwise(i)
         if self.is_alias(i):
             return [], self.names[args[0]]
+        if prim != "count" and any(0 in self.shape(a) for a in (i, *args)) and self.shape(i):
+            # an empty operand: sums of nothing are 0 (zip(*x) of no rows would lose the
+            # axes); an empty result: its nested empty lists
+            return [], f"_broadcast(0.0, (), {_tuple(self.shape(i))})"
         if not self.shape(args[0]) and prim in python_spellings.SPELLINGS:
             # an array function of a number is the number's (folding computes it so too)
             number = [self.names[a] for a in args]
@@ -319,12 +323,13 @@ def specialised_source(
     returns: list[tuple[str, int]] | None = None,
     ieee: bool = False,
     every: bool = False,
+    name: str | None = None,
 ) -> Generated:
     """Source of `function` for one signature: `forward` returns the value, `value_and_grad`
     and `vjp` (value, {name: gradient}) (vjp's cotangent is its last parameter). With
     `ieee`, an inf or a nan where Python's math raises; with `every`, each op gets a name
     of its own and the function returns [every op's value] (None for constants): what
-    function.py reads to explain a non-finite result."""
+    function.py reads to explain a non-finite result. name: the def's, if not `function`."""
     inlined = set() if every else inlined_comparisons(program)
     names = _names(program, inlined)
     if every:
@@ -339,7 +344,7 @@ def specialised_source(
     params = [mangle(name) for name in program.inputs]
     if any(op.prim == INPUT and op.name == SEED for op in program.ops):
         params.append(_SEED_PARAM)
-    lines = wrapped_call(f"def {function}(", params, "):", "")
+    lines = wrapped_call(f"def {name or function}(", params, "):", "")
     line_ops: dict[int, Op] = {}
     previous_comment, in_gradient = None, None
     for i, op in enumerate(program.ops):

@@ -23,8 +23,22 @@ def as_nested(name: str, value: Any) -> tuple[Any, tuple[int, ...]]:
     """(the argument as a float or a nested list of floats, its shape)."""
     if type(value) is float:
         return value, ()
+    if isinstance(value, str | bytes | bytearray | memoryview):
+        raise ArgumentError(
+            f"argument {name!r} is {type(value).__name__}; formulas compute with real numbers"
+        )
+    if type(value).__name__ == "MaskedArray":
+        raise ArgumentError(
+            f"argument {name!r} is a masked array, and exprgrad would drop its mask: pass "
+            f"{name}.filled(value) or the unmasked elements, {name}.compressed()"
+        )
     if hasattr(value, "tolist") and hasattr(value, "shape"):  # numpy arrays and scalars
+        shape = tuple(value.shape)
+        if 0 in shape:  # tolist() of an empty array keeps no trace of its later axes
+            return _empty(shape), shape
         value = value.tolist()
+    elif isinstance(value, list | tuple) and any(_is_array_object(item) for item in value):
+        value = [item.tolist() if _is_array_object(item) else item for item in value]
     if not isinstance(value, list | tuple):
         return _number(name, value, None), ()
     shape = []
@@ -56,6 +70,17 @@ def as_nested(name: str, value: Any) -> tuple[Any, tuple[int, ...]]:
         size = shape[depth]
         converted = [converted[k : k + size] for k in range(0, len(converted), size)]
     return converted, shape
+
+
+def _is_array_object(value: Any) -> bool:
+    return hasattr(value, "tolist") and bool(getattr(value, "ndim", 0))
+
+
+def _empty(shape: tuple[int, ...]) -> list:
+    """The nested lists of an array with no elements (shape (2, 0): [[], []])."""
+    if len(shape) == 1 or shape[0] == 0:
+        return []
+    return [_empty(shape[1:]) for _ in range(shape[0])]
 
 
 def _row(name: str, row: list | tuple) -> list[float]:

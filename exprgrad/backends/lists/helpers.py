@@ -161,6 +161,37 @@ def _copy(x):
     return [_copy(row) for row in x] if isinstance(x, list) else x
 
 
+def _finite_result(result):
+    # are all the numbers in a float, nested lists, or (value, {name: gradient}) finite?
+    stack = [result]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif not math.isfinite(item):
+            return False
+    return True
+
+
+def _guarded(plain, ieee):
+    # plain(*args), and where Python's math raises in it, ieee(*args) (the same code with
+    # IEEE results) if all that gives is finite: the failure was in an element that a
+    # where (or relu, min, max) dropped. Otherwise the error stands.
+    def call(*args, **kwargs):
+        try:
+            return plain(*args, **kwargs)
+        except (ArithmeticError, ValueError):
+            result = ieee(*args, **kwargs)
+            if _finite_result(result):
+                return result
+            raise
+
+    call.__name__, call.__doc__ = plain.__name__, plain.__doc__
+    return call
+
+
 def _ieee(prim, function, *args):
     # function(*args) as IEEE arithmetic (and numpy) gives it: inf or nan where Python's
     # math raises. Only the code that explains a non-finite result calls this.
@@ -196,7 +227,7 @@ HELPERS = {
     for f in (
         _amax, _amin, _sum, _mean, _logsumexp, _softmax, _log_softmax, _flatten, _nest, _strides,
         _lanes, _reduce_axis, _along, _transpose, _spread, _broadcast, _unbroadcast, _expand, _copy,
-        _ieee,
+        _finite_result, _guarded, _ieee,
     )
 }  # fmt: skip
 # which helpers each helper calls, so a standalone module pastes them too
@@ -206,5 +237,5 @@ NEEDS = {
     "_lanes": ("_strides",), "_transpose": ("_flatten", "_nest", "_strides"),
     "_broadcast": ("_flatten", "_nest", "_spread"), "_spread": ("_strides",),
     "_unbroadcast": ("_flatten", "_nest", "_strides"),
-    "_expand": ("_broadcast", "_nest", "_flatten"),
+    "_expand": ("_broadcast", "_nest", "_flatten"), "_guarded": ("_finite_result",),
 }  # fmt: skip
