@@ -584,3 +584,19 @@ def test_the_op_blamed_for_a_non_finite_result_is_the_one_whose_value_reaches_it
     with pytest.raises(exprgrad.EvaluationError) as info:
         f.value_and_grad(**{k: np.array(v) for k, v in point.items()})
     assert info.value.message.startswith(blamed), info.value.message
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [("sum(x) + 1/0", "division by zero in 1/0"), ("sum(x) + 10.0**400", "overflow in 10.0**400")],
+)
+def test_numbers_alone_that_python_cannot_compute_are_named_as_numpy_computes_them(
+    formula, message
+):
+    # an op of two numbers is Python arithmetic, which raises where numpy gives an inf
+    for backend in ("numpy", "python"):
+        f = exprgrad.compile(formula, backend=backend)
+        x = np.array([1.0]) if backend == "numpy" else [1.0]
+        for call in (f, f.value_and_grad):
+            with pytest.raises(exprgrad.EvaluationError, match=message):
+                call(x=x)

@@ -131,6 +131,11 @@ class ExpressionWriter:
         would make another: where(c, 1.0, 0.0) is float64 unless its numbers are float32,
         and 1.0 * a float32 array is float32 unless the 1.0 is a np.float64."""
         dtype = self.specs[i].dtype
+        if self.program.ops[i].prim in ("div", "powi") and all(
+            self.specs[a].dtype == "weak" for a in args
+        ):  # numbers alone: Python would raise (1/0); numpy gives an inf, named on the way out
+            first, *rest = [self.names[a] for a in args]
+            return [f"np.{dtype if dtype == 'float32' else 'float64'}({first})", *rest]
         if dtype == "float32" and any(self.specs[a].dtype == "float32" for a in args):
             return [self.names[a] for a in args]  # a float32 array keeps it float32
         if dtype == "float32" or (dtype == "float64" and "float32" in self.dtypes):
