@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,11 @@ _FLOATS = ("float32", "float64")
 # numpy's warnings off for a whole call: an overflow or a nan is found on the way out
 # (_check_finite) and raised as an error naming the op. A decorator is the cheap form.
 _quiet = np.errstate(all="ignore")
+
+
+def _has_dask(values: tuple) -> bool:
+    """Is an argument a Dask collection? (If dask is not imported, none is.)"""
+    return "dask" in sys.modules and any(hasattr(type(v), "__dask_graph__") for v in values)
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
@@ -156,7 +162,9 @@ class ArrayFunction:
     # --- arguments -------------------------------------------------------------------
 
     def _arrays(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
-        values = self._point(args, kwargs)
+        return self._arrays_of(self._point(args, kwargs))
+
+    def _arrays_of(self, values: tuple) -> list[np.ndarray]:
         return [_as_array(name, value) for name, value in zip(self.inputs, values, strict=True)]
 
     def _for(self, arrays: list[np.ndarray]) -> _Specialized:
@@ -211,7 +219,12 @@ class ArrayFunction:
 
     @_quiet
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        arrays = self._arrays(args, kwargs)
+        values = self._point(args, kwargs)
+        if _has_dask(values):  # the value is summed over chunks of rows (tools/over_dask.py)
+            from ...tools import over_dask
+
+            return over_dask.value(self, dict(zip(self.inputs, values, strict=True)))
+        arrays = self._arrays_of(values)
         special = self._for(arrays)
         value = self._function(special, "forward")(*arrays)
         self._check_finite(special, "forward", arrays, value)
@@ -219,7 +232,12 @@ class ArrayFunction:
 
     @_quiet
     def value_and_grad(self, /, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        arrays = self._arrays(args, kwargs)
+        values = self._point(args, kwargs)
+        if _has_dask(values):  # the value is summed over chunks of rows (tools/over_dask.py)
+            from ...tools import over_dask
+
+            return over_dask.value_and_grad(self, dict(zip(self.inputs, values, strict=True)))
+        arrays = self._arrays_of(values)
         special = self._for(arrays)
         value_shape = special.specs[self.program.value].shape
         if value_shape != ():
