@@ -43,26 +43,34 @@ LOSSES = {
 TOLERANCE = 1e-6
 
 
-def make_chunk(seed: int, index: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Chunk `index` of the data set: features, 0/1 labels, counts."""
-    rng = np.random.default_rng([seed, index])
-    x = rng.standard_normal((rows, FEATURES))
-    w, b = TRUE["logistic"]
-    labels = (rng.uniform(size=rows) < 1 / (1 + np.exp(-(x @ w + b)))).astype(np.float64)
-    w, b = TRUE["poisson"]
-    counts = rng.poisson(np.exp(x @ w + b)).astype(np.float64)
-    return x, labels, counts
+def make_features(seed: int, index: int, rows: int) -> np.ndarray:
+    """Chunk `index` of the features: its own seeded generator, so any chunk can be made
+    anywhere, in any order, again."""
+    return np.random.default_rng([seed, 0, index]).standard_normal((rows, FEATURES))
+
+
+def make_targets(x: np.ndarray, family: str, seed: int, block_id=(0,)) -> np.ndarray:
+    """The chunk's 0/1 labels or counts, drawn from the family's model at its features."""
+    rng = np.random.default_rng([seed, 1 if family == "logistic" else 2, block_id[0]])
+    w, b = TRUE[family]
+    z = x @ w + b
+    if family == "logistic":
+        return (rng.uniform(size=len(x)) < 1 / (1 + np.exp(-z))).astype(np.float64)
+    return rng.poisson(np.exp(z)).astype(np.float64)
 
 
 def synthetic(rows: int, chunk: int, seed: int = 0) -> tuple[da.Array, da.Array, da.Array]:
-    """The data set as Dask arrays: each chunk a task that makes it."""
-    parts: list[list] = [[], [], []]
+    """The data set as Dask arrays (features, labels, counts): each chunk a task."""
+    blocks = []
     for index, start in enumerate(range(0, rows, chunk)):
         n = min(chunk, rows - start)
-        made = dask.delayed(make_chunk, pure=True, nout=3)(seed, index, n)
-        for part, value, shape in zip(parts, made, ((n, FEATURES), (n,), (n,)), strict=True):
-            part.append(da.from_delayed(value, shape, dtype=np.float64))
-    x, labels, counts = (da.concatenate(part) for part in parts)
+        made = dask.delayed(make_features, pure=True)(seed, index, n)
+        blocks.append(da.from_delayed(made, (n, FEATURES), dtype=np.float64))
+    x = da.concatenate(blocks)
+    labels, counts = (
+        x.map_blocks(make_targets, family, seed, drop_axis=1, dtype=np.float64)
+        for family in ("logistic", "poisson")
+    )
     return x, labels, counts
 
 

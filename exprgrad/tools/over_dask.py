@@ -174,7 +174,9 @@ def plan(f: ArrayFunction, values: dict[str, Any]) -> Plan:
     counts = {name: value.shape[0] for name, value in data.items()}
     if len(set(counts.values())) > 1 or any(np.isnan(n) for n in counts.values()):
         shown = ", ".join(f"{n}: {c}" for n, c in counts.items())
-        raise ArgumentValueError(f"the Dask arrays must have the same known number of rows ({shown})")
+        raise ArgumentValueError(
+            f"the Dask arrays must have the same known number of rows ({shown})"
+        )
     first = next(iter(data.values()))
     row_chunks = first.chunks[0]
     data = {n: v.rechunk((row_chunks,) + tuple(-1 for _ in v.shape[1:])) for n, v in data.items()}
