@@ -26,7 +26,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ..backends.numpy.function import ArrayFunction, _as_array
+from .. import backends
 from ..backends.python.evaluate import FOLD
 from ..core import pipeline, rows, shapes
 from ..core.pipeline import Programs
@@ -77,13 +77,16 @@ class Kernel:
         floats = [dtype for _, dtype in key.specs if dtype != "bool"]
         self._dtype = np.dtype("float32" if all(d == "float32" for d in floats) else "float64")
         self.params = self._function(key.wrt)
-        self._data: ArrayFunction | None = None
+        self._data: Any = None
         builds += 1
 
-    def _function(self, wrt: tuple[str, ...]) -> ArrayFunction:
+    def _function(self, wrt: tuple[str, ...]) -> Any:
+        """The numpy backend's function of the chunk program (through the registry: a tool
+        never imports a Function class)."""
         full = pipeline.gradient(self.chunk.program, wrt, FOLD, arrays=True)
         programs = Programs(self._lowered, self.chunk.program, full, arrays=True)
-        return ArrayFunction(self.key.formula, programs)
+        numpy_backend = backends.backend("numpy")
+        return numpy_backend.make_function(self.key.formula, programs, fold=True, fold_forward=True)
 
     def _arguments(self, total_rows: int, values: tuple) -> list:
         chunk_rows = values[self.key.inputs.index(self.key.data[0])].shape[0]
@@ -158,7 +161,7 @@ class Plan:
         return dask.delayed(self.params, pure=True, traverse=False)
 
 
-def plan(f: ArrayFunction, values: dict[str, Any]) -> Plan:
+def plan(f: Any, values: dict[str, Any]) -> Plan:
     """The Dask arrays among values are the data; the others, the parameters."""
     data = {n: v for n, v in values.items() if is_dask(v)}
     for name, value in data.items():
@@ -170,7 +173,10 @@ def plan(f: ArrayFunction, values: dict[str, Any]) -> Plan:
         if value.ndim == 0:
             raise ArgumentValueError(f"argument {name!r} is a Dask scalar: data need rows")
         if value.dtype.kind not in "fiub":
-            _as_array(name, np.zeros(0, value.dtype))  # names the dtype as a numpy argument
+            raise ArgumentError(
+                f"argument {name!r} is a Dask array of {value.dtype}; formulas compute with "
+                "real numbers"
+            )
     counts = {name: value.shape[0] for name, value in data.items()}
     if len(set(counts.values())) > 1 or any(np.isnan(n) for n in counts.values()):
         shown = ", ".join(f"{n}: {c}" for n, c in counts.items())
@@ -180,7 +186,7 @@ def plan(f: ArrayFunction, values: dict[str, Any]) -> Plan:
     first = next(iter(data.values()))
     row_chunks = first.chunks[0]
     data = {n: v.rechunk((row_chunks,) + tuple(-1 for _ in v.shape[1:])) for n, v in data.items()}
-    params = {n: _as_array(n, v) for n, v in values.items() if n not in data}
+    params = {n: _parameter(n, v) for n, v in values.items() if n not in data}
     total_rows = int(first.shape[0])
     if total_rows == 0:
         raise ArgumentValueError("the Dask arrays have no rows")
@@ -207,18 +213,33 @@ def plan(f: ArrayFunction, values: dict[str, Any]) -> Plan:
 
 
 def _dtype(dtype: np.dtype) -> str:
+    """The dtype the numpy backend computes an argument of this dtype in."""
     if dtype.kind == "f" and dtype.itemsize in (4, 8):
         return dtype.name
     return "float32" if dtype.kind == "f" and dtype.itemsize < 4 else "float64"
 
 
-def value(f: ArrayFunction, values: dict[str, Any]) -> Any:
+def _parameter(name: str, value: Any) -> np.ndarray:
+    """A parameter as an array in the dtype the numpy backend computes it in (it checks
+    the values again, and names what is wrong, in the chunks' calls)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"argument {name!r} is not an array of numbers") from None
+    if array.dtype.kind not in "fiub":
+        raise ArgumentError(
+            f"argument {name!r} holds {array.dtype} values; formulas compute with real numbers"
+        )
+    return array.astype(_dtype(array.dtype), copy=False)
+
+
+def value(f: Any, values: dict[str, Any]) -> Any:
     """The value summed over the chunks, on the active scheduler."""
     p = plan(f, values)
     return _summed(p, _chunk_value)[0]
 
 
-def value_and_grad(f: ArrayFunction, values: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def value_and_grad(f: Any, values: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """(the value summed over the chunks, {input: gradient}) on the active scheduler."""
     p = plan(f, values)
     value, grads = _summed(p, _chunk_value_and_grad)
