@@ -18,6 +18,7 @@ inputs (when f.wrt names them) are Dask arrays chunked like the data, computed w
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,9 @@ from .. import backends
 from ..backends.python.evaluate import FOLD
 from ..core import pipeline, rows, shapes
 from ..core.pipeline import Programs
-from ..errors import ArgumentError, ArgumentValueError
+from ..errors import ArgumentError, ArgumentValueError, FormulaError
 
+_MOST_TRIED = 3  # numpy arrays as long as the rows that may be left out as parameters
 FAN_IN = 8  # partial sums added per task of the tree reduction
 builds = 0  # kernels compiled in this process: once per worker per formula and chunk layout
 _KERNELS: dict[Key, Kernel] = {}
@@ -162,7 +164,48 @@ class Plan:
 
 
 def plan(f: Any, values: dict[str, Any]) -> Plan:
-    """The Dask arrays among values are the data; the others, the parameters."""
+    """The Dask arrays among values are the data, and so are the numpy arrays with as many
+    rows, unless the formula says otherwise (it is then not a sum over their rows, and is
+    a sum over the Dask arrays' rows alone); the others are the parameters."""
+    data = _dask_arrays(values)
+    first = next(iter(data.values()))
+    row_chunks = first.chunks[0]
+    total_rows = int(first.shape[0])
+    if total_rows == 0:
+        raise ArgumentValueError("the Dask arrays have no rows")
+    params = {n: _parameter(n, v) for n, v in values.items() if n not in data}
+    long = [n for n, a in params.items() if a.ndim and a.shape[0] == total_rows]
+    kernel, long = _kernel_choosing(f, data, params, long, row_chunks)
+    long = {n: params[n] for n in long}
+    for name, array in long.items():  # chunked like the Dask arrays
+        data[name] = da.from_array(params.pop(name), (row_chunks, *array.shape[1:]))
+    data = {n: v.rechunk((row_chunks,) + tuple(-1 for _ in v.shape[1:])) for n, v in data.items()}
+    delayed = {n: v.to_delayed().ravel() for n, v in data.items()}
+    kept = [i for i, n in enumerate(row_chunks) if n > 0]
+    blocks = [[delayed[n][i] for n in kernel.key.data] for i in kept]
+    return Plan(kernel, total_rows, blocks, [row_chunks[i] for i in kept], data, params)
+
+
+def _kernel_choosing(f: Any, data: dict, params: dict, long: list[str], row_chunks) -> tuple:
+    """The kernel, and the numpy arrays as long as the rows that it takes as data: as many
+    as the formula allows (the sets leaving out at most _MOST_TRIED of them tried, the
+    largest first: with 3 rows, a 3-vector of weights is a parameter). If none works, the
+    error of taking them all."""
+    first_error = None
+    for size in range(len(long), -1, -1):
+        for chosen in itertools.combinations(long, size):
+            try:
+                given = data | {n: params[n] for n in chosen}
+                return kernel_for(_key(f, given, params, row_chunks)), chosen
+            except FormulaError as error:
+                first_error = first_error or error
+        if size == len(long) - _MOST_TRIED:
+            break
+    raise first_error
+
+
+def _dask_arrays(values: dict[str, Any]) -> dict[str, Any]:
+    """The Dask arrays among the arguments, checked: real numbers, equally many rows."""
     data = {n: v for n, v in values.items() if is_dask(v)}
     for name, value in data.items():
         if not isinstance(value, da.Array):
@@ -183,13 +226,11 @@ def plan(f: Any, values: dict[str, Any]) -> Plan:
         raise ArgumentValueError(
             f"the Dask arrays must have the same known number of rows ({shown})"
         )
-    first = next(iter(data.values()))
-    row_chunks = first.chunks[0]
-    data = {n: v.rechunk((row_chunks,) + tuple(-1 for _ in v.shape[1:])) for n, v in data.items()}
-    params = {n: _parameter(n, v) for n, v in values.items() if n not in data}
-    total_rows = int(first.shape[0])
-    if total_rows == 0:
-        raise ArgumentValueError("the Dask arrays have no rows")
+    return data
+
+
+def _key(f: Any, data: dict[str, Any], params: dict[str, Any], row_chunks) -> Key:
+    """The kernel's description: data's shapes are one chunk's (the first with rows)."""
     probe = next(n for n in row_chunks if n > 0)
     specs = tuple(
         ((probe, *data[n].shape[1:]), _dtype(data[n].dtype))
@@ -197,7 +238,7 @@ def plan(f: Any, values: dict[str, Any]) -> Plan:
         else (params[n].shape, params[n].dtype.name)
         for n in f.inputs
     )
-    key = Key(
+    return Key(
         f.formula,
         f.inputs,
         tuple(n for n in f.inputs if n in data),
@@ -205,11 +246,6 @@ def plan(f: Any, values: dict[str, Any]) -> Plan:
         tuple(n for n in f.wrt if n in data),
         specs,
     )
-    kernel = kernel_for(key)
-    delayed = {n: v.to_delayed().ravel() for n, v in data.items()}
-    kept = [i for i, n in enumerate(row_chunks) if n > 0]
-    blocks = [[delayed[n][i] for n in key.data] for i in kept]
-    return Plan(kernel, total_rows, blocks, [row_chunks[i] for i in kept], data, params)
 
 
 def _dtype(dtype: np.dtype) -> str:

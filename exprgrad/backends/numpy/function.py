@@ -89,6 +89,11 @@ def _as_array(name: str, value: Any) -> np.ndarray:
                     )
             return np.asarray(array, dtype=np.float64)
         return _real_array(name, array, f"a {kind}").astype(np.float64, copy=False)
+    if hasattr(type(value), "__dask_graph__"):  # only value_and_grad and f() sum over chunks
+        raise ArgumentError(
+            f"argument {name!r} is a Dask collection: f(...), f.value_and_grad and f.grad "
+            "take Dask arrays (their value summed over chunks of rows), this method does not"
+        )
     if hasattr(type(value), "__float__") and not isinstance(value, complex):
         return np.asarray(float(value))  # Fraction, Decimal, ...
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
