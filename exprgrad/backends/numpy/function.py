@@ -149,6 +149,9 @@ class ArrayFunction:
     f.grad(...): the dict alone. f.vjp(cotangent, ...): (value, {input: gradient}) of
         <cotangent, value> for a value of any shape.
     f.source_for(...): the numpy source generated for these inputs' shapes and dtypes.
+    Dask arrays among the arguments of f(...), f.value_and_grad and f.grad are data chunked
+    along their rows: a value that is a sum (or mean) over the rows is summed over the
+    chunks on the active Dask scheduler (tools/over_dask.py); any other is a FormulaError.
     """
 
     backend = "numpy"
