@@ -16,21 +16,30 @@ formula on the numpy backend,
 and the loop is Loy's, with f.value_and_grad in place of his backprop(). The first step
 checks exprgrad's gradient against his hand-written formulas.
 
-    python examples/loy_network.py [--seed 0] [--steps 1500]
+With --backend python (the default where numpy is not installed) the formulas are compiled
+for nested Python lists, and Loy's backprop is written with loops over lists; the weights
+then come from random.Random(seed).
+
+    python examples/loy_network.py [--seed 0] [--steps 1500] [--backend python]
 """
 
 import argparse
+import math
+import random
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the python backend computes on lists
+    np = None
 
 import exprgrad
 
 NETWORK = "sigmoid(sigmoid(X @ W1) @ W2)"
-X = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
-Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+INPUTS = [[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]
+TARGETS = [[0.0], [1.0], [1.0], [0.0]]
 
 
-def loy_backprop(W1, W2):
+def loy_backprop(X, Y, W1, W2):
     """Loy's gradient step (d_weights1, d_weights2): minus the loss's gradient."""
 
     def sigmoid(x):
@@ -47,32 +56,88 @@ def loy_backprop(W1, W2):
     return d_weights1, d_weights2
 
 
+def loy_backprop_lists(X, Y, W1, W2):
+    """The same formulas on nested lists, element by element."""
+
+    def matmul(A, B):
+        inner, columns = range(len(B)), range(len(B[0]))
+        return [[sum(row[k] * B[k][j] for k in inner) for j in columns] for row in A]
+
+    def transpose(A):
+        return [[row[j] for row in A] for j in range(len(A[0]))]
+
+    def elementwise(f, *arrays):
+        rows = zip(*arrays, strict=True)
+        return [[f(*values) for values in zip(*row, strict=True)] for row in rows]
+
+    def sigmoid(x):
+        return 1.0 / (1 + math.exp(-x))
+
+    def sigmoid_derivative(s):
+        return s * (1.0 - s)
+
+    layer1 = elementwise(sigmoid, matmul(X, W1))
+    output = elementwise(sigmoid, matmul(layer1, W2))
+    delta = elementwise(lambda y, o: 2 * (y - o) * sigmoid_derivative(o), Y, output)
+    d_weights2 = matmul(transpose(layer1), delta)
+    back = matmul(delta, transpose(W2))
+    hidden = elementwise(lambda b, s: b * sigmoid_derivative(s), back, layer1)
+    d_weights1 = matmul(transpose(X), hidden)
+    return d_weights1, d_weights2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="initial weights")
     parser.add_argument("--steps", type=int, default=1500, help="gradient steps")
+    parser.add_argument(
+        "--backend",
+        choices=["numpy", "python"],
+        default="python" if np is None else "numpy",
+        help="arrays or nested lists (default numpy when it is installed)",
+    )
     options = parser.parse_args()
 
-    loss = exprgrad.compile(f"output = {NETWORK}\nsum((y - output)**2)", backend="numpy")
-    network = exprgrad.compile(NETWORK, backend="numpy")
-    rng = np.random.default_rng(options.seed)
-    W1 = rng.random((3, 4))  # Loy: np.random.rand(3, 4)
-    W2 = rng.random((4, 1))
+    loss = exprgrad.compile(f"output = {NETWORK}\nsum((y - output)**2)", backend=options.backend)
+    network = exprgrad.compile(NETWORK, backend=options.backend)
+    if options.backend == "numpy":
+        X, Y = np.array(INPUTS), np.array(TARGETS)
+        rng = np.random.default_rng(options.seed)
+        W1 = rng.random((3, 4))  # Loy: np.random.rand(3, 4)
+        W2 = rng.random((4, 1))
+        by_hand = loy_backprop(X, Y, W1, W2)
+    else:
+        X, Y = INPUTS, TARGETS
+        rng = random.Random(options.seed)
+        W1 = [[rng.random() for _ in range(4)] for _ in range(3)]
+        W2 = [[rng.random()] for _ in range(4)]
+        by_hand = loy_backprop_lists(X, Y, W1, W2)
 
-    by_hand = loy_backprop(W1, W2)
     _, grads = loss.value_and_grad(X=X, y=Y, W1=W1, W2=W2)
-    difference = max(np.abs(grads["W1"] + by_hand[0]).max(), np.abs(grads["W2"] + by_hand[1]).max())
+    difference = max(
+        abs(g + h)
+        for name, hand in zip(("W1", "W2"), by_hand, strict=True)
+        for grad_row, hand_row in zip(grads[name], hand, strict=True)
+        for g, h in zip(grad_row, hand_row, strict=True)
+    )
     print(f"exprgrad's gradient and Loy's backprop differ by at most {difference:.1e}")
 
     for step in range(options.steps):
         value, grads = loss.value_and_grad(X=X, y=Y, W1=W1, W2=W2)
         if step % 300 == 0:
             print(f"step {step:4}: sum of squared errors {value:.6f}")
-        W1 -= grads["W1"]  # Loy's step: the whole gradient (a learning rate of 1)
-        W2 -= grads["W2"]
+        if options.backend == "numpy":
+            W1 -= grads["W1"]  # Loy's step: the whole gradient (a learning rate of 1)
+            W2 -= grads["W2"]
+        else:
+            for weights, grad in ((W1, grads["W1"]), (W2, grads["W2"])):
+                for row, grad_row in zip(weights, grad, strict=True):
+                    for j, g in enumerate(grad_row):
+                        row[j] -= g
     print(f"after {options.steps} steps: sum of squared errors {loss(X=X, y=Y, W1=W1, W2=W2):.6f}")
-    for x, target, output in zip(X, Y[:, 0], network(X=X, W1=W1, W2=W2)[:, 0], strict=True):
-        print(f"input {x.astype(int)}: target {target:.0f}, output {output:.4f}")
+    for x, target, output in zip(X, Y, network(X=X, W1=W1, W2=W2), strict=True):
+        bits = " ".join(f"{v:.0f}" for v in x)  # as numpy prints x.astype(int)
+        print(f"input [{bits}]: target {target[0]:.0f}, output {output[0]:.4f}")
 
 
 if __name__ == "__main__":

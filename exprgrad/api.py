@@ -74,6 +74,7 @@ def hessian(formula: Any, wrt: Iterable[str] | str | None = None) -> Callable[..
     columns in wrt order (default every input). It is Function.hessian of
     exprgrad.compile(formula, wrt), whose generated code is built here, at once."""
     function = compile(formula, wrt)
+    pipeline.scalars_only(function.lowered_program, "Hessians are of scalar formulas")
     function._hessian_program()  # a program too large fails now, not on the first call
     return function.hessian
 

@@ -708,3 +708,256 @@ def test_a_reader_that_stops_early_ends_it_quietly(args):
     process.stderr.close()
     assert process.wait(timeout=120) == 141
     assert error == ""
+
+
+# --- formulas on arrays: --shapes, --emit module at a signature, --at with lists ---------
+
+MLP = "h = tanh(X @ W1 + b1)\nmean((h @ W2 + b2 - y)**2)"
+MLP_SHAPES = {"X": (4, 2), "W1": (2, 3), "b1": (3,), "W2": (3,), "b2": (), "y": (4,)}
+
+
+def shapes_text(shapes: dict[str, tuple[int, ...]]) -> str:
+    return ",".join(f"{name}={'x'.join(map(str, shape))}" for name, shape in shapes.items())
+
+
+def random_nested(shape: tuple[int, ...], rng) -> float | list:
+    if not shape:
+        return rng.uniform(-1, 1)
+    return [random_nested(shape[1:], rng) for _ in range(shape[0])]
+
+
+def close(a, b) -> bool:
+    if isinstance(a, list):
+        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def run_exported(tmp_path: Path, module: str, point: dict) -> dict:
+    """The module written to a file and run under python -I -S with a driver appended: its
+    value, forward and gradients at the point, as JSON; and whether exprgrad was importable."""
+    driver = textwrap.dedent(f"""
+
+        import json as _json, sys as _sys
+        try:
+            import exprgrad
+        except ImportError:
+            _isolated = True
+        else:
+            _isolated = False
+        _point = {point!r}
+        _args = [_point[name] for name in _INPUTS]
+        _value, _grads = value_and_grad(*_args)
+        print(_json.dumps({{"isolated": _isolated, "value": _value, "grads": _grads,
+                           "forward": forward(*_args),
+                           "modules": sorted(m for m in _sys.modules if "exprgrad" in m)}}))
+    """)
+    path = tmp_path / "exported.py"
+    path.write_text(module + driver, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["isolated"], "exprgrad was importable; the check proves nothing"
+    assert result["modules"] == []
+    return result
+
+
+@pytest.mark.parametrize(
+    ("formula", "shapes"),
+    [
+        ("sum(X @ W)", {"X": (4, 2), "W": (2, 3)}),
+        (MLP, MLP_SHAPES),
+        ("sum(log_softmax(Z, 1) * T)", {"Z": (3, 4), "T": (3, 4)}),
+        ("norm2(x - c) + s*sum(where(x > 0, x, 0.5*x))", {"x": (5,), "c": (5,), "s": ()}),
+    ],
+)
+def test_emit_module_at_shapes_runs_isolated(formula, shapes, tmp_path, capsys):
+    import random
+
+    assert run_main([formula, "--shapes", shapes_text(shapes), "--emit", "module"]) == 0
+    module, err = capsys.readouterr()
+    assert err == ""
+    rng = random.Random(19)
+    point = {name: random_nested(shape, rng) for name, shape in shapes.items()}
+    result = run_exported(tmp_path, module, point)
+    reference = exprgrad.compile(formula, backend="lists")
+    value, grads = reference.value_and_grad(**point)
+    assert close(result["value"], value)
+    assert close(result["forward"], value)
+    assert list(result["grads"]) == list(grads) == list(reference.inputs)
+    for name, gradient in grads.items():
+        assert close(result["grads"][name], gradient), name
+
+
+def test_emitted_array_module_imports_only_math_and_operator(capsys):
+    import ast
+
+    assert run_main([MLP, "--shapes", shapes_text(MLP_SHAPES), "--emit", "module"]) == 0
+    tree = ast.parse(capsys.readouterr().out)
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__":
+            imported.add("__import__")
+    assert imported <= {"math", "operator"}
+    assert imported  # the check sees the imports there are
+
+
+def test_shapes_prints_the_code_for_that_signature(capsys):
+    assert run_main(["sum(X @ W)", "--shapes", "X=4x2", "--shapes", "W=2x3"]) == 0
+    out, _ = capsys.readouterr()
+    function = exprgrad.compile("sum(X @ W)")
+    zeros = {"X": [[0.0] * 2] * 4, "W": [[0.0] * 3] * 2}
+    assert out == function.source_for(**zeros)
+    assert "def forward(X, W):" in out and "def value_and_grad(X, W):" in out
+    assert "[4x3]" in out  # specialised: X @ W's shape is in the code
+
+
+def test_shapes_with_wrt(capsys):
+    assert run_main(["sum(X @ W)", "--shapes", "X=4x2,W=2x3", "--wrt", "W"]) == 0
+    out, _ = capsys.readouterr()
+    assert "return t" in out and "{'W': " in out and "'X': " not in out
+
+
+@pytest.mark.parametrize("scalar", ["b=", "b=scalar", ""])
+def test_shapes_of_a_scalar_formula_broadcasts_its_inputs(scalar, tmp_path, capsys):
+    formula = "sum(sigmoid(a*x + b))"
+    shapes = ",".join(part for part in ("x=5", "a=5", scalar) if part)
+    assert run_main([formula, "--shapes", shapes, "--emit", "module"]) == 0
+    module = capsys.readouterr().out
+    assert "# for inputs of shapes a: 5, x: 5, b: scalar" in module
+    point = {"x": [0.1, -0.2, 0.3, 1.5, -2.0], "a": [1.0, 2.0, -1.0, 0.5, 3.0], "b": 0.25}
+    result = run_exported(tmp_path, module, point)
+    value, grads = exprgrad.compile(formula).value_and_grad(**point)
+    assert close(result["value"], value)
+    assert all(close(result["grads"][name], grads[name]) for name in grads)
+
+
+def test_shapes_all_scalar_is_the_scalar_code(capsys):
+    assert run_main(["x*y + 1", "--shapes", "x=,y=scalar"]) == 0
+    assert capsys.readouterr().out == exprgrad.compile("x*y + 1").source
+
+
+@pytest.mark.parametrize("argv", [["sum(X @ W)"], ["sum(X @ W)", "--emit", "module"]])
+def test_array_formula_without_shapes_asks_for_them(argv, capsys):
+    assert run_main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "give them with --shapes, e.g. --shapes X=" in err and ",W=" in err
+    example = err.split("e.g. ")[1].split()[1]
+    assert run_main([*argv, "--shapes", example]) == 0  # the example works
+
+
+@pytest.mark.parametrize(
+    ("shapes", "fragment"),
+    [
+        ("Z=3", "unknown Z"),
+        ("X=4x2,W=2x3,X=4x2", "'X' twice"),
+        ("X=4x0,W=2", "axis of size 0"),
+        ("X=-4x2,W=2", "'-4x2' is not a shape (for X)"),
+        ("X=four,W=2", "'four' is not a shape (for X)"),
+        ("X=4x,W=2", "'4x' is not a shape (for X)"),
+        ("X=4x2,W", "NAME=SHAPE pairs"),
+        ("X=100000x100000,W=2", "10,000,000,000 elements"),
+        ("X=" + "9" * 5000, "is not a shape (for X)"),
+    ],
+)
+def test_bad_shapes_are_usage_errors(shapes, fragment, capsys):
+    assert run_main(["sum(X @ W)", "--shapes", shapes]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and fragment in err and "Traceback" not in err
+
+
+def test_shapes_the_formula_cannot_take_are_formula_errors(capsys):
+    assert run_main(["sum(X @ W)", "--shapes", "X=4x2,W=3"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("exprgrad: error: shapes (4, 2) and (3,) do not match for @")
+    assert "^^^^^" in err  # placed in the formula, as other formula errors are
+
+
+@pytest.mark.parametrize("flag", ["--ir", "--check", "--latex", "--dot", "--emit c"])
+def test_shapes_only_with_the_printed_code(flag, capsys):
+    assert run_main(["x*y", "--shapes", "x=3", *flag.split()]) == 2
+    assert f"--shapes is for the printed code (the default view, --emit module), not {flag}" in (
+        capsys.readouterr().err
+    )
+
+
+def test_shapes_and_at_together_is_a_usage_error(capsys):
+    assert run_main(["x*y", "--shapes", "x=3", "--at", "x=1,y=2"]) == 2
+    assert "not --at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--check", "--latex", "--dot", "--svg=out.svg"])
+def test_scalar_only_views_of_an_array_formula(flag, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["sum(X @ W)", flag]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "is for scalar formulas, and this one computes with arrays" in err
+    assert not (tmp_path / "out.svg").exists()
+
+
+def test_ir_of_an_array_formula(capsys):
+    assert run_main(["sum(X @ W)", "--ir"]) == 0
+    out = capsys.readouterr().out
+    assert "matmul X W" in out and "outputs: value=" in out
+
+
+def test_at_takes_json_lists(capsys):
+    assert run_main(["sum(X @ W)", "--at", "X=[[1,2],[3,4]], W=[1, -1]"]) == 0
+    value, grads = exprgrad.compile("sum(X @ W)").value_and_grad(X=[[1, 2], [3, 4]], W=[1, -1])
+    lines = parse_at_output(capsys.readouterr().out)
+    assert lines == {
+        "value": repr(value),
+        "d/dX": repr(grads["X"]),
+        "d/dW": repr(grads["W"]),
+    }
+
+
+def test_at_with_lists_for_a_scalar_formula_and_an_array_value(capsys):
+    assert run_main(["x*y", "--at", "x=[1,2],y=3"]) == 0
+    assert capsys.readouterr().out == "value = [3.0, 6.0]\n"  # no gradient of an array
+
+
+@pytest.mark.parametrize(
+    ("at", "fragment"),
+    [
+        ("X=[[1,2],[3]],W=[1,2]", "unequal rows"),
+        ("X=[[1,2],[3,4]],W=[1,2,3]", "do not match for @"),
+        ('X=[["a"]],W=[1]', "'X'"),
+        ("X=[1,W=2", "is not a number or a JSON list (for X)"),
+    ],
+)
+def test_bad_list_values_in_at(at, fragment, capsys):
+    assert run_main(["sum(X @ W)", "--at", at]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and fragment in err and "Traceback" not in err
+
+
+def test_trace_takes_no_lists(capsys):
+    assert run_main(["x*y", "--at", "x=[1,2],y=3", "--trace"]) == 2
+    assert "take numbers in --at, not lists" in capsys.readouterr().err
+
+
+def test_emit_module_of_the_mlp_process(tmp_path):
+    done = run_process(MLP, "--shapes", shapes_text(MLP_SHAPES), "--emit", "module")
+    assert done.returncode == 0, done.stderr
+    assert "def value_and_grad(X, W1, b1, W2, b2, y):" in done.stdout
+    missing = run_process(MLP)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "--shapes X=" in missing.stderr
+
+
+def test_at_with_lists_nested_too_deeply_for_json(capsys):
+    assert run_main(["sum(X)", "--at", "X=" + "[" * 100_000]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "is not a number or a JSON list (for X)" in err

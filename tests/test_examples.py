@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import runpy
@@ -319,3 +320,43 @@ def test_readme_opening_example_values():
     f = exprgrad.compile("min(1, label*(a*x + b*y + c))")
     value, grads = f.value_and_grad(a=1, b=-2, c=-1, x=1.2, y=0.7, label=1)
     assert claimed == f"# value = {value!r}, grads = {grads!r}"
+
+
+# --- the guide's examples need nothing but exprgrad ---------------------------------------
+
+GUIDE_EXAMPLES = [
+    "guide_single_gate.py",
+    "guide_neuron.py",
+    "polynomial_minimum.py",
+    "svm_2d.py",
+    "guide_two_layer_net.py",
+]
+
+
+@pytest.mark.parametrize("name", GUIDE_EXAMPLES)
+def test_the_guides_examples_print_the_same_without_numpy(name, capsys, monkeypatch, tmp_path):
+    args = (
+        ["--picture", str(tmp_path / "picture.png")]
+        if "--picture" in (EXAMPLES / name).read_text()
+        else []
+    )
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as it is without numpy
+    expected = run(name, capsys, monkeypatch, *args)
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['numpy'] = None  # import numpy: ImportError, matplotlib's too\n"
+        f"sys.argv = [{name!r}, *{args!r}]\n"
+        f"runpy.run_path({str(EXAMPLES / name)!r}, run_name='__main__')\n"
+        "assert sys.modules['numpy'] is None\n"
+    )
+    root = str(EXAMPLES.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": root},
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected

@@ -557,7 +557,11 @@ def test_numpy_scalar_inputs():
     assert type(got) is float and got == 2.25
 
 
-@pytest.mark.parametrize("value", ["1", None, [1.0]])
+@pytest.mark.parametrize("value", ["1", None, ["1.0"], [None]])
 def test_non_numbers_raise_type_error(value):
     with pytest.raises(TypeError):
         exprgrad.compile("x * 2")(x=value)
+
+
+def test_a_list_is_an_array():
+    assert exprgrad.compile("x * 2")(x=[1.0, 2.5]) == [2.0, 5.0]

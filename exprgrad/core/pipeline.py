@@ -72,7 +72,7 @@ def forward_and_gradient(
         if arrays is None:
             arrays = needs_arrays(lowered)
         elif not arrays:
-            _scalars_only(lowered)
+            scalars_only(lowered)
         forward = value_program(lowered, fold if fold_forward else None)
         if inputs is not None:  # the lowered program keeps the order of appearance
             forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
@@ -141,15 +141,17 @@ def needs_arrays(program: Program) -> bool:
     return any(op.prim not in (INPUT, CONST) and BY_NAME[op.prim].arrays for op in program.ops)
 
 
-def _scalars_only(program: Program) -> None:
-    """A scalar backend computes with numbers: a formula that needs arrays says where."""
+def scalars_only(program: Program, detail: str = "") -> None:
+    """What computes with numbers only (the C backend, Hessians, residuals): a formula that
+    needs arrays says where."""
     for op in program.ops:
         if op.prim not in (INPUT, CONST) and BY_NAME[op.prim].arrays:
             raise FormulaError(
                 f"{quote(program.source, op)} needs arrays",
                 program.source,
                 op.span,
-                detail="compile it with exprgrad.compile(..., backend='numpy'), or "
+                detail=detail
+                or "compile it with exprgrad.compile(..., backend='numpy'), or "
                 "backend='python' for arrays as nested lists",
             )
 

@@ -38,6 +38,16 @@ def _number(value: float | None) -> str:
     if shape:  # an array (the numpy backend): its shape and range
         low, high = float(value.min()), float(value.max())
         return f"{'x'.join(map(str, shape))} in [{low:.6g}, {high:.6g}]"
+    if isinstance(value, list):  # nested lists (the lists backend): the same
+        sizes, flat = [], [value]
+        while flat and isinstance(flat[0], list):
+            sizes.append(len(flat[0]))
+            flat = [item for row in flat for item in row]
+        if not flat:
+            return f"{'x'.join(map(str, sizes))} (empty)"
+        nan = any(item != item for item in flat)
+        low, high = (math.nan, math.nan) if nan else (min(flat), max(flat))
+        return f"{'x'.join(map(str, sizes))} in [{low:.6g}, {high:.6g}]"
     value = float(value)
     return repr(value) if math.isfinite(value) or math.isnan(value) else str(value)
 

@@ -1,20 +1,36 @@
-"""The exprgrad command: print the code generated for a formula, or evaluate, check, typeset it."""
+"""The exprgrad command: print the code generated for a formula, or evaluate, check, typeset it.
+
+A formula on arrays (sum(X), X @ W, softmax) computes on nested Python lists, with code
+generated for one signature of shapes: --shapes X=4x2,W=2x3,b=3 names it (dimensions
+joined by x; a scalar input as s=, s=scalar, or left out), and the default view prints
+that code, --emit module a standalone module of it (only math and operator). A scalar
+formula takes --shapes too: its inputs broadcast as arrays. --at takes lists as JSON
+(X=[[1,2],[3,4]]), and --ir shows an array formula's program; --check, --latex, --dot,
+--svg, --trace and --emit c are for scalar formulas.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import re
 import sys
 
 from .. import __version__
 from ..api import compile as compile_formula
+from ..backends.lists.function import ListFunction
 from ..backends.python.function import Function
 from ..core import pipeline
-from ..errors import EvaluationError, FormulaError, shorten
+from ..core.ir import dump
+from ..errors import ArgumentError, EvaluationError, FormulaError, ShapeError, shorten
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command a pipe cut short
+MAX_ELEMENTS = 10**6  # per --shapes input: the code is the same for any size, zeros are not
+_DIMENSIONS = re.compile(r"[0-9]{1,9}(x[0-9]{1,9})*")  # 9 digits: int() stays cheap
 
 _DESCRIPTION = """\
 Compile a formula into Python code for its value and reverse-mode gradient,
@@ -25,6 +41,10 @@ examples:
   exprgrad 'min(1, label*(a*x + b*y + c))' --at a=1,b=-2,c=-1,x=1.2,y=0.7,label=1
   exprgrad -f loss.txt --wrt w1,w2 --check
   echo 'log(1 + x*x)' | exprgrad - --emit module > loss.py
+  exprgrad 'sum(X @ W)' --shapes X=4x2,W=2x3
+  exprgrad 'h = tanh(X @ W1 + b1); mean((h @ W2 + b2 - y)**2)' \
+      --shapes X=8x2,W1=2x4,b1=4,W2=4,b2=,y=8 --emit module > mlp.py
+  exprgrad 'sum(W @ x)' --at 'W=[[1,2],[3,4]],x=[1,-1]'
   exprgrad 'log(1 + x*x)' --emit c > loss.c
   exprgrad 'sigmoid(a*x + b*y + c)' --at a=1,b=2,c=-3,x=-1,y=3 --trace --svg graph.svg
 """
@@ -43,7 +63,16 @@ def _parser() -> argparse.ArgumentParser:
         "--at",
         action="append",
         metavar="NAME=VALUE,...",
-        help="evaluate at this point and print the value and the gradient (may be repeated)",
+        help="evaluate at this point and print the value and the gradient (may be repeated); "
+        "an array as JSON: X=[[1,2],[3,4]]",
+    )
+    parser.add_argument(
+        "--shapes",
+        action="append",
+        metavar="NAME=DxD,...",
+        help="the inputs' shapes, for a formula on arrays (nested lists): dimensions joined "
+        "by x (X=4x2,b=3), a scalar as s=, s=scalar or left out; the default view prints "
+        "the code for those shapes, --emit module a standalone module of it (may be repeated)",
     )
     parser.add_argument(
         "--check",
@@ -84,8 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=("source", "module", "c"),
         default="source",
         help="source: the generated functions (default); module: a standalone "
-        "module that needs only the standard library; c: a standalone C99 file "
-        "(exprgrad_value_and_grad, needing only <math.h>) for embedding",
+        "module that needs only the standard library (for an array formula, at --shapes); "
+        "c: a standalone C99 file (exprgrad_value_and_grad, needing only <math.h>) for "
+        "embedding",
     )
     parser.add_argument("--version", action="version", version=f"exprgrad {__version__}")
     return parser
@@ -170,13 +200,24 @@ def _read_formula(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         parser.exit(EXIT_BAD_INPUT, f"exprgrad: cannot read {shorten(source, 200)}: {reason}\n")
 
 
-def _parse_point(texts: list[str], parser: argparse.ArgumentParser) -> dict[str, float]:
+def _items(text: str) -> list[str]:
+    """Split at the commas outside brackets: X=[[1,2],[3,4]],y=1 is two items."""
+    items, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += (char == "[") - (char == "]")
+        if char == "," and depth <= 0:
+            items.append(text[start:index])
+            start = index + 1
+    return [*items, text[start:]]
+
+
+def _parse_point(texts: list[str], parser: argparse.ArgumentParser) -> dict[str, float | list]:
     """Merge every --at into one point; a name given twice, in one --at or in two, is an error."""
-    point: dict[str, float] = {}
+    point: dict[str, float | list] = {}
     for text in texts:
         if not text.strip():
             continue  # a formula without inputs: `--at ''`
-        for item in text.split(","):
+        for item in _items(text):
             name, equals, value = item.partition("=")
             name = name.strip()
             if not equals or not name:
@@ -186,12 +227,79 @@ def _parse_point(texts: list[str], parser: argparse.ArgumentParser) -> dict[str,
             if name in point:
                 parser.error(f"--at gives {shorten(name)!r} twice")
             try:
-                point[name] = float(value)
-            except ValueError:
+                point[name] = json.loads(value) if value.strip()[:1] == "[" else float(value)
+            except (ValueError, RecursionError):  # RecursionError: [[[[... nested too deeply
                 parser.error(
-                    f"--at: {shorten(value.strip())!r} is not a number (for {shorten(name)})"
+                    f"--at: {shorten(value.strip())!r} is not a number or a JSON list "
+                    f"(for {shorten(name)})"
                 )
     return point
+
+
+def _parse_shapes(
+    texts: list[str], inputs: tuple[str, ...], parser: argparse.ArgumentParser
+) -> dict[str, tuple[int, ...]]:
+    """Every --shapes merged into {input: shape}, one for each input: () where left out."""
+    given: dict[str, tuple[int, ...]] = {}
+    for text in texts:
+        if not text.strip():
+            continue  # every input a scalar: `--shapes ''`
+        for item in text.split(","):
+            name, equals, value = item.partition("=")
+            name, value = name.strip(), value.strip()
+            if not equals or not name:
+                parser.error(
+                    "--shapes wants NAME=SHAPE pairs separated by commas (X=4x2,b=3,s=scalar), "
+                    f"got {shorten(item)!r}"
+                )
+            if name in given:
+                parser.error(f"--shapes gives {shorten(name)!r} twice")
+            if value in ("", "scalar"):
+                given[name] = ()
+                continue
+            if not _DIMENSIONS.fullmatch(value):
+                parser.error(
+                    f"--shapes: {shorten(value)!r} is not a shape (for {shorten(name)}): "
+                    "positive whole numbers joined by x, as 4x2, or scalar"
+                )
+            shape = given[name] = tuple(int(size) for size in value.split("x"))
+            if 0 in shape:  # nested lists lose the axes after an empty one: [] is (0,)
+                parser.error(
+                    f"--shapes: {shorten(name)} has an axis of size 0; each must be 1 or more"
+                )
+            if math.prod(shape) > MAX_ELEMENTS:
+                parser.error(
+                    f"--shapes: {shorten(name)} would have {math.prod(shape):,} elements; "
+                    f"at most {MAX_ELEMENTS:,} (the code is the same for any size)"
+                )
+    known = set(inputs)
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        parser.error(
+            f"--shapes: unknown {_names(unknown)} (the inputs: {_names(list(inputs)) or 'none'})"
+        )
+    return {name: given.get(name, ()) for name in inputs}
+
+
+def _zeros(shape: tuple[int, ...]) -> float | list:
+    """An argument of this shape; the rows are shared, as the code only reads them."""
+    value: float | list = 0.0
+    for size in reversed(shape):
+        value = [value] * size
+    return value
+
+
+def _shapes_hint(function: ListFunction) -> str:
+    """An example --shapes for this formula's inputs: all vectors, or all square matrices,
+    whichever the formula takes; else a template."""
+    for shape in ((3,), (3, 3)):
+        try:
+            function.source_for(**{name: _zeros(shape) for name in function.inputs})
+        except (FormulaError, ShapeError):
+            continue
+        size = "x".join(map(str, shape))
+        return ",".join(f"{name}={size}" for name in function.inputs)
+    return ",".join(f"{name}=2x3" for name in function.inputs)
 
 
 def _check_views(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -213,6 +321,29 @@ def _check_views(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
     ]
     if len(printing) > 1 and {"--trace", "--dot"} & set(printing):
         parser.error(f"{printing[0]} and {printing[1]} both print; give one of them")
+    if args.shapes is not None:
+        others = [flag for flag in printing if flag != "--emit module"]
+        others += [flag for flag, given in (("--at", args.at), ("--svg", args.svg)) if given]
+        if others:
+            parser.error(
+                f"--shapes is for the printed code (the default view, --emit module), "
+                f"not {others[0]}"
+            )
+
+
+def _array_views(args: argparse.Namespace) -> str | None:
+    """The first view asked for that only a scalar formula has, or None."""
+    for flag, given in (
+        ("--check", args.check),
+        ("--latex", args.latex),
+        ("--trace", args.trace),
+        ("--dot", args.dot),
+        ("--svg", args.svg is not None),
+        ("--emit c", args.emit == "c"),
+    ):
+        if given:
+            return flag
+    return None
 
 
 def _show(
@@ -276,6 +407,15 @@ def _main(argv: list[str] | None) -> int:
         print(f"exprgrad: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    arrays = isinstance(function, ListFunction)
+    if arrays and _array_views(args) is not None:
+        print(
+            f"exprgrad: error: {_array_views(args)} is for scalar formulas, and this one "
+            "computes with arrays (print its code with --shapes, its program with --ir, "
+            "or evaluate it with --at)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     if args.at is not None:
         point = _parse_point(args.at, parser)
         missing = [name for name in function.inputs if name not in point]
@@ -287,18 +427,14 @@ def _main(argv: list[str] | None) -> int:
             )
             listed = _names(list(function.inputs))
             parser.error(f"--at: {'; '.join(problems)} (give NAME=VALUE for each input: {listed})")
+        if any(isinstance(value, list) for value in point.values()) and (
+            args.trace or args.dot or args.svg is not None
+        ):
+            parser.error("--trace, --dot and --svg take numbers in --at, not lists")
         shown = _show(function, point, args)
         if shown is not None:
             return shown
-        try:
-            value, grads = function.value_and_grad(**point)
-        except EvaluationError as error:
-            print(f"exprgrad: error: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        print(f"value = {value!r}")
-        for name, gradient in grads.items():
-            print(f"d/d{name} = {gradient!r}")
-        return 0
+        return _evaluate(function, point)
     shown = _show(function, None, args)
     if shown is not None:
         return shown
@@ -320,14 +456,55 @@ def _main(argv: list[str] | None) -> int:
         print(text)
         return 0
     if args.ir:
-        print(function.ir)
+        print(dump(function.program))
         return 0
     if args.emit == "c":  # the same programs the C backend builds; no compiler needed here
         from ..backends.c.codegen import module_source
 
         print(module_source(function.program), end="")
         return 0
-    print(function.module_source() if args.emit == "module" else function.source, end="")
+    if args.shapes is None:
+        if arrays:
+            parser.error(
+                "this formula computes with arrays, and its code is generated for their "
+                f"shapes: give them with --shapes, e.g. --shapes {_shapes_hint(function)}"
+            )
+        print(function.module_source() if args.emit == "module" else function.source, end="")
+        return 0
+    shapes = _parse_shapes(args.shapes, function.inputs, parser)
+    point = {name: _zeros(shape) for name, shape in shapes.items()}
+    try:
+        text = (
+            function.module_source(**point)
+            if args.emit == "module"
+            else function.source_for(**point)
+        )
+    except (FormulaError, ShapeError) as error:  # the formula's shapes do not fit these
+        print(f"exprgrad: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+def _evaluate(function: Function | ListFunction, point: dict) -> int:
+    """--at: the value and the gradient; a value that is an array, alone (its gradient
+    is not defined)."""
+    try:
+        try:
+            value, grads = function.value_and_grad(**point)
+        except ShapeError:
+            value, grads = function(**point), {}
+            if not isinstance(value, list):
+                raise  # not the array value's error: the arguments' shapes
+    except EvaluationError as error:
+        print(f"exprgrad: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (FormulaError, ShapeError, ArgumentError) as error:  # lists of the wrong shapes
+        print(f"exprgrad: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"value = {value!r}")
+    for name, gradient in grads.items():
+        print(f"d/d{name} = {gradient!r}")
     return 0
 
 

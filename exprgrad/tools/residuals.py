@@ -70,6 +70,7 @@ class Residuals:
             raise ArgumentValueError("residuals() needs at least one formula")
         texts, merged = _merge(formulas)
         source = merged.source
+        pipeline.scalars_only(merged, "residuals are scalar formulas")
         program = pipeline.value_program(merged, FOLD)
         pipeline.check_size(program, "the residuals")
         self.formulas: tuple[str, ...] = texts

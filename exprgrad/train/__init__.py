@@ -2,7 +2,8 @@
 
 Written against exprgrad's public API only (compile, Function.value_and_grad, .inputs,
 .wrt, EvaluationError), as a user's code would be. Pure Python: numpy is used only when
-the parameters or the data are numpy arrays, and then it is already imported.
+the parameters or the data are numpy arrays, and then it is already imported, or for a
+loss compiled with backend="numpy"; the lists backend trains without it.
 
 >>> import exprgrad
 >>> from exprgrad import train
@@ -25,6 +26,18 @@ them, and mean(...) makes the loss the batch's mean, as above:
 ...                     batch_size=8, optimizer=train.SGD(lr=0.2, momentum=0.5))
 >>> history.params["w"].round(6), round(history.params["b"], 6)
 (array([ 3., -2.]), 1.0)
+
+With the Python backend an array formula computes on nested lists, numpy or not: the
+data are columns of lists, and the parameters nested lists of floats (init(...,
+lists=True) draws them), updated in place:
+
+>>> loss = exprgrad.compile("mean((x @ w + b - y)**2)", wrt="w,b", backend="python")
+>>> x = [[a / 2 - 1, b / 2 - 1] for a in range(5) for b in range(5)]
+>>> columns = {"x": x, "y": [3 * x1 - 2 * x2 + 1 for x1, x2 in x]}
+>>> history = train.fit(loss, {"w": [0.0, 0.0], "b": 0.0}, columns, epochs=60,
+...                     batch_size=5, optimizer=train.SGD(lr=0.2, momentum=0.5))
+>>> [round(w, 6) for w in history.params["w"]], round(history.params["b"], 6)
+([3.0, -2.0], 1.0)
 
 L2 regularisation is a term of the loss formula, not the optimiser's job; a
 hyperparameter such as its weight is an input held fixed, the same for every example:
@@ -50,6 +63,8 @@ Modules, each imported here so that exprgrad.train.X keeps working:
     engine.py         NonFiniteLossError, the engine interface and its data checks
     python_engine.py  one value_and_grad call per example (Python backend)
     numpy_engine.py   one value_and_grad call per batch (numpy backend)
+    lists_engine.py   one value_and_grad call per batch on nested lists (lists backend)
+    nested.py         nested lists of floats: shapes, copies, rows for the optimisers
     progress.py       the tqdm bar or a line per epoch
     checks.py         argument checks the modules share
     dask_fit.py       minimize() (full batch, L-BFGS or an optimiser) and fit_chunks()

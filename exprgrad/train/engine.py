@@ -105,8 +105,38 @@ class _Engine:
     """Data prepared for one backend: batches, validation, the non-finite check."""
 
     params: dict[str, Any]
+    backend: str  # the loss's backend, as errors name it
     size: int  # training examples
     validating: bool
+
+    def _split(self, size: int, validation: Any, fraction: float | None) -> None:
+        """The training order and what validates, by Python's random (self.rng), for the
+        engines that keep data in lists: a fraction of the data held out, or the
+        validation set's columns (self._columns reads them)."""
+        order = list(range(size))
+        self.held_out: list[int] = []
+        self.validation_columns = self.columns
+        self.validation_label = "data"
+        if fraction is not None:
+            self.rng.shuffle(order)
+            count = _held_out_count(fraction, size)
+            self.held_out, order = sorted(order[:count]), order[count:]
+        elif validation is not None:
+            self.columnar["validation"] = isinstance(validation, Mapping)
+            self.validation_columns, count = self._columns(validation, "validation")
+            self.held_out = list(range(count))
+            self.validation_label = "validation"
+        self.order, self.size = order, len(order)
+        self.validating = bool(self.held_out)
+
+    def _check_scalar(self, shape: tuple[int, ...], size: int) -> None:
+        """The array engines' batch loss is one number, the formula's reduction of the batch."""
+        if shape != ():
+            raise ArgumentValueError(
+                f"the loss has shape {shape} on a batch of {size} examples; with the "
+                f"{self.backend} backend its value must be a scalar, the batch's loss: reduce "
+                "it in the formula, as mean(...) over the examples"
+            )
 
     def shuffled(self) -> Any:
         raise NotImplementedError

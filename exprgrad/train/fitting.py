@@ -14,6 +14,8 @@ from ..errors import ArgumentError, ArgumentValueError
 from .checks import _check_count, _check_seed, _numpy_of
 from .engine import _Engine
 from .history import History
+from .lists_engine import _ListEngine
+from .nested import copied
 from .numpy_engine import _ArrayEngine
 from .progress import _progress
 from .python_engine import _NumberEngine
@@ -40,9 +42,9 @@ def fit(
 
     loss: a compiled exprgrad Function of the parameters and the data inputs; compile it
         with wrt=list(params) so that the backward code does no work for the data.
-    params: name -> initial value (a float, or a numpy array with the numpy backend); every
-        name must be an input of loss and in loss.wrt. params is not modified: the trained
-        values are history.params.
+    params: name -> initial value (a float; a numpy array with the numpy backend; nested
+        lists with the lists backend); every name must be an input of loss and in
+        loss.wrt. params is not modified: the trained values are history.params.
     data: examples, each a dict of the loss's other inputs (extra keys are ignored), or a
         dict of columns (input -> sequence of values, one per example).
     epochs, batch_size: passes over the data and examples per step (the last step of an
@@ -62,23 +64,28 @@ def fit(
         stops training.
     fixed: input name -> value held fixed, the same in every loss call: hyperparameters
         such as a penalty's weight (fixed={"lam": 1e-4} for a loss "... + lam*w**2"), as
-        in f.flat(names, **fixed). A number (or an array with the numpy backend, passed
-        whole, not sliced); a name must be an input of the loss, and neither a parameter
-        nor a column of data or validation.
+        in f.flat(names, **fixed). A number (or an array with the numpy backend, nested
+        lists with the lists backend, passed whole, not sliced); a name must be an input
+        of the loss, and neither a parameter nor a column of data or validation.
 
     The batch loss and gradient, with the Python backend: the mean of the examples' values
     and gradients, each one a call of loss.value_and_grad with positional arguments (the
     formula is one example's loss). With the numpy backend (compile(..., backend="numpy")):
     one value_and_grad call per batch on the sliced columns (first axis: the examples),
     and the formula's value IS the batch loss, a scalar; its gradients are used as they
-    are. Write mean(...) over the examples, so that the loss and the step do not grow with
-    the batch size; a sum(...) works too, as a loss batch_size times larger. A value that is
-    not a scalar (a loss per example) is a ValueError at the first batch. Either way,
+    are. The lists backend (an array formula compiled with backend="python" or "lists")
+    works the same way on nested Python lists, without numpy: a column is a list (or a
+    numpy array, converted once) with one number or nested list per example, a batch is
+    its examples' values in a list, and the parameters are floats or nested lists of
+    floats, updated in place. Write mean(...) over the examples, so that the loss and the
+    step do not grow with the batch size; a sum(...) works too, as a loss batch_size times
+    larger. A value that is not a scalar (a loss per example) is a ValueError at the first
+    batch. Either way,
     step_loss records each batch's loss, train_loss the mean of an epoch's step losses
     weighted by their batch sizes (the mean loss per example for a mean formula) and
     val_loss the loss on the held-out examples (in calls of at most 4,096 examples, weighted
     the same way). Array parameters are copied (float32 stays float32, other dtypes become
-    float64) and updated in place.
+    float64) and updated in place; nested lists are copied as lists of floats.
 
     Raises ArgumentValueError (ArgumentError for a value of the wrong type) before the
     first step for a bad argument, an unknown or undifferentiated parameter, or an example
@@ -123,10 +130,11 @@ def fit(
     ):
         raise ArgumentError(f"validation must be a fraction or examples, not {validation!r}")
 
-    if getattr(loss, "backend", None) == "numpy":
-        engine: _Engine = _ArrayEngine(loss, names, params, fixed, data, validation, fraction, seed)
-    else:
-        engine = _NumberEngine(loss, names, params, fixed, data, validation, fraction, seed)
+    backend = getattr(loss, "backend", None)
+    engines = {"numpy": _ArrayEngine, "lists": _ListEngine}
+    engine: _Engine = engines.get(backend, _NumberEngine)(
+        loss, names, params, fixed, data, validation, fraction, seed
+    )
     history = History(params=engine.params)
     steps = math.ceil(engine.size / batch_size)
     best = math.inf
@@ -175,7 +183,8 @@ def fit(
 
 def _copy(params: dict[str, Any]) -> dict[str, Any]:
     return {
-        name: value if _numpy_of(value) is None else value.copy() for name, value in params.items()
+        name: copied(value) if _numpy_of(value) is None else value.copy()
+        for name, value in params.items()
     }
 
 

@@ -1,15 +1,17 @@
 """Parameter shapes and a scheme -> seeded initial values: Xavier (Glorot) and He schemes,
-one number at a time or init() for a whole dict of floats and numpy arrays."""
+one number at a time or init() for a whole dict of floats and numpy arrays (or nested lists)."""
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from ..errors import ArgumentError, ArgumentValueError, require_numpy
 from .checks import _check_seed
+from .nested import zeros
 
 
 def _fan(value: Any, what: str) -> float:
@@ -76,6 +78,7 @@ def init(
     fan_in: float | None = None,
     fan_out: float | None = None,
     seed: int | None = 0,
+    lists: bool = False,
 ) -> dict[str, Any]:
     """Initial values for a dict of parameters, seeded.
 
@@ -92,12 +95,18 @@ def init(
         kernel (k1, ..., in, out) fan_in = in*k1*..., fan_out = out*k1*....
     seed: floats are drawn from random.Random(seed), arrays from
         numpy.random.default_rng(seed), in the order of params; None for fresh entropy.
+    lists: a tuple shape gives nested lists of floats instead of a numpy array (the lists
+        backend's arrays, for a loss compiled with backend="python"; numpy is not needed):
+        drawn from the same random.Random(seed) as the floats, in the order of params,
+        each array's elements in row-major order.
 
     >>> params = init("a,b,c", "he_uniform", fan_in=2, seed=1)
     >>> sorted(params), all(abs(value) <= 3**0.5 for value in params.values())
     (['a', 'b', 'c'], True)
     >>> {**init({"W1": (2, 3)}, "he_normal"), **init({"b1": (3,)}, "zeros")}["W1"].shape
     (2, 3)
+    >>> init({"W1": (2, 3), "b1": (3,)}, "zeros", lists=True)
+    {'W1': [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]], 'b1': [0.0, 0.0, 0.0]}
     """
     if scheme not in _SCHEMES:
         raise ArgumentValueError(f"unknown scheme {scheme!r} (schemes: {', '.join(_SCHEMES)})")
@@ -135,21 +144,38 @@ def init(
             bound = math.sqrt(numerator / fans)
             values[name] = rng.uniform(-bound, bound) if uniform else rng.gauss(0.0, bound)
             continue
-        np = require_numpy(f"the array parameter {name!r} (shape {shape})")
-
         if rule is None:
-            values[name] = np.zeros(shape)
+            values[name] = zeros(shape) if lists else _numpy(name, shape).zeros(shape)
             continue
-        if array_rng is None:
-            array_rng = np.random.default_rng(seed)
         uniform, numerator, with_out = rule
         shape_in, shape_out = _fans_of_shape(shape)
         fans = _fan(shape_in if fan_in is None else fan_in, f"fan_in of {name!r}")
         if with_out:
             fans += _fan(shape_out if fan_out is None else fan_out, f"fan_out of {name!r}")
         bound = math.sqrt(numerator / fans)
+        if lists:
+            draw = partial(rng.uniform, -bound, bound) if uniform else partial(rng.gauss, 0, bound)
+            values[name] = _filled(shape, draw)
+            continue
+        if array_rng is None:
+            array_rng = _numpy(name, shape).random.default_rng(seed)
         if uniform:
             values[name] = array_rng.uniform(-bound, bound, size=shape)
         else:
             values[name] = array_rng.normal(0.0, bound, size=shape)
     return values
+
+
+def _numpy(name: str, shape: tuple[int, ...]) -> Any:
+    return require_numpy(
+        f"the array parameter {name!r} (shape {shape}) as a numpy array (init(..., lists=True) "
+        "gives nested lists instead)"
+    )
+
+
+def _filled(shape: tuple[int, ...], draw: Callable[[], float]) -> Any:
+    """Nested lists of that shape, draw() at each element in row-major order (() is one
+    number, as zeros(()) is)."""
+    if not shape:
+        return draw()
+    return [_filled(shape[1:], draw) for _ in range(shape[0])]

@@ -31,6 +31,8 @@ class _ArrayEngine(_Engine):
     here, so training a mean and evaluating it agree.
     """
 
+    backend = "numpy"
+
     def __init__(self, loss, names, params, fixed, data, validation, fraction, seed):
         np = require_numpy("training a numpy-compiled loss")  # the loss computes with arrays
         self.np = np
@@ -210,14 +212,6 @@ class _ArrayEngine(_Engine):
             return self.np.shape(self.value(*arguments))
         except Exception:  # the forward fails too: value_and_grad's error says why
             return ()
-
-    def _check_scalar(self, shape: tuple, size: int) -> None:
-        if shape != ():
-            raise ArgumentValueError(
-                f"the loss has shape {shape} on a batch of {size} examples; with the numpy "
-                "backend its value must be a scalar, the batch's loss: reduce it in the "
-                "formula, as mean(...) over the examples"
-            )
 
     def _find(self, columns, indices, label, context):
         """The first example (and what of it) that is not finite, evaluated one by one

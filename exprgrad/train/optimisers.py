@@ -1,7 +1,9 @@
 """Gradients -> updated parameters: SGD (momentum, Nesterov), Adam and AdamW.
 
-step(params, grads, lr) updates params in place (arrays in place, floats by replacing the
-dict entry). Decoupled weight decay shrinks a parameter by lr*weight_decay of itself each
+step(params, grads, lr) updates params in place (numpy arrays and nested lists of floats in
+place, floats by replacing the dict entry). Nested lists (the lists backend's arrays) are
+updated element by element with the array path's arithmetic, in its order, so the two agree
+to the last bit. Decoupled weight decay shrinks a parameter by lr*weight_decay of itself each
 step, apart from the gradient (Loshchilov & Hutter, 2019).
 """
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from ..errors import ArgumentError, ArgumentValueError
 from .checks import _check_rate, _numpy_of
+from .nested import rows, shape_of, zeros
 
 
 class _Optimizer:
@@ -22,6 +25,7 @@ class _Optimizer:
         self.lr = lr
         self.weight_decay = weight_decay
         self.state: dict[str, Any] = {}  # parameter name -> its moments
+        self._moments = 0  # nested lists of a list parameter's shape that _row keeps
 
     def step(self, params: dict[str, Any], grads: Mapping[str, Any], lr: float | None = None):
         """Update every parameter in params from grads (a dict that may hold more, such as a
@@ -33,10 +37,16 @@ class _Optimizer:
             except KeyError:
                 raise ArgumentValueError(f"no gradient for parameter {name!r}") from None
             np = _numpy_of(value)
-            if np is None:
-                params[name] = self._number(name, value, grad, lr)
-            else:
+            if np is not None:
                 self._array(np, name, value, grad, lr)
+            elif isinstance(value, list):
+                self._lists(name, value, grad, lr)
+            elif isinstance(value, tuple):
+                raise ArgumentError(
+                    f"parameter {name!r} is a tuple: give nested lists, which are updated in place"
+                )
+            else:
+                params[name] = self._number(name, value, grad, lr)
 
     def reset(self) -> None:
         """Forget the moments (momentum, Adam's averages and step counts)."""
@@ -55,11 +65,39 @@ class _Optimizer:
             buffers = self.state[name] = [np.zeros_like(value) for _ in range(count)] + [0]
         return buffers
 
+    def _lists(self, name: str, value: list, grad: Any, lr: float) -> None:
+        """Update nested lists of floats in place, one innermost row at a time."""
+        shape = shape_of(value)
+        if shape_of(grad) != shape:
+            raise ArgumentValueError(
+                f"the gradient of {name!r} has shape {shape_of(grad)}, not the parameter's "
+                f"shape {shape}"
+            )
+        state = self.state.get(name)
+        if not (isinstance(state, _ListState) and state.shape == shape):
+            state = self.state[name] = _ListState(shape, self._moments)
+        state.steps += 1
+        moments = [rows(moment) for moment in state.moments]
+        for row, grad_row, *moment_rows in zip(rows(value), rows(grad), *moments, strict=True):
+            self._row(row, grad_row, moment_rows, lr, state.steps)
+
+    def _row(self, row: list, grad: list, moments: list[list], lr: float, t: int) -> None:
+        raise NotImplementedError
+
     def _number(self, name: str, value: float, grad: float, lr: float) -> float:
         raise NotImplementedError
 
     def _array(self, np, name: str, value, grad, lr: float) -> None:
         raise NotImplementedError
+
+
+class _ListState:
+    """A nested-list parameter's moments (nested lists of its shape) and its step count."""
+
+    def __init__(self, shape: tuple[int, ...], count: int):
+        self.shape = shape
+        self.moments = [zeros(shape) for _ in range(count)]
+        self.steps = 0
 
 
 class SGD(_Optimizer):
@@ -89,6 +127,7 @@ class SGD(_Optimizer):
             raise ArgumentValueError("nesterov=True needs a momentum above 0")
         self.momentum = momentum
         self.nesterov = nesterov
+        self._moments = 1 if momentum else 0  # the velocity
 
     def _number(self, name, value, grad, lr):
         if self.weight_decay:
@@ -117,6 +156,17 @@ class SGD(_Optimizer):
                 update = scratch
         np.multiply(update, lr, out=scratch)
         value -= scratch
+
+    def _row(self, row, grad, moments, lr, t):
+        momentum, nesterov = self.momentum, self.nesterov
+        decay = 1.0 - lr * self.weight_decay if self.weight_decay else None
+        velocity = moments[0] if momentum else None
+        for i, g in enumerate(grad):
+            p = row[i] if decay is None else row[i] * decay
+            if momentum:
+                v = velocity[i] = velocity[i] * momentum + g
+                g = v * momentum + g if nesterov else v
+            row[i] = p - g * lr
 
     def __repr__(self) -> str:
         return (
@@ -151,6 +201,7 @@ class Adam(_Optimizer):
             raise ArgumentValueError(f"eps must be a number > 0, not {eps!r}")
         self.betas = tuple(betas)
         self.eps = eps
+        self._moments = 2  # m and v
 
     def _number(self, name, value, grad, lr):
         beta1, beta2 = self.betas
@@ -184,6 +235,18 @@ class Adam(_Optimizer):
         np.divide(m, scratch, out=scratch)
         scratch *= lr / (1.0 - beta1**t)
         value -= scratch
+
+    def _row(self, row, grad, moments, lr, t):
+        beta1, beta2 = self.betas
+        m, v = moments
+        decay = 1.0 - lr * self.weight_decay if self.weight_decay else None
+        root = math.sqrt(1.0 - beta2**t)
+        scale = lr / (1.0 - beta1**t)
+        for i, g in enumerate(grad):
+            m_i = m[i] = m[i] * beta1 + g * (1.0 - beta1)
+            v_i = v[i] = v[i] * beta2 + g * g * (1.0 - beta2)
+            p = row[i] if decay is None else row[i] * decay
+            row[i] = p - m_i / (math.sqrt(v_i) / root + self.eps) * scale
 
     def __repr__(self) -> str:
         name = type(self).__name__

@@ -17,7 +17,6 @@ from .engine import (
     _check_not_fixed,
     _check_row,
     _Engine,
-    _held_out_count,
     _no_column,
     _non_finite,
     _number,
@@ -50,21 +49,7 @@ class _NumberEngine(_Engine):
         self.columnar = {"data": isinstance(data, Mapping), "validation": False}
         self.columns, size = self._columns(data, "data")
         self.rng = random.Random(seed)
-        order = list(range(size))
-        self.held_out: list[int] = []
-        self.validation_columns = self.columns
-        self.validation_label = "data"
-        if fraction is not None:
-            self.rng.shuffle(order)
-            count = _held_out_count(fraction, size)
-            self.held_out, order = sorted(order[:count]), order[count:]
-        elif validation is not None:
-            self.columnar["validation"] = isinstance(validation, Mapping)
-            self.validation_columns, count = self._columns(validation, "validation")
-            self.held_out = list(range(count))
-            self.validation_label = "validation"
-        self.order, self.size = order, len(order)
-        self.validating = bool(self.held_out)
+        self._split(size, validation, fraction)
 
     @staticmethod
     def _float(value: Any, where: str) -> float:
@@ -72,6 +57,11 @@ class _NumberEngine(_Engine):
             raise ArgumentError(
                 f"{where} is an array, but the loss computes with numbers: "
                 "compile it with backend='numpy'"
+            )
+        if isinstance(value, (list, tuple)):
+            raise ArgumentError(
+                f"{where} is a list, but the loss is one example's formula of numbers: train "
+                "nested lists with an array formula of the batch, such as mean((x @ w - y)**2)"
             )
         return _number(value, where)
 

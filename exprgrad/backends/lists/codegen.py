@@ -86,7 +86,7 @@ class ListWriter:
             return [], self.elementwise(i)
         if self.is_alias(i):
             return [], self.names[args[0]]
-        if not self.shape(args[0]) and prim not in ("expand", "count", "matmul_dx", "matmul_dy"):
+        if not self.shape(args[0]) and prim in python_spellings.SPELLINGS:
             # an array function of a number is the number's (folding computes it so too)
             number = [self.names[a] for a in args]
             return [], python_spellings.spell(prim, number)
@@ -304,6 +304,11 @@ def _names(program: Program, writer_inlined: set[int]) -> dict[int, str]:
         if op.prim == INPUT and op.name == SEED:
             names[i] = _SEED_PARAM
     return names
+
+
+def names_of(program: Program) -> dict[int, str]:
+    """Each op's name in the code generated for the program (a trace's labels)."""
+    return _names(program, inlined_comparisons(program))
 
 
 def specialised_source(

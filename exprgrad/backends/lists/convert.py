@@ -10,6 +10,7 @@ an ArgumentError (a TypeError) naming the argument.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Any
 
 from ...errors import ArgumentError, EvaluationError
@@ -35,15 +36,20 @@ def as_nested(name: str, value: Any) -> tuple[Any, tuple[int, ...]]:
         probe = probe[0]
     shape = tuple(shape)
     rows = [value]
-    for depth in range(len(shape) - 1):  # every level a list of lists of the same length
-        size = shape[depth + 1]
-        for row in rows:
-            if not isinstance(row, list | tuple) or len(row) != shape[depth]:
-                raise _ragged(name, value)
-        rows = [item for row in rows for item in row]
-        if any(not isinstance(item, list | tuple) or len(item) != size for item in rows):
+    for depth in range(1, len(shape)):  # every level lists of lists of the same length
+        items = list(chain.from_iterable(rows))
+        kinds = set(map(type, items))
+        if items and (
+            not all(issubclass(kind, list | tuple) for kind in kinds)
+            or set(map(len, items)) != {shape[depth]}
+        ):
             raise _ragged(name, value)
-    converted = [_row(name, row) for row in rows]
+        rows = items
+    kinds = set(map(type, chain.from_iterable(rows)))  # one pass over every number
+    if kinds <= _FLOAT_ROW:
+        converted = [list(row) for row in rows]
+    else:
+        converted = [_row(name, row) for row in rows]
     if len(shape) == 1:
         return converted[0], shape
     for depth in range(len(shape) - 2, 0, -1):  # group the rows back, innermost first

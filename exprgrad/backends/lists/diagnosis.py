@@ -12,21 +12,7 @@ from typing import Any
 
 from ...core.ir import CONST, INPUT, Program
 from ...core.primitives import BY_NAME
-from .helpers import _flatten, _strides
-
-
-def _spread(flat: list, shape: tuple, to: tuple) -> list:
-    """A flat list of `shape` broadcast to `to` (numpy's rules), flat."""
-    if shape == to:
-        return flat
-    lead = len(to) - len(shape)
-    strides = _strides(shape)
-    indices = [0]
-    for k, size in enumerate(to):
-        own = k - lead
-        step = strides[own] if own >= 0 and shape[own] != 1 else 0
-        indices = [i + j * step for i in indices for j in range(size)]
-    return [flat[i] for i in indices]
+from .helpers import _flatten, _spread
 
 
 def _bad(x: Any) -> bool:

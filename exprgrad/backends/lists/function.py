@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core import pipeline, shapes
-from ...core.ir import Program, quote
+from ...core.ir import CONST, Program, quote
 from ...core.pipeline import Programs
 from ...errors import EvaluationError, ShapeError, Span
 from ..emit import header
@@ -34,7 +34,7 @@ from ..python.helpers import runtime_namespace
 from ..runtime import point_binder, run_source
 from . import codegen, diagnosis
 from .convert import as_nested, finite
-from .helpers import HELPERS, _mul
+from .helpers import HELPERS, _broadcast, _mul
 
 ARRAYS = True  # the pipeline keeps array functions for this backend
 _BUILTINS = ("sum", "zip", "list", "range", "map", "float", "abs", "max", "min", "type")
@@ -121,6 +121,12 @@ class ListFunction:
             elif function == "value_and_grad":
                 program = self.program
                 specs = shapes.infer(program, inputs)
+            elif function == "trace":  # every line's adjoint too
+                forward = self.forward_program
+                program = pipeline.gradient(
+                    forward, forward.inputs, FOLD, arrays=True, every_adjoint=True
+                )
+                specs = shapes.infer(program, inputs)
             else:  # vjp
                 program = self._vjp()
                 inputs[codegen.SEED] = special.specs[self.forward_program.value]
@@ -130,17 +136,22 @@ class ListFunction:
         returns = None if function == "forward" else list(program.grads.items())
         return program, specs, returns
 
-    def _function(self, special: _Specialized, function: str, ieee: bool = False) -> Callable:
-        built = special.functions.get((function, ieee))
+    def _function(
+        self, special: _Specialized, function: str, ieee: bool = False, every: bool = False
+    ) -> Callable:
+        """The generated function (every: the one returning every op's value, for the
+        trace and the diagnosis of a non-finite result)."""
+        built = special.functions.get((function, ieee, every))
         if built is None:
             program, specs, returns = self._program(special, function)
+            name = "every" if every else function
             generated = codegen.specialised_source(
-                program, specs, function, returns=returns, ieee=ieee
+                program, specs, name, returns=returns, ieee=ieee, every=every
             )
             names = namespace()
-            run_source(self, generated.source, f"lists {function}", names)
-            built = special.functions[function, ieee] = names[function]
-            if not ieee:
+            run_source(self, generated.source, f"lists {name}", names)
+            built = special.functions[function, ieee, every] = names[name]
+            if not ieee and not every:
                 special.sources[function] = generated.source
         return built
 
@@ -213,10 +224,7 @@ class ListFunction:
         if not all(finite(v, r) for v, r in zip(values, ranks, strict=True)):
             return result  # NaN and inf in, NaN and inf out, as numpy gives them
         program, specs, _ = self._program(special, function)
-        generated = codegen.specialised_source(program, specs, "every", ieee=True, every=True)
-        names = namespace()
-        run_source(self, generated.source, "lists diagnosis", names)
-        every = names["every"](*values)
+        every = self._function(special, function, ieee=True, every=True)(*values)
         op_shapes = [spec.shape for spec in specs]
         culprit = diagnosis.origin(program, op_shapes, every)
         if culprit is None:  # from a constant folded to inf, say
@@ -226,6 +234,42 @@ class ListFunction:
         text = quote(self.formula, op)
         where = f"the gradient of {text}" if op.in_gradient else text
         raise EvaluationError(f"{why} in {where}", self.formula, op.span or Span(0, 0))
+
+    def trace(self, /, *args: Any, **kwargs: Any):
+        """Every line's value and adjoint (floats or nested lists) at these inputs, as a
+        Trace; an inf or nan shows in the table, as it does on numpy."""
+        from ...core.tracing import make_trace, trace_rows
+
+        values, special = self._arguments(args, kwargs)
+        program, specs, _ = self._program(special, "trace")
+        try:
+            every = self._function(special, "trace", every=True)(*values)
+        except (ArithmeticError, ValueError):
+            every = self._function(special, "trace", ieee=True, every=True)(*values)
+        rows = trace_rows(self.forward_program)
+
+        def value_of(i: int) -> Any:  # the every-function returns None for constants
+            op = program.ops[i]
+            return op.value if op.prim == CONST else every[i]
+
+        adjoints = []
+        for i in rows:
+            shape = specs[i].shape
+            adjoint = value_of(program.adjoints[i]) if i in program.adjoints else 0.0
+            if shape and not isinstance(adjoint, list):  # one number for every element
+                adjoint = _broadcast(float(adjoint), (), shape)
+            adjoints.append(adjoint if shape else float(adjoint))
+        values = [value_of(i) for i in rows]
+        names = codegen.names_of(program)
+        return make_trace(
+            self.formula,
+            self.forward_program,
+            names,
+            rows,
+            value_of(program.value),
+            values,
+            adjoints,
+        )
 
     # --- the generated code ---------------------------------------------------------------
 
@@ -245,7 +289,13 @@ class ListFunction:
     @property
     def source(self) -> str:
         """The source generated so far, for every signature called."""
-        parts = [s for special in self._specialized.values() for s in special.sources.values()]
+        order = ("forward", "value_and_grad", "vjp")
+        parts = [
+            special.sources[name]
+            for special in self._specialized.values()
+            for name in order
+            if name in special.sources
+        ]
         if not parts:
             return "# no code yet: list code is generated for the shapes of the first call\n"
         return "\n\n".join(parts)

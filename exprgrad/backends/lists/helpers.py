@@ -114,9 +114,9 @@ def _transpose(x, shape):
     return _nest([flat[i] for i in indices], shape[::-1])
 
 
-def _broadcast(x, shape, to):
-    # x (of `shape`) broadcast to `to`, as numpy broadcasts: fresh lists
-    flat = _flatten(x, len(shape))
+def _spread(flat, shape, to):
+    # the numbers of an array of `shape`, in row-major order, broadcast to `to` (numpy's
+    # rules), in row-major order
     lead = len(to) - len(shape)
     strides = _strides(shape)
     indices = [0]
@@ -124,7 +124,12 @@ def _broadcast(x, shape, to):
         own = k - lead
         step = strides[own] if own >= 0 and shape[own] != 1 else 0
         indices = [i + j * step for i in indices for j in range(size)]
-    return _nest([flat[i] for i in indices], to)
+    return [flat[i] for i in indices]
+
+
+def _broadcast(x, shape, to):
+    # x (of `shape`) broadcast to `to`, as numpy broadcasts: fresh lists
+    return _nest(_spread(_flatten(x, len(shape)), shape, to), to)
 
 
 def _unbroadcast(g, shape, to):
@@ -190,7 +195,7 @@ HELPERS = {
     f.__name__: f
     for f in (
         _amax, _amin, _sum, _mean, _logsumexp, _softmax, _log_softmax, _flatten, _nest, _strides,
-        _lanes, _reduce_axis, _along, _transpose, _broadcast, _unbroadcast, _expand, _copy,
+        _lanes, _reduce_axis, _along, _transpose, _spread, _broadcast, _unbroadcast, _expand, _copy,
         _ieee,
     )
 }  # fmt: skip
@@ -199,7 +204,7 @@ NEEDS = {
     "_logsumexp": ("_amax",), "_softmax": ("_amax",), "_log_softmax": ("_amax",),
     "_reduce_axis": ("_flatten", "_nest", "_lanes"), "_along": ("_flatten", "_nest", "_lanes"),
     "_lanes": ("_strides",), "_transpose": ("_flatten", "_nest", "_strides"),
-    "_broadcast": ("_flatten", "_nest", "_strides"),
+    "_broadcast": ("_flatten", "_nest", "_spread"), "_spread": ("_strides",),
     "_unbroadcast": ("_flatten", "_nest", "_strides"),
     "_expand": ("_broadcast", "_nest", "_flatten"),
 }  # fmt: skip

@@ -33,6 +33,14 @@ if TYPE_CHECKING:
 ARRAYS = None
 
 
+class _ListTrace(Exception):  # noqa: N818 (a signal, not an error anyone sees)
+    """Carries the lists backend's Trace out of the scalar trace code's argument check."""
+
+    def __init__(self, trace: Trace):
+        super().__init__()
+        self.trace = trace
+
+
 def make_function(
     formula: str, programs: Programs, *, fold: bool, fold_forward: bool
 ) -> Function | ListFunction:
@@ -139,7 +147,10 @@ class Function:
         """The value and the gradient (adjoint) of every line at the given point, as
         a Trace: the forward/backward table of Karpathy's guide (print it)."""
         function, rows, _ = self._trace_function()
-        value, values, adjoints = function(*args, **kwargs)
+        try:
+            value, values, adjoints = function(*args, **kwargs)
+        except _ListTrace as done:  # lists among the arguments: the array code's Trace
+            return done.trace
         names = self._runtime.text("value_and_grad", self.program).names
         return make_trace(self.formula, self.forward_program, names, rows, value, values, adjoints)
 
@@ -243,6 +254,12 @@ class Function:
             return self._lists().source_for(*args, **kwargs)
         return self.source
 
+    def vjp(self, /, cotangent: Any, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """(value, {input: the gradient of sum(cotangent * value)}), for a value of any
+        shape: the formula on nested lists (numbers are arrays of shape ()), as
+        ListFunction.vjp."""
+        return self._lists().vjp(cotangent, *args, **kwargs)
+
     def _lists(self) -> ListFunction:
         """The formula compiled for arrays of nested lists, made on the first call with one."""
         built = self.__dict__.get("_list_function")
@@ -255,11 +272,14 @@ class Function:
         return built
 
     def _with_arrays(self, function: str, names: tuple, args: tuple) -> Any:
-        """A call of forward or value_and_grad with a list among its arguments: the same call
-        on the array code (the scalar code's _retry hands it here); None for other functions."""
-        if names != self.inputs or function not in ("forward", "value_and_grad"):
+        """A call of forward, value_and_grad or trace with a list among its arguments: the
+        same call on the array code (the scalar code's _retry hands it here); None for other
+        functions (a Hessian's, a flat vector's: numbers only)."""
+        if names != self.inputs or function not in ("forward", "value_and_grad", "trace"):
             return None
         lists = self._lists()
+        if function == "trace":  # Function.trace makes the table of what this returns
+            raise _ListTrace(lists.trace(*args))
         return lists(*args) if function == "forward" else lists.value_and_grad(*args)
 
     def __reduce__(self):
