@@ -36,12 +36,13 @@ from ..errors import ArgumentError, ArgumentValueError, FormulaError
 _MOST_TRIED = 3  # numpy arrays as long as the rows that may be left out as parameters
 FAN_IN = 8  # partial sums added per task of the tree reduction
 builds = 0  # kernels compiled in this process: once per worker per formula and chunk layout
+KEPT = 64  # kernels a process keeps, the oldest dropped first
 _KERNELS: dict[Key, Kernel] = {}
 _LOCK = threading.Lock()  # the threaded scheduler's chunks share one kernel
 
 
 def is_dask(value: Any) -> bool:
-    """Is it a Dask collection? (Without importing dask: if it isn't imported, it is not.)"""
+    """Is it a Dask collection (an array, a bag, a delayed value)?"""
     return hasattr(type(value), "__dask_graph__")
 
 
@@ -58,8 +59,9 @@ class Key:
 
 
 class Kernel:
-    """The numpy code for one chunk: value_and_grad(rows, share, *inputs) -> (value,
-    gradients of the parameters), and data_grads(...) -> the data inputs' gradients."""
+    """The numpy code for one chunk: value_and_grad(total_rows, params, *chunk) -> (value,
+    the parameters' gradients), value(...) -> (value, ()), data_grads(...) -> the data
+    inputs' gradients; chunk holds one block per data input, in key.data order."""
 
     def __init__(self, key: Key):
         global builds
@@ -76,8 +78,9 @@ class Kernel:
         extra = self.chunk.program.inputs[len(key.inputs) :]
         self._extra = [name == self.chunk.rows for name in extra]  # True: rows; False: share
         self._lowered = programs.lowered
-        floats = [dtype for _, dtype in key.specs if dtype != "bool"]
-        self._dtype = np.dtype("float32" if all(d == "float32" for d in floats) else "float64")
+        # rows and share in the dtype of the whole: float32 only when every input is
+        single = all(dtype == "float32" for _, dtype in key.specs)
+        self._dtype = np.dtype("float32" if single else "float64")
         self.params = self._function(key.wrt)
         self._data: Any = None
         builds += 1
@@ -129,6 +132,8 @@ def kernel_for(key: Key) -> Kernel:
             kernel = _KERNELS.get(key)
             if kernel is None:
                 kernel = _KERNELS[key] = Kernel(key)
+                if len(_KERNELS) > KEPT:
+                    del _KERNELS[next(iter(_KERNELS))]
     return kernel
 
 
