@@ -44,6 +44,9 @@ UPWARD = {
     # the Function a user holds; the tools they call never import the Function class
     ("exprgrad.backends.python.function", "exprgrad.tools"),
     ("exprgrad.tools.cli", "exprgrad"),  # --version reads exprgrad.__version__
+    # f.value_and_grad(X=dask_array, ...) sums over the chunks: the tool builds the chunks'
+    # functions through the backend registry, never importing the Function class
+    ("exprgrad.backends.numpy.function", "exprgrad.tools.over_dask"),
 }
 
 

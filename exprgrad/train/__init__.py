@@ -67,8 +67,11 @@ Modules, each imported here so that exprgrad.train.X keeps working:
     nested.py         nested lists of floats: shapes, copies, rows for the optimisers
     progress.py       the tqdm bar or a line per epoch
     checks.py         argument checks the modules share
+    dask_fit.py       minimize() (full batch, L-BFGS or an optimiser) and fit_chunks()
+                      (a step per chunk) for losses summed over the rows of Dask arrays
 """
 
+from .dask_fit import fit_chunks, minimize
 from .engine import NonFiniteLossError
 from .fitting import fit
 from .history import History
@@ -86,9 +89,11 @@ __all__ = [
     "NonFiniteLossError",
     "StepDecay",
     "fit",
+    "fit_chunks",
     "he_normal",
     "he_uniform",
     "init",
+    "minimize",
     "xavier_normal",
     "xavier_uniform",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,11 @@ _FLOATS = ("float32", "float64")
 _quiet = np.errstate(all="ignore")
 
 
+def _has_dask(values: tuple) -> bool:
+    """Is an argument a Dask collection? (If dask is not imported, none is.)"""
+    return "dask" in sys.modules and any(hasattr(type(v), "__dask_graph__") for v in values)
+
+
 def _as_array(name: str, value: Any) -> np.ndarray:
     """An argument as a float array: float32 and float64 arrays as they are (never
     copied), other real numbers and arrays as float64, float16 as float32; anything
@@ -83,6 +89,11 @@ def _as_array(name: str, value: Any) -> np.ndarray:
                     )
             return np.asarray(array, dtype=np.float64)
         return _real_array(name, array, f"a {kind}").astype(np.float64, copy=False)
+    if hasattr(type(value), "__dask_graph__"):  # only value_and_grad and f() sum over chunks
+        raise ArgumentError(
+            f"argument {name!r} is a Dask collection: f(...), f.value_and_grad and f.grad "
+            "take Dask arrays (their value summed over chunks of rows), this method does not"
+        )
     if hasattr(type(value), "__float__") and not isinstance(value, complex):
         return np.asarray(float(value))  # Fraction, Decimal, ...
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
@@ -138,6 +149,9 @@ class ArrayFunction:
     f.grad(...): the dict alone. f.vjp(cotangent, ...): (value, {input: gradient}) of
         <cotangent, value> for a value of any shape.
     f.source_for(...): the numpy source generated for these inputs' shapes and dtypes.
+    Dask arrays among the arguments of f(...), f.value_and_grad and f.grad are data chunked
+    along their rows: a value that is a sum (or mean) over the rows is summed over the
+    chunks on the active Dask scheduler (tools/over_dask.py); any other is a FormulaError.
     """
 
     backend = "numpy"
@@ -156,7 +170,9 @@ class ArrayFunction:
     # --- arguments -------------------------------------------------------------------
 
     def _arrays(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
-        values = self._point(args, kwargs)
+        return self._arrays_of(self._point(args, kwargs))
+
+    def _arrays_of(self, values: tuple) -> list[np.ndarray]:
         return [_as_array(name, value) for name, value in zip(self.inputs, values, strict=True)]
 
     def _for(self, arrays: list[np.ndarray]) -> _Specialized:
@@ -211,7 +227,12 @@ class ArrayFunction:
 
     @_quiet
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        arrays = self._arrays(args, kwargs)
+        values = self._point(args, kwargs)
+        if _has_dask(values):  # the value is summed over chunks of rows (tools/over_dask.py)
+            from ...tools import over_dask
+
+            return over_dask.value(self, dict(zip(self.inputs, values, strict=True)))
+        arrays = self._arrays_of(values)
         special = self._for(arrays)
         value = self._function(special, "forward")(*arrays)
         self._check_finite(special, "forward", arrays, value)
@@ -219,7 +240,12 @@ class ArrayFunction:
 
     @_quiet
     def value_and_grad(self, /, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        arrays = self._arrays(args, kwargs)
+        values = self._point(args, kwargs)
+        if _has_dask(values):  # the value is summed over chunks of rows (tools/over_dask.py)
+            from ...tools import over_dask
+
+            return over_dask.value_and_grad(self, dict(zip(self.inputs, values, strict=True)))
+        arrays = self._arrays_of(values)
         special = self._for(arrays)
         value_shape = special.specs[self.program.value].shape
         if value_shape != ():
