@@ -83,3 +83,11 @@ def test_the_lists_block_prints_what_it_says_and_its_excerpt_is_the_code(capsys)
     for line in excerpt.splitlines():
         if line.strip() not in ("...", ""):
             assert line in printed.splitlines(), line
+
+
+def test_the_dask_block_prints_what_it_says(capsys):
+    pytest.importorskip("dask")
+    (code,) = [code for _, code, _ in BLOCKS if "import dask.array as da" in code]
+    claimed = code[code.index("# 0.693147") + 2 :].splitlines()[0]
+    exec(compile(code, "README.md, the Dask block", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out.splitlines()[-1] == claimed
