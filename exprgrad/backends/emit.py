@@ -57,6 +57,10 @@ class Generated:
     line_ops: dict[int, Op]  # 1-based source line -> the op computed there
     helpers: tuple[str, ...]  # helper functions the code calls
     names: dict[int, str] = field(default_factory=dict)  # op id -> its name in the code
+    # code in pieces (python/pieces.py): each piece's (first line, first and last character),
+    # compiled one at a time, and the constants the code names (tables of slots)
+    parts: tuple[tuple[int, int, int], ...] = ()
+    tables: dict[str, tuple] = field(default_factory=dict)
 
 
 def use_counts(program: Program) -> Counter:

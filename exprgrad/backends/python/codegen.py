@@ -41,7 +41,8 @@ from ..emit import (
     mangle,
     wrapped_call,
 )
-from ..layout import Layout, plan
+from ..layout import Layout, guards_of, plan
+from . import pieces
 from .helpers import HELPERS
 from .spellings import spell
 
@@ -68,9 +69,14 @@ def _statements(
     line_ops: dict[int, Op],
     helpers: set[str],
     sections: bool,
+    owners: list | None = None,
 ) -> list[str]:
+    """The body's lines; owners (pieces.py), if given, gets each line's (op computed or None,
+    the values it reads)."""
     program, indent = layout.program, "        "
     lines = [_check(indent, names[i]) for i in layout.checked_inputs]
+    if owners is not None:
+        owners += [(None, [i]) for i in layout.checked_inputs]
     previous_comment = None
     in_gradient = None
     opened: regions.Region = None
@@ -82,11 +88,15 @@ def _statements(
         if sections and op.in_gradient != in_gradient:
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
+            if owners is not None:
+                owners.append((None, []))
             previous_comment = None
             opened = None  # a comment closes any open `if` block
         if region is not opened:
             if region is not None:
                 lines.append(f"{indent}if {_condition(region, names)}:")
+                if owners is not None:
+                    owners.append((None, [g.condition for g in guards_of(region)]))
             opened = region
             previous_comment = None
         inner = indent if region is None else indent + "    "
@@ -102,6 +112,8 @@ def _statements(
         previous_comment = comment
         line_ops[start_line + len(lines)] = op
         lines.append(code)
+        if owners is not None:
+            owners.append((i, pieces.uses(program, layout, i)))
     return lines
 
 
@@ -205,6 +217,15 @@ def function_source(
     unless standalone, a second handler turns math errors into exprgrad's
     EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
     """
+    if pieces.needed(program):
+        sections = function != "forward"
+
+        def statements(layout, names, line_ops, helpers, owners):
+            return _statements(layout, names, start_line, line_ops, helpers, sections, owners)
+
+        return pieces.function_source(
+            program, function, statements, standalone=standalone, start_line=start_line, rows=rows
+        )
     params = tuple(mangle(name) for name in program.inputs)
     layout = plan(program, rows, floats)
     names = Namer(program, layout.inlined, spell).names

@@ -108,6 +108,8 @@ class Runtime:
         generated = self.text(function, program, rows)
         self.run(generated, function, self.namespace)
         built = self.namespace[function]
+        if generated.parts:
+            return self._list_call(built, function, self.inputs)
         # Every parameter defaults to MISSING, so that a missing argument reaches _retry,
         # which names it (set here rather than in the source, which stays plain).
         built.__defaults__ = (MISSING,) * len(self.inputs)
@@ -126,12 +128,35 @@ class Runtime:
         self.generated[key] = generated
         namespace = dict(self.namespace, _INPUTS=program.inputs)
         self.run(generated, key, namespace)
+        if generated.parts:
+            return self._list_call(namespace[function], function, program.inputs)
         return namespace[function]
 
     def run(self, generated: Generated, label: str, namespace: dict[str, Any]) -> None:
         """Compile generated source and run it in the namespace (defining its function)."""
-        filename = run_source(self, generated.source, label, namespace)
+        namespace.update(generated.tables)
+        filename = run_source(self, generated.source, label, namespace, generated.parts)
         self.line_ops[filename] = generated.line_ops
+
+    def _list_call(self, main: Callable, function: str, names: tuple[str, ...]) -> Callable:
+        """The call of code in pieces (pieces.py), whose main function takes one list of the
+        inputs' values as floats: arguments bound through one dict, each converted once (or
+        a list among them handed to the array code, as _retry does)."""
+        bind = bind_formula_names(lambda *values: values, names)
+        size = len(names)
+
+        def call(*args, **kwargs):
+            values = list(args) if not kwargs and len(args) == size else list(bind(*args, **kwargs))
+            if not all(type(value) is float for value in values):
+                if self.with_arrays is not None and any(map(is_array, values)):
+                    result = self.with_arrays(function, names, tuple(values))
+                    if result is not None:
+                        return result
+                values = float_arguments("f", names, values)
+            return main(values)
+
+        call.__name__ = function
+        return call
 
     def point(self, args: tuple, kwargs: dict, what: str) -> tuple:
         """The point's values in inputs order, from arguments as f(...) takes them."""
