@@ -8,6 +8,7 @@ gradient of v is v_grad, constants round-trip exactly, comments quote the formul
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import keyword
 import math
@@ -31,6 +32,9 @@ _GENERATED = re.compile(r"t\d+|.*_grad|_.*|.*_")
 COMMENT_COLUMN = 32
 HEADER_LIMIT = 96
 LINE_LIMIT = 100
+# Longer code is written in functions of at most this many lines (python/pieces.py): about
+# 10 MB for CPython's compiler, which compiles a function as a whole
+PIECE_LINES = 2_000
 
 
 def mangle(name: str) -> str:
@@ -105,6 +109,25 @@ class Namer:
             else:
                 counter += 1
                 self.names[i] = f"t{counter}"
+
+
+def line_starts(source: str) -> list[int]:
+    """Where each line of the formula after the first starts (for covered())."""
+    return [k + 1 for k, ch in enumerate(source) if ch == "\n"]
+
+
+def covered(spans: list, starts: list[int]) -> str:
+    """The part of the formula some ops come from, for the comment opening a piece of
+    code: 'formula lines 3-40' or 'formula line 1, columns 1-9,000'."""
+    spans = [span for span in spans if span is not None]
+    if not spans:
+        return "no formula text"
+    start, end = min(s.start for s in spans), max(s.end for s in spans)
+    first, last = bisect.bisect_right(starts, start), bisect.bisect_right(starts, end - 1)
+    if first != last:
+        return f"formula lines {first + 1:,}-{last + 1:,}"
+    column = starts[first - 1] if first else 0
+    return f"formula line {first + 1:,}, columns {start - column + 1:,}-{end - column:,}"
 
 
 def wrapped_call(head: str, items: list[str], tail: str, indent: str) -> list[str]:

@@ -194,7 +194,7 @@ class ArrayFunction:
             specs = shapes.infer(program, inputs)
         generated = numpy_codegen.specialised_source(program, specs, function, returns=returns)
         namespace = numpy_helpers.namespace()
-        run_source(self, generated.source, f"numpy {function}", namespace)
+        run_source(self, generated.source, f"numpy {function}", namespace, generated.parts)
         built = special.functions[function] = namespace[function]
         special.sources[function] = generated.source
         special.line_ops[function] = (program, specs)
@@ -270,7 +270,7 @@ class ArrayFunction:
             rows = trace_rows(forward)
             generated = numpy_codegen.specialised_source(program, specs, "trace", rows=rows)
             namespace = numpy_helpers.namespace()
-            run_source(self, generated.source, "numpy trace", namespace)
+            run_source(self, generated.source, "numpy trace", namespace, generated.parts)
             special.functions["trace"] = namespace["trace"]
             special.sources["trace"] = generated.source
             special.line_ops["trace"] = (rows, generated.names)

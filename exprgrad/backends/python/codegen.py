@@ -255,6 +255,7 @@ def python_source(forward: Program, full: Program, *, standalone: bool = False) 
     text = header(forward.source) + "\n"
     line_ops: dict[int, Op] = {}
     helpers: set[str] = set()
+    tables: dict[str, tuple] = {}
     for function, program in (("forward", forward), ("value_and_grad", full)):
         if function != "forward":
             text += "\n\n"
@@ -263,8 +264,9 @@ def python_source(forward: Program, full: Program, *, standalone: bool = False) 
         text += part.source
         line_ops.update(part.line_ops)
         helpers.update(part.helpers)
+        tables.update(part.tables)
     params = tuple(mangle(name) for name in forward.inputs)
-    return Generated(text, params, line_ops, tuple(sorted(helpers)))
+    return Generated(text, params, line_ops, tuple(sorted(helpers)), tables=tables)
 
 
 def module_source(forward: Program, full: Program) -> str:
@@ -279,6 +281,12 @@ def module_source(forward: Program, full: Program) -> str:
         "",
         "",
     ]
+    if generated.tables:  # code in pieces (pieces.py): called with a list of floats
+        parts[4:4] = [
+            "# forward([...]) and value_and_grad([...]) take a list of the inputs' values, as",
+            "# floats in _INPUTS order; the tables name the slots that hold their results",
+            *(f"{name} = {value!r}" for name, value in generated.tables.items()),
+        ]
     for name in generated.helpers:
         parts += [inspect.getsource(HELPERS[name]).rstrip(), "", ""]
     parts.append(generated.source.rstrip())

@@ -31,15 +31,13 @@ The lists of result slots (`_value_and_grad_slots`, ...) are constants in the na
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 
 from ...core.ir import CONST, INPUT, Op, Program
-from ..emit import Generated, Namer, literal, mangle
+from ..emit import PIECE_LINES, Generated, Namer, covered, line_starts, literal, mangle
 from ..layout import Layout, plan
 from .spellings import spell
 
-PIECE_LINES = 2_000  # a piece's statements: about 10 MB for CPython's compiler
 WIDE_INPUTS = 255  # more inputs than CPython once allowed parameters: bound through a dict
 _INDENT = "        "  # the statements' indent in a plain function (def, try)
 
@@ -141,20 +139,6 @@ def _results(
     return f"_gathered(_v, {table})", tables  # residuals, hessp
 
 
-def _covers(program: Program, ids: list[int], newlines: list[int]) -> str:
-    """Which part of the formula a piece's ops come from: 'formula lines 3-40' or
-    'formula line 1, columns 1-9,000'."""
-    spans = [program.ops[i].span for i in ids if program.ops[i].span is not None]
-    if not spans:
-        return "no formula text"
-    start, end = min(s.start for s in spans), max(s.end for s in spans)
-    first, last = bisect.bisect_right(newlines, start), bisect.bisect_right(newlines, end - 1)
-    if first != last:
-        return f"formula lines {first + 1:,}-{last + 1:,}"
-    column = newlines[first - 1] + 1 if first else 0
-    return f"formula line {first + 1:,}, columns {start - column + 1:,}-{end - column:,}"
-
-
 def function_source(
     program: Program,
     function: str,
@@ -186,7 +170,7 @@ def function_source(
         loads.append(list(outside))
         for u in outside:
             slots(u)
-    newlines = [k for k, ch in enumerate(program.source) if ch == "\n"]
+    newlines = line_starts(program.source)
     piece = f"_{function}_"
     main = [
         f"def {function}(_v):",
@@ -212,7 +196,8 @@ def function_source(
         kinds = {program.ops[i].in_gradient for i in ids}
         kind = "backward" if kinds == {True} else "forward" if kinds == {False} else "both"
         line += 2  # two blank lines before each def
-        body = [f"def {piece}{p + 1}(_v):", f"    # {kind}: {_covers(program, ids, newlines)}"]
+        spans = [program.ops[i].span for i in ids]
+        body = [f"def {piece}{p + 1}(_v):", f"    # {kind}: {covered(spans, newlines)}"]
         body += [f"    {names[u]} = _v[{slots.of[u]}]" for u in loads[p]]
         for k in range(start, end):
             text = lines[k][4:]
@@ -231,8 +216,3 @@ def function_source(
     return Generated(
         "".join(texts), params, line_ops, tuple(sorted(helpers)), names, tuple(parts), tables
     )
-
-
-def module_tables(tables: dict[str, tuple]) -> list[str]:
-    """The tables as module-level assignments, for a standalone module."""
-    return [f"{name} = {value!r}" for name, value in tables.items()]
