@@ -13,8 +13,8 @@ import hashlib
 import itertools
 import linecache
 import weakref
-from types import CodeType
 from collections.abc import Callable, Mapping, Sequence
+from types import CodeType
 from typing import Any
 
 from ..core.ir import Op, quote

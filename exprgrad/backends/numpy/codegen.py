@@ -391,7 +391,7 @@ def specialised_source(
     helpers = ("_erf", "_erfc", "_log_softmax", "_logsumexp")
     if len(line_ops) > PIECE_LINES:
         with_line = lines[head - 1] if indent != "    " else None  # np.errstate's
-        spans = [line_ops[k].span if k in line_ops else None for k in range(head + 1, len(lines) + 1)]
+        spans = [getattr(line_ops.get(k), "span", None) for k in range(head + 1, len(lines) + 1)]
         source, parts = in_pieces(function, params, with_line, lines[head:], spans, program.source)
         return Generated(source, tuple(params), {}, helpers, names, parts)
     source = "\n".join(lines) + "\n"

@@ -39,7 +39,12 @@ def _split(line: str) -> tuple[str | None, list[str]]:
 
 
 def in_pieces(
-    function: str, params: list[str], with_line: str | None, body: list[str], spans: list, source: str
+    function: str,
+    params: list[str],
+    with_line: str | None,
+    body: list[str],
+    spans: list,
+    source: str,
 ) -> tuple:
     """(source, parts) of `function` in pieces: body is the plain function's statements and
     `return`, inside with_line (np.errstate's) if given, spans the formula text behind each
@@ -60,7 +65,7 @@ def in_pieces(
     later: set[str] = set()
     for p in reversed(range(len(ranges))):
         reads_after[p] = set(later)
-        for target, reads in statements[ranges[p][0] : ranges[p][1]]:
+        for _, reads in statements[ranges[p][0] : ranges[p][1]]:
             later.update(name for name in reads if name in known)
     pieces, starts = [], line_starts(source)
     for p, (start, end) in enumerate(ranges):
