@@ -7,6 +7,8 @@ Three formulas, each at a number of operations n:
     dag    a random graph with sharing: n/2 statements v_k = tanh(v_(k-1) + 0.5*v_j),
            sin(v_(k-1) - v_j) or v_(k-1)*v_j, j an earlier statement at random, over 100
            inputs; the value is the last statement
+    gates  the tanh chain as n exprgrad.gates gates: out.compute() and out.backprop()
+           (exprgrad only)
 
 Each measurement is a fresh subprocess (so VmHWM, the peak resident memory, is its own):
 the time from the formula text to the first call's result (exprgrad: compile() and
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import time
 
-CASES = ("wx", "tanh", "dag")
+CASES = ("wx", "tanh", "dag", "gates")
 TOOLS = ("exprgrad", "casadi", "sympy")
 DAG_INPUTS = 100
 
@@ -53,8 +55,9 @@ def dag_lines(n: int) -> list[tuple[str, int, int]]:
     lines, ops = [], 0
     while ops < n - DAG_INPUTS:
         kind, cost = rng.choice(kinds)
-        k = len(lines)
-        lines.append((kind, k - 1, rng.randrange(-DAG_INPUTS, k)))
+        k = len(lines)  # the first statements read every input once
+        shared = -k - 1 if k < DAG_INPUTS else rng.randrange(-DAG_INPUTS, k)
+        lines.append((kind, k - 1, shared))
         ops += cost
     return lines
 
@@ -62,7 +65,7 @@ def dag_lines(n: int) -> list[tuple[str, int, int]]:
 def formula(case: str, n: int) -> str:
     if case == "wx":
         return " + ".join(f"w{i}*x{i}" for i in range(n // 2))
-    if case == "tanh":
+    if case in ("tanh", "gates"):
         return "tanh(" * n + "x" + ")" * n
     rows = []
     for k, (kind, previous, shared) in enumerate(dag_lines(n)):
@@ -77,13 +80,29 @@ def formula(case: str, n: int) -> str:
 def point(case: str, n: int) -> dict[str, float]:
     if case == "wx":
         return {f"{v}{i}": 0.5 + 1e-6 * i for i in range(n // 2) for v in "wx"}
-    if case == "tanh":
+    if case in ("tanh", "gates"):
         return {"x": 0.5}
     return {f"x{i}": math.sin(i + 1.0) for i in range(DAG_INPUTS)}
 
 
-def run_exprgrad(case: str, n: int) -> tuple[float, float]:
+def run_gates(n: int) -> tuple[float, float, float, float]:
+    from exprgrad import gates
+
+    x = gates.Param(0.5, name="x")
+    start = time.perf_counter()
+    out = x
+    for _ in range(n):
+        out = gates.make("tanh", out)
+    value = out.compute()
+    out.backprop()
+    return time.perf_counter() - start, peak_kb(), value, x.grad
+
+
+def run_exprgrad(case: str, n: int) -> tuple[float, float, float, float]:
     import exprgrad
+
+    if case == "gates":
+        return run_gates(n)
 
     text, values = formula(case, n), point(case, n)
     start = time.perf_counter()
@@ -100,7 +119,7 @@ def graph(case: str, n: int, x: list, tanh, sin):
         for i in range(n // 2):
             value = value + x[2 * i] * x[2 * i + 1]
         return value
-    if case == "tanh":
+    if case in ("tanh", "gates"):
         value = x[0]
         for _ in range(n):
             value = tanh(value)
