@@ -12,16 +12,22 @@ Three formulas, each at a number of operations n:
 
 Each measurement is a fresh subprocess (so VmHWM, the peak resident memory, is its own):
 the time from the formula text to the first call's result (exprgrad: compile() and
-f.value_and_grad(**point)), and the process's VmHWM (Python, the imports and the formula
-text included). CasADi builds the same graph as SX and a Function of the value
+f.value_and_grad(**point)), the CPU time the process spent (less sensitive to other load
+on the machine than the wall time), and the process's VmHWM (Python, the imports and the
+formula text included). CasADi builds the same graph as SX and a Function of the value
 and its jacobian, then calls it once; sympy builds the expression, differentiates it by
 every input and lambdifies the result. Each has a time limit; "-" is a run past it (or out
 of memory). The values of the three agree (checked when they finish).
+
+--inputs times what each call costs as the number of inputs grows (the wx sum of 10^3,
+10^4, 10^5 inputs): value_and_grad(**point) with keywords and with positions, building
+f.flat() and calling it with a list; each should grow linearly.
 
 Run by hand from the repository root (it is not a test):
 
     python benchmarks/bench_scale.py                       # 10^4, 10^5, 10^6; all tools
     python benchmarks/bench_scale.py --sizes 10000,100000 --tools exprgrad,casadi
+    python benchmarks/bench_scale.py --inputs 1000,10000,100000
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import json
 import math
 import platform
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -158,11 +165,19 @@ def run_sympy(case: str, n: int):
     return time.perf_counter() - start, peak_kb(), result[0], sum(result[1:])
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(tool: str, case: str, n: int) -> None:
     sys.setrecursionlimit(100_000)
     runner = {"exprgrad": run_exprgrad, "casadi": run_casadi, "sympy": run_sympy}[tool]
+    before = cpu_seconds()
     seconds, kb, value, grad_sum = runner(case, n)
-    print(json.dumps({"seconds": seconds, "mb": kb / 1024, "value": value, "grads": grad_sum}))
+    cpu = cpu_seconds() - before  # the formula text included: a few percent
+    found = {"seconds": seconds, "cpu": cpu, "mb": kb / 1024, "value": value, "grads": grad_sum}
+    print(json.dumps(found))
 
 
 def measure(tool: str, case: str, n: int, timeout: float) -> dict | None:
@@ -177,20 +192,57 @@ def measure(tool: str, case: str, n: int, timeout: float) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def best_of(function, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def inputs_table(sizes: list[int]) -> None:
+    import exprgrad
+
+    print("| inputs | compile s | keywords ms | positions ms | f.flat() s | flat call ms |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        values = point("wx", n)
+        start = time.perf_counter()
+        f = exprgrad.compile(formula("wx", n))
+        compiled = time.perf_counter() - start
+        ordered = [values[name] for name in f.inputs]
+        keywords = best_of(lambda: f.value_and_grad(**values))  # noqa: B023
+        positions = best_of(lambda: f.value_and_grad(*ordered))  # noqa: B023
+        start = time.perf_counter()
+        fun = f.flat()
+        built = time.perf_counter() - start
+        vector = [values[name] for name in fun.names]
+        call = best_of(lambda: fun(vector))  # noqa: B023
+        print(
+            f"| {n:,} | {compiled:.2f} | {keywords * 1e3:.1f} | {positions * 1e3:.1f} | "
+            f"{built:.2f} | {call * 1e3:.1f} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds a run")
+    parser.add_argument("--inputs", help="the per-call table at these numbers of inputs")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         tool, case, n = options.child
         return child(tool, case, int(n))
     print(f"Python {platform.python_version()} on {platform.machine()}")
+    if options.inputs:
+        return inputs_table([int(n) for n in options.inputs.split(",")])
     tools = options.tools.split(",")
-    print("| formula | operations | " + " | ".join(f"{t} s, MB" for t in tools) + " |")
+    print("| formula | operations | " + " | ".join(f"{t} s (CPU s), MB" for t in tools) + " |")
     print("|---|---|" + "---|" * len(tools))
     for case in options.cases.split(","):
         for n in map(int, options.sizes.split(",")):
@@ -205,7 +257,7 @@ def main() -> None:
                 elif not math.isclose(found["value"], reference["value"], rel_tol=1e-6):
                     cells.append(f"value {found['value']} != {reference['value']}")
                     continue
-                cells.append(f"{found['seconds']:.2f} s, {found['mb']:.0f} MB")
+                cells.append(f"{found['seconds']:.2f} ({found['cpu']:.2f}) s, {found['mb']:.0f} MB")
             print(f"| {case} | {n:,} | " + " | ".join(cells) + " |", flush=True)
 
 
