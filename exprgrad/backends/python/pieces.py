@@ -34,10 +34,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...core.ir import CONST, INPUT, Op, Program
-from ..emit import PIECE_LINES, Generated, Namer, covered, line_starts, literal, mangle
+from ..emit import (
+    PIECE_LINES,
+    Generated,
+    Namer,
+    covered,
+    line_starts,
+    literal,
+    mangle,
+    use_counts,
+)
 from ..layout import Layout, plan
 from .spellings import spell
 
+_ARITHMETIC = frozenset({"add", "sub", "mul", "neg"})
+_NESTED = 3
 WIDE_INPUTS = 255  # more inputs than CPython once allowed parameters: bound through a dict
 _INDENT = "        "  # the statements' indent in a plain function (def, try)
 
@@ -51,13 +62,45 @@ def needed(program: Program) -> bool:
 
 
 def uses(program: Program, layout: Layout, i: int) -> list[int]:
-    """The named values the line computing op i reads (an inlined comparison's operands)."""
-    used = []
-    for a in program.ops[i].args:
-        for b in program.ops[a].args if a in layout.inlined else (a,):
-            if program.ops[b].prim != CONST:
-                used.append(b)
+    """The named values the line computing op i reads (an inlined op's operands)."""
+    used, stack = [], list(program.ops[i].args)
+    while stack:
+        a = stack.pop()
+        if a in layout.inlined:
+            stack.extend(program.ops[a].args)
+        elif program.ops[a].prim != CONST:
+            used.append(a)
     return used
+
+
+def _fused(program: Program, layout: Layout) -> set[int]:
+    """Arithmetic read once, in the same block, written into the line that reads it
+    (`t2_grad = t3_grad * (1.0 - t2 * t2)`), at most _NESTED deep: half the lines for
+    Python to compile. Only + - * and negation, which never raise on floats, so a line
+    that fails is still the op its comment names."""
+    count = use_counts(program)
+    user: dict[int, int] = {}
+    for i, op in enumerate(program.ops):
+        for a in op.args:
+            user[a] = i
+    kept = {*layout.rows, *layout.guarded_by}  # a trace's rows, an `if`'s conditions
+    depth: dict[int, int] = {}
+    fused: set[int] = set()
+    for i in layout.order:
+        op = program.ops[i]
+        depth[i] = 1 + max((depth[a] for a in op.args if a in fused), default=0)
+        reader = user.get(i)
+        if (
+            op.prim in _ARITHMETIC
+            and count[i] == 1
+            and depth[i] < _NESTED
+            and i not in kept
+            and reader is not None
+            and reader not in layout.inlined
+            and layout.placed[reader] == layout.placed[i]
+        ):
+            fused.add(i)
+    return fused
 
 
 def _ranges(lines: list[str], limit: int) -> list[tuple[int, int]]:
@@ -153,6 +196,12 @@ def function_source(
     every_input = frozenset(program.inputs)  # the runtime converts them all first
     layout = plan(program, rows, every_input)
     names = Namer(program, layout.inlined, spell).names
+    fused = _fused(program, layout)
+    for i in sorted(fused):  # operands first
+        op = program.ops[i]
+        constant = [program.ops[a].prim == CONST for a in op.args]
+        names[i] = "(" + spell(op.prim, [names[a] for a in op.args], constant) + ")"
+    layout.inlined |= fused
     helpers: set[str] = {"_gathered", "_named"}
     owners: list[tuple[int | None, list[int]]] = []  # each line: the op it computes, reads
     lines = statements(layout, names, {}, helpers, owners)
