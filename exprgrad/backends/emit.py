@@ -8,7 +8,6 @@ gradient of v is v_grad, constants round-trip exactly, comments quote the formul
 
 from __future__ import annotations
 
-import bisect
 import builtins
 import keyword
 import math
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..core.ir import CONST, INPUT, Op, Program
 from ..core.primitives import COMPARISON_NAMES
+from ..errors import line_and_column
 
 _RESERVED = (
     frozenset(keyword.kwlist)
@@ -111,23 +111,17 @@ class Namer:
                 self.names[i] = f"t{counter}"
 
 
-def line_starts(source: str) -> list[int]:
-    """Where each line of the formula after the first starts (for covered())."""
-    return [k + 1 for k, ch in enumerate(source) if ch == "\n"]
-
-
-def covered(spans: list, starts: list[int]) -> str:
+def covered(spans: list, source: str) -> str:
     """The part of the formula some ops come from, for the comment opening a piece of
     code: 'formula lines 3-40' or 'formula line 1, columns 1-9,000'."""
     spans = [span for span in spans if span is not None]
     if not spans:
         return "no formula text"
-    start, end = min(s.start for s in spans), max(s.end for s in spans)
-    first, last = bisect.bisect_right(starts, start), bisect.bisect_right(starts, end - 1)
+    first, start = line_and_column(source, min(s.start for s in spans))
+    last, end = line_and_column(source, max(s.end for s in spans) - 1)
     if first != last:
-        return f"formula lines {first + 1:,}-{last + 1:,}"
-    column = starts[first - 1] if first else 0
-    return f"formula line {first + 1:,}, columns {start - column + 1:,}-{end - column:,}"
+        return f"formula lines {first:,}-{last:,}"
+    return f"formula line {first:,}, columns {start:,}-{end:,}"
 
 
 def wrapped_call(head: str, items: list[str], tail: str, indent: str) -> list[str]:

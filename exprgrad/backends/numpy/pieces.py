@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from ..emit import PIECE_LINES, covered, line_starts
+from ..emit import PIECE_LINES, covered
 
 _READ = re.compile(r"(?<![.\w'])[A-Za-z_]\w*")  # a name read, not an attribute or a string
 
@@ -67,7 +67,7 @@ def in_pieces(
         reads_after[p] = set(later)
         for _, reads in statements[ranges[p][0] : ranges[p][1]]:
             later.update(name for name in reads if name in known)
-    pieces, starts = [], line_starts(source)
+    pieces = []
     for p, (start, end) in enumerate(ranges):
         written: dict[str, None] = {}
         loads: dict[str, None] = {}
@@ -78,7 +78,7 @@ def in_pieces(
         stored = [name for name in written if name in reads_after[p]] if p + 1 < len(ranges) else []
         for name in [*loads, *stored]:
             slot.setdefault(name, len(slot))
-        lines = [f"def _{function}_{p + 1}(_v):", f"    # {covered(spans[start:end], starts)}"]
+        lines = [f"def _{function}_{p + 1}(_v):", f"    # {covered(spans[start:end], source)}"]
         lines += [f"    {name} = _v[{slot[name]}]" for name in loads]
         lines += ["    " + line[indent:] for line in body[start:end]]
         lines += [f"    _v[{slot[name]}] = {name}" for name in stored]

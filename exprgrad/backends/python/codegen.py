@@ -103,7 +103,7 @@ def _statements(
         operands = [names[a] for a in op.args]
         constant = [program.ops[a].prim == CONST for a in op.args]
         expression = spell(op.prim, operands, constant)
-        if "_" in expression:  # the helpers' names start with '_', formula names never do
+        if "_" in expression and "(" in expression:  # a helper: '_' and a call
             helpers.update(h for h in HELPERS if h + "(" in expression)
         code = f"{inner}{names[i]} = {expression}"
         comment = quote(program.source, op)

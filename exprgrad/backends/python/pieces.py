@@ -39,16 +39,15 @@ from ..emit import (
     Generated,
     Namer,
     covered,
-    line_starts,
     literal,
     mangle,
-    use_counts,
 )
 from ..layout import Layout, plan
 from .spellings import spell
 
 _ARITHMETIC = frozenset({"add", "sub", "mul", "neg"})
 _NESTED = 3
+_PER_LINE = 6  # names a line loads or stores
 WIDE_INPUTS = 255  # more inputs than CPython once allowed parameters: bound through a dict
 _INDENT = "        "  # the statements' indent in a plain function (def, try)
 
@@ -73,22 +72,42 @@ def uses(program: Program, layout: Layout, i: int) -> list[int]:
     return used
 
 
+def _moves(moves: list[tuple[int, str]], load: bool) -> list[str]:
+    """Lines loading names from their slots in _v (or storing them there), a run of
+    consecutive slots a line: `t3, t4, t5 = _v[40:43]`."""
+    runs: list[tuple[int, list[str]]] = []
+    for slot, name in moves:
+        if runs and runs[-1][0] + len(runs[-1][1]) == slot and len(runs[-1][1]) < _PER_LINE:
+            runs[-1][1].append(name)
+        else:
+            runs.append((slot, [name]))
+    lines = []
+    for first, names in runs:
+        where = f"_v[{first}]" if len(names) == 1 else f"_v[{first}:{first + len(names)}]"
+        listed = ", ".join(names)
+        lines.append(f"    {listed} = {where}" if load else f"    {where} = {listed}")
+    return lines
+
+
 def _fused(program: Program, layout: Layout) -> set[int]:
     """Arithmetic read once, in the same block, written into the line that reads it
     (`t2_grad = t3_grad * (1.0 - t2 * t2)`), at most _NESTED deep: half the lines for
     Python to compile. Only + - * and negation, which never raise on floats, so a line
     that fails is still the op its comment names."""
-    count = use_counts(program)
+    count = [0] * len(program.ops)
     user: dict[int, int] = {}
     for i, op in enumerate(program.ops):
         for a in op.args:
             user[a] = i
+            count[a] += 1
+    for i in program.outputs():
+        count[i] += 1
     kept = {*layout.rows, *layout.guarded_by}  # a trace's rows, an `if`'s conditions
     depth: dict[int, int] = {}
     fused: set[int] = set()
     for i in layout.order:
         op = program.ops[i]
-        depth[i] = 1 + max((depth[a] for a in op.args if a in fused), default=0)
+        depth[i] = 1 + max([depth[a] for a in op.args if a in fused] or [0])
         reader = user.get(i)
         if (
             op.prim in _ARITHMETIC
@@ -212,14 +231,14 @@ def function_source(
             if owners[k][0] is not None:
                 home[owners[k][0]] = p
     slots = _Slots(program)
+    outsides = [
+        {u for k in range(start, end) for u in owners[k][1] if home.get(u) != p}
+        for p, (start, end) in enumerate(ranges)
+    ]
+    for u in sorted(set().union(*outsides)):  # in program order: a piece's stores are a run
+        slots(u)
     result, tables = _results(function, program, layout, slots)
-    loads: list[list[int]] = []
-    for p, (start, end) in enumerate(ranges):
-        outside = {u: None for k in range(start, end) for u in owners[k][1] if home.get(u) != p}
-        loads.append(list(outside))
-        for u in outside:
-            slots(u)
-    newlines = line_starts(program.source)
+    loads = [sorted(outside, key=slots.of.__getitem__) for outside in outsides]
     piece = f"_{function}_"
     main = [
         f"def {function}(_v):",
@@ -246,8 +265,9 @@ def function_source(
         kind = "backward" if kinds == {True} else "forward" if kinds == {False} else "both"
         line += 2  # two blank lines before each def
         spans = [program.ops[i].span for i in ids]
-        body = [f"def {piece}{p + 1}(_v):", f"    # {kind}: {covered(spans, newlines)}"]
-        body += [f"    {names[u]} = _v[{slots.of[u]}]" for u in loads[p]]
+        body = [f"def {piece}{p + 1}(_v):", f"    # {kind}: {covered(spans, program.source)}"]
+        body += _moves([(slots.of[u], names[u]) for u in loads[p]], load=True)
+        stored = []  # values computed outside any `if` block, stored at the end
         for k in range(start, end):
             text = lines[k][4:]
             defined = owners[k][0]
@@ -255,8 +275,12 @@ def function_source(
                 line_ops[line + len(body)] = program.ops[defined]
             body.append(text)
             if defined is not None and defined in slots.of:
-                indent = text[: len(text) - len(text.lstrip())]
-                body.append(f"{indent}_v[{slots.of[defined]}] = {names[defined]}")
+                if layout.placed[defined] is None:
+                    stored.append((slots.of[defined], names[defined]))
+                else:
+                    indent = text[: len(text) - len(text.lstrip())]
+                    body.append(f"{indent}_v[{slots.of[defined]}] = {names[defined]}")
+        body += _moves(sorted(stored), load=False)
         text = "\n".join(body) + "\n"
         texts.append("\n\n" + text)
         parts.append((line, offset + 2, offset + 2 + len(text)))
