@@ -146,7 +146,12 @@ class Runtime:
         size = len(names)
 
         def call(*args, **kwargs):
-            values = list(args) if not kwargs and len(args) == size else list(bind(*args, **kwargs))
+            if not kwargs and len(args) == size:
+                values = list(args)
+            elif not args and len(kwargs) == size and all(map(kwargs.__contains__, names)):
+                values = list(map(kwargs.__getitem__, names))  # f(**point): every input by name
+            else:
+                values = list(bind(*args, **kwargs))
             if not all(type(value) is float for value in values):
                 if self.with_arrays is not None and any(map(is_array, values)):
                     result = self.with_arrays(function, names, tuple(values))
