@@ -152,6 +152,11 @@ def test_the_numpy_backend_writes_long_programs_in_pieces():
     assert np.allclose(grads["x"], [first[1], second[1]], rtol=1e-9)
     source = f.source_for(x=np.array([0.5, -0.25]))
     assert "def _value_and_grad_2(_v):" in source and "    # formula line 1, columns" in source
+    # a nan is traced to its op through every value, computed in pieces too
+    f = exprgrad.compile("sum(log(" + "tanh(" * DEPTH + "x" + ")" * DEPTH + "))", backend="numpy")
+    with pytest.raises(exprgrad.EvaluationError, match="log of a non-positive") as caught:
+        f.value_and_grad(x=np.array([0.5, -0.25]))
+    assert caught.value.column == len("sum(") + 1
 
 
 # --- wide formulas -------------------------------------------------------------------------
