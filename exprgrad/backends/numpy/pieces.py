@@ -1,6 +1,7 @@
 """Long numpy code -> pieces: functions of at most PIECE_LINES lines passing values on in one list.
 
-The numpy backend's version of python/pieces.py. Its code has no `if` blocks, but names
+The numpy backend's version of python/pieces.py (any code made of assignments, and blocks
+such as loops that are never cut, can use it). Its code has no `if` blocks, but names
 are shared (a sum accumulated in place keeps its first operand's name, an alias is its
 operand's name), so the values passed on are found by name: each piece loads the names
 it reads before writing them, and stores, at its end, those a later piece or the
@@ -53,13 +54,15 @@ def in_pieces(
     ranges, start = [], 0
     last = next(k for k, line in enumerate(body) if line.lstrip().startswith("return "))
     for k in range(last + 1):  # the return, which may take several lines, in the last piece
-        if k - start >= PIECE_LINES:
+        # cut only before a statement of the body itself, never inside a block (a loop)
+        if k - start >= PIECE_LINES and body[k][indent] != " ":
             ranges.append((start, k))
             start = k
     ranges.append((start, len(body)))
     slot = {name: k for k, name in enumerate(params)}
     known = set(params)
-    statements = [_split(line) for line in body]
+    # a name written inside a block (a loop's) is that block's own: only the body's pass on
+    statements = [_split(line) if line[indent] != " " else (None, _split(line)[1]) for line in body]
     known.update(target for target, _ in statements if target is not None)
     reads_after: list[set[str]] = [set() for _ in ranges]  # names later pieces read
     later: set[str] = set()
