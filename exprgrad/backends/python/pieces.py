@@ -215,6 +215,7 @@ def function_source(
     every_input = frozenset(program.inputs)  # the runtime converts them all first
     layout = plan(program, rows, every_input)
     names = Namer(program, layout.inlined, spell).names
+    shown = dict(names)  # a value's name in a trace, written into its reader or not
     fused = _fused(program, layout)
     for i in sorted(fused):  # operands first
         op = program.ops[i]
@@ -287,5 +288,5 @@ def function_source(
         line, offset = line + len(body), offset + 2 + len(text)
     params = tuple(mangle(name) for name in program.inputs)
     return Generated(
-        "".join(texts), params, line_ops, tuple(sorted(helpers)), names, tuple(parts), tables
+        "".join(texts), params, line_ops, tuple(sorted(helpers)), shown, tuple(parts), tables
     )
