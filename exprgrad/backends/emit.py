@@ -33,8 +33,8 @@ COMMENT_COLUMN = 32
 HEADER_LIMIT = 96
 LINE_LIMIT = 100
 # Longer code is written in functions of at most this many lines (python/pieces.py): about
-# 10 MB for CPython's compiler, which compiles a function as a whole
-PIECE_LINES = 2_000
+# 50 MB for CPython's compiler, which compiles a function as a whole
+PIECE_LINES = 10_000
 
 
 def mangle(name: str) -> str:

@@ -9,7 +9,7 @@ it reads before writing them, and stores, at its end, those a later piece or the
 plain function, and its last piece returns the result:
 
     def value_and_grad(*_args):
-        # 3 pieces of at most 2,000 lines; _v: the inputs, then the values pieces pass on
+        # 3 pieces of at most 10,000 lines; _v: the inputs, then the values pieces pass on
         _v = [*_args, *[None] * 5]
         _value_and_grad_1(_v)
         ...

@@ -204,20 +204,22 @@ def function_source(
     start_line: int = 1,
     rows: Sequence[int] = (),
     floats: frozenset[str] = frozenset(),
+    positional: bool = False,
 ) -> Generated:
     """Source of one function of the formula's inputs: `forward` returns the value,
     `value_and_grad` (value, {name: gradient}), `trace` (value, values, adjoints) of
     the ops listed in `rows` (the program must carry their adjoints: reverse mode's
     every_adjoint). Line numbers in line_ops count from start_line, where the `def`
     will stand. `floats`: inputs the caller always passes as floats (a flat vector's
-    fixed inputs, converted once), left unchecked.
+    fixed inputs, converted once), left unchecked. `positional`: called with positions
+    only, so many inputs need no pieces (pieces.needed).
 
     The body sits in a try block: _NotFloat (or a TypeError) means an argument is not
     a float, and _retry converts them all and calls again, or names the bad one;
     unless standalone, a second handler turns math errors into exprgrad's
     EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
     """
-    if pieces.needed(program):
+    if pieces.needed(program, positional):
         sections = function != "forward"
 
         def statements(layout, names, line_ops, helpers, owners):

@@ -124,11 +124,11 @@ def _retry(function, names, args, error):
 
 def _gathered(values, slots):
     # Code in pieces returns its results from the slots of its list of values.
-    return [values[slot] for slot in slots]
+    return list(map(values.__getitem__, slots))
 
 
 def _named(names, values, slots):
-    return {name: values[slot] for name, slot in zip(names, slots, strict=True)}
+    return dict(zip(names, map(values.__getitem__, slots), strict=True))
 
 
 HELPERS = {

@@ -6,7 +6,7 @@ operations nor a formula of 20,000 inputs can be one plain function. Such a prog
 written instead as a main function over one list and the pieces it calls in order:
 
     def value_and_grad(_v):
-        # 2 pieces of at most 2,000 lines; _v: the inputs' values (floats, in order), then
+        # 2 pieces of at most 10,000 lines; _v: the inputs' values (floats, in order), then
         # the values one piece leaves for a later one or for the result
         _v += [None] * 3
         try:
@@ -52,10 +52,11 @@ WIDE_INPUTS = 255  # more inputs than CPython once allowed parameters: bound thr
 _INDENT = "        "  # the statements' indent in a plain function (def, try)
 
 
-def needed(program: Program) -> bool:
+def needed(program: Program, positional: bool = False) -> bool:
     """Does the program need pieces: too many operations for one function, or too many
-    inputs for a parameter list?"""
-    if len(program.inputs) > WIDE_INPUTS:
+    inputs for a parameter list that keywords are matched against (not when the function
+    is only ever called with positions: a flat vector's)?"""
+    if len(program.inputs) > WIDE_INPUTS and not positional:
         return True
     return sum(op.prim != CONST and op.prim != INPUT for op in program.ops) > PIECE_LINES
 

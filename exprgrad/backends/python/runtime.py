@@ -20,7 +20,8 @@ from ..runtime import MISSING, bind_formula_names, missing_message, point_binder
 from . import codegen
 from .helpers import _float_arguments, runtime_namespace
 
-MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, division by zero
+MATH_ERRORS = (ArithmeticError, ValueError)
+_FLOATS = {float}  # math domain errors, overflow, division by zero
 
 
 def _evaluation_error_maker(
@@ -124,7 +125,9 @@ class Runtime:
         tangents follow them, a flat vector reorders them): compiled into a namespace of
         its own whose _INPUTS names those parameters for _retry; called positionally.
         floats: parameters always passed as floats (fixed inputs, converted once)."""
-        generated = codegen.function_source(program, function, floats=frozenset(floats))
+        generated = codegen.function_source(
+            program, function, floats=frozenset(floats), positional=True
+        )
         self.generated[key] = generated
         namespace = dict(self.namespace, _INPUTS=program.inputs)
         self.run(generated, key, namespace)
@@ -152,7 +155,7 @@ class Runtime:
                 values = list(map(kwargs.__getitem__, names))  # f(**point): every input by name
             else:
                 values = list(bind(*args, **kwargs))
-            if not all(type(value) is float for value in values):
+            if set(map(type, values)) != _FLOATS:
                 if self.with_arrays is not None and any(map(is_array, values)):
                     result = self.with_arrays(function, names, tuple(values))
                     if result is not None:
