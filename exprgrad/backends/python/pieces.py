@@ -6,21 +6,29 @@ operations nor a formula of 20,000 inputs can be one plain function. Such a prog
 written instead as a main function over one list and the pieces it calls in order:
 
     def value_and_grad(_v):
-        # 2 pieces of at most 10,000 lines; _v: the inputs' values (floats, in order), then
-        # the values one piece leaves for a later one or for the result
-        _v += [None] * 3
+        # 3 pieces of at most 10,000 lines; _v: the inputs' values (floats, in order),
+        # then the values one piece leaves for a later one or for the result
+        _v += [None] * 6002
         try:
             _value_and_grad_1(_v)
             _value_and_grad_2(_v)
-            return _v[40001], dict(zip(_value_and_grad_names, map(_v.__getitem__, ...)))
-        ...
+            _value_and_grad_3(_v)
+            return _v[6001], _named(_value_and_grad_names, _v, _value_and_grad_slots)
+        except _MATH_ERRORS as error:
+            raise _evaluation_error(error) from None
 
     def _value_and_grad_1(_v):
-        # forward: formula line 1, columns 1-9,000
-        w0 = _v[0]
+        # forward: formula line 1, columns 5,010-17,004
+        x = _v[0]
+        t1 = math.tanh(x)         # tanh(x)
         ...
-        t1 = w0 * x0                    # w0*x0
-        _v[40000] = t1
+        _v[1:7] = t1, t2, t3, t4, t5, t6
+
+    def _value_and_grad_3(_v):
+        # backward: formula line 1, columns 1-12,004
+        t1, t2, t3, t4, t5, t6 = _v[1:7]
+        ...
+        t2_grad = t3_grad * (1.0 - t3 * t3)     # + - * read once: written in, <= 3 deep
 
 The runtime binds the arguments through one dict (keywords cost linear time whatever the
 width), converts each to float once and calls the main function; each piece is compiled on
