@@ -298,9 +298,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "width = 1"),
     Mutant("X1", "errors",
            "f.value_and_grad wrapped in a lambda (the README says it IS the generated function)",
-           'self.value_and_grad = self._runtime.build("value_and_grad", self.program)',
-           'self.value_and_grad = (lambda vg: lambda *a, **k: vg(*a, **k))('
-           'self._runtime.build("value_and_grad", self.program))'),
+           'built = self.__dict__["value_and_grad"] = self._runtime.build(name, self.program)',
+           'built = self.__dict__["value_and_grad"] = (lambda vg: lambda *a, **k: vg(*a, **k))('
+           'self._runtime.build(name, self.program))'),
     Mutant("X2", "errors",
            "the linecache entry is never removed when the Function dies",
            "weakref.finalize(owner, linecache.cache.pop, filename, None)",

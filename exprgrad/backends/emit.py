@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..core.ir import CONST, INPUT, Op, Program
 from ..core.primitives import COMPARISON_NAMES
+from ..errors import line_and_column
 
 _RESERVED = (
     frozenset(keyword.kwlist)
@@ -31,6 +32,9 @@ _GENERATED = re.compile(r"t\d+|.*_grad|_.*|.*_")
 COMMENT_COLUMN = 32
 HEADER_LIMIT = 96
 LINE_LIMIT = 100
+# Longer code is written in functions of at most this many lines (python/pieces.py): about
+# 50 MB for CPython's compiler, which compiles a function as a whole
+PIECE_LINES = 10_000
 
 
 def mangle(name: str) -> str:
@@ -57,6 +61,10 @@ class Generated:
     line_ops: dict[int, Op]  # 1-based source line -> the op computed there
     helpers: tuple[str, ...]  # helper functions the code calls
     names: dict[int, str] = field(default_factory=dict)  # op id -> its name in the code
+    # code in pieces (python/pieces.py): each piece's (first line, first and last character),
+    # compiled one at a time, and the constants the code names (tables of slots)
+    parts: tuple[tuple[int, int, int], ...] = ()
+    tables: dict[str, tuple] = field(default_factory=dict)
 
 
 def use_counts(program: Program) -> Counter:
@@ -101,6 +109,19 @@ class Namer:
             else:
                 counter += 1
                 self.names[i] = f"t{counter}"
+
+
+def covered(spans: list, source: str) -> str:
+    """The part of the formula some ops come from, for the comment opening a piece of
+    code: 'formula lines 3-40' or 'formula line 1, columns 1-9,000'."""
+    spans = [span for span in spans if span is not None]
+    if not spans:
+        return "no formula text"
+    first, start = line_and_column(source, min(s.start for s in spans))
+    last, end = line_and_column(source, max(s.end for s in spans) - 1)
+    if first != last:
+        return f"formula lines {first:,}-{last:,}"
+    return f"formula line {first:,}, columns {start:,}-{end:,}"
 
 
 def wrapped_call(head: str, items: list[str], tail: str, indent: str) -> list[str]:

@@ -14,6 +14,7 @@ import itertools
 import linecache
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from types import CodeType
 from typing import Any
 
 from ..core.ir import Op, quote
@@ -109,18 +110,31 @@ def point_binder(inputs: tuple[str, ...]) -> Callable[[tuple, dict, str], tuple]
 _SERIAL = itertools.count(1)
 
 
-def run_source(owner: object, source: str, label: str, namespace: dict) -> str:
+def run_source(
+    owner: object, source: str, label: str, namespace: dict, parts: Sequence = ()
+) -> str:
     """Compile generated source and run it in the namespace; returns its file name.
 
     linecache makes tracebacks show the generated lines, for as long as `owner` lives
-    (each owner its own entries, so dropping one never hides another's)."""
+    (each owner its own entries, so dropping one never hides another's). parts: code in
+    pieces, (first line, first and last character) each, compiled one at a time, so the
+    compiler holds one piece at a time (python/pieces.py)."""
     digest = hashlib.sha1(source.encode()).hexdigest()[:12]
     filename = f"<exprgrad {digest} #{next(_SERIAL)} {label}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     weakref.finalize(owner, linecache.cache.pop, filename, None)
     # Safe to run: every identifier and number in the source was written by a code generator.
-    exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102
+    for first_line, start, end in parts or ((1, 0, len(source)),):
+        code = builtins.compile(source[start:end], filename, "exec")
+        exec(_shifted(code, first_line - 1) if first_line > 1 else code, namespace)  # noqa: S102
     return filename
+
+
+def _shifted(code: CodeType, lines: int) -> CodeType:
+    """The code as if its text began `lines` lines further down (line numbers in CPython's
+    tables are relative to co_firstlineno)."""
+    consts = tuple(_shifted(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
 
 
 def compile_options(function: Any) -> str:

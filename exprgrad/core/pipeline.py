@@ -27,10 +27,12 @@ from .regions import untangle
 from .reverse import differentiate
 from .syntax import Assign
 
-# The most operations and inputs a generated function may hold: each is a line of Python
-# (an input may need a type check), and Python's own compiler needs about 5 KB a line,
-# so a program at this limit peaks under 1 GB; beyond it, a FormulaError.
-MAX_OPERATIONS = 150_000
+# The most operations and inputs a program may hold. Each is a line of generated Python,
+# written in pieces of bounded length (backends/python/pieces.py), so Python's compiler
+# (about 5 KB a line) holds one piece at a time; the IR, the source and the compiled code
+# take about 1.2 KB an operation, so a program at this limit peaks near 6 GB (a
+# 1,000,000-deep tanh chain's gradient program has 4,000,000); beyond it, a FormulaError.
+MAX_OPERATIONS = 5_000_000
 
 
 def derived_limit() -> int:
@@ -132,7 +134,7 @@ def check_size(program: Program, what: str) -> None:
             Span(0, len(program.source)),
             detail=f"{what} has {size:,} operations and inputs, over the limit of "
             f"{MAX_OPERATIONS:,} (exprgrad.core.pipeline.MAX_OPERATIONS: each is a line of "
-            "Python, and Python's compiler needs about 5 KB a line)",
+            "generated Python, and compiling them takes about 1.2 KB an operation)",
         )
 
 

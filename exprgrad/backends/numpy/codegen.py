@@ -23,6 +23,7 @@ from ...core.shapes import Spec, axis_of, operands
 from ..emit import (
     COMMENT_COLUMN,
     LINE_LIMIT,
+    PIECE_LINES,
     Generated,
     Namer,
     inlined_comparisons,
@@ -31,6 +32,7 @@ from ..emit import (
     use_counts,
     wrapped_call,
 )
+from .pieces import in_pieces
 from .spellings import spell
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
@@ -351,6 +353,7 @@ def specialised_source(
     line_ops: dict[int, Op] = {}
     previous_comment = None
     in_gradient = None
+    head = len(lines)
     for i, op in enumerate(program.ops):
         if op.prim in (INPUT, CONST, "count") or i in inlined or writer.is_alias(i):
             continue
@@ -390,10 +393,14 @@ def specialised_source(
         else:
             lines += [f"{indent}return {value}, {{", *(f"{indent}    {e}," for e in entries)]
             lines.append(f"{indent}}}")
+    helpers = ("_erf", "_erfc", "_log_softmax", "_logsumexp")
+    if len(line_ops) > PIECE_LINES:
+        with_line = lines[head - 1] if indent != "    " else None  # np.errstate's
+        spans = [getattr(line_ops.get(k), "span", None) for k in range(head + 1, len(lines) + 1)]
+        source, parts = in_pieces(function, params, with_line, lines[head:], spans, program.source)
+        return Generated(source, tuple(params), {}, helpers, names, parts)
     source = "\n".join(lines) + "\n"
-    return Generated(
-        source, tuple(params), line_ops, ("_erf", "_erfc", "_log_softmax", "_logsumexp"), names
-    )
+    return Generated(source, tuple(params), line_ops, helpers, names)
 
 
 def _output(writer: ExpressionWriter, i: int, input_name: str = "") -> str:

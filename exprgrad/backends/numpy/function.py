@@ -39,7 +39,7 @@ from ...core import pipeline, shapes
 from ...core.ir import CONST, INPUT, Program, quote
 from ...core.pipeline import Programs
 from ...core.primitives import BY_NAME
-from ..emit import literal
+from ..emit import PIECE_LINES, literal
 from ..python.evaluate import FOLD  # constants fold as for scalars: as Python computes them
 from ..runtime import point_binder, run_source
 from . import codegen as numpy_codegen
@@ -210,7 +210,7 @@ class ArrayFunction:
             specs = shapes.infer(program, inputs)
         generated = numpy_codegen.specialised_source(program, specs, function, returns=returns)
         namespace = numpy_helpers.namespace()
-        run_source(self, generated.source, f"numpy {function}", namespace)
+        run_source(self, generated.source, f"numpy {function}", namespace, generated.parts)
         built = special.functions[function] = namespace[function]
         special.sources[function] = generated.source
         special.line_ops[function] = (program, specs)
@@ -296,7 +296,7 @@ class ArrayFunction:
             rows = trace_rows(forward)
             generated = numpy_codegen.specialised_source(program, specs, "trace", rows=rows)
             namespace = numpy_helpers.namespace()
-            run_source(self, generated.source, "numpy trace", namespace)
+            run_source(self, generated.source, "numpy trace", namespace, generated.parts)
             special.functions["trace"] = namespace["trace"]
             special.sources["trace"] = generated.source
             special.line_ops["trace"] = (rows, generated.names)
@@ -366,21 +366,28 @@ class ArrayFunction:
 
 def _every_value(program: Program, specs: list, given: dict[str, Any]) -> dict[int, Any]:
     """Every op's value (constants aside), each computed on a line of its own: the
-    generated functions write sums in place and share names, so they cannot show them."""
+    generated functions write sums in place and share names, so they cannot show them.
+    A long program is computed in functions of at most PIECE_LINES lines, each reading
+    what it needs from the values so far."""
     names = {
         i: literal(op.value) if op.prim == CONST else f"v{i}" for i, op in enumerate(program.ops)
     }
     writer = numpy_codegen.ExpressionWriter(program, specs, names)
     inputs = [i for i, op in enumerate(program.ops) if op.prim == INPUT]
-    lines = [f"def every({', '.join(names[i] for i in inputs)}):"]
+    value_of = {i: given[program.ops[i].name] for i in inputs}
     kept = [i for i, op in enumerate(program.ops) if op.prim not in (INPUT, CONST)]
-    lines += [f"    {names[i]} = {writer.expression(i)}" for i in kept]
-    lines.append(f"    return [{', '.join(names[i] for i in kept)}]")
-    namespace = numpy_helpers.namespace()
-    exec(builtins.compile("\n".join(lines), "<exprgrad diagnosis>", "exec"), namespace)  # noqa: S102
-    arrays = [given[program.ops[i].name] for i in inputs]
-    values = namespace["every"](*arrays)
-    return dict(zip(inputs + kept, arrays + values, strict=True))
+    for start in range(0, len(kept), PIECE_LINES):
+        piece = kept[start : start + PIECE_LINES]
+        reads = {a for i in piece for a in program.ops[i].args if a in value_of}
+        lines = ["def every(_values):"]
+        lines += [f"    {names[a]} = _values[{a}]" for a in sorted(reads)]
+        lines += [f"    {names[i]} = {writer.expression(i)}" for i in piece]
+        lines.append(f"    return [{', '.join(names[i] for i in piece)}]")
+        namespace = numpy_helpers.namespace()
+        code = builtins.compile("\n".join(lines), "<exprgrad diagnosis>", "exec")
+        exec(code, namespace)  # noqa: S102
+        value_of.update(zip(piece, namespace["every"](value_of), strict=True))
+    return value_of
 
 
 def _origin(program: Program, value_of: dict[int, Any]) -> int | None:

@@ -41,7 +41,8 @@ from ..emit import (
     mangle,
     wrapped_call,
 )
-from ..layout import Layout, plan
+from ..layout import Layout, guards_of, plan
+from . import pieces
 from .helpers import HELPERS
 from .spellings import spell
 
@@ -68,9 +69,14 @@ def _statements(
     line_ops: dict[int, Op],
     helpers: set[str],
     sections: bool,
+    owners: list | None = None,
 ) -> list[str]:
+    """The body's lines; owners (pieces.py), if given, gets each line's (op computed or None,
+    the values it reads)."""
     program, indent = layout.program, "        "
     lines = [_check(indent, names[i]) for i in layout.checked_inputs]
+    if owners is not None:
+        owners += [(None, [i]) for i in layout.checked_inputs]
     previous_comment = None
     in_gradient = None
     opened: regions.Region = None
@@ -82,18 +88,22 @@ def _statements(
         if sections and op.in_gradient != in_gradient:
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
+            if owners is not None:
+                owners.append((None, []))
             previous_comment = None
             opened = None  # a comment closes any open `if` block
         if region is not opened:
             if region is not None:
                 lines.append(f"{indent}if {_condition(region, names)}:")
+                if owners is not None:
+                    owners.append((None, [g.condition for g in guards_of(region)]))
             opened = region
             previous_comment = None
         inner = indent if region is None else indent + "    "
         operands = [names[a] for a in op.args]
         constant = [program.ops[a].prim == CONST for a in op.args]
         expression = spell(op.prim, operands, constant)
-        if "_" in expression:  # the helpers' names start with '_', formula names never do
+        if "_" in expression and "(" in expression:  # a helper: '_' and a call
             helpers.update(h for h in HELPERS if h + "(" in expression)
         code = f"{inner}{names[i]} = {expression}"
         comment = quote(program.source, op)
@@ -102,6 +112,8 @@ def _statements(
         previous_comment = comment
         line_ops[start_line + len(lines)] = op
         lines.append(code)
+        if owners is not None:
+            owners.append((i, pieces.uses(program, layout, i)))
     return lines
 
 
@@ -192,19 +204,30 @@ def function_source(
     start_line: int = 1,
     rows: Sequence[int] = (),
     floats: frozenset[str] = frozenset(),
+    positional: bool = False,
 ) -> Generated:
     """Source of one function of the formula's inputs: `forward` returns the value,
     `value_and_grad` (value, {name: gradient}), `trace` (value, values, adjoints) of
     the ops listed in `rows` (the program must carry their adjoints: reverse mode's
     every_adjoint). Line numbers in line_ops count from start_line, where the `def`
     will stand. `floats`: inputs the caller always passes as floats (a flat vector's
-    fixed inputs, converted once), left unchecked.
+    fixed inputs, converted once), left unchecked. `positional`: called with positions
+    only, so many inputs need no pieces (pieces.needed).
 
     The body sits in a try block: _NotFloat (or a TypeError) means an argument is not
     a float, and _retry converts them all and calls again, or names the bad one;
     unless standalone, a second handler turns math errors into exprgrad's
     EvaluationError. Both handlers are free in CPython 3.11+ until something raises.
     """
+    if pieces.needed(program, positional):
+        sections = function != "forward"
+
+        def statements(layout, names, line_ops, helpers, owners):
+            return _statements(layout, names, start_line, line_ops, helpers, sections, owners)
+
+        return pieces.function_source(
+            program, function, statements, standalone=standalone, start_line=start_line, rows=rows
+        )
     params = tuple(mangle(name) for name in program.inputs)
     layout = plan(program, rows, floats)
     names = Namer(program, layout.inlined, spell).names
@@ -234,6 +257,7 @@ def python_source(forward: Program, full: Program, *, standalone: bool = False) 
     text = header(forward.source) + "\n"
     line_ops: dict[int, Op] = {}
     helpers: set[str] = set()
+    tables: dict[str, tuple] = {}
     for function, program in (("forward", forward), ("value_and_grad", full)):
         if function != "forward":
             text += "\n\n"
@@ -242,8 +266,9 @@ def python_source(forward: Program, full: Program, *, standalone: bool = False) 
         text += part.source
         line_ops.update(part.line_ops)
         helpers.update(part.helpers)
+        tables.update(part.tables)
     params = tuple(mangle(name) for name in forward.inputs)
-    return Generated(text, params, line_ops, tuple(sorted(helpers)))
+    return Generated(text, params, line_ops, tuple(sorted(helpers)), tables=tables)
 
 
 def module_source(forward: Program, full: Program) -> str:
@@ -258,6 +283,12 @@ def module_source(forward: Program, full: Program) -> str:
         "",
         "",
     ]
+    if generated.tables:  # code in pieces (pieces.py): called with a list of floats
+        parts[4:4] = [
+            "# forward([...]) and value_and_grad([...]) take a list of the inputs' values, as",
+            "# floats in _INPUTS order; the tables name the slots that hold their results",
+            *(f"{name} = {value!r}" for name, value in generated.tables.items()),
+        ]
     for name in generated.helpers:
         parts += [inspect.getsource(HELPERS[name]).rstrip(), "", ""]
     parts.append(generated.source.rstrip())

@@ -97,12 +97,11 @@ class Function:
         self._runtime = Runtime(formula, self.inputs)
         this = weakref.ref(self)
         self._runtime.with_arrays = lambda *call: this()._with_arrays(*call)
-        self.value_and_grad = self._runtime.build("value_and_grad", self.program)
-        self.value_and_grad.__doc__ = "(value, {input: gradient}) at the given point."
         # Python looks __call__ up on the class, so each Function gets a class of its own,
         # whose __call__ becomes the generated forward() itself: f(...) then costs no
         # extra call. forward() is compiled on the first call (training needs only
-        # value_and_grad, and Python's compiler is a third of compile() for big formulas).
+        # value_and_grad, and Python's compiler is a third of compile() for big formulas),
+        # and value_and_grad on its first use (__getattr__).
         this = weakref.ref(self)
 
         def first_call(*args, **kwargs):
@@ -113,6 +112,15 @@ class Function:
             (Function,),
             {"__call__": staticmethod(first_call), "__module__": Function.__module__},
         )
+
+    def __getattr__(self, name: str) -> Any:
+        # value_and_grad is compiled on first use, like forward(): a circuit of gates needs
+        # only the trace. Then it is an attribute of the instance, found without this call.
+        if name != "value_and_grad" or "_runtime" not in self.__dict__:
+            raise AttributeError(name)
+        built = self.__dict__["value_and_grad"] = self._runtime.build(name, self.program)
+        built.__doc__ = "(value, {input: gradient}) at the given point."
+        return built
 
     @property
     def _fold_with(self) -> Callable | None:

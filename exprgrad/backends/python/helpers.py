@@ -122,6 +122,15 @@ def _retry(function, names, args, error):
     return function(*values)
 
 
+def _gathered(values, slots):
+    # Code in pieces returns its results from the slots of its list of values.
+    return list(map(values.__getitem__, slots))
+
+
+def _named(names, values, slots):
+    return dict(zip(names, map(values.__getitem__, slots), strict=True))
+
+
 HELPERS = {
     f.__name__: f
     for f in (
@@ -135,6 +144,8 @@ HELPERS = {
         _shown,
         _float_arguments,
         _retry,
+        _gathered,
+        _named,
     )  # fmt: skip
 }
 

@@ -20,7 +20,8 @@ from ..runtime import MISSING, bind_formula_names, missing_message, point_binder
 from . import codegen
 from .helpers import _float_arguments, runtime_namespace
 
-MATH_ERRORS = (ArithmeticError, ValueError)  # math domain errors, overflow, division by zero
+MATH_ERRORS = (ArithmeticError, ValueError)
+_FLOATS = {float}  # math domain errors, overflow, division by zero
 
 
 def _evaluation_error_maker(
@@ -108,6 +109,8 @@ class Runtime:
         generated = self.text(function, program, rows)
         self.run(generated, function, self.namespace)
         built = self.namespace[function]
+        if generated.parts:
+            return self._list_call(built, function, self.inputs)
         # Every parameter defaults to MISSING, so that a missing argument reaches _retry,
         # which names it (set here rather than in the source, which stays plain).
         built.__defaults__ = (MISSING,) * len(self.inputs)
@@ -122,16 +125,46 @@ class Runtime:
         tangents follow them, a flat vector reorders them): compiled into a namespace of
         its own whose _INPUTS names those parameters for _retry; called positionally.
         floats: parameters always passed as floats (fixed inputs, converted once)."""
-        generated = codegen.function_source(program, function, floats=frozenset(floats))
+        generated = codegen.function_source(
+            program, function, floats=frozenset(floats), positional=True
+        )
         self.generated[key] = generated
         namespace = dict(self.namespace, _INPUTS=program.inputs)
         self.run(generated, key, namespace)
+        if generated.parts:
+            return self._list_call(namespace[function], function, program.inputs)
         return namespace[function]
 
     def run(self, generated: Generated, label: str, namespace: dict[str, Any]) -> None:
         """Compile generated source and run it in the namespace (defining its function)."""
-        filename = run_source(self, generated.source, label, namespace)
+        namespace.update(generated.tables)
+        filename = run_source(self, generated.source, label, namespace, generated.parts)
         self.line_ops[filename] = generated.line_ops
+
+    def _list_call(self, main: Callable, function: str, names: tuple[str, ...]) -> Callable:
+        """The call of code in pieces (pieces.py), whose main function takes one list of the
+        inputs' values as floats: arguments bound through one dict, each converted once (or
+        a list among them handed to the array code, as _retry does)."""
+        bind = bind_formula_names(lambda *values: values, names)
+        size = len(names)
+
+        def call(*args, **kwargs):
+            if not kwargs and len(args) == size:
+                values = list(args)
+            elif not args and len(kwargs) == size and all(map(kwargs.__contains__, names)):
+                values = list(map(kwargs.__getitem__, names))  # f(**point): every input by name
+            else:
+                values = list(bind(*args, **kwargs))
+            if set(map(type, values)) != _FLOATS:
+                if self.with_arrays is not None and any(map(is_array, values)):
+                    result = self.with_arrays(function, names, tuple(values))
+                    if result is not None:
+                        return result
+                values = float_arguments("f", names, values)
+            return main(values)
+
+        call.__name__ = function
+        return call
 
     def point(self, args: tuple, kwargs: dict, what: str) -> tuple:
         """The point's values in inputs order, from arguments as f(...) takes them."""

@@ -1,0 +1,301 @@
+"""A long or wide program -> Python source in pieces: functions of at most PIECE_LINES lines.
+
+CPython compiles a function's body as a whole, needing about 5 KB a line, and matches a
+keyword argument by scanning the parameter list, so neither a program of a million
+operations nor a formula of 20,000 inputs can be one plain function. Such a program is
+written instead as a main function over one list and the pieces it calls in order:
+
+    def value_and_grad(_v):
+        # 3 pieces of at most 10,000 lines; _v: the inputs' values (floats, in order),
+        # then the values one piece leaves for a later one or for the result
+        _v += [None] * 6002
+        try:
+            _value_and_grad_1(_v)
+            _value_and_grad_2(_v)
+            _value_and_grad_3(_v)
+            return _v[6001], _named(_value_and_grad_names, _v, _value_and_grad_slots)
+        except _MATH_ERRORS as error:
+            raise _evaluation_error(error) from None
+
+    def _value_and_grad_1(_v):
+        # forward: formula line 1, columns 5,010-17,004
+        x = _v[0]
+        t1 = math.tanh(x)         # tanh(x)
+        ...
+        _v[1:7] = t1, t2, t3, t4, t5, t6
+
+    def _value_and_grad_3(_v):
+        # backward: formula line 1, columns 1-12,004
+        t1, t2, t3, t4, t5, t6 = _v[1:7]
+        ...
+        t2_grad = t3_grad * (1.0 - t3 * t3)     # + - * read once: written in, <= 3 deep
+
+The runtime binds the arguments through one dict (keywords cost linear time whatever the
+width), converts each to float once and calls the main function; each piece is compiled on
+its own (backends/runtime.run_source), so compiling needs memory for one piece at a time.
+The lists of result slots (`_value_and_grad_slots`, ...) are constants in the namespace
+(Generated.tables): a million gradients are no million-entry display to compile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...core.ir import CONST, INPUT, Op, Program
+from ..emit import (
+    PIECE_LINES,
+    Generated,
+    Namer,
+    covered,
+    literal,
+    mangle,
+)
+from ..layout import Layout, plan
+from .spellings import spell
+
+_ARITHMETIC = frozenset({"add", "sub", "mul", "neg"})
+_NESTED = 3
+_PER_LINE = 6  # names a line loads or stores
+WIDE_INPUTS = 255  # more inputs than CPython once allowed parameters: bound through a dict
+_INDENT = "        "  # the statements' indent in a plain function (def, try)
+
+
+def needed(program: Program, positional: bool = False) -> bool:
+    """Does the program need pieces: too many operations for one function, or too many
+    inputs for a parameter list that keywords are matched against (not when the function
+    is only ever called with positions: a flat vector's)?"""
+    if len(program.inputs) > WIDE_INPUTS and not positional:
+        return True
+    return sum(op.prim != CONST and op.prim != INPUT for op in program.ops) > PIECE_LINES
+
+
+def uses(program: Program, layout: Layout, i: int) -> list[int]:
+    """The named values the line computing op i reads (an inlined op's operands)."""
+    used, stack = [], list(program.ops[i].args)
+    while stack:
+        a = stack.pop()
+        if a in layout.inlined:
+            stack.extend(program.ops[a].args)
+        elif program.ops[a].prim != CONST:
+            used.append(a)
+    return used
+
+
+def _moves(moves: list[tuple[int, str]], load: bool) -> list[str]:
+    """Lines loading names from their slots in _v (or storing them there), a run of
+    consecutive slots a line: `t3, t4, t5 = _v[40:43]`."""
+    runs: list[tuple[int, list[str]]] = []
+    for slot, name in moves:
+        if runs and runs[-1][0] + len(runs[-1][1]) == slot and len(runs[-1][1]) < _PER_LINE:
+            runs[-1][1].append(name)
+        else:
+            runs.append((slot, [name]))
+    lines = []
+    for first, names in runs:
+        where = f"_v[{first}]" if len(names) == 1 else f"_v[{first}:{first + len(names)}]"
+        listed = ", ".join(names)
+        lines.append(f"    {listed} = {where}" if load else f"    {where} = {listed}")
+    return lines
+
+
+def _fused(program: Program, layout: Layout) -> set[int]:
+    """Arithmetic read once, in the same block, written into the line that reads it
+    (`t2_grad = t3_grad * (1.0 - t2 * t2)`), at most _NESTED deep: half the lines for
+    Python to compile. Only + - * and negation, which never raise on floats, so a line
+    that fails is still the op its comment names."""
+    count = [0] * len(program.ops)
+    user: dict[int, int] = {}
+    for i, op in enumerate(program.ops):
+        for a in op.args:
+            user[a] = i
+            count[a] += 1
+    for i in program.outputs():
+        count[i] += 1
+    kept = {*layout.rows, *layout.guarded_by}  # a trace's rows, an `if`'s conditions
+    depth: dict[int, int] = {}
+    fused: set[int] = set()
+    for i in layout.order:
+        op = program.ops[i]
+        depth[i] = 1 + max([depth[a] for a in op.args if a in fused] or [0])
+        reader = user.get(i)
+        if (
+            op.prim in _ARITHMETIC
+            and count[i] == 1
+            and depth[i] < _NESTED
+            and i not in kept
+            and reader is not None
+            and reader not in layout.inlined
+            and layout.placed[reader] == layout.placed[i]
+        ):
+            fused.add(i)
+    return fused
+
+
+def _ranges(lines: list[str], limit: int) -> list[tuple[int, int]]:
+    """Cut the statements into runs of at most about `limit` lines, only between top-level
+    statements (never inside an `if` block)."""
+    ranges, start = [], 0
+    for k, line in enumerate(lines):
+        top = line.startswith(_INDENT) and line[len(_INDENT)] != " "
+        if k - start >= limit and top and not line.lstrip().startswith("#"):
+            ranges.append((start, k))
+            start = k
+    ranges.append((start, len(lines)))
+    return ranges
+
+
+class _Slots:
+    """Each value's place in _v: an input's is its position, others follow as needed."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        position = {name: k for k, name in enumerate(program.inputs)}
+        self.of: dict[int, int] = {
+            i: position[op.name] for i, op in enumerate(program.ops) if op.prim == INPUT
+        }
+        self.count = len(program.inputs)
+        self.constants: dict[str, int] = {}  # literal -> its slot, set by the main function
+
+    def __call__(self, i: int) -> int:
+        if self.program.ops[i].prim == CONST:
+            return self.constant(literal(self.program.ops[i].value))
+        slot = self.of.get(i)
+        if slot is None:
+            slot = self.of[i] = self._next()
+        return slot
+
+    def constant(self, text: str) -> int:
+        slot = self.constants.get(text)
+        if slot is None:
+            slot = self.constants[text] = self._next()
+        return slot
+
+    def _next(self) -> int:
+        self.count += 1
+        return self.count - 1
+
+
+def _results(
+    function: str, program: Program, layout: Layout, slot: _Slots
+) -> tuple[str, dict[str, tuple]]:
+    """The main function's `return` expression, reading the results from their slots
+    (helpers._gathered, _named), and the tables of slots it names."""
+    table, tables = f"_{function}_slots", {}
+    value = f"_v[{slot(program.value)}]"
+    grads = program.grads
+    if function == "forward":
+        return value, tables
+    if function == "jvp":
+        return f"{value}, _v[{slot(grads['tangent'])}]", tables
+    if function in ("hessian", "jacobian"):
+        rows: dict[str, list[int]] = {}
+        for key, i in grads.items():
+            rows.setdefault(key.split(",")[0], []).append(slot(i))
+        tables[table] = tuple(map(tuple, rows.values()))
+        return f"[_gathered(_v, row) for row in {table}]", tables
+    if function == "trace":  # a row in a branch not taken keeps its None
+        adjoints = [program.adjoints.get(i) for i in layout.rows]
+        tables[table] = tuple(slot(i) for i in layout.rows)
+        tables[f"_{function}_adjoints"] = tuple(
+            slot.constant("0.0") if a is None else slot(a) for a in adjoints
+        )
+        return f"{value}, _gathered(_v, {table}), _gathered(_v, _{function}_adjoints)", tables
+    tables[table] = tuple(slot(i) for i in grads.values())
+    if function in ("value_and_grad", "hvp"):
+        tables[f"_{function}_names"] = tuple(grads)
+        named = f"_named(_{function}_names, _v, {table})"
+        return (f"{value}, {named}" if function == "value_and_grad" else named), tables
+    if function == "flat":
+        return f"{value}, _gathered(_v, {table})", tables
+    return f"_gathered(_v, {table})", tables  # residuals, hessp
+
+
+def function_source(
+    program: Program,
+    function: str,
+    statements: Callable,
+    *,
+    standalone: bool = False,
+    start_line: int = 1,
+    rows=(),
+) -> Generated:
+    """The source of `function` in pieces (see the module docstring). statements: codegen's
+    statement writer, called as statements(layout, names, line_ops, helpers, owners)."""
+    every_input = frozenset(program.inputs)  # the runtime converts them all first
+    layout = plan(program, rows, every_input)
+    names = Namer(program, layout.inlined, spell).names
+    shown = dict(names)  # a value's name in a trace, written into its reader or not
+    fused = _fused(program, layout)
+    for i in sorted(fused):  # operands first
+        op = program.ops[i]
+        constant = [program.ops[a].prim == CONST for a in op.args]
+        names[i] = "(" + spell(op.prim, [names[a] for a in op.args], constant) + ")"
+    layout.inlined |= fused
+    helpers: set[str] = {"_gathered", "_named"}
+    owners: list[tuple[int | None, list[int]]] = []  # each line: the op it computes, reads
+    lines = statements(layout, names, {}, helpers, owners)
+    ranges = _ranges(lines, PIECE_LINES)
+    home: dict[int, int] = {}
+    for p, (start, end) in enumerate(ranges):
+        for k in range(start, end):
+            if owners[k][0] is not None:
+                home[owners[k][0]] = p
+    slots = _Slots(program)
+    outsides = [
+        {u for k in range(start, end) for u in owners[k][1] if home.get(u) != p}
+        for p, (start, end) in enumerate(ranges)
+    ]
+    for u in sorted(set().union(*outsides)):  # in program order: a piece's stores are a run
+        slots(u)
+    result, tables = _results(function, program, layout, slots)
+    loads = [sorted(outside, key=slots.of.__getitem__) for outside in outsides]
+    piece = f"_{function}_"
+    main = [
+        f"def {function}(_v):",
+        f"    # {len(ranges):,} pieces of at most {PIECE_LINES:,} lines; _v: the inputs' values "
+        "(floats, in order),",
+        "    # then the values one piece leaves for a later one or for the result",
+        f"    _v += [None] * {slots.count - len(program.inputs)}",
+    ]
+    main += [f"    _v[{s}] = {text}" for text, s in slots.constants.items()]
+    calls = [f"{piece}{p + 1}(_v)" for p in range(len(ranges))] + [f"return {result}"]
+    if standalone:
+        main += [f"    {call}" for call in calls]
+    else:
+        main += ["    try:", *(f"        {call}" for call in calls)]
+        main.append("    except _MATH_ERRORS as error:")
+        main.append("        raise _evaluation_error(error) from None")
+    texts = ["\n".join(main) + "\n"]
+    parts = [(start_line, 0, len(texts[0]))]  # (first line, first and last character)
+    line, offset = start_line + len(main), len(texts[0])
+    line_ops: dict[int, Op] = {}
+    for p, (start, end) in enumerate(ranges):
+        ids = [owners[k][0] for k in range(start, end) if owners[k][0] is not None]
+        kinds = {program.ops[i].in_gradient for i in ids}
+        kind = "backward" if kinds == {True} else "forward" if kinds == {False} else "both"
+        line += 2  # two blank lines before each def
+        spans = [program.ops[i].span for i in ids]
+        body = [f"def {piece}{p + 1}(_v):", f"    # {kind}: {covered(spans, program.source)}"]
+        body += _moves([(slots.of[u], names[u]) for u in loads[p]], load=True)
+        stored = []  # values computed outside any `if` block, stored at the end
+        for k in range(start, end):
+            text = lines[k][4:]
+            defined = owners[k][0]
+            if defined is not None:
+                line_ops[line + len(body)] = program.ops[defined]
+            body.append(text)
+            if defined is not None and defined in slots.of:
+                if layout.placed[defined] is None:
+                    stored.append((slots.of[defined], names[defined]))
+                else:
+                    indent = text[: len(text) - len(text.lstrip())]
+                    body.append(f"{indent}_v[{slots.of[defined]}] = {names[defined]}")
+        body += _moves(sorted(stored), load=False)
+        text = "\n".join(body) + "\n"
+        texts.append("\n\n" + text)
+        parts.append((line, offset + 2, offset + 2 + len(text)))
+        line, offset = line + len(body), offset + 2 + len(text)
+    params = tuple(mangle(name) for name in program.inputs)
+    return Generated(
+        "".join(texts), params, line_ops, tuple(sorted(helpers)), shown, tuple(parts), tables
+    )
