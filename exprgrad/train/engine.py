@@ -140,6 +140,26 @@ class _Engine:
                 "it in the formula, as mean(...) over the examples"
             )
 
+    def _validate_in_chunks(self, epoch: int) -> float:
+        """The array engines' validation loss: the mean over the held-out examples, 4,096
+        a call (a large validation set's memory stays bounded), each call's mean weighted
+        by its size; an EvaluationError names the example that fails."""
+        total = 0.0
+        chunk = 4096
+        for start in range(0, len(self.held_out), chunk):
+            part = self.held_out[start : start + chunk]
+            try:
+                value = self._value_at(self.validation_columns, part)
+            except EvaluationError:
+                context = f"validation after epoch {epoch}"
+                self._find(self.validation_columns, part, self.validation_label, context)
+                raise
+            total += float(value) * len(part)
+        return total / len(self.held_out)
+
+    def _value_at(self, columns: Any, part: Any) -> Any:
+        raise NotImplementedError
+
     def shuffled(self) -> Any:
         raise NotImplementedError
 

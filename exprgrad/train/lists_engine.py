@@ -151,18 +151,10 @@ class _ListEngine(_Engine):
         return None, None, None
 
     def validate(self, epoch):
-        total = 0.0
-        chunk = 4096  # examples a call: bounds the memory of a large validation set
-        for start in range(0, len(self.held_out), chunk):
-            part = self.held_out[start : start + chunk]
-            try:
-                value = self.value(**self._point(self.validation_columns, part))
-            except EvaluationError:
-                context = f"validation after epoch {epoch}"
-                self._find(self.validation_columns, part, self.validation_label, context)
-                raise
-            total += float(value) * len(part)  # each chunk's mean, weighted by its size
-        return total / len(self.held_out)
+        return self._validate_in_chunks(epoch)
+
+    def _value_at(self, columns, part):
+        return self.value(**self._point(columns, part))
 
 
 def _column(values: Iterable, at: Callable[[int], str]) -> list:
