@@ -1,4 +1,4 @@
-"""Scale: programs in pieces (backends/python/pieces.py, backends/numpy/pieces.py), wide
+"""Scale: programs in pieces (backends/python/pieces.py, backends/pieces.py), wide
 formulas bound through one dict, the size limit (core/pipeline.MAX_OPERATIONS)."""
 
 from __future__ import annotations
@@ -218,3 +218,20 @@ def test_a_chain_of_gates_longer_than_a_piece_computes_and_backpropagates():
     assert out.compute() == pytest.approx(value, rel=1e-12)
     out.backprop()
     assert x.grad == pytest.approx(slope, rel=1e-9)
+
+
+def test_long_list_code_is_written_in_pieces_and_agrees_with_short_code(monkeypatch):
+    """The lists backend cuts long code as numpy's does (backends/pieces.py); with the
+    threshold lowered, a short formula shows it, and pieces compute what one function does."""
+    from exprgrad.backends import pieces
+    from exprgrad.backends.lists import codegen as lists_codegen
+
+    formula = "h = tanh(X @ W + b)\nsum(where(h > 0, h * h, log1p(h * h))) + norm2(W)"
+    point = {"X": [[0.5, -1.0], [2.0, 0.25]], "W": [[0.3, -0.7], [0.9, 0.1]], "b": [0.2, -0.4]}
+    whole = exprgrad.compile(formula, backend="lists")
+    expected = whole.value_and_grad(**point)
+    monkeypatch.setattr(lists_codegen, "PIECE_LINES", 4)
+    monkeypatch.setattr(pieces, "PIECE_LINES", 4)
+    cut = exprgrad.compile(formula, backend="lists")
+    assert "pieces of at most 4 lines" in cut.source_for(**point)
+    assert cut.value_and_grad(**point) == expected and cut(**point) == whole(**point)

@@ -23,6 +23,7 @@ from ...core.shapes import Spec, axis_of, operands
 from ..emit import (
     COMMENT_COLUMN,
     LINE_LIMIT,
+    PIECE_LINES,
     Generated,
     Namer,
     inlined_comparisons,
@@ -30,6 +31,7 @@ from ..emit import (
     mangle,
     wrapped_call,
 )
+from ..pieces import in_pieces
 from ..python import spellings as python_spellings
 from .helpers import HELPERS, NEEDS
 from .spellings import spell
@@ -344,7 +346,8 @@ def specialised_source(
     params = [mangle(name) for name in program.inputs]
     if any(op.prim == INPUT and op.name == SEED for op in program.ops):
         params.append(_SEED_PARAM)
-    lines = wrapped_call(f"def {name or function}(", params, "):", "")
+    def_name = name or function
+    lines = wrapped_call(f"def {def_name}(", params, "):", "")
     line_ops: dict[int, Op] = {}
     previous_comment, in_gradient = None, None
     for i, op in enumerate(program.ops):
@@ -378,15 +381,20 @@ def specialised_source(
         value = _output(program, specs, names, program.value, ())
         returned = [names[program.value]] + [names[i] for _, i in returns or []]
         entries = []
-        for name, i in returns or []:
-            wanted = specs[program.input_ids()[name]].shape
+        for input_name, i in returns or []:
+            wanted = specs[program.input_ids()[input_name]].shape
             repeated = returned.count(names[i]) > 1 or names[i] in params
-            entries.append(f"{name!r}: {_output(program, specs, names, i, wanted, repeated)}")
+            entries.append(f"{input_name!r}: {_output(program, specs, names, i, wanted, repeated)}")
         one_line = f"    return {value}, {{{', '.join(entries)}}}"
         if len(one_line) <= LINE_LIMIT:
             lines.append(one_line)
         else:
             lines += ["    return " + value + ", {", *(f"        {e}," for e in entries), "    }"]
+    if len(line_ops) > PIECE_LINES and not every:  # long code: compiled a piece at a time
+        head = next(k for k, line in enumerate(lines) if line.endswith("):")) + 1
+        spans = [getattr(line_ops.get(k), "span", None) for k in range(head + 1, len(lines) + 1)]
+        source, parts = in_pieces(def_name, params, None, lines[head:], spans, program.source)
+        return Generated(source, tuple(params), {}, (), names, parts)
     source = "\n".join(lines) + "\n"
     return Generated(source, tuple(params), line_ops, (), names)
 

@@ -149,7 +149,7 @@ class ListFunction:
                 program, specs, name, returns=returns, ieee=ieee, every=every
             )
             names = namespace()
-            run_source(self, generated.source, f"lists {name}", names)
+            run_source(self, generated.source, f"lists {name}", names, generated.parts)
             built = special.functions[function, ieee, every] = names[name]
             if not ieee and not every:
                 special.sources[function] = generated.source

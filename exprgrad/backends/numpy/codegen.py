@@ -32,7 +32,7 @@ from ..emit import (
     use_counts,
     wrapped_call,
 )
-from .pieces import in_pieces
+from ..pieces import in_pieces
 from .spellings import spell
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it

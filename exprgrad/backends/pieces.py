@@ -1,12 +1,12 @@
-"""Long numpy code -> pieces: functions of at most PIECE_LINES lines passing values on in one list.
+"""Long array code -> pieces: functions of at most PIECE_LINES lines passing values on.
 
-The numpy backend's version of python/pieces.py (any code made of assignments, and blocks
-such as loops that are never cut, can use it). Its code has no `if` blocks, but names
-are shared (a sum accumulated in place keeps its first operand's name, an alias is its
-operand's name), so the values passed on are found by name: each piece loads the names
-it reads before writing them, and stores, at its end, those a later piece or the
-`return` reads. The main function keeps the signature and the `with np.errstate` of the
-plain function, and its last piece returns the result:
+The array backends' version of python/pieces.py, for code made of assignments (and blocks,
+such as loops, that are never cut): the numpy and lists backends write such code. It has
+no `if` blocks, but names are shared (a sum accumulated in place keeps its first
+operand's name, an alias is its operand's name), so the values passed on are found by
+name: each piece loads the names it reads before writing them, and stores, at its end,
+those a later piece or the `return` reads. The main function keeps the signature and the
+`with np.errstate` of the plain function, and its last piece returns the result:
 
     def value_and_grad(*_args):
         # 3 pieces of at most 10,000 lines; _v: the inputs, then the values pieces pass on
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from ..emit import PIECE_LINES, covered
+from .emit import PIECE_LINES, covered
 
 _READ = re.compile(r"(?<![.\w'])[A-Za-z_]\w*")  # a name read, not an attribute or a string
 
