@@ -130,29 +130,22 @@ class ListWriter:
     def elementwise(self, i: int) -> str:
         """A comprehension over the op's shape: operands zipped level by level."""
         program = self.program
-        leaves: list[int] = []  # array operands, each read through one loop variable
-        variables: dict[int, str] = {}
-
-        def element(j: int) -> tuple[str, bool]:
-            if j in self.inlined:  # a comparison written into the where that reads it
-                parts = [element(a) for a in program.ops[j].args]
-                text = spell(program.ops[j].prim, [p for p, _ in parts], [c for _, c in parts])
-                return text, False
-            if program.ops[j].prim == CONST or not self.shape(j):
-                return self.names[j], program.ops[j].prim == CONST
-            if j not in variables:
-                variables[j] = _letter(len(leaves))
-                leaves.append(j)
-            return variables[j], False
-
         op = program.ops[i]
-        parts = [element(a) for a in op.args]
-        body = spell(op.prim, [p for p, _ in parts], [c for _, c in parts], self.ieee)
+        leaves: list[int] = []  # array operands, each read through one loop variable
+
+        def collect(j: int) -> None:
+            if j in self.inlined:  # a comparison written into the where that reads it
+                for a in program.ops[j].args:
+                    collect(a)
+            elif program.ops[j].prim != CONST and self.shape(j) and j not in leaves:
+                leaves.append(j)
+
+        for a in op.args:
+            collect(a)
         shape = self.shape(i)
-        if not shape:
-            return body
         rank = len(shape)
-        current = {j: self.names[j] for j in leaves}
+        variables = {j: _letter(k) for k, j in enumerate(leaves)}
+        current = {j: self.names[j] for j in leaves}  # how the body reads each operand
         levels: list[list[tuple[str, str]]] = []  # per level: (loop variable, iterable)
         for k in range(rank):
             level = []
@@ -168,6 +161,18 @@ class ListWriter:
                 else:  # size 1, stretched: its only element, at every step of this level
                     current[j] = f"{current[j]}[0]"
             levels.append(level)
+
+        def element(j: int) -> tuple[str, bool]:
+            if j in self.inlined:
+                parts = [element(a) for a in program.ops[j].args]
+                text = spell(program.ops[j].prim, [p for p, _ in parts], [c for _, c in parts])
+                return text, False
+            if j in current:
+                return current[j], False
+            return self.names[j], program.ops[j].prim == CONST
+
+        parts = [element(a) for a in op.args]
+        body = spell(op.prim, [p for p, _ in parts], [c for _, c in parts], self.ieee)
         for k in reversed(range(rank)):
             level = levels[k]
             if not level:
@@ -177,11 +182,6 @@ class ListWriter:
             else:
                 names = ", ".join(v for v, _ in level)
                 clause = f"for {names} in zip({', '.join(it for _, it in level)})"
-            if k == rank - 1:
-                # operands stretched on the last level are indexed inside the body
-                for j in leaves:
-                    if current[j] != variables[j]:
-                        body = _replace_variable(body, variables[j], current[j])
             body = f"[{body} {clause}]"
         return body
 
@@ -287,21 +287,6 @@ class ListWriter:
             (2, 1): f"[sum(map(_mul, _a, {gn}), 0.0) for _a in zip(*{xn})]",
             (1, 1): f"[{gn} * _a for _a in {xn}]",
         }[ranks]
-
-
-def _replace_variable(body: str, variable: str, text: str) -> str:
-    """body with the loop variable `variable` (a whole identifier) written as `text`."""
-    out, k, n = [], 0, len(variable)
-    while True:
-        found = body.find(variable, k)
-        if found < 0:
-            out.append(body[k:])
-            return "".join(out)
-        after = body[found + n : found + n + 1]
-        before = body[found - 1 : found] if found else ""
-        whole = not (after.isalnum() or after == "_") and not (before.isalnum() or before == "_")
-        out.append(body[k:found] + (text if whole else variable))
-        k = found + n
 
 
 def _names(program: Program, writer_inlined: set[int]) -> dict[int, str]:

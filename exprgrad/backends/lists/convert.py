@@ -14,6 +14,7 @@ from itertools import chain
 from typing import Any
 
 from ...errors import ArgumentError, EvaluationError
+from .helpers import _flatten
 
 _FLOAT_ROW = frozenset({float})
 _REAL_ROW = frozenset({float, int, bool})
@@ -136,17 +137,6 @@ def finite(value: Any, rank: int) -> bool:
     """Is every number of a float or nested list of that rank finite?"""
     if rank == 0:
         return math.isfinite(value)
-    if rank == 1:
-        total = sum(value, 0.0)
-    elif rank == 2:
-        total = sum(map(sum, value), 0.0)
-    else:
-        for _ in range(rank - 1):
-            value = [a for row in value for a in row]
-        total = sum(value, 0.0)
-    if math.isfinite(total):
-        return True
-    # a sum may overflow where every number is finite: look at each
-    for _ in range(rank - 1):
-        value = [a for row in value for a in row]
-    return all(map(math.isfinite, value if rank else [value]))
+    numbers = value if rank == 1 else _flatten(value, rank)
+    # a sum is finite when every number is (it may overflow: then look at each)
+    return math.isfinite(sum(numbers, 0.0)) or all(map(math.isfinite, numbers))

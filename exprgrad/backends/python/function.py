@@ -33,12 +33,9 @@ if TYPE_CHECKING:
 ARRAYS = None
 
 
-class _ListTrace(Exception):  # noqa: N818 (a signal, not an error anyone sees)
-    """Carries the lists backend's Trace out of the scalar trace code's argument check."""
-
-    def __init__(self, trace: Trace):
-        super().__init__()
-        self.trace = trace
+def _has_arrays(args: tuple, kwargs: dict) -> bool:
+    """Is a list (tuple, array) among the arguments? Then the array code computes."""
+    return any(map(is_array, args)) or any(map(is_array, kwargs.values()))
 
 
 def make_function(
@@ -155,10 +152,9 @@ class Function:
         """The value and the gradient (adjoint) of every line at the given point, as
         a Trace: the forward/backward table of Karpathy's guide (print it)."""
         function, rows, _ = self._trace_function()
-        try:
-            value, values, adjoints = function(*args, **kwargs)
-        except _ListTrace as done:  # lists among the arguments: the array code's Trace
-            return done.trace
+        if _has_arrays(args, kwargs):  # the array code's Trace
+            return self._lists().trace(*args, **kwargs)
+        value, values, adjoints = function(*args, **kwargs)
         names = self._runtime.text("value_and_grad", self.program).names
         return make_trace(self.formula, self.forward_program, names, rows, value, values, adjoints)
 
@@ -251,14 +247,14 @@ class Function:
         """A standalone Python module computing the same, needing only `math`. Given
         arguments with lists among them, the module of the array code for their shapes
         (ListFunction.module_source)."""
-        if any(map(is_array, (*args, *kwargs.values()))):
+        if _has_arrays(args, kwargs):
             return self._lists().module_source(*args, **kwargs)
         return codegen.module_source(self.forward_program, self.program)
 
     def source_for(self, /, *args: Any, **kwargs: Any) -> str:
         """The generated source these arguments run: f.source for numbers, the array code
         for their shapes where lists are among them (ListFunction.source_for)."""
-        if any(map(is_array, (*args, *kwargs.values()))):
+        if _has_arrays(args, kwargs):
             return self._lists().source_for(*args, **kwargs)
         return self.source
 
@@ -280,14 +276,12 @@ class Function:
         return built
 
     def _with_arrays(self, function: str, names: tuple, args: tuple) -> Any:
-        """A call of forward, value_and_grad or trace with a list among its arguments: the
-        same call on the array code (the scalar code's _retry hands it here); None for other
+        """A call of forward or value_and_grad with a list among its arguments: the same
+        call on the array code (the scalar code's _retry hands it here); None for other
         functions (a Hessian's, a flat vector's: numbers only)."""
-        if names != self.inputs or function not in ("forward", "value_and_grad", "trace"):
+        if names != self.inputs or function not in ("forward", "value_and_grad"):
             return None
         lists = self._lists()
-        if function == "trace":  # Function.trace makes the table of what this returns
-            raise _ListTrace(lists.trace(*args))
         return lists(*args) if function == "forward" else lists.value_and_grad(*args)
 
     def __reduce__(self):
