@@ -25,7 +25,7 @@ def step_lines(out: str, start: str) -> list[str]:
 def test_zhou_cnn_on_digits_with_his_schedule(capsys, monkeypatch):
     """His 3 epochs over 1,000 images. Seeds 0-2 give test loss 0.59-0.66 and accuracy
     0.856-0.891; his cnn.py on the same split 0.59-0.68 and 0.853-0.878; his post, on
-    MNIST, about 0.6 and 78%."""
+    MNIST, 0.598 and 0.78."""
     pytest.importorskip("sklearn")
     out = run("zhou_cnn.py", capsys, monkeypatch)
     assert out.startswith("8x8 digits: 1000 training and 450 test images, 8x8\n")
