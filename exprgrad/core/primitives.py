@@ -16,6 +16,11 @@ of the same primitives as everything else and can be differentiated again.
 The one rule text can't express (n-ary min/max, which split the gradient
 evenly between tied arguments) is a Python function instead.
 
+Forward mode (forward.py) binds g to the argument's tangent instead, which is
+right where d(out)/d(argument) acts elementwise: every scalar row. An array
+row whose reverse rule is an adjoint (sum's is expand(g); its tangent map is
+sum(g)) gives its tangent map in `tangents`, in the same format, beside it.
+
 NaN propagates: a primitive with a NaN argument gives NaN (relu, abs, min, max
 and clip included, which Python's own comparisons would silently drop), and so
 do the derivative rules of the selecting primitives. `may_raise` marks the
@@ -77,6 +82,10 @@ class Primitive:
     axis: bool = False
     default_axis: int | None = None
     shape: Callable[[Sequence[tuple[int, ...]], int | None], tuple[int, ...]] | None = None
+    # Arrays, forward mode: d(out) in the direction g of arg i (g has that argument's
+    # shape), where the reverse rule is not that map; None: `grads` is (elementwise rows,
+    # and softmax and transpose, whose Jacobians are symmetric).
+    tangents: tuple[str | None, ...] | GradRule | None = None
 
 
 def _where_sympy(sp, cond, a, b):
@@ -238,11 +247,57 @@ def _expand_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tup
     return (b.op("sum", g, *args[2:]) if len(args) > 2 else b.op("unbroadcast", g, args[0]),)
 
 
-def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True):
+def _extreme_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    """amax, amin along g: the tied extreme elements' tangents averaged, as the gradient
+    splits evenly; a row holding a NaN has no element equal to its NaN result: 0/0, NaN."""
+    x, *axis = args
+    hit = b.op("eq", x, b.op("expand", out, x, *axis))
+    picked = b.op("sum", b.op("where", hit, g, b.const(0.0)), *axis)
+    return (b.op("div", picked, b.op("sum", hit, *axis)), None)
+
+
+def _reduce_tangent(name: str) -> GradRule:
+    def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+        x, *axis = args
+        if name != "logsumexp":  # sum, mean: linear, their own tangent maps
+            return (b.op(name, g, *axis), None)
+        # logsumexp: g weighted by the softmax along the axis, exp(x - out)
+        spread = b.op("exp", b.op("sub", x, b.op("expand", out, x, *axis)))
+        return (b.op("sum", b.op("mul", spread, g), *axis), None)
+
+    return rule
+
+
+def _log_softmax_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, axis = args  # g less its mean weighted by the softmax, exp(out), along the axis
+    mean = b.op("sum", b.op("mul", b.op("exp", out), g), axis)
+    return (b.op("sub", g, b.op("expand", mean, out, axis)), None)
+
+
+def _expand_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    return (b.op("expand", g, *args[1:]), None)  # like (and the axis) give only a shape
+
+
+def _unbroadcast_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    return (b.op("unbroadcast", g, args[1]), None)
+
+
+def _matmul_dx_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, y = args  # g @ y.T, bilinear in (adjoint, y); x gives only a shape
+    return (b.op("matmul_dx", g, x, y), None, b.op("matmul_dx", adjoint, x, g))
+
+
+def _matmul_dy_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, y = args  # x.T @ g, bilinear in (adjoint, x); y gives only a shape
+    return (b.op("matmul_dy", g, x, y), b.op("matmul_dy", adjoint, g, y), None)
+
+
+def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True,
+           tangents=None):  # fmt: skip
     """A function of arrays: the array backends only; sympy has no counterpart here."""
     return Primitive(
         name, arity, _no_sympy, rules, callable=call, may_raise=False,
-        arrays=True, axis=axis, default_axis=default_axis, shape=shape,
+        arrays=True, axis=axis, default_axis=default_axis, shape=shape, tangents=tangents,
     )  # fmt: skip
 
 
@@ -323,24 +378,30 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _compare("ge", ">=", lambda sp, x, y: sp.Ge(x, y)),
     _compare("eq", "==", lambda sp, x, y: sp.Eq(x, y)),
     _compare("ne", "!=", lambda sp, x, y: sp.Ne(x, y)),
-    # arrays (the array backends): an optional last argument is a whole-number axis
+    # arrays (the array backends): an optional last argument is a whole-number axis;
+    # tangents= is forward mode's rule where the reverse rule is an adjoint
     Primitive("matmul", 2, _no_sympy, _matmul_rule, symbol="@", callable=False, may_raise=False,
-              arrays=True, shape=_matmul_shape),
-    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True),
-    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True),
-    _array("amax", 1, _extreme_rule, _reduced, axis=True),
-    _array("amin", 1, _extreme_rule, _reduced, axis=True),
-    _array("logsumexp", 1, _reduce_rule("logsumexp"), _reduced, axis=True),
-    _array("softmax", 1, _softmax_rule, _same, axis=True, default_axis=-1),
-    _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1),
-    _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),
-    _array("norm2", 1, ("2 * x * g",), lambda s, a: ()),
+              arrays=True, shape=_matmul_shape, tangents=("g @ y", "x @ g")),
+    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True, tangents=_reduce_tangent("sum")),
+    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True,
+           tangents=_reduce_tangent("mean")),
+    _array("amax", 1, _extreme_rule, _reduced, axis=True, tangents=_extreme_tangent),
+    _array("amin", 1, _extreme_rule, _reduced, axis=True, tangents=_extreme_tangent),
+    _array("logsumexp", 1, _reduce_rule("logsumexp"), _reduced, axis=True,
+           tangents=_reduce_tangent("logsumexp")),
+    _array("softmax", 1, _softmax_rule, _same, axis=True, default_axis=-1),  # symmetric
+    _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1,
+           tangents=_log_softmax_tangent),
+    _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),  # its own adjoint
+    _array("norm2", 1, ("2 * x * g",), lambda s, a: (), tangents=("2 * sum(x * g)",)),
     # made by reverse mode for arrays (the array backends write them from the shapes)
-    _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False),
-    _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False),
-    _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),
-    _array("matmul_dx", 3, None, lambda s, a: s[1], call=False),
-    _array("matmul_dy", 3, None, lambda s, a: s[2], call=False),
+    _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False,
+           tangents=_expand_tangent),
+    _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False,
+           tangents=_unbroadcast_tangent),
+    _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),  # a constant
+    _array("matmul_dx", 3, None, lambda s, a: s[1], call=False, tangents=_matmul_dx_tangent),
+    _array("matmul_dy", 3, None, lambda s, a: s[2], call=False, tangents=_matmul_dy_tangent),
 )
 # fmt: on
 
