@@ -393,3 +393,23 @@ def test_a_scalar_input_gives_numbers_and_the_hessian_layout_is_c_order():
     assert hessian[6, 6] == 0.0
     products = f.hvp({"s": 1.0}, A=A, s=2.0)
     assert np.shape(products["s"]) == () and products["A"].shape == (2, 3)
+
+
+def test_a_tangent_name_never_meets_an_input_and_wrt_order_is_kept():
+    f = exprgrad.compile("sum(log(x) * x_dot)", backend="numpy", wrt=["x_dot", "x"])
+    point = {"x": np.array([2.0, 4.0]), "x_dot": np.array([1.0, 3.0])}
+    assert f.hvp_source_for(**point).startswith("def hvp(x, x_dot, x_dot_dot, x_dot2):")
+    hessian = f.hessian(**point)  # x_dot first, then x
+    assert_close(
+        hessian, [[0, 0, 0.5, 0], [0, 0, 0, 0.25], [0.5, 0, -0.25, 0], [0, 0.25, 0, -3 / 16]]
+    )
+    value, tangent = f.jvp([np.ones(2), np.zeros(2)], **point)
+    assert_close(tangent, np.log(2.0) + np.log(4.0))
+
+
+def test_where_with_an_undefined_branch_has_finite_second_derivatives():
+    # jax needs the "double where" by hand for this; the gradient program has it already
+    f = exprgrad.compile("sum(where(x > 0, sqrt(x) * x, 0))", backend="numpy")
+    x = np.array([-1.0, 0.0, 0.5, 2.0])
+    assert_close(f.hessian(x=x), np.diag(0.75 / np.sqrt(np.maximum(x, 1e-300)) * (x > 0)))
+    assert_close(f.jvp({"x": np.ones(4)}, x=x)[1], 1.5 * (np.sqrt(0.5) + np.sqrt(2.0)))
