@@ -12,6 +12,7 @@ import zlib
 import pytest
 
 import exprgrad
+from exprgrad.core.ir import CONST, INPUT
 from exprgrad.core.primitives import PRIMITIVES
 
 np = pytest.importorskip("numpy")
@@ -19,7 +20,8 @@ jax = pytest.importorskip("jax", reason="jax is a test extra: pip install 'exprg
 jnp = jax.numpy
 jax.config.update("jax_enable_x64", True)
 
-from test_against_jax import ARRAY_LIST, ARRAY_SHAPES, jax_function  # noqa: E402
+from reference import _jax_table  # noqa: E402
+from test_against_jax import ARRAY_JAX, ARRAY_LIST, ARRAY_SHAPES, AXIS  # noqa: E402
 
 RTOL = 1e-10
 
@@ -33,6 +35,30 @@ def assert_close(got, expected, rtol=RTOL, what=""):
         got,
         expected,
     )
+
+
+def jax_function(f):
+    """f's forward IR interpreted op by op with jax functions (as test_against_jax does),
+    its constants Python floats, so that jax.jit sees the parameters of conv2d or reshape
+    as the numbers they are."""
+    program, table = f.forward_program, {**_jax_table(), **ARRAY_JAX}
+
+    def evaluate(*values):
+        by_name = dict(zip(program.inputs, values, strict=True))
+        results = []
+        for op in program.ops:
+            if op.prim == INPUT:
+                results.append(by_name[op.name])
+            elif op.prim == CONST:
+                results.append(op.value)
+            elif op.prim in AXIS and len(op.args) == 2:
+                axis = int(program.ops[op.args[1]].value)
+                results.append(table[op.prim](results[op.args[0]], axis=axis))
+            else:
+                results.append(table[op.prim](*(results[a] for a in op.args)))
+        return results[program.value] * 1.0
+
+    return evaluate
 
 
 def flat_jax(f, point, function=None):
@@ -60,12 +86,12 @@ def check_against_jax(f, point, seed=0, function=None, rtol=RTOL):
     direction = {name: rng.normal(size=np.shape(point[name])) for name in f.wrt}
     v = np.concatenate([np.ravel(direction[name]) for name in f.wrt]).astype(flat.dtype)
     value, tangent = f.jvp(direction, **point)
-    jax_value, jax_tangent = jax.jvp(of_vector, (flat,), (v,))
+    jax_value, jax_tangent = jax.jit(lambda x, v: jax.jvp(of_vector, (x,), (v,)))(flat, v)
     assert_close(value, jax_value, rtol, "value")
     assert_close(tangent, jax_tangent, rtol, "jvp")
     if np.shape(jax_value) != ():
         return
-    hessian = np.asarray(jax.hessian(of_vector)(flat))
+    hessian = np.asarray(jax.jit(jax.hessian(of_vector))(flat))
     assert_close(f.hessian(**point), hessian, rtol, "hessian")
     products = f.hvp(direction, **point)
     assert list(products) == list(f.wrt)
@@ -136,6 +162,76 @@ def test_mlp_softmax_cross_entropy_against_hand_written_jax():
     assert f.hessian(**point).shape == (20 + 4 + 12 + 3,) * 2
 
 
+CNN = """
+a = maxpool2d(relu(conv2d(X, K, 1, 1) + c), 2)
+logits = flatten(a) @ W + b
+mean(logsumexp(logits, 1) - sum(Y * logits, 1))
+"""
+
+
+def cnn_point(seed=6, rows=3, channels=2, filters=3, size=6, classes=4):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, size=rows)
+    return {
+        "X": rng.normal(size=(rows, channels, size, size)),
+        "K": rng.normal(size=(filters, channels, 3, 3)) / 2,
+        "c": rng.normal(size=(filters, 1, 1)) / 2,  # a bias per filter, broadcast
+        "W": rng.normal(size=(filters * (size // 2) ** 2, classes)) / 4,
+        "b": rng.normal(size=classes) / 2,
+        "Y": np.eye(classes)[labels],
+    }
+
+
+def test_cnn_loss_against_hand_written_jax():
+    f = exprgrad.compile(CNN, backend="numpy", wrt=["K", "c", "W", "b"])
+    point = cnn_point()
+
+    def loss(X, K, c, W, b, Y):
+        conv = jax.lax.conv_general_dilated(
+            X, K, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+        )
+        hidden = jax.nn.relu(conv + c)
+        pooled = jax.lax.reduce_window(
+            hidden, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID"
+        )
+        logits = pooled.reshape(pooled.shape[0], -1) @ W + b
+        return jnp.mean(jax.scipy.special.logsumexp(logits, axis=1) - jnp.sum(Y * logits, 1))
+
+    assert f.inputs == ("X", "K", "c", "W", "b", "Y")
+    check_against_jax(f, point, function=loss)
+    # and with respect to the images too: the gradient's conv2d_dx and conv2d_dw both move
+    g = exprgrad.compile(CNN, backend="numpy", wrt=["X", "K"])
+    check_against_jax(g, cnn_point(seed=7, rows=2, size=4), seed=3, function=loss)
+
+
+@pytest.mark.parametrize(("k", "stride"), [(2, 2), (3, 1), (2, 3)])
+def test_maxpool_tangents_against_jax_and_ties_averaged(k, stride):
+    f = exprgrad.compile(f"sum(maxpool2d(I, {k}, {stride}) ** 2)", backend="numpy")
+    rng = np.random.default_rng(k * 10 + stride)
+    image, direction = rng.normal(size=(2, 2, 5, 5)), rng.normal(size=(2, 2, 5, 5))
+
+    def loss(images):
+        window, strides = (1, 1, k, k), (1, 1, stride, stride)
+        return jnp.sum(
+            jax.lax.reduce_window(images, -jnp.inf, jax.lax.max, window, strides, "VALID") ** 2
+        )
+
+    check_against_jax(f, {"I": image}, function=loss)
+    # ties (jax picks one element; exprgrad averages, as the gradient splits)
+    g = exprgrad.compile(f"sum(maxpool2d(I, {k}, {stride}) * J)", backend="numpy", wrt=["I"])
+    tied = np.round(image)
+    windows = np.lib.stride_tricks.sliding_window_view(tied, (k, k), axis=(-2, -1))
+    windows = windows[..., ::stride, ::stride, :, :]
+    hit = windows == windows.max(axis=(-2, -1), keepdims=True)
+    assert (hit.sum(axis=(-2, -1)) > 1).any()
+    moved = np.lib.stride_tricks.sliding_window_view(direction, (k, k), axis=(-2, -1))
+    moved = moved[..., ::stride, ::stride, :, :]
+    averaged = (hit * moved).sum(axis=(-2, -1)) / hit.sum(axis=(-2, -1))
+    weights = rng.normal(size=averaged.shape)
+    _, tangent = g.jvp({"I": direction}, I=tied, J=weights)
+    assert_close(tangent, np.sum(averaged * weights))
+
+
 # --- every array row --------------------------------------------------------------------------
 
 
@@ -174,14 +270,17 @@ def test_jvp_of_array_values(formula):
 
 
 def test_hvp_differentiates_every_op_reverse_mode_makes_for_arrays():
-    # the gradient programs of the tests above hold each of them
+    # the gradient programs of the tests above hold each of them, and the jvp programs
+    # the one forward mode makes
     made = {p.name for p in PRIMITIVES if p.arrays and not (p.callable or p.symbol)}
-    seen = set()
-    for formula in [LOGISTIC, MLP, *(f for _, f in ARRAY_LIST)]:
+    gradients, tangents = set(), set()
+    for formula in [LOGISTIC, MLP, CNN, *(f for _, f in ARRAY_LIST)]:
         f = exprgrad.compile(formula, backend="numpy")
-        seen |= {op.prim for op in f.program.ops}
-    assert made == {"expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"}
-    assert made <= seen
+        gradients |= {op.prim for op in f.program.ops}
+        tangents |= {op.prim for op in f._derived_program("jvp").ops}
+    assert {"expand", "unbroadcast", "count", "matmul_dx", "matmul_dy", "conv2d_dx"} <= made
+    assert made - {"maxpool2d_jvp"} <= gradients
+    assert "maxpool2d_jvp" in tangents
 
 
 # --- broadcasting and where -----------------------------------------------------------------
@@ -280,9 +379,10 @@ def test_scipy_newton_cg_trains_a_logistic_regression_through_hvp():
         z = data["X"] @ t[:-1] + t[-1]
         return jnp.mean(jnp.logaddexp(0.0, z) - data["y"] * z) + data["lam"] * jnp.sum(t[:-1] ** 2)
 
+    newton_step = jax.jit(lambda t: t - jnp.linalg.solve(jax.hessian(loss)(t), jax.grad(loss)(t)))
     exact = jnp.zeros(7)
     for _ in range(30):
-        exact = exact - jnp.linalg.solve(jax.hessian(loss)(exact), jax.grad(loss)(exact))
+        exact = newton_step(exact)
     theta = np.zeros(7)
     for _ in range(20_000):
         theta -= 1.0 * fun(theta)[1]

@@ -396,6 +396,46 @@ def _matmul_dy_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) 
     return (b.op("matmul_dy", g, x, y), b.op("matmul_dy", adjoint, g, y), None)
 
 
+def _conv2d_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, w, *params = args  # bilinear in (x, w)
+    return (b.op("conv2d", g, w, *params), b.op("conv2d", x, g, *params), None, None)
+
+
+def _maxpool_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, *params = args  # each window's tied largest elements' tangents averaged
+    return (b.op("maxpool2d_jvp", g, x, out, *params), None, None)
+
+
+def _avgpool_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    return (b.op("avgpool2d", g, *args[1:]), None, None)  # linear
+
+
+def _reshape_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    # reshape, flatten, reshape_as: g in the result's shape (its adjoint takes x's)
+    return (b.op("reshape_as", g, out), *(None for _ in args[1:]))
+
+
+def _conv2d_dx_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, w, *params = args  # bilinear in (adjoint, w); x gives only a shape
+    spread = b.op("conv2d_dx", adjoint, x, g, *params)
+    return (b.op("conv2d_dx", g, x, w, *params), None, spread, None, None)
+
+
+def _conv2d_dw_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, w, *params = args  # bilinear in (adjoint, x); w gives only a shape
+    against = b.op("conv2d_dw", adjoint, g, w, *params)
+    return (b.op("conv2d_dw", g, x, w, *params), against, None, None, None)
+
+
+def _pool_dx_tangent(name: str) -> GradRule:
+    def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+        # linear in the adjoint; which elements share a window's (x, maxpool's out) is
+        # piecewise constant in them
+        return (b.op(name, g, *args[1:]), *(None for _ in args[1:]))
+
+    return rule
+
+
 def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True, params=None,
            tangents=None):  # fmt: skip
     """A function of arrays: the array backends only; sympy has no counterpart here."""
@@ -499,11 +539,15 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),  # its own adjoint
     _array("norm2", 1, ("2 * x * g",), lambda s, a: (), tangents=("2 * sum(x * g)",)),
     # images NCHW, filters OIHW (PyTorch's layout); cross-correlation with zero padding
-    _array("conv2d", 2, _conv2d_rule, _conv2d_shape, params=_CONV_PARAMS),
-    _array("maxpool2d", 1, _maxpool_rule, _pool_shape, params=_POOL_PARAMS),
-    _array("avgpool2d", 1, _avgpool_rule, _pool_shape, params=_POOL_PARAMS),
-    _array("reshape", 1, _reshape_rule, _reshape_shape, params=_RESHAPE_PARAMS),
-    _array("flatten", 1, _reshape_rule, _flatten_shape),
+    _array("conv2d", 2, _conv2d_rule, _conv2d_shape, params=_CONV_PARAMS,
+           tangents=_conv2d_tangent),
+    _array("maxpool2d", 1, _maxpool_rule, _pool_shape, params=_POOL_PARAMS,
+           tangents=_maxpool_tangent),
+    _array("avgpool2d", 1, _avgpool_rule, _pool_shape, params=_POOL_PARAMS,
+           tangents=_avgpool_tangent),
+    _array("reshape", 1, _reshape_rule, _reshape_shape, params=_RESHAPE_PARAMS,
+           tangents=_reshape_tangent),
+    _array("flatten", 1, _reshape_rule, _flatten_shape, tangents=_reshape_tangent),
     # made by reverse mode for arrays (the array backends write them from the shapes)
     _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False,
            tangents=_expand_tangent),
@@ -514,11 +558,19 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _array("matmul_dy", 3, None, lambda s, a: s[2], call=False, tangents=_matmul_dy_tangent),
     # conv2d_dx(g, x, w, stride, padding): the gradient for the image (x gives its shape);
     # conv2d_dw(...) for the filters; the pools' spread g back over their windows
-    _array("conv2d_dx", 3, None, lambda s, a: s[1], call=False, params=_CONV_PARAMS),
-    _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS),
-    _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
-    _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
-    _array("reshape_as", 2, _reshape_rule, lambda s, a: s[1], call=False),
+    _array("conv2d_dx", 3, None, lambda s, a: s[1], call=False, params=_CONV_PARAMS,
+           tangents=_conv2d_dx_tangent),
+    _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS,
+           tangents=_conv2d_dw_tangent),
+    _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
+           tangents=_pool_dx_tangent("maxpool2d_dx")),
+    _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
+           tangents=_pool_dx_tangent("avgpool2d_dx")),
+    _array("reshape_as", 2, _reshape_rule, lambda s, a: s[1], call=False,
+           tangents=_reshape_tangent),
+    # made by forward mode: maxpool2d's tangent, maxpool2d_jvp(t, x, out, k, stride) (the
+    # shape of out), each window's tied largest elements' tangents averaged
+    _array("maxpool2d_jvp", 3, None, lambda s, a: s[2], call=False, params=_POOL_PARAMS),
 )
 # fmt: on
 
