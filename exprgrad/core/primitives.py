@@ -360,30 +360,27 @@ def _extreme_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) ->
     return (b.op("div", picked, b.op("sum", hit, *axis)), None)
 
 
-def _reduce_tangent(name: str) -> GradRule:
+def _linear(name: str) -> GradRule:
+    """The rule of an op linear in its first operand (sum, expand, avgpool2d, ...), whose
+    others give only a shape, an axis or parameters, or, for maxpool2d_dx, which elements
+    share a window (piecewise constant): the op itself applied to the tangent."""
+
     def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-        x, *axis = args
-        if name != "logsumexp":  # sum, mean: linear, their own tangent maps
-            return (b.op(name, g, *axis), None)
-        # logsumexp: g weighted by the softmax along the axis, exp(x - out)
-        spread = b.op("exp", b.op("sub", x, b.op("expand", out, x, *axis)))
-        return (b.op("sum", b.op("mul", spread, g), *axis), None)
+        return (b.op(name, g, *args[1:]), *(None for _ in args[1:]))
 
     return rule
+
+
+def _logsumexp_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, *axis = args  # g weighted by the softmax along the axis, exp(x - out)
+    spread = b.op("exp", b.op("sub", x, b.op("expand", out, x, *axis)))
+    return (b.op("sum", b.op("mul", spread, g), *axis), None)
 
 
 def _log_softmax_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
     x, axis = args  # g less its mean weighted by the softmax, exp(out), along the axis
     mean = b.op("sum", b.op("mul", b.op("exp", out), g), axis)
     return (b.op("sub", g, b.op("expand", mean, out, axis)), None)
-
-
-def _expand_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    return (b.op("expand", g, *args[1:]), None)  # like (and the axis) give only a shape
-
-
-def _unbroadcast_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    return (b.op("unbroadcast", g, args[1]), None)
 
 
 def _matmul_dx_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
@@ -406,10 +403,6 @@ def _maxpool_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) ->
     return (b.op("maxpool2d_jvp", g, x, out, *params), None, None)
 
 
-def _avgpool_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    return (b.op("avgpool2d", g, *args[1:]), None, None)  # linear
-
-
 def _reshape_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
     # reshape, flatten, reshape_as: g in the result's shape (its adjoint takes x's)
     return (b.op("reshape_as", g, out), *(None for _ in args[1:]))
@@ -425,15 +418,6 @@ def _conv2d_dw_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) 
     adjoint, x, w, *params = args  # bilinear in (adjoint, x); w gives only a shape
     against = b.op("conv2d_dw", adjoint, g, w, *params)
     return (b.op("conv2d_dw", g, x, w, *params), against, None, None, None)
-
-
-def _pool_dx_tangent(name: str) -> GradRule:
-    def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-        # linear in the adjoint; which elements share a window's (x, maxpool's out) is
-        # piecewise constant in them
-        return (b.op(name, g, *args[1:]), *(None for _ in args[1:]))
-
-    return rule
 
 
 def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True, params=None,
@@ -526,13 +510,12 @@ PRIMITIVES: tuple[Primitive, ...] = (
     # tangents= is forward mode's rule where the reverse rule is an adjoint
     Primitive("matmul", 2, _no_sympy, _matmul_rule, symbol="@", callable=False, may_raise=False,
               arrays=True, shape=_matmul_shape, tangents=("g @ y", "x @ g")),
-    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True, tangents=_reduce_tangent("sum")),
-    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True,
-           tangents=_reduce_tangent("mean")),
+    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True, tangents=_linear("sum")),
+    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True, tangents=_linear("mean")),
     _array("amax", 1, _extreme_rule, _reduced, axis=True, tangents=_extreme_tangent),
     _array("amin", 1, _extreme_rule, _reduced, axis=True, tangents=_extreme_tangent),
     _array("logsumexp", 1, _reduce_rule("logsumexp"), _reduced, axis=True,
-           tangents=_reduce_tangent("logsumexp")),
+           tangents=_logsumexp_tangent),
     _array("softmax", 1, _softmax_rule, _same, axis=True, default_axis=-1),  # symmetric
     _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1,
            tangents=_log_softmax_tangent),
@@ -544,15 +527,15 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _array("maxpool2d", 1, _maxpool_rule, _pool_shape, params=_POOL_PARAMS,
            tangents=_maxpool_tangent),
     _array("avgpool2d", 1, _avgpool_rule, _pool_shape, params=_POOL_PARAMS,
-           tangents=_avgpool_tangent),
+           tangents=_linear("avgpool2d")),
     _array("reshape", 1, _reshape_rule, _reshape_shape, params=_RESHAPE_PARAMS,
            tangents=_reshape_tangent),
     _array("flatten", 1, _reshape_rule, _flatten_shape, tangents=_reshape_tangent),
     # made by reverse mode for arrays (the array backends write them from the shapes)
     _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False,
-           tangents=_expand_tangent),
+           tangents=_linear("expand")),
     _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False,
-           tangents=_unbroadcast_tangent),
+           tangents=_linear("unbroadcast")),
     _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),  # a constant
     _array("matmul_dx", 3, None, lambda s, a: s[1], call=False, tangents=_matmul_dx_tangent),
     _array("matmul_dy", 3, None, lambda s, a: s[2], call=False, tangents=_matmul_dy_tangent),
@@ -563,9 +546,9 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS,
            tangents=_conv2d_dw_tangent),
     _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
-           tangents=_pool_dx_tangent("maxpool2d_dx")),
+           tangents=_linear("maxpool2d_dx")),
     _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
-           tangents=_pool_dx_tangent("avgpool2d_dx")),
+           tangents=_linear("avgpool2d_dx")),
     _array("reshape_as", 2, _reshape_rule, lambda s, a: s[1], call=False,
            tangents=_reshape_tangent),
     # made by forward mode: maxpool2d's tangent, maxpool2d_jvp(t, x, out, k, stride) (the
