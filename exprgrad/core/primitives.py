@@ -16,6 +16,11 @@ of the same primitives as everything else and can be differentiated again.
 The one rule text can't express (n-ary min/max, which split the gradient
 evenly between tied arguments) is a Python function instead.
 
+Forward mode (forward.py) binds g to the argument's tangent instead, which is
+right where d(out)/d(argument) acts elementwise: every scalar row. An array
+row whose reverse rule is an adjoint (sum's is expand(g); its tangent map is
+sum(g)) gives its tangent map in `tangents`, in the same format, beside it.
+
 NaN propagates: a primitive with a NaN argument gives NaN (relu, abs, min, max
 and clip included, which Python's own comparisons would silently drop), and so
 do the derivative rules of the selecting primitives. `may_raise` marks the
@@ -81,6 +86,10 @@ class Primitive:
     # padding, a pool's window, reshape's dimensions): lowering makes them constants,
     # every one filled in, and `shape` gets them as a tuple in place of the axis.
     params: Params | None = None
+    # Arrays, forward mode: d(out) in the direction g of arg i (g has that argument's
+    # shape), where the reverse rule is not that map; None: `grads` is (elementwise rows,
+    # and softmax and transpose, whose Jacobians are symmetric).
+    tangents: tuple[str | None, ...] | GradRule | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,11 +351,81 @@ _POOL_PARAMS = Params(("k", "stride"), 1, (1, 1), lambda given: (given + given)[
 _RESHAPE_PARAMS = Params(("shape",), 1, (-1,), variadic=True)
 
 
-def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True, params=None):
+def _extreme_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    """amax, amin along g: the tied extreme elements' tangents averaged, as the gradient
+    splits evenly; a row holding a NaN has no element equal to its NaN result: 0/0, NaN."""
+    x, *axis = args
+    hit = b.op("eq", x, b.op("expand", out, x, *axis))
+    picked = b.op("sum", b.op("where", hit, g, b.const(0.0)), *axis)
+    return (b.op("div", picked, b.op("sum", hit, *axis)), None)
+
+
+def _linear(name: str) -> GradRule:
+    """The rule of an op linear in its first operand (sum, expand, avgpool2d, ...), whose
+    others give only a shape, an axis or parameters, or, for maxpool2d_dx, which elements
+    share a window (piecewise constant): the op itself applied to the tangent."""
+
+    def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+        return (b.op(name, g, *args[1:]), *(None for _ in args[1:]))
+
+    return rule
+
+
+def _logsumexp_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, *axis = args  # g weighted by the softmax along the axis, exp(x - out)
+    spread = b.op("exp", b.op("sub", x, b.op("expand", out, x, *axis)))
+    return (b.op("sum", b.op("mul", spread, g), *axis), None)
+
+
+def _log_softmax_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, axis = args  # g less its mean weighted by the softmax, exp(out), along the axis
+    mean = b.op("sum", b.op("mul", b.op("exp", out), g), axis)
+    return (b.op("sub", g, b.op("expand", mean, out, axis)), None)
+
+
+def _matmul_dx_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, y = args  # g @ y.T, bilinear in (adjoint, y); x gives only a shape
+    return (b.op("matmul_dx", g, x, y), None, b.op("matmul_dx", adjoint, x, g))
+
+
+def _matmul_dy_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, y = args  # x.T @ g, bilinear in (adjoint, x); y gives only a shape
+    return (b.op("matmul_dy", g, x, y), b.op("matmul_dy", adjoint, g, y), None)
+
+
+def _conv2d_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, w, *params = args  # bilinear in (x, w)
+    return (b.op("conv2d", g, w, *params), b.op("conv2d", x, g, *params), None, None)
+
+
+def _maxpool_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, *params = args  # each window's tied largest elements' tangents averaged
+    return (b.op("maxpool2d_jvp", g, x, out, *params), None, None)
+
+
+def _reshape_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    # reshape, flatten, reshape_as: g in the result's shape (its adjoint takes x's)
+    return (b.op("reshape_as", g, out), *(None for _ in args[1:]))
+
+
+def _conv2d_dx_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, w, *params = args  # bilinear in (adjoint, w); x gives only a shape
+    spread = b.op("conv2d_dx", adjoint, x, g, *params)
+    return (b.op("conv2d_dx", g, x, w, *params), None, spread, None, None)
+
+
+def _conv2d_dw_tangent(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    adjoint, x, w, *params = args  # bilinear in (adjoint, x); w gives only a shape
+    against = b.op("conv2d_dw", adjoint, g, w, *params)
+    return (b.op("conv2d_dw", g, x, w, *params), against, None, None, None)
+
+
+def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True, params=None,
+           tangents=None):  # fmt: skip
     """A function of arrays: the array backends only; sympy has no counterpart here."""
     return Primitive(
-        name, arity, _no_sympy, rules, callable=call, may_raise=False,
-        arrays=True, axis=axis, default_axis=default_axis, shape=shape, params=params,
+        name, arity, _no_sympy, rules, callable=call, may_raise=False, arrays=True, axis=axis,
+        default_axis=default_axis, shape=shape, params=params, tangents=tangents,
     )  # fmt: skip
 
 
@@ -427,37 +506,54 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _compare("ge", ">=", lambda sp, x, y: sp.Ge(x, y)),
     _compare("eq", "==", lambda sp, x, y: sp.Eq(x, y)),
     _compare("ne", "!=", lambda sp, x, y: sp.Ne(x, y)),
-    # arrays (the array backends): an optional last argument is a whole-number axis
+    # arrays (the array backends): an optional last argument is a whole-number axis;
+    # tangents= is forward mode's rule where the reverse rule is an adjoint
     Primitive("matmul", 2, _no_sympy, _matmul_rule, symbol="@", callable=False, may_raise=False,
-              arrays=True, shape=_matmul_shape),
-    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True),
-    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True),
-    _array("amax", 1, _extreme_rule, _reduced, axis=True),
-    _array("amin", 1, _extreme_rule, _reduced, axis=True),
-    _array("logsumexp", 1, _reduce_rule("logsumexp"), _reduced, axis=True),
-    _array("softmax", 1, _softmax_rule, _same, axis=True, default_axis=-1),
-    _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1),
-    _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),
-    _array("norm2", 1, ("2 * x * g",), lambda s, a: ()),
+              arrays=True, shape=_matmul_shape, tangents=("g @ y", "x @ g")),
+    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True, tangents=_linear("sum")),
+    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True, tangents=_linear("mean")),
+    _array("amax", 1, _extreme_rule, _reduced, axis=True, tangents=_extreme_tangent),
+    _array("amin", 1, _extreme_rule, _reduced, axis=True, tangents=_extreme_tangent),
+    _array("logsumexp", 1, _reduce_rule("logsumexp"), _reduced, axis=True,
+           tangents=_logsumexp_tangent),
+    _array("softmax", 1, _softmax_rule, _same, axis=True, default_axis=-1),  # symmetric
+    _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1,
+           tangents=_log_softmax_tangent),
+    _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),  # its own adjoint
+    _array("norm2", 1, ("2 * x * g",), lambda s, a: (), tangents=("2 * sum(x * g)",)),
     # images NCHW, filters OIHW (PyTorch's layout); cross-correlation with zero padding
-    _array("conv2d", 2, _conv2d_rule, _conv2d_shape, params=_CONV_PARAMS),
-    _array("maxpool2d", 1, _maxpool_rule, _pool_shape, params=_POOL_PARAMS),
-    _array("avgpool2d", 1, _avgpool_rule, _pool_shape, params=_POOL_PARAMS),
-    _array("reshape", 1, _reshape_rule, _reshape_shape, params=_RESHAPE_PARAMS),
-    _array("flatten", 1, _reshape_rule, _flatten_shape),
+    _array("conv2d", 2, _conv2d_rule, _conv2d_shape, params=_CONV_PARAMS,
+           tangents=_conv2d_tangent),
+    _array("maxpool2d", 1, _maxpool_rule, _pool_shape, params=_POOL_PARAMS,
+           tangents=_maxpool_tangent),
+    _array("avgpool2d", 1, _avgpool_rule, _pool_shape, params=_POOL_PARAMS,
+           tangents=_linear("avgpool2d")),
+    _array("reshape", 1, _reshape_rule, _reshape_shape, params=_RESHAPE_PARAMS,
+           tangents=_reshape_tangent),
+    _array("flatten", 1, _reshape_rule, _flatten_shape, tangents=_reshape_tangent),
     # made by reverse mode for arrays (the array backends write them from the shapes)
-    _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False),
-    _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False),
-    _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),
-    _array("matmul_dx", 3, None, lambda s, a: s[1], call=False),
-    _array("matmul_dy", 3, None, lambda s, a: s[2], call=False),
+    _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False,
+           tangents=_linear("expand")),
+    _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False,
+           tangents=_linear("unbroadcast")),
+    _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),  # a constant
+    _array("matmul_dx", 3, None, lambda s, a: s[1], call=False, tangents=_matmul_dx_tangent),
+    _array("matmul_dy", 3, None, lambda s, a: s[2], call=False, tangents=_matmul_dy_tangent),
     # conv2d_dx(g, x, w, stride, padding): the gradient for the image (x gives its shape);
     # conv2d_dw(...) for the filters; the pools' spread g back over their windows
-    _array("conv2d_dx", 3, None, lambda s, a: s[1], call=False, params=_CONV_PARAMS),
-    _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS),
-    _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
-    _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
-    _array("reshape_as", 2, _reshape_rule, lambda s, a: s[1], call=False),
+    _array("conv2d_dx", 3, None, lambda s, a: s[1], call=False, params=_CONV_PARAMS,
+           tangents=_conv2d_dx_tangent),
+    _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS,
+           tangents=_conv2d_dw_tangent),
+    _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
+           tangents=_linear("maxpool2d_dx")),
+    _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
+           tangents=_linear("avgpool2d_dx")),
+    _array("reshape_as", 2, _reshape_rule, lambda s, a: s[1], call=False,
+           tangents=_reshape_tangent),
+    # made by forward mode: maxpool2d's tangent, maxpool2d_jvp(t, x, out, k, stride) (the
+    # shape of out), each window's tied largest elements' tangents averaged
+    _array("maxpool2d_jvp", 3, None, lambda s, a: s[2], call=False, params=_POOL_PARAMS),
 )
 # fmt: on
 
