@@ -81,3 +81,16 @@ def test_the_cli_prints_the_program_of_a_conv_formula(capsys):
     assert main(["sum(maxpool2d(relu(conv2d(X, K, stride=2)), 2))", "--ir"]) == 0
     out, err = capsys.readouterr()
     assert "conv2d" in out and "maxpool2d_dx" in out and not err
+
+
+# Bug 5: the shape pass accepts reshape to a shape with no elements whatever its other
+# dimensions: reshape(x, 1e30, 0) of an empty x has shape (10**30, 0). numpy then raises
+# its own ValueError ("Maximum allowed dimension exceeded") at the call, and the lists
+# backend builds 10**30 empty lists (it never returns; 1e7 already takes 9 s), so no test
+# of that here. A dimension past what an array can have could be a ShapeError at the op.
+@pytest.mark.xfail(strict=True, reason="bug 5: a huge dimension of an empty reshape is numpy's")
+def test_a_huge_dimension_of_an_empty_reshape_is_an_exprgrad_error():
+    f = _numpy("sum(reshape(x, 1e30, 0))")
+    with pytest.raises(Error) as info:
+        f.value_and_grad(x=np.zeros((0, 3)))
+    assert "reshape(x, 1e30, 0)" in str(info.value)
