@@ -72,20 +72,23 @@ def _columns(x, kh, kw, stride, padding):
 
 
 def _conv2d(x, w, stride, padding):
-    f, _, kh, kw = w.shape
+    f, c, kh, kw = w.shape
     columns = _columns(x, kh, kw, stride, padding)
-    out = w.reshape(f, -1) @ columns  # N F OH*OW
-    n = x.shape[0]
-    oh = (x.shape[2] + 2 * padding - kh) // stride + 1
-    return out.reshape(n, f, oh, -1)
+    out = w.reshape(f, c * kh * kw) @ columns  # N F OH*OW
+    n, oh, ow = x.shape[0], *_out_size(x.shape, kh, kw, stride, padding)
+    return out.reshape(n, f, oh, ow)  # (every size written out: an axis may be empty)
+
+
+def _out_size(shape, kh, kw, stride, padding):
+    return (shape[2] + 2 * padding - kh) // stride + 1, (shape[3] + 2 * padding - kw) // stride + 1
 
 
 def _conv2d_dw(g, x, w, stride, padding):
     # d/dw: each filter's gradient is g's pixels against the columns they were computed from
     f, c, kh, kw = w.shape
     columns = _columns(x, kh, kw, stride, padding)
-    n = g.shape[0]
-    grad = np.tensordot(g.reshape(n, f, -1), columns, axes=((0, 2), (0, 2)))  # F C*kh*kw
+    n, _, oh, ow = g.shape
+    grad = np.tensordot(g.reshape(n, f, oh * ow), columns, axes=((0, 2), (0, 2)))  # F C*kh*kw
     return grad.reshape(w.shape)
 
 
@@ -93,7 +96,8 @@ def _conv2d_dx(g, x, w, stride, padding):
     # d/dx: each output pixel's g, times the filters, added back onto the window it read
     n, f, oh, ow = g.shape
     _, c, kh, kw = w.shape
-    parts = (w.reshape(f, -1).T @ g.reshape(n, f, -1)).reshape(n, c, kh, kw, oh, ow)
+    parts = w.reshape(f, c * kh * kw).T @ g.reshape(n, f, oh * ow)
+    parts = parts.reshape(n, c, kh, kw, oh, ow)
     h, width = x.shape[2] + 2 * padding, x.shape[3] + 2 * padding
     grad = np.zeros((n, c, h, width), dtype=parts.dtype)
     for i in range(kh):
@@ -163,8 +167,8 @@ def _avgpool2d_dx(g, x, k, stride):
 
 
 # what the conv and pool rows' code calls (and a module of it must carry: function.py)
-WINDOW_HELPERS = ("_windows", "_padded", "_columns", "_conv2d", "_conv2d_dw", "_conv2d_dx",
-                  "_spread", "_tiles", "_maxpool2d", "_avgpool2d", "_maxpool2d_dx",
+WINDOW_HELPERS = ("_windows", "_padded", "_columns", "_conv2d", "_out_size", "_conv2d_dw",
+                  "_conv2d_dx", "_spread", "_tiles", "_maxpool2d", "_avgpool2d", "_maxpool2d_dx",
                   "_avgpool2d_dx", "_maxpool2d_jvp")  # fmt: skip
 
 
