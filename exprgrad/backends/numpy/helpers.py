@@ -47,9 +47,9 @@ def _log_softmax(x, axis):
 
 
 # Images are NCHW and filters OIHW. A convolution is im2col (every window, as a view from
-# sliding_window_view, copied once into columns) and one matmul per image; a pool reduces
-# the windows' last two axes. Gradients spread each window's share back with one strided
-# add per kernel offset (kh * kw of them), never a loop over pixels or images.
+# sliding_window_view, copied once into columns) and one matmul per image; a pool is an
+# elementwise maximum or sum over the k * k kernel offsets' strided views. Gradients go
+# back with one strided write per kernel offset, never a loop over pixels or images.
 
 
 def _windows(x, kh, kw, stride):
@@ -61,7 +61,11 @@ def _windows(x, kh, kw, stride):
 def _padded(x, padding):
     if padding == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    # zeros and one slice assignment: a fifth of np.pad's time on a digits batch
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=x.dtype)
+    out[:, :, padding:-padding, padding:-padding] = x
+    return out
 
 
 def _columns(x, kh, kw, stride, padding):
@@ -142,17 +146,19 @@ def _maxpool2d_dx(g, x, out, k, stride):
     # (its max is NaN, equal to nothing) gives each of its elements a NaN gradient
     offsets = _offsets(x.shape, k, stride)
     hits = [x[..., rows, columns] == out for rows, columns in offsets]
-    count = np.zeros(out.shape, dtype=g.dtype)
-    for hit in hits:
+    count = hits[0].astype(g.dtype)
+    for hit in hits[1:]:
         count += hit
-    share = g / np.maximum(count, 1)
-    lost = np.where(out == out, 0, out).astype(g.dtype)
+    share = g / np.maximum(count, 1, out=count)
     grad = np.zeros(x.shape, dtype=g.dtype)
+    if stride >= k and np.isfinite(share).all() and not np.isnan(out).any():
+        # windows apart, shares finite, no NaN window: hit * share is where(hit, share, 0)
+        for (rows, columns), hit in zip(offsets, hits, strict=True):
+            np.multiply(hit, share, out=grad[..., rows, columns])
+        return grad
+    lost = np.where(out == out, 0, out).astype(g.dtype)
     for (rows, columns), hit in zip(offsets, hits, strict=True):
-        if stride >= k:  # windows apart: each pixel in at most one
-            grad[..., rows, columns] = np.where(hit, share, lost)
-        else:
-            grad[..., rows, columns] += np.where(hit, share, lost)
+        grad[..., rows, columns] += np.where(hit, share, lost)
     return grad
 
 
