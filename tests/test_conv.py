@@ -123,6 +123,21 @@ def test_pools_in_float32_and_the_default_stride(kind):
     close(grads["x"], dx, np.float32)
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_an_infinite_gradient_reaches_only_the_largest_of_its_window(stride):
+    """Windows apart (stride 2), with gaps (3) or overlapping (1): an infinite gradient goes
+    to the window's largest element, the others get 0, not inf * 0."""
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    f = exprgrad.compile(f"maxpool2d(x, 2, {stride})", backend="numpy")
+    g = np.ones(f(x=x).shape)
+    g[0, 0, 0, 0] = np.inf
+    _, vjp = f.vjp(g, x=x)
+    expected = np.zeros_like(x)
+    rows = np.arange(g.shape[2]) * stride + 1  # each window's largest is its bottom right
+    np.add.at(expected[0, 0], np.ix_(rows, rows), g[0, 0])
+    np.testing.assert_array_equal(vjp["x"], expected)
+
+
 def test_a_nan_in_a_max_window_gives_that_window_nan():
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     x[0, 0, 0, 1] = np.nan
