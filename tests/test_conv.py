@@ -329,3 +329,30 @@ def test_the_command_line_prints_and_evaluates_conv_formulas_with_numpy(capsys):
     assert "value = 14.0" in out and "d/dK = [[[[5.0, 6.0], [8.0, 9.0]]]]" in out
     assert main([formula, "--shapes", "X=2x1x5x5,K=3x1x2x2", "--emit", "module"]) == 2
     assert "needs only the standard library" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("stride", "nan"), [(2, False), (2, True), (1, False)])
+def test_max_pooling_gives_where_signed_zeros(stride, nan):
+    """Windows side by side: a -0.0 cotangent reaches each window's largest element as
+    -0.0 and leaves the others +0.0, as where(hit, share, 0) does (a multiply by the hit
+    mask would not), whether or not another window holds a NaN. Overlapping windows sum
+    their parts from +0.0, so every pixel is +0.0."""
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    if nan:
+        x = np.pad(x, ((0, 0), (0, 0), (0, 0), (0, 2)), constant_values=np.nan)
+    f = exprgrad.compile(f"maxpool2d(x, 2, {stride})", backend="numpy")
+    out_shape = f(x=x).shape
+    _, grads = f.vjp(np.full(out_shape, -0.0), x=x)
+    hit = np.zeros((4, 4), dtype=bool)
+    for i in range(out_shape[2]):
+        for j in range(out_shape[3]):
+            if j * stride + 2 > 4:
+                continue  # the NaN columns' windows
+            window = x[0, 0, i * stride : i * stride + 2, j * stride : j * stride + 2]
+            r, c = np.unravel_index(np.argmax(window), (2, 2))
+            hit[i * stride + r, j * stride + c] = True
+    if stride == 1:
+        hit[:] = False
+    assert (grads["x"][0, 0, :, :4] == 0).all()
+    assert np.array_equal(np.signbit(grads["x"][0, 0, :, :4]), hit)
+    assert np.isnan(grads["x"][0, 0, :, 4:]).all() and grads["x"].shape[-1] == (6 if nan else 4)

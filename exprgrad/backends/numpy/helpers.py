@@ -163,7 +163,10 @@ def _maxpool2d_dx(g, x, out, k, stride):
         return grad
     lost = np.where(out == out, 0, out).astype(g.dtype)
     for (rows, columns), hit in zip(offsets, hits, strict=True):
-        grad[..., rows, columns] += np.where(hit, share, lost)
+        if stride >= k:  # as above: each pixel is one window's
+            grad[..., rows, columns] = np.where(hit, share, lost)
+        else:  # overlapping windows: a pixel's parts summed (from +0.0)
+            grad[..., rows, columns] += np.where(hit, share, lost)
     return grad
 
 
