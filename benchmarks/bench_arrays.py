@@ -29,7 +29,7 @@ ones (rel tol 1e-9), so no ratio is against a wrong reference. PyTorch and jax a
 skipped, with a message, when they are not installed. Run by hand from the repository
 root (it is not a test):
 
-    python benchmarks/bench_arrays.py [--repeats 30] [--threads 1] [--profile]
+    python benchmarks/bench_arrays.py [--repeats 30] [--threads 1] [--hidden 128] [--profile]
 
 --profile splits the time of one f.value_and_grad call of the MLP (argument checks,
 generated code, finiteness check), times each generated line alone, and times the
@@ -416,14 +416,16 @@ def _expand(x, axis):
 
 
 def main() -> None:
+    global CLOCK, HIDDEN
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed runs of each")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     parser.add_argument("--profile", action="store_true", help="where exprgrad's time goes")
     parser.add_argument("--wall", action="store_true", help="wall-clock time, not CPU time")
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help="the MLP's hidden units")
     options = parser.parse_args()
+    HIDDEN = options.hidden
     if options.wall:
-        global CLOCK
         CLOCK = time.perf_counter
     print(f"Python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
     start = time.perf_counter()

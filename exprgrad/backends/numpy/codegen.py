@@ -16,6 +16,8 @@ result is checked once, on the way out, by the caller (function.py).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ...core import regions
 from ...core.ir import CONST, INPUT, Op, Program, quote
 from ...core.primitives import BY_NAME
@@ -279,6 +281,19 @@ def _alias(program: Program, writer: ExpressionWriter, names: dict[int, str]) ->
                 names[i] = names[source]
 
 
+_SHAPE_READ = {"count": 0, "unbroadcast": 1, "expand": 1}  # the operand read for its shape
+
+
+def _value_reads(program: Program) -> Counter:
+    """How many times each op's value is read (by ops or as an output); an operand whose
+    shape alone is read (unbroadcast's and expand's second, count's) is not read."""
+    uses = Counter(program.outputs())
+    for op in program.ops:
+        shape_only = _SHAPE_READ.get(op.prim)
+        uses.update(a for k, a in enumerate(op.args) if k != shape_only)
+    return uses
+
+
 def _in_place(
     program: Program, writer: ExpressionWriter, names: dict[int, str], kept: set[int]
 ) -> dict[int, int]:
@@ -287,8 +302,10 @@ def _in_place(
     operand must be an array of the sum's shape and dtype that this code made itself
     (not an input, a view or a constant) and that nothing else reads: accumulating a
     gradient then allocates nothing. The operand takes the sum's name. An op in `kept`
-    (a traced row) is never written into: its value is returned as it was made."""
-    uses = use_counts(program)
+    (a traced row) is never written into: its value is returned as it was made. Reads of
+    a shape alone (the array an unbroadcast or expand takes its shape from) don't count:
+    `t1 = X @ W1; t1 += b1` though the gradient of the sum is shaped like X @ W1."""
+    uses = _value_reads(program)
     into: dict[int, int] = {}
     others: dict[int, int] = {}
     for i, op in enumerate(program.ops):
