@@ -16,6 +16,7 @@ result is checked once, on the way out, by the caller (function.py).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from ...core import regions
@@ -35,7 +36,7 @@ from ..emit import (
     wrapped_call,
 )
 from ..pieces import in_pieces
-from .spellings import spell
+from .spellings import SPELLINGS, spell
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
 _SEED_PARAM = "_cotangent"  # and in the generated code (codegen never gives '_x' names)
@@ -294,24 +295,49 @@ def _value_reads(program: Program) -> Counter:
     return uses
 
 
+# ops written in place into a fresh operand: the augmented assignment of each binary one,
+# with the positions its fresh operand may take (a + b is b + a, a - b is not b - a)
+_AUGMENTED = {
+    "add": ("+=", (0, 1)),
+    "mul": ("*=", (0, 1)),
+    "sub": ("-=", (0,)),
+    "div": ("/=", (0,)),
+}
+_UNARY_UFUNC = re.compile(r"(np\.\w+)\(\{0\}\)")  # np.exp({0}): np.exp(t, out=t)
+
+
+def _in_place_ufunc(prim: str) -> str | None:
+    """The numpy ufunc an elementwise one-operand op is spelled with (neg: np.negative)."""
+    if prim == "neg":
+        return "np.negative"
+    spelling = SPELLINGS.get(prim)
+    found = _UNARY_UFUNC.fullmatch(spelling) if isinstance(spelling, str) else None
+    return found.group(1) if found and BY_NAME[prim].shape is None else None
+
+
 def _in_place(
     program: Program, writer: ExpressionWriter, names: dict[int, str], kept: set[int]
-) -> dict[int, int]:
-    """Additions written in place (`W_grad += t9`): add -> the operand added to the array
-    it accumulates into. That
-    operand must be an array of the sum's shape and dtype that this code made itself
-    (not an input, a view or a constant) and that nothing else reads: accumulating a
-    gradient then allocates nothing. The operand takes the sum's name. An op in `kept`
-    (a traced row) is never written into: its value is returned as it was made. Reads of
-    a shape alone (the array an unbroadcast or expand takes its shape from) don't count:
+) -> dict[int, int | None]:
+    """Elementwise ops written into an operand (`W_grad += t9`, `t4 *= t3`,
+    `np.exp(t5, out=t5)`): op -> the position of its other operand (None: it has one).
+    The operand written into must be an array of the result's shape and dtype that this
+    code made itself (not an input, a view or a constant) and that nothing else reads:
+    the op then allocates nothing. It takes the result's name. An op in `kept` (a traced
+    row) is never written into: its value is returned as it was made. Reads of a shape
+    alone (the array an unbroadcast or expand takes its shape from) don't count:
     `t1 = X @ W1; t1 += b1` though the gradient of the sum is shaped like X @ W1."""
     uses = _value_reads(program)
     into: dict[int, int] = {}
-    others: dict[int, int] = {}
+    others: dict[int, int | None] = {}
     for i, op in enumerate(program.ops):
-        if op.prim != "add" or writer.is_alias(i) or op.args[0] == op.args[1]:
+        if op.prim in _AUGMENTED and op.args[0] != op.args[1]:
+            positions = _AUGMENTED[op.prim][1]
+        elif _in_place_ufunc(op.prim) and len(op.args) == 1:
+            positions = (0,)
+        else:
             continue
-        for operand in op.args:
+        for position in positions:
+            operand = op.args[position]
             target, alone = operand, uses[operand] == 1 and operand not in kept
             while writer.is_alias(target):  # an unchanged unbroadcast: look through it
                 target = program.ops[target].args[0]
@@ -325,11 +351,20 @@ def _in_place(
                 and target not in into.values()
             ):
                 into[i] = target
-                others[i] = op.args[1] if operand == op.args[0] else op.args[0]
+                others[i] = None if len(op.args) == 1 else 1 - position
                 break
     for i in sorted(into, reverse=True):  # a chain of sums is one array: the last one's name
         names[into[i]] = names[i]
     return others
+
+
+def _in_place_line(writer: ExpressionWriter, i: int, other: int | None) -> str:
+    """The statement computing op i into its operand, which already has the op's name."""
+    name, prim = writer.names[i], writer.program.ops[i].prim
+    if other is None:
+        return f"{_in_place_ufunc(prim)}({name}, out={name})"
+    operand = writer.operand_names(i, writer.program.ops[i].args)[other]
+    return f"{name} {_AUGMENTED[prim][0]} {operand}"
 
 
 def _shape_text(spec: Spec) -> str:
@@ -378,8 +413,8 @@ def specialised_source(
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             previous_comment = None
-        if i in into:  # accumulate into the fresh operand, which already has this name
-            code = f"{indent}{names[i]} += {names[into[i]]}"
+        if i in into:  # computed into the fresh operand, which already has this name
+            code = f"{indent}{_in_place_line(writer, i, into[i])}"
         else:
             code = f"{indent}{names[i]} = {writer.expression(i)}"
         comment = quote(program.source, op)

@@ -356,9 +356,13 @@ class ArrayFunction:
         outputs = [value, *(grads or {}).values()]
         # A sum of squares is finite only when every element is: an inf or a nan makes it
         # inf or nan, and no inf of another sign can cancel it (it may overflow on huge
-        # finite elements: then look closer). One BLAS dot each, the cheapest pass.
+        # finite elements: then look closer). One BLAS dot an array, the cheapest pass.
         for output in outputs:
-            flat = np.ravel(output)
+            if output.ndim == 0:
+                if not math.isfinite(output):
+                    break
+                continue
+            flat = output.reshape(-1)
             if not math.isfinite(flat.dot(flat)):
                 break
         else:
