@@ -16,7 +16,7 @@ from exprgrad.errors import EvaluationError
 np = pytest.importorskip("numpy")
 
 from exprgrad.backends.emit import use_counts  # noqa: E402
-from exprgrad.backends.numpy import codegen, helpers  # noqa: E402
+from exprgrad.backends.numpy import codegen, helpers, spellings  # noqa: E402
 from exprgrad.core import shapes  # noqa: E402
 
 MLP = (
@@ -30,26 +30,61 @@ FORMULAS = [
     "-mean(log1p(exp(-y * (x * x + y))))",
     "mean(relu(x * y + x))",
     "mean(-x) + sum(y)",
+    "sum(mean(x * y, 0)) + mean(-mean(x, 1))",
+    "mean(x * c + r * c)",
+    "sum(amax(x, 1)) + sum(amin(y, 0)) + mean(softmax(x, 1) * y) + sum(log_softmax(y, 0) * x)",
 ]
+OLD_SPELLINGS = {
+    "sum": "np.sum({0}, axis={1})",
+    "amax": "np.max({0}, axis={1})",
+    "amin": "np.min({0}, axis={1})",
+}
 SPECIALS = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e300, -1e-320]
 
 
 def _old_source(f, arrays, function="value_and_grad"):
     """value_and_grad as the backend wrote it before: no late broadcasts, only sums
     written in place, and every read of an operand (its shape's too) keeping a sum out
-    of it."""
+    of it; np.sum and np.max, and the helpers as they were."""
     inputs = {n: shapes.Spec(a.shape, a.dtype.name) for n, a in zip(f.inputs, arrays, strict=True)}
     program = f.program if function == "value_and_grad" else f.forward_program
     specs = shapes.infer(program, inputs)
     returns = list(program.grads.items()) if function == "value_and_grad" else None
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(codegen, "_value_reads", use_counts)
-        patch.setattr(codegen, "_AUGMENTED", {"add": ("+=", (0, 1))})  # sums alone
+        patch.setattr(codegen, "_AUGMENTED", {"add": "+="})  # sums alone
         patch.setattr(codegen, "_in_place_ufunc", lambda prim: None)
+        for prim, spelling in OLD_SPELLINGS.items():
+            patch.setitem(spellings.SPELLINGS, prim, spelling)
+        patch.setattr(codegen.ExpressionWriter, "unbroadcast", _old_unbroadcast)
+        patch.setattr(codegen.ExpressionWriter, "mean", _old_mean)
         generated = codegen.specialised_source(program, specs, function, returns=returns)
     namespace = helpers.namespace()
+    namespace.update(_logsumexp=_old_logsumexp, _softmax=_old_softmax)
+    namespace.update(_log_softmax=_old_log_softmax)
     exec(generated.source, namespace)  # noqa: S102 (generated code)
     return generated.source, namespace[function]
+
+
+def _old_unbroadcast(self, value, shape):
+    have, name = self.shape(value), self.names[value]
+    if have == shape:
+        return name
+    name = self.typed(value, "float32" if "float32" in self.dtypes else "float64")
+    lead = len(have) - len(shape)
+    if lead < 0 or any(h < s for h, s in zip(have[lead:], shape, strict=True)):
+        return f"np.broadcast_to({name}, {shape})"
+    if shape == ():
+        return f"np.sum({name})"
+    kept = [lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1]
+    if not kept:
+        return f"np.sum({name}, axis={tuple(range(lead))})"
+    summed = f"np.sum({name}, axis={tuple(range(lead)) + tuple(kept)}, keepdims=True)"
+    return f"{summed}.reshape({shape})"
+
+
+def _old_mean(self, name, value, axis):
+    return f"np.mean({name})" if axis is None else f"np.mean({name}, axis={axis})"
 
 
 def _bits(value):
@@ -59,6 +94,7 @@ def _bits(value):
 
 def _inputs(formula, rng, dtype, specials):
     shapes_ = {"X": (6, 5), "W1": (5, 4), "b1": (4,), "W2": (4, 3), "b2": (3,), "Y": (6, 3)}
+    shapes_ |= {"c": (6, 1), "r": (3,)}  # summed back over a kept and a leading axis
     names = exprgrad.compile(formula, backend="numpy").inputs
     values = {}
     for name in names:
@@ -146,3 +182,44 @@ def test_fast_argument_binding_keeps_the_binders_errors():
         f(x=x)
     with pytest.raises(exprgrad.ArgumentError):
         f(x, x, x)
+
+
+# the helpers as they were written before: the reference for the ones in helpers.py
+def _old_logsumexp(x, axis):
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(total, axis=axis)
+
+
+def _old_softmax(x, axis):
+    shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+
+
+def _old_log_softmax(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_helpers_bit_for_bit_as_before(dtype):
+    rng = np.random.default_rng(3)
+    pairs = [
+        (helpers._logsumexp, _old_logsumexp),
+        (helpers._softmax, _old_softmax),
+        (helpers._log_softmax, _old_log_softmax),
+    ]
+    for trial in range(60):
+        x = (rng.normal(size=(5, 4)) * 10.0 ** rng.integers(0, 40)).astype(dtype)
+        if trial % 2:
+            flat = x.reshape(-1)
+            at = rng.choice(flat.size, size=4, replace=False)
+            with np.errstate(over="ignore"):
+                flat[at] = rng.choice(SPECIALS, size=4).astype(dtype)
+        if trial % 7 == 0:
+            x[1] = -np.inf  # a row of -inf
+        for new, old in pairs:
+            for axis in (0, 1, -1):
+                with np.errstate(all="ignore"):
+                    assert _bits(new(x, axis)) == _bits(old(x, axis)), (new.__name__, x, axis)

@@ -124,6 +124,8 @@ class ExpressionWriter:
             axis = axis_of(program, i)
             where = "" if axis is None else f", axis={axis}"
             return f"np.sum({ops_[0]}{where}, dtype=np.{self.specs[i].dtype})"
+        if prim == "mean" and self.specs[args[0]].dtype in ("float32", "float64"):
+            return self.mean(ops_[0], args[0], axis_of(program, i))
         if primitive.axis:
             axis = axis_of(program, i)
             if axis is None:
@@ -147,6 +149,15 @@ class ExpressionWriter:
             return [self.typed(a, dtype) for a in args]
         return [self.names[a] for a in args]
 
+    def mean(self, name: str, value: int, axis: int | None) -> str:
+        """np.mean's own sum and division, without the layer of Python around them (the
+        division by the count rounds once, as np.mean's does, in float32 too)."""
+        shape = self.shape(value)
+        count = 1
+        for n in shape if axis is None else (shape[axis],):
+            count *= n
+        return f"np.add.reduce({name}, {axis}) / {literal(float(count))}"
+
     def unbroadcast(self, value: int, shape: tuple[int, ...]) -> str:
         """The value summed over the dimensions broadcasting added, to `shape`."""
         have, name = self.shape(value), self.names[value]
@@ -157,11 +168,11 @@ class ExpressionWriter:
         if lead < 0 or any(h < s for h, s in zip(have[lead:], shape, strict=True)):
             return f"np.broadcast_to({name}, {_tuple(list(shape))})"  # a folded constant
         if shape == ():
-            return f"np.sum({name})"
+            return f"np.add.reduce({name}, None)"
         kept = [lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1]
         if not kept:  # only leading dimensions were added
-            return f"np.sum({name}, axis={_tuple(list(range(lead)))})"
-        summed = f"np.sum({name}, axis={_tuple(list(range(lead)) + kept)}, keepdims=True)"
+            return f"np.add.reduce({name}, {_tuple(list(range(lead)))})"
+        summed = f"np.add.reduce({name}, {_tuple(list(range(lead)) + kept)}, keepdims=True)"
         return f"{summed}.reshape({_tuple(list(shape))})"
 
     def is_fresh(self, i: int) -> bool:
@@ -295,14 +306,11 @@ def _value_reads(program: Program) -> Counter:
     return uses
 
 
-# ops written in place into a fresh operand: the augmented assignment of each binary one,
-# with the positions its fresh operand may take (a + b is b + a, a - b is not b - a)
-_AUGMENTED = {
-    "add": ("+=", (0, 1)),
-    "mul": ("*=", (0, 1)),
-    "sub": ("-=", (0,)),
-    "div": ("/=", (0,)),
-}
+# binary ops written in place into a fresh operand: `t -= u` where it is the first,
+# np.subtract(u, t, out=t) where it is the second (the operands keep their order, so a
+# result that meets two nans keeps the same one); a sum, as always, as `t += u`
+_AUGMENTED = {"add": "+=", "sub": "-=", "mul": "*=", "div": "/="}
+_BINARY_UFUNC = {"add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.divide"}
 _UNARY_UFUNC = re.compile(r"(np\.\w+)\(\{0\}\)")  # np.exp({0}): np.exp(t, out=t)
 
 
@@ -331,7 +339,7 @@ def _in_place(
     others: dict[int, int | None] = {}
     for i, op in enumerate(program.ops):
         if op.prim in _AUGMENTED and op.args[0] != op.args[1]:
-            positions = _AUGMENTED[op.prim][1]
+            positions = (0, 1)
         elif _in_place_ufunc(op.prim) and len(op.args) == 1:
             positions = (0,)
         else:
@@ -364,7 +372,9 @@ def _in_place_line(writer: ExpressionWriter, i: int, other: int | None) -> str:
     if other is None:
         return f"{_in_place_ufunc(prim)}({name}, out={name})"
     operand = writer.operand_names(i, writer.program.ops[i].args)[other]
-    return f"{name} {_AUGMENTED[prim][0]} {operand}"
+    if other == 1 or prim == "add":
+        return f"{name} {_AUGMENTED[prim]} {operand}"
+    return f"{_BINARY_UFUNC[prim]}({operand}, {name}, out={name})"
 
 
 def _shape_text(spec: Spec) -> str:
