@@ -30,6 +30,7 @@ jnp = jax.numpy
 jax.config.update("jax_enable_x64", True)
 
 from reference import _jax_table, jax_of_ir  # noqa: E402 (needs jax configured first)
+from test_conv import conv_ref, windows_ref  # noqa: E402
 from test_primitives import CASES, WIDE  # noqa: E402
 
 RTOL = 1e-9
@@ -46,6 +47,12 @@ ARRAY_JAX = {
     "log_softmax": lambda x, axis=-1: jax.nn.log_softmax(x, axis=axis),
     "transpose": jnp.transpose,
     "norm2": lambda x: jnp.sum(x * x),
+    # parameters arrive as constants of the IR (whole numbers as floats)
+    "conv2d": lambda x, w, stride, padding: conv_ref(x, w, int(stride), int(padding)),
+    "maxpool2d": lambda x, k, stride: jnp.max(windows_ref(x, int(k), int(stride)), axis=-3),
+    "avgpool2d": lambda x, k, stride: jnp.mean(windows_ref(x, int(k), int(stride)), axis=-3),
+    "reshape": lambda x, *shape: jnp.reshape(x, tuple(int(n) for n in shape)),
+    "flatten": lambda x: jnp.reshape(x, (x.shape[0], -1)),
 }
 AXIS = {"sum", "mean", "amax", "amin", "logsumexp", "softmax", "log_softmax"}
 
@@ -123,8 +130,20 @@ ARRAY_CASES = {
     "log_softmax": ["sum(log_softmax(A) * A)", "sum(log_softmax(A, 0))"],
     "transpose": ["sum(transpose(A) @ u * v)", "sum(transpose(B) * transpose(B))"],
     "norm2": ["norm2(A)", "norm2(A @ B) + norm2(u)"],
-}
-ARRAY_SHAPES = {"A": (3, 4), "B": (4, 2), "u": (3,), "v": (4,), "w": (2,)}
+    "conv2d": ["sum(conv2d(I, K))", "sum(tanh(conv2d(I, K, 2, 1)))",
+               "sum(conv2d(I, K, padding=1) * conv2d(I, K, 1, 1))"],
+    "maxpool2d": ["sum(maxpool2d(I, 2))", "sum(maxpool2d(I, 3, 1) ** 2)",
+                  "norm2(maxpool2d(A, 2, 1))"],
+    "avgpool2d": ["sum(avgpool2d(I, 2))", "sum(tanh(avgpool2d(I, 3, 2)))",
+                  "sum(avgpool2d(A, 3, 1) * w)"],
+    "reshape": ["sum(reshape(A, 2, 6) @ reshape(A, 6, 2))", "sum(reshape(A, -1) * reshape(A, 12))",
+                "sum(reshape(u, 3, 1) * v)"],
+    "flatten": ["sum(tanh(flatten(I)))", "norm2(flatten(maxpool2d(I, 2)))",
+                "sum(flatten(A) * A)"],
+}  # fmt: skip
+# images NCHW and filters OIHW for the conv and pool rows
+ARRAY_SHAPES = {"A": (3, 4), "B": (4, 2), "u": (3,), "v": (4,), "w": (2,),
+                "I": (2, 3, 5, 5), "K": (4, 3, 3, 3)}  # fmt: skip
 ARRAY_LIST = [(n, f) for n, fs in ARRAY_CASES.items() for f in fs]
 
 
@@ -651,10 +670,12 @@ CALLS = (
     + [
         (p.name, f"{p.name}(a{axis})")
         for p in PRIMITIVES
-        if p.arrays and p.callable
+        if p.arrays and p.callable and p.params is None
         for axis in (["", ", 0", ", -1"] if p.axis else [""])
     ]
-    + [("matmul", "a @ b")]
+    + [("matmul", "a @ b"), ("conv2d", "conv2d(a, b)"), ("conv2d", "conv2d(a, b, 2, 1)")]
+    + [("maxpool2d", "maxpool2d(a, 1)"), ("avgpool2d", "avgpool2d(a, 2, 1)")]
+    + [("reshape", "reshape(a, 1)"), ("reshape", "reshape(a, -1, 1)")]
 )
 
 

@@ -67,29 +67,51 @@ def _suggest(func: str) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
-def _axis_value(node: syntax.Expr, func: str, source: str) -> int:
-    """The whole number an axis argument is written as (0, 1, -1, ...)."""
+def _whole_number(node: syntax.Expr, what: str, source: str) -> int:
+    """The whole number an axis or a parameter is written as (0, 1, -1, ...)."""
     sign = 1
     if isinstance(node, syntax.Unary):
         sign = -1 if node.op == "-" else 1
         node = node.operand
     if not (isinstance(node, syntax.Number) and node.value.is_integer()):
         raise FormulaError(
-            f"the axis of {func}() must be a whole number written in the formula",
+            f"{what} must be a whole number written in the formula",
             source,
             node.span,
-            hint="such as 0, 1 or -1",
+            hint="such as 0, 1 or -1" if what.startswith("the axis") else "such as 1, 2 or 3",
         )
     return sign * int(node.value)
+
+
+def _axis_value(node: syntax.Expr, func: str, source: str) -> int:
+    return _whole_number(node, f"the axis of {func}()", source)
 
 
 def _takes(primitive: Primitive) -> str:
     plural = "argument" if primitive.arity == 1 else "arguments"
     takes = f"{primitive.arity} {plural}"
+    params = primitive.params
+    if params is not None:
+        names = params.names
+        if params.variadic:
+            return f"{takes} and {params.required} or more whole numbers ({names[0]})"
+        given = ", ".join(names[: params.required])
+        optional = ", ".join(names[params.required :])
+        takes += f", then {given}" if given else ""
+        return takes + (f" and optionally {optional}" if optional else "")
     return f"{takes} and an optional axis" if primitive.axis else takes
 
 
-_AXIS_FUNCTIONS = [name for name, primitive in FUNCTIONS.items() if primitive.axis]
+def _keywords(primitive: Primitive) -> tuple[str, ...]:
+    """The keyword arguments a call may use: axis=, or the row's parameters by name."""
+    if primitive.axis:
+        return ("axis",)
+    if primitive.params is not None and not primitive.params.variadic:
+        return primitive.params.names
+    return ()
+
+
+_KEYWORD_FUNCTIONS = [name for name, primitive in FUNCTIONS.items() if _keywords(primitive)]
 
 
 def _where(source: str, span: Span) -> str:
@@ -161,35 +183,58 @@ class _Lowering:
         if primitive.axis and given == primitive.arity + 1:
             _axis_value(node.args[-1], node.func, self.source)
             return node
+        if primitive.params is not None:
+            self.check_params(node, primitive)
+            return node
         if primitive.arity is not None and given != primitive.arity:
             raise self.error(f"{node.func}() takes {_takes(primitive)} ({given} given)", node.span)
         return node
 
+    def check_params(self, node: syntax.Call, primitive: Primitive) -> None:
+        """A call of a row with whole-number parameters: enough of them, not too many,
+        each a whole number written in the formula and not below its smallest value."""
+        params = primitive.params
+        given = len(node.args) - primitive.arity
+        most = None if params.variadic else len(params.names)
+        if given < params.required or (most is not None and given > most):
+            message = f"{node.func}() takes {_takes(primitive)} ({len(node.args)} given)"
+            raise self.error(message, node.span)
+        for k, arg in enumerate(node.args[primitive.arity :]):
+            name = params.names[0 if params.variadic else k]
+            value = _whole_number(arg, f"the {name} of {node.func}()", self.source)
+            lowest = params.lowest[0 if params.variadic else k]
+            if value < lowest:
+                raise self.error(f"the {name} of {node.func}() must be at least {lowest}", arg.span)
+
     def positional(self, node: syntax.Call, primitive: Primitive) -> syntax.Call:
-        """The call with its keyword argument (only `axis=` exists) made the last positional
-        one; an unknown keyword, one before a positional argument or a second axis is an
-        error at that keyword."""
+        """The call with its keyword arguments (axis=, or a row's parameters: stride=, ...)
+        made positional, in their places; an unknown keyword, one before a positional
+        argument or one given twice is an error at that keyword."""
         func, args = node.func, node.args
         keywords = [k for k in args if isinstance(k, syntax.Keyword)]
         if not keywords:
             return node
+        allowed = _keywords(primitive)
         for keyword in keywords:
-            if not primitive.axis:
+            if not allowed:
                 what = "axis" if keyword.name == "axis" else "keyword arguments"
                 raise FormulaError(
                     f"{func}() takes no {what}",
                     self.source,
                     keyword.span,
-                    hint=f"these take an axis: {', '.join(_AXIS_FUNCTIONS)}",
+                    hint=f"these take keywords: {', '.join(_KEYWORD_FUNCTIONS)}",
                 )
-            if keyword.name != "axis":
-                close = difflib.get_close_matches(keyword.name.lower(), ["axis"], n=1)
+            if keyword.name not in allowed:
+                close = difflib.get_close_matches(keyword.name.lower(), allowed, n=1)
+                only = ", ".join(f"{k}=" for k in allowed)
                 raise FormulaError(
                     f"unknown keyword '{shorten(keyword.name)}' in {func}()",
                     self.source,
                     keyword.name_span,
-                    hint="did you mean 'axis'?" if close else "the only keyword is axis=",
+                    hint=f"did you mean '{close[0]}'?" if close else f"the keywords are {only}",
                 )
+        if primitive.params is not None:
+            return self.params_positional(node, primitive, keywords)
         first = keywords[0]
         if len(keywords) > 1:
             at = _where(self.source, first.span)
@@ -212,6 +257,49 @@ class _Lowering:
             given = len(positional)
             raise self.error(f"{func}() takes {_takes(primitive)} ({given} given)", node.span)
         return syntax.Call(func, node.func_span, (*positional, first.value), node.span)
+
+    def params_positional(
+        self, node: syntax.Call, primitive: Primitive, keywords: list[syntax.Keyword]
+    ) -> syntax.Call:
+        """conv2d(x, w, padding=1): each keyword in its parameter's place; one left out
+        before a keyword given takes its default (the fill of those before it)."""
+        func, args = node.func, node.args
+        names = primitive.params.names
+        first = args.index(keywords[0])
+        after = [a for a in args[first:] if not isinstance(a, syntax.Keyword)]
+        if after:
+            raise FormulaError(
+                f"a positional argument follows a keyword in {func}()",
+                self.source,
+                after[0].span,
+                hint="write the keywords last",
+            )
+        positional = list(args[:first])
+        given: dict[str, syntax.Keyword] = {}
+        for keyword in keywords:
+            place = names.index(keyword.name)
+            if keyword.name in given or place + primitive.arity < len(positional):
+                raise self.error(f"{func}() is given its {keyword.name} twice", keyword.span)
+            given[keyword.name] = keyword
+        if len(positional) < primitive.arity:
+            raise self.error(
+                f"{func}() takes {_takes(primitive)} ({len(positional)} given)", node.span
+            )
+        last = max(names.index(name) for name in given)
+        for place in range(len(positional) - primitive.arity, last + 1):
+            keyword = given.get(names[place])
+            if keyword is None:  # a gap: the default, computed from those written before it
+                if place < primitive.params.required:
+                    raise self.error(f"{func}() needs its {names[place]}", node.span)
+                written = [
+                    _whole_number(a, f"the {n} of {func}()", self.source)
+                    for a, n in zip(positional[primitive.arity :], names, strict=False)
+                ]
+                value = primitive.params.fill(tuple(written))[place]
+                positional.append(syntax.Number(float(value), str(value), keywords[0].span))
+            else:
+                positional.append(keyword.value)
+        return syntax.Call(func, node.func_span, tuple(positional), node.span)
 
     def expression(self, root: syntax.Expr) -> int:
         # Post-order walk with an explicit stack: (node, children done?, comparison allowed?).
@@ -265,6 +353,14 @@ class _Lowering:
                     args = (*args[:-1], self.builder.const(axis))
                 elif primitive.default_axis is not None:
                     args = (*args, self.builder.const(primitive.default_axis))
+            elif primitive.params is not None:  # whole numbers written in the formula
+                arity, name = primitive.arity, primitive.params.names[0]
+                written = tuple(
+                    _whole_number(a, f"the {name} of {node.func}()", self.source)
+                    for a in node.args[arity:]
+                )
+                params = primitive.params.fill(written)
+                args = (*args[:arity], *(self.builder.const(p) for p in params))
         return self.builder.op(prim, *args, span=node.span)
 
 

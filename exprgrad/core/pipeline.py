@@ -153,8 +153,8 @@ def scalars_only(program: Program, detail: str = "") -> None:
                 program.source,
                 op.span,
                 detail=detail
-                or "compile it with exprgrad.compile(..., backend='numpy'), or "
-                "backend='python' for arrays as nested lists",
+                or "compile it with exprgrad.compile(..., backend='numpy') (or "
+                "backend='python', which takes most array formulas as nested lists)",
             )
 
 

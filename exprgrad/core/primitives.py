@@ -76,7 +76,25 @@ class Primitive:
     arrays: bool = False
     axis: bool = False
     default_axis: int | None = None
-    shape: Callable[[Sequence[tuple[int, ...]], int | None], tuple[int, ...]] | None = None
+    shape: Callable[[Sequence[tuple[int, ...]], Any], tuple[int, ...]] | None = None
+    # Whole-number parameters written after the array operands (conv2d's stride and
+    # padding, a pool's window, reshape's dimensions): lowering makes them constants,
+    # every one filled in, and `shape` gets them as a tuple in place of the axis.
+    params: Params | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """A row's whole-number parameters: their names (the keywords a call may use), how many
+    must be written, the smallest value each may take, and how the omitted ones are filled
+    in from those written. variadic: any number of them from `required` on (reshape's
+    dimensions, all named by the one name, given by position only)."""
+
+    names: tuple[str, ...]
+    required: int
+    lowest: tuple[int, ...]
+    fill: Callable[[tuple[int, ...]], tuple[int, ...]] = lambda given: given
+    variadic: bool = False
 
 
 def _where_sympy(sp, cond, a, b):
@@ -238,11 +256,97 @@ def _expand_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tup
     return (b.op("sum", g, *args[2:]) if len(args) > 2 else b.op("unbroadcast", g, args[0]),)
 
 
-def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True):
+def _window(size: int, k: int, stride: int, padding: int = 0) -> int:
+    """How many windows of k fit along an axis of `size` (padded on both sides), `stride` apart."""
+    return (size + 2 * padding - k) // stride + 1
+
+
+def _conv2d_shape(shapes: Sequence[tuple[int, ...]], params: tuple[int, ...]) -> tuple[int, ...]:
+    x, w = shapes[:2]
+    stride, padding = params
+    if len(x) != 4 or len(w) != 4:
+        raise ShapeError(
+            f"conv2d takes an image batch (N, C, H, W) and filters (F, C, kh, kw), "
+            f"not shapes {x} and {w}"
+        )
+    if x[1] != w[1]:
+        raise ShapeError(f"the image has {x[1]} channels and the filters take {w[1]}")
+    if x[2] + 2 * padding < w[2] or x[3] + 2 * padding < w[3]:
+        raise ShapeError(
+            f"the {w[2]}x{w[3]} kernel is larger than the {x[2]}x{x[3]} image padded by {padding}"
+        )
+    return (x[0], w[0], _window(x[2], w[2], stride, padding), _window(x[3], w[3], stride, padding))
+
+
+def _pool_shape(shapes: Sequence[tuple[int, ...]], params: tuple[int, ...]) -> tuple[int, ...]:
+    x = shapes[0]
+    k, stride = params
+    if len(x) < 2:
+        raise ShapeError(f"pooling takes windows over the last two axes, not shape {x}")
+    if x[-2] < k or x[-1] < k:
+        raise ShapeError(f"the {k}x{k} window is larger than the {x[-2]}x{x[-1]} image")
+    return x[:-2] + (_window(x[-2], k, stride), _window(x[-1], k, stride))
+
+
+def _size(shape: Sequence[int]) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+def _reshape_shape(shapes: Sequence[tuple[int, ...]], params: tuple[int, ...]) -> tuple[int, ...]:
+    x, size = shapes[0], _size(shapes[0])
+    if params.count(-1) > 1:
+        raise ShapeError(f"reshape takes at most one -1, not {params}")
+    known = _size(n for n in params if n != -1)
+    if -1 in params:
+        if known == 0 or size % known:
+            raise ShapeError(f"shape {x} ({size} elements) cannot be reshaped to {params}")
+        params = tuple(size // known if n == -1 else n for n in params)
+    if _size(params) != size:
+        raise ShapeError(f"shape {x} ({size} elements) cannot be reshaped to {params}")
+    return params
+
+
+def _flatten_shape(shapes: Sequence[tuple[int, ...]], params: Any) -> tuple[int, ...]:
+    x = shapes[0]
+    if not x:
+        raise ShapeError("flatten takes an array of one axis or more (axis 0 is kept)")
+    return (x[0], _size(x[1:]))
+
+
+def _conv2d_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, w, *params = args
+    return (b.op("conv2d_dx", g, x, w, *params), b.op("conv2d_dw", g, x, w, *params), None, None)
+
+
+def _maxpool_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    # the tied largest elements of each window share its gradient, as amax's do
+    x, *params = args
+    return (b.op("maxpool2d_dx", g, x, out, *params), None, None)
+
+
+def _avgpool_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    x, *params = args
+    return (b.op("avgpool2d_dx", g, x, *params), None, None)
+
+
+def _reshape_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
+    return (b.op("reshape_as", g, args[0]), *(None for _ in args[1:]))
+
+
+_CONV_PARAMS = Params(("stride", "padding"), 0, (1, 0), lambda given: given + (1, 0)[len(given) :])
+# a pool's stride is its window unless given
+_POOL_PARAMS = Params(("k", "stride"), 1, (1, 1), lambda given: (given + given)[:2])
+_RESHAPE_PARAMS = Params(("shape",), 1, (-1,), variadic=True)
+
+
+def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True, params=None):
     """A function of arrays: the array backends only; sympy has no counterpart here."""
     return Primitive(
         name, arity, _no_sympy, rules, callable=call, may_raise=False,
-        arrays=True, axis=axis, default_axis=default_axis, shape=shape,
+        arrays=True, axis=axis, default_axis=default_axis, shape=shape, params=params,
     )  # fmt: skip
 
 
@@ -335,12 +439,25 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1),
     _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),
     _array("norm2", 1, ("2 * x * g",), lambda s, a: ()),
+    # images NCHW, filters OIHW (PyTorch's layout); cross-correlation with zero padding
+    _array("conv2d", 2, _conv2d_rule, _conv2d_shape, params=_CONV_PARAMS),
+    _array("maxpool2d", 1, _maxpool_rule, _pool_shape, params=_POOL_PARAMS),
+    _array("avgpool2d", 1, _avgpool_rule, _pool_shape, params=_POOL_PARAMS),
+    _array("reshape", 1, _reshape_rule, _reshape_shape, params=_RESHAPE_PARAMS),
+    _array("flatten", 1, _reshape_rule, _flatten_shape),
     # made by reverse mode for arrays (the array backends write them from the shapes)
     _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False),
     _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False),
     _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),
     _array("matmul_dx", 3, None, lambda s, a: s[1], call=False),
     _array("matmul_dy", 3, None, lambda s, a: s[2], call=False),
+    # conv2d_dx(g, x, w, stride, padding): the gradient for the image (x gives its shape);
+    # conv2d_dw(...) for the filters; the pools' spread g back over their windows
+    _array("conv2d_dx", 3, None, lambda s, a: s[1], call=False, params=_CONV_PARAMS),
+    _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS),
+    _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
+    _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
+    _array("reshape_as", 2, _reshape_rule, lambda s, a: s[1], call=False),
 )
 # fmt: on
 

@@ -42,12 +42,18 @@ def axis_of(program: Program, op_id: int) -> int | None:
 
 
 def operands(program: Program, op_id: int) -> tuple[int, ...]:
-    """The op's array operands: its arguments without a trailing axis."""
+    """The op's array operands: its arguments without a trailing axis or parameters."""
     op = program.ops[op_id]
     primitive = BY_NAME[op.prim]
-    if primitive.axis and len(op.args) > primitive.arity:
-        return op.args[:-1]
+    if (primitive.axis or primitive.params) and len(op.args) > primitive.arity:
+        return op.args[: primitive.arity]
     return op.args
+
+
+def params_of(program: Program, op_id: int) -> tuple[int, ...]:
+    """The whole-number parameters of an op of a row with some (conv2d's stride, padding)."""
+    op = program.ops[op_id]
+    return tuple(int(program.ops[a].value) for a in op.args[BY_NAME[op.prim].arity :])
 
 
 def _dtype(dtypes: list[str]) -> str:
@@ -73,7 +79,9 @@ def infer(program: Program, inputs: dict[str, Spec]) -> list[Spec]:
         args = operands(program, i)
         shapes = [specs[a].shape for a in args]
         try:
-            if primitive.shape is not None:
+            if primitive.params is not None:
+                shape = primitive.shape(shapes, params_of(program, i))
+            elif primitive.shape is not None:
                 shape = primitive.shape(shapes, axis_of(program, i))
             else:
                 shape = broadcast(shapes)

@@ -104,6 +104,10 @@ class ListWriter:
             return [], self.reduce(prim, names[0], self.shape(args[0]), axis)
         if prim in ("softmax", "log_softmax"):
             return [], self.along(_FUNCTIONS[prim], names[0], self.shape(args[0]), axis)
+        if prim in ("reshape", "flatten", "reshape_as"):  # the same numbers, regrouped
+            shape = self.shape(args[0])
+            flat = f"list({self.flat(names[0], shape)})" if shape else f"[{names[0]}]"
+            return [], f"_nest({flat}, {_tuple(self.shape(i))})"
         if prim == "transpose":
             if len(self.shape(args[0])) == 2:
                 return [], f"[list(_c) for _c in zip(*{names[0]})]"

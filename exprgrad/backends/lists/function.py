@@ -26,7 +26,7 @@ from typing import Any
 from ...core import pipeline, shapes
 from ...core.ir import CONST, Program, quote
 from ...core.pipeline import Programs
-from ...errors import EvaluationError, ShapeError, Span
+from ...errors import EvaluationError, FormulaError, ShapeError, Span
 from ..emit import header
 from ..python.evaluate import FOLD  # constants fold as for scalars: as Python computes them
 from ..python.helpers import HELPERS as PYTHON_HELPERS
@@ -35,6 +35,7 @@ from ..runtime import point_binder, run_source
 from . import codegen, diagnosis
 from .convert import as_nested, finite
 from .helpers import HELPERS, _broadcast, _mul
+from .spellings import REFUSED
 
 ARRAYS = True  # the pipeline keeps array functions for this backend
 _BUILTINS = ("sum", "zip", "list", "range", "map", "float", "abs", "max", "min", "type")
@@ -77,6 +78,7 @@ class ListFunction:
     backend = "lists"
 
     def __init__(self, formula: str, programs: Programs, fold: bool = True):
+        _refuse_unwritten(programs.forward)
         self.formula = formula
         self._fold = fold
         self.lowered_program = programs.lowered
@@ -348,6 +350,19 @@ class ListFunction:
 
     def __reduce__(self):
         return (_rebuild, (self.formula, self.wrt, self.inputs, self._fold))
+
+
+def _refuse_unwritten(program: Program) -> None:
+    """Convolution and pooling are the numpy backend's: a FormulaError at the op."""
+    for op in program.ops:
+        if op.prim in REFUSED:
+            raise FormulaError(
+                f"{quote(program.source, op)} needs the numpy backend",
+                program.source,
+                op.span,
+                detail="the lists backend has no convolution or pooling: compile it with "
+                "exprgrad.compile(..., backend='numpy')",
+            )
 
 
 def make_function(

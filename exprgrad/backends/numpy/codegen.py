@@ -22,7 +22,7 @@ from collections import Counter
 from ...core import regions
 from ...core.ir import CONST, INPUT, Op, Program, quote
 from ...core.primitives import BY_NAME
-from ...core.shapes import Spec, axis_of, operands
+from ...core.shapes import Spec, axis_of, operands, params_of
 from ..emit import (
     COMMENT_COLUMN,
     LINE_LIMIT,
@@ -40,6 +40,9 @@ from .spellings import SPELLINGS, spell
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
 _SEED_PARAM = "_cotangent"  # and in the generated code (codegen never gives '_x' names)
+
+
+_RESHAPES = ("reshape", "flatten", "reshape_as")  # the same elements, another shape
 
 
 def _tuple(items: list) -> str:
@@ -97,7 +100,7 @@ class ExpressionWriter:
     def is_view(self, i: int) -> bool:
         """Does the op's value share memory with something else (an input, a broadcast)?"""
         op = self.program.ops[i]
-        if op.prim in (INPUT, "transpose") or op.prim == "expand":
+        if op.prim in (INPUT, "transpose", "expand", *_RESHAPES):
             return True
         return op.prim == "unbroadcast" and "broadcast_to" in self.expression(i)
 
@@ -120,6 +123,8 @@ class ExpressionWriter:
         if prim in ("matmul_dx", "matmul_dy"):
             return self.matmul_gradient(prim, *args)
         primitive = BY_NAME[prim]
+        if primitive.params is not None or prim in _RESHAPES:
+            return self.windowed(i, prim, ops_)
         if prim == "sum" and self.specs[args[0]].dtype == "bool":  # counting: in float
             axis = axis_of(program, i)
             where = "" if axis is None else f", axis={axis}"
@@ -132,6 +137,14 @@ class ExpressionWriter:
                 return spell(prim, [*ops_, "None"]).replace(", axis=None", "")
             return spell(prim, [*ops_, str(axis)])
         return spell(prim, ops_)
+
+    def windowed(self, i: int, prim: str, names: list[str]) -> str:
+        """The conv, pool and reshape rows: a helper call (helpers.py) with the parameters
+        as the whole numbers they are, or a reshape to the shape the shape pass found."""
+        if prim in _RESHAPES:
+            return f"np.reshape({names[0]}, {_tuple(list(self.shape(i)))})"
+        params = ", ".join(map(str, params_of(self.program, i)))
+        return f"_{prim}({', '.join(names)}, {params})"
 
     def operand_names(self, i: int, args: tuple[int, ...]) -> list[str]:
         """The operands' names, a number written in the op's dtype where a Python float
@@ -178,7 +191,9 @@ class ExpressionWriter:
     def is_fresh(self, i: int) -> bool:
         """Is the op's value an array this code allocated (so it may be written into)?"""
         op = self.program.ops[i]
-        if op.prim in (INPUT, CONST, "count", "expand", "transpose") or self.is_alias(i):
+        if op.prim in (INPUT, CONST, "count", "expand", "transpose", *_RESHAPES):
+            return False  # a view of another array (a reshape may be one)
+        if self.is_alias(i):
             return False
         return "broadcast_to" not in self.expression(i)
 

@@ -57,7 +57,11 @@ SPELLINGS: dict[str, str | Callable[[Sequence[str]], str]] = {
 # fmt: on
 
 # What reverse mode makes for arrays: written from the operands' shapes (codegen.py).
-NOT_SPELLED = frozenset({"expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"})
+NOT_SPELLED = frozenset({"expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"}) | {
+    # the conv, pool and reshape rows: helper calls with their parameters as whole numbers
+    "conv2d", "conv2d_dx", "conv2d_dw", "maxpool2d", "maxpool2d_dx", "avgpool2d",
+    "avgpool2d_dx", "reshape", "flatten", "reshape_as",
+}  # fmt: skip
 
 
 def spell(prim: str, operands: Sequence[str]) -> str:

@@ -71,8 +71,10 @@ SPELLINGS: dict[str, str | Emitter] = {
 
 # Array functions with no value at a number: the pipeline refuses them for this backend.
 NOT_SPELLED = frozenset(
-    {"matmul", "softmax", "log_softmax", "expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"}
-)
+    {"matmul", "softmax", "log_softmax", "expand", "unbroadcast", "count", "matmul_dx", "matmul_dy",
+     "conv2d", "conv2d_dx", "conv2d_dw", "maxpool2d", "maxpool2d_dx", "avgpool2d", "avgpool2d_dx",
+     "reshape", "flatten", "reshape_as"}
+)  # fmt: skip
 
 
 def spell(prim: str, operands: Sequence[str], constant: Sequence[bool] = ()) -> str:
