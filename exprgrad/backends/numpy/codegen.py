@@ -327,6 +327,9 @@ def _value_reads(program: Program) -> Counter:
 _AUGMENTED = {"add": "+=", "sub": "-=", "mul": "*=", "div": "/="}
 _BINARY_UFUNC = {"add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.divide"}
 _UNARY_UFUNC = re.compile(r"(np\.\w+)\(\{0\}\)")  # np.exp({0}): np.exp(t, out=t)
+# the fewest elements worth an `out=` form: a smaller array costs numpy less to allocate
+# than the keyword costs to parse (measured: np.exp(t, out=t) on 64x10 is the slower)
+_OUT_MIN_SIZE = 4096
 
 
 def _in_place_ufunc(prim: str) -> str | None:
@@ -360,6 +363,8 @@ def _in_place(
         else:
             continue
         for position in positions:
+            if _writes_with_out(op.prim, position) and _size(writer.specs[i]) < _OUT_MIN_SIZE:
+                continue
             operand = op.args[position]
             target, alone = operand, uses[operand] == 1 and operand not in kept
             while writer.is_alias(target):  # an unchanged unbroadcast: look through it
@@ -379,6 +384,18 @@ def _in_place(
     for i in sorted(into, reverse=True):  # a chain of sums is one array: the last one's name
         names[into[i]] = names[i]
     return others
+
+
+def _writes_with_out(prim: str, position: int) -> bool:
+    """Is the op written into its operand at `position` with an out= keyword?"""
+    return prim not in _AUGMENTED or (position == 1 and prim != "add")
+
+
+def _size(spec: Spec) -> int:
+    size = 1
+    for n in spec.shape:
+        size *= n
+    return size
 
 
 def _in_place_line(writer: ExpressionWriter, i: int, other: int | None) -> str:

@@ -358,7 +358,7 @@ class ArrayFunction:
         # inf or nan, and no inf of another sign can cancel it (it may overflow on huge
         # finite elements: then look closer). One BLAS dot an array, the cheapest pass.
         for output in outputs:
-            if output.ndim == 0:
+            if type(output) is not np.ndarray:  # a number
                 if not math.isfinite(output):
                     break
                 continue
