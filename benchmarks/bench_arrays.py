@@ -385,9 +385,10 @@ def profile(f, point, repeats, runs=20):
     times = _per_call(functions, 3 * repeats, runs)
     base = times["as generated"]
     print("\nthe generated code changed by hand, each change alone, timed taking turns:")
+    width = max(map(len, times))
     for name, seconds in times.items():
         gain = "" if name == "as generated" else f"  {(base - seconds) * 1e6:+6.1f} us"
-        print(f"  {name:<48} {seconds * 1e6:8.1f} us{gain}")
+        print(f"  {name:<{width}} {seconds * 1e6:8.1f} us{gain}")
     alone = [base - times[n] for n in variants if n not in ("as generated", "all of them")]
     if "all of them" in times:
         print(
