@@ -20,6 +20,16 @@ the gradient as it stands there: relu' and abs' are 0 at 0 (relu(x)*x and
 abs(x)*x: 0 at 0), and a tie of min/max averages the tied arguments (max(x*x,
 2*x) at x = 2: (2 + 0)/2 = 1).
 
+Arrays (arrays=True, the numpy backend) differ twice. An array row's reverse
+rule is an adjoint, not a tangent map (sum's is expand(g), its tangent sum(g)):
+such a row gives its tangent map in the table's `tangents` field, which forward
+mode takes before `grads`. And an operand that broadcasts (x of shape (3,) plus
+y of shape (4, 3)) gives a tangent of its own, smaller shape: an elementwise
+op of two or more operands wraps its tangent in expand(tangent, op), the op's
+shape (a plain name where the shapes already match), so that every tangent has
+its op's shape and a later reduction reduces what it should. Both branches of
+a where are computed element by element, so there are no regions (reverse.py).
+
 Built from it: a jvp program (tangent inputs beside the formula's), a
 Hessian-vector product (forward over the reverse-mode gradient program), the
 Hessian (one tangent pass per input, lower triangle mirrored, so it is
@@ -61,12 +71,15 @@ def tangents(
     needed: Sequence[regions.Region],
     seeds: Mapping[int, int],
     simplify: Callable[..., int] | None = None,
+    *,
+    arrays: bool = False,
 ) -> dict[int, int]:
     """Append to `builder` (which holds program's ops at the same ids) the tangent of
     every op that depends on a seeded one; return op id -> tangent id (no entry: 0).
 
     seeds: op id (an input) -> id of its tangent. needed: regions.need(program), so that
-    a rule inside a branch of where knows the branch's conditions, as in reverse mode.
+    a rule inside a branch of where knows the branch's conditions, as in reverse mode
+    (arrays: a None per op). arrays: the table's tangent maps, broadcasting undone.
     """
     tangent = dict(seeds)
     for i, op in enumerate(program.ops):
@@ -75,7 +88,10 @@ def tangents(
         moving = [k for k, arg in enumerate(op.args) if arg in tangent]
         if not moving:
             continue
-        rules = BY_NAME[op.prim].grads
+        primitive = BY_NAME[op.prim]
+        rules = primitive.grads
+        if arrays and primitive.tangents is not None:
+            rules = primitive.tangents
         if rules is None:
             raise ArgumentValueError(f"{op.prim} has no derivative rule for forward mode")
         ops = RuleOps(builder, op.span, regions.known_conditions(needed[i]), simplify)
@@ -88,10 +104,20 @@ def tangents(
                 continue  # a condition, a constant exponent: no derivative
             else:
                 part = apply_rule(rules[k], op.args, i, g, ops)
+            if part is None:
+                continue  # an operand that gives only a shape (expand's `like`)
             total = part if total is None else _add(builder, ops, total, part)
         if total is not None:
+            if arrays and primitive.shape is None and _broadcasts(program, op.args):
+                total = ops.op("expand", total, i)  # back to the op's shape
             tangent[i] = total
     return tangent
+
+
+def _broadcasts(program: Program, args: Sequence[int]) -> bool:
+    """May an operand of an elementwise op be smaller than the result? Only where two or
+    more operands are arrays (a constant is a number)."""
+    return sum(program.ops[a].prim != CONST for a in args) > 1
 
 
 def tangent_names(inputs: Sequence[str], names: Sequence[str]) -> tuple[str, ...]:
@@ -118,15 +144,29 @@ def _tangent_inputs(
     return seeds, names
 
 
+def _needed(program: Program, arrays: bool) -> Sequence[regions.Region]:
+    if arrays:  # both branches of a where are computed (see reverse.py)
+        return [None] * len(program.ops)
+    return regions.need(program, regions.Guards())
+
+
 def jvp_program(
-    program: Program, wrt: Sequence[str], simplify: Callable[..., int] | None = None
+    program: Program,
+    wrt: Sequence[str],
+    simplify: Callable[..., int] | None = None,
+    *,
+    arrays: bool = False,
 ) -> Program:
     """The program with a tangent input for each name in wrt (named by tangent_names,
-    after the formula's inputs) and grads {"tangent": d value in that direction}."""
+    after the formula's inputs) and grads {"tangent": d value in that direction}; for
+    arrays, in the value's shape (a zero tangent too)."""
     builder = Builder(program.ops)
     seeds, names = _tangent_inputs(builder, program, wrt)
-    found = tangents(builder, program, regions.need(program, regions.Guards()), seeds, simplify)
+    needed = _needed(program, arrays)
+    found = tangents(builder, program, needed, seeds, simplify, arrays=arrays)
     tangent = found.get(program.value, builder.const(0.0))
+    if arrays:  # a zero tangent too has the value's shape
+        tangent = builder.op("expand", tangent, program.value, in_gradient=True)
     return Program(
         tuple(builder.ops),
         program.source,
@@ -138,13 +178,19 @@ def jvp_program(
 
 
 def hvp_program(
-    gradient: Program, wrt: Sequence[str], simplify: Callable[..., int] | None = None
+    gradient: Program,
+    wrt: Sequence[str],
+    simplify: Callable[..., int] | None = None,
+    *,
+    arrays: bool = False,
 ) -> Program:
     """Forward over reverse: the tangent of the gradient program (reverse.differentiate's
-    output) in the direction of tangent inputs, grads {name: (H v)[name]} for wrt."""
+    output, made with the same `arrays`) in the direction of tangent inputs, grads
+    {name: (H v)[name]} for wrt."""
     builder = Builder(gradient.ops)
     seeds, names = _tangent_inputs(builder, gradient, wrt)
-    found = tangents(builder, gradient, regions.need(gradient, regions.Guards()), seeds, simplify)
+    needed = _needed(gradient, arrays)
+    found = tangents(builder, gradient, needed, seeds, simplify, arrays=arrays)
     zero = builder.const(0.0)
     products = {name: found.get(gradient.grads[name], zero) for name in wrt}
     return Program(

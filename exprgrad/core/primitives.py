@@ -16,32 +16,60 @@ of the same primitives as everything else and can be differentiated again.
 The one rule text can't express (n-ary min/max, which split the gradient
 evenly between tied arguments) is a Python function instead.
 
+Forward mode (forward.py) binds g to the argument's tangent instead, which is
+right where d(out)/d(argument) acts elementwise: every scalar row. An array
+row whose reverse rule is an adjoint (sum's is expand(g); its tangent map is
+sum(g)) gives its tangent map in `tangents`, in the same format, beside it.
+
 NaN propagates: a primitive with a NaN argument gives NaN (relu, abs, min, max
 and clip included, which Python's own comparisons would silently drop), and so
 do the derivative rules of the selecting primitives. `may_raise` marks the
 primitives that can raise for some float arguments (a domain error, overflow,
 division by zero); `where` computes those only when its condition picks them.
 
-This module imports nothing of exprgrad's.
+The array rows' shape and derivative rules are functions in array_rules.py, named here
+in their rows. This module imports nothing else of exprgrad's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from ..errors import ArgumentError, ShapeError
-
-
-class RuleBuilder(Protocol):
-    """What a Python-function derivative rule may use to build gradient IR."""
-
-    def op(self, prim: str, *args: int) -> int: ...
-    def const(self, value: float) -> int: ...
-
-
-GradRule = Callable[[RuleBuilder, tuple[int, ...], int, int], tuple[int, ...]]
+from ..errors import ArgumentError
+from .array_rules import (
+    GradRule,
+    RuleBuilder,
+    avgpool_rule,
+    conv2d_dw_tangent,
+    conv2d_dx_tangent,
+    conv2d_rule,
+    conv2d_shape,
+    conv2d_tangent,
+    expand_rule,
+    extreme_rule,
+    extreme_tangent,
+    flatten_shape,
+    linear_rule,
+    log_softmax_rule,
+    log_softmax_tangent,
+    logsumexp_tangent,
+    matmul_dx_tangent,
+    matmul_dy_tangent,
+    matmul_rule,
+    matmul_shape,
+    maxpool_rule,
+    maxpool_tangent,
+    pool_shape,
+    reduce_rule,
+    reduced_shape,
+    reshape_rule,
+    reshape_shape,
+    reshape_tangent,
+    same_shape,
+    softmax_rule,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +109,10 @@ class Primitive:
     # padding, a pool's window, reshape's dimensions): lowering makes them constants,
     # every one filled in, and `shape` gets them as a tuple in place of the axis.
     params: Params | None = None
+    # Arrays, forward mode: d(out) in the direction g of arg i (g has that argument's
+    # shape), where the reverse rule is not that map; None: `grads` is (elementwise rows,
+    # and softmax and transpose, whose Jacobians are symmetric).
+    tangents: tuple[str | None, ...] | GradRule | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,187 +198,18 @@ def _compare(name: str, symbol: str, sympy: Callable[..., Any]) -> Primitive:
     return _op(name, symbol, (None, None), sympy)
 
 
-def broadcast(shapes: Sequence[tuple[int, ...]], axis: int | None = None) -> tuple[int, ...]:
-    """numpy's broadcasting: shapes aligned on the right, each dimension equal or 1."""
-    size = max(len(s) for s in shapes)
-    result = []
-    for k in range(size):
-        sizes = {s[len(s) - size + k] for s in shapes if len(s) - size + k >= 0} - {1}
-        if len(sizes) > 1:
-            raise ShapeError("shapes " + " and ".join(map(str, shapes)) + " do not broadcast")
-        result.append(sizes.pop() if sizes else 1)
-    return tuple(result)
-
-
-def _axis(shape: tuple[int, ...], axis: int) -> int:
-    if not -len(shape) <= axis < len(shape):
-        raise ShapeError(f"axis {axis} is out of range for shape {shape}")
-    return axis % len(shape)
-
-
-def _reduced(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[int, ...]:
-    (shape,) = shapes[:1]
-    if axis is None:
-        return ()
-    kept = _axis(shape, axis)
-    return shape[:kept] + shape[kept + 1 :]
-
-
-def _same(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[int, ...]:
-    if axis is not None:
-        _axis(shapes[0], axis)
-    return shapes[0]
-
-
-def _matmul_shape(shapes: Sequence[tuple[int, ...]], axis: int | None) -> tuple[int, ...]:
-    left, right = shapes
-    if not (1 <= len(left) <= 2 and 1 <= len(right) <= 2):
-        raise ShapeError(f"@ takes 1-D and 2-D operands, not shapes {left} and {right}")
-    if left[-1] != right[0]:
-        raise ShapeError(f"shapes {left} and {right} do not match for @ ({left[-1]} != {right[0]})")
-    return left[:-1] + right[1:]
-
-
-def _extreme_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    """amax, amin: the tied extreme elements share the gradient evenly; a NaN result (the
-    row held a NaN) gives the whole row a NaN gradient, as max and min do (and jax)."""
-    x, *axis = args
-    hit = b.op("eq", x, b.op("expand", out, x, *axis))
-    count = b.op("expand", b.op("sum", hit, *axis), x, *axis)
-    share = b.op("div", b.op("expand", g, x, *axis), count)
-    lost = b.op("where", b.op("eq", out, out), b.const(0.0), out)  # 0, or the NaN itself
-    return (b.op("where", hit, share, b.op("expand", lost, x, *axis)), None)
-
-
-def _reduce_rule(name: str) -> GradRule:
-    def rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-        x, *axis = args
-        if name == "mean":  # divided while it is small, then back to x's shape
-            share = b.op("div", g, b.op("count", x, *axis))
-            return (b.op("expand", share, x, *axis), None)
-        wide = b.op("expand", g, x, *axis)  # the reduced gradient, back to x's shape
-        if name == "sum":
-            return (wide, None)
-        # logsumexp: d/dx = exp(x - out), the softmax along the axis
-        spread = b.op("exp", b.op("sub", x, b.op("expand", out, x, *axis)))
-        return (b.op("mul", wide, spread), None)
-
-    return rule
-
-
-def _softmax_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    x, axis = args
-    inner = b.op("expand", b.op("sum", b.op("mul", g, out), axis), out, axis)
-    return (b.op("mul", out, b.op("sub", g, inner)), None)
-
-
-def _log_softmax_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    x, axis = args
-    total = b.op("expand", b.op("sum", g, axis), out, axis)
-    return (b.op("sub", g, b.op("mul", b.op("exp", out), total)), None)
-
-
-def _matmul_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    x, y = args
-    return (b.op("matmul_dx", g, x, y), b.op("matmul_dy", g, x, y))
-
-
-def _expand_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    # expand broadcasts its first operand to the second's shape: its adjoint sums back
-    return (b.op("sum", g, *args[2:]) if len(args) > 2 else b.op("unbroadcast", g, args[0]),)
-
-
-def _window(size: int, k: int, stride: int, padding: int = 0) -> int:
-    """How many windows of k fit along an axis of `size` (padded on both sides), `stride` apart."""
-    return (size + 2 * padding - k) // stride + 1
-
-
-def _conv2d_shape(shapes: Sequence[tuple[int, ...]], params: tuple[int, ...]) -> tuple[int, ...]:
-    x, w = shapes[:2]
-    stride, padding = params
-    if len(x) != 4 or len(w) != 4:
-        raise ShapeError(
-            f"conv2d takes an image batch (N, C, H, W) and filters (F, C, kh, kw), "
-            f"not shapes {x} and {w}"
-        )
-    if x[1] != w[1]:
-        raise ShapeError(f"the image has {x[1]} channels and the filters take {w[1]}")
-    if x[2] + 2 * padding < w[2] or x[3] + 2 * padding < w[3]:
-        raise ShapeError(
-            f"the {w[2]}x{w[3]} kernel is larger than the {x[2]}x{x[3]} image padded by {padding}"
-        )
-    return (x[0], w[0], _window(x[2], w[2], stride, padding), _window(x[3], w[3], stride, padding))
-
-
-def _pool_shape(shapes: Sequence[tuple[int, ...]], params: tuple[int, ...]) -> tuple[int, ...]:
-    x = shapes[0]
-    k, stride = params
-    if len(x) < 2:
-        raise ShapeError(f"pooling takes windows over the last two axes, not shape {x}")
-    if x[-2] < k or x[-1] < k:
-        raise ShapeError(f"the {k}x{k} window is larger than the {x[-2]}x{x[-1]} image")
-    return x[:-2] + (_window(x[-2], k, stride), _window(x[-1], k, stride))
-
-
-def _size(shape: Sequence[int]) -> int:
-    size = 1
-    for n in shape:
-        size *= n
-    return size
-
-
-def _reshape_shape(shapes: Sequence[tuple[int, ...]], params: tuple[int, ...]) -> tuple[int, ...]:
-    x, size = shapes[0], _size(shapes[0])
-    if params.count(-1) > 1:
-        raise ShapeError(f"reshape takes at most one -1, not {params}")
-    known = _size(n for n in params if n != -1)
-    if -1 in params:
-        if known == 0 or size % known:
-            raise ShapeError(f"shape {x} ({size} elements) cannot be reshaped to {params}")
-        params = tuple(size // known if n == -1 else n for n in params)
-    if _size(params) != size:
-        raise ShapeError(f"shape {x} ({size} elements) cannot be reshaped to {params}")
-    return params
-
-
-def _flatten_shape(shapes: Sequence[tuple[int, ...]], params: Any) -> tuple[int, ...]:
-    x = shapes[0]
-    if not x:
-        raise ShapeError("flatten takes an array of one axis or more (axis 0 is kept)")
-    return (x[0], _size(x[1:]))
-
-
-def _conv2d_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    x, w, *params = args
-    return (b.op("conv2d_dx", g, x, w, *params), b.op("conv2d_dw", g, x, w, *params), None, None)
-
-
-def _maxpool_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    # the tied largest elements of each window share its gradient, as amax's do
-    x, *params = args
-    return (b.op("maxpool2d_dx", g, x, out, *params), None, None)
-
-
-def _avgpool_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    x, *params = args
-    return (b.op("avgpool2d_dx", g, x, *params), None, None)
-
-
-def _reshape_rule(b: RuleBuilder, args: tuple[int, ...], out: int, g: int) -> tuple:
-    return (b.op("reshape_as", g, args[0]), *(None for _ in args[1:]))
-
-
 _CONV_PARAMS = Params(("stride", "padding"), 0, (1, 0), lambda given: given + (1, 0)[len(given) :])
 # a pool's stride is its window unless given
 _POOL_PARAMS = Params(("k", "stride"), 1, (1, 1), lambda given: (given + given)[:2])
 _RESHAPE_PARAMS = Params(("shape",), 1, (-1,), variadic=True)
 
 
-def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True, params=None):
+def _array(name, arity, rules, shape, *, axis=False, default_axis=None, call=True, params=None,
+           tangents=None):  # fmt: skip
     """A function of arrays: the array backends only; sympy has no counterpart here."""
     return Primitive(
-        name, arity, _no_sympy, rules, callable=call, may_raise=False,
-        arrays=True, axis=axis, default_axis=default_axis, shape=shape, params=params,
+        name, arity, _no_sympy, rules, callable=call, may_raise=False, arrays=True, axis=axis,
+        default_axis=default_axis, shape=shape, params=params, tangents=tangents,
     )  # fmt: skip
 
 
@@ -427,37 +290,54 @@ PRIMITIVES: tuple[Primitive, ...] = (
     _compare("ge", ">=", lambda sp, x, y: sp.Ge(x, y)),
     _compare("eq", "==", lambda sp, x, y: sp.Eq(x, y)),
     _compare("ne", "!=", lambda sp, x, y: sp.Ne(x, y)),
-    # arrays (the array backends): an optional last argument is a whole-number axis
-    Primitive("matmul", 2, _no_sympy, _matmul_rule, symbol="@", callable=False, may_raise=False,
-              arrays=True, shape=_matmul_shape),
-    _array("sum", 1, _reduce_rule("sum"), _reduced, axis=True),
-    _array("mean", 1, _reduce_rule("mean"), _reduced, axis=True),
-    _array("amax", 1, _extreme_rule, _reduced, axis=True),
-    _array("amin", 1, _extreme_rule, _reduced, axis=True),
-    _array("logsumexp", 1, _reduce_rule("logsumexp"), _reduced, axis=True),
-    _array("softmax", 1, _softmax_rule, _same, axis=True, default_axis=-1),
-    _array("log_softmax", 1, _log_softmax_rule, _same, axis=True, default_axis=-1),
-    _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),
-    _array("norm2", 1, ("2 * x * g",), lambda s, a: ()),
+    # arrays (the array backends): an optional last argument is a whole-number axis;
+    # tangents= is forward mode's rule where the reverse rule is an adjoint
+    Primitive("matmul", 2, _no_sympy, matmul_rule, symbol="@", callable=False, may_raise=False,
+              arrays=True, shape=matmul_shape, tangents=("g @ y", "x @ g")),
+    _array("sum", 1, reduce_rule("sum"), reduced_shape, axis=True, tangents=linear_rule("sum")),
+    _array("mean", 1, reduce_rule("mean"), reduced_shape, axis=True, tangents=linear_rule("mean")),
+    _array("amax", 1, extreme_rule, reduced_shape, axis=True, tangents=extreme_tangent),
+    _array("amin", 1, extreme_rule, reduced_shape, axis=True, tangents=extreme_tangent),
+    _array("logsumexp", 1, reduce_rule("logsumexp"), reduced_shape, axis=True,
+           tangents=logsumexp_tangent),
+    _array("softmax", 1, softmax_rule, same_shape, axis=True, default_axis=-1),  # symmetric
+    _array("log_softmax", 1, log_softmax_rule, same_shape, axis=True, default_axis=-1,
+           tangents=log_softmax_tangent),
+    _array("transpose", 1, ("transpose(g)",), lambda s, a: s[0][::-1]),  # its own adjoint
+    _array("norm2", 1, ("2 * x * g",), lambda s, a: (), tangents=("2 * sum(x * g)",)),
     # images NCHW, filters OIHW (PyTorch's layout); cross-correlation with zero padding
-    _array("conv2d", 2, _conv2d_rule, _conv2d_shape, params=_CONV_PARAMS),
-    _array("maxpool2d", 1, _maxpool_rule, _pool_shape, params=_POOL_PARAMS),
-    _array("avgpool2d", 1, _avgpool_rule, _pool_shape, params=_POOL_PARAMS),
-    _array("reshape", 1, _reshape_rule, _reshape_shape, params=_RESHAPE_PARAMS),
-    _array("flatten", 1, _reshape_rule, _flatten_shape),
+    _array("conv2d", 2, conv2d_rule, conv2d_shape, params=_CONV_PARAMS,
+           tangents=conv2d_tangent),
+    _array("maxpool2d", 1, maxpool_rule, pool_shape, params=_POOL_PARAMS,
+           tangents=maxpool_tangent),
+    _array("avgpool2d", 1, avgpool_rule, pool_shape, params=_POOL_PARAMS,
+           tangents=linear_rule("avgpool2d")),
+    _array("reshape", 1, reshape_rule, reshape_shape, params=_RESHAPE_PARAMS,
+           tangents=reshape_tangent),
+    _array("flatten", 1, reshape_rule, flatten_shape, tangents=reshape_tangent),
     # made by reverse mode for arrays (the array backends write them from the shapes)
-    _array("expand", 2, _expand_rule, lambda s, a: s[1], axis=True, call=False),
-    _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False),
-    _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),
-    _array("matmul_dx", 3, None, lambda s, a: s[1], call=False),
-    _array("matmul_dy", 3, None, lambda s, a: s[2], call=False),
+    _array("expand", 2, expand_rule, lambda s, a: s[1], axis=True, call=False,
+           tangents=linear_rule("expand")),
+    _array("unbroadcast", 2, ("expand(g, x)", None), lambda s, a: s[1], call=False,
+           tangents=linear_rule("unbroadcast")),
+    _array("count", 1, (None,), lambda s, a: (), axis=True, call=False),  # a constant
+    _array("matmul_dx", 3, None, lambda s, a: s[1], call=False, tangents=matmul_dx_tangent),
+    _array("matmul_dy", 3, None, lambda s, a: s[2], call=False, tangents=matmul_dy_tangent),
     # conv2d_dx(g, x, w, stride, padding): the gradient for the image (x gives its shape);
     # conv2d_dw(...) for the filters; the pools' spread g back over their windows
-    _array("conv2d_dx", 3, None, lambda s, a: s[1], call=False, params=_CONV_PARAMS),
-    _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS),
-    _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
-    _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS),
-    _array("reshape_as", 2, _reshape_rule, lambda s, a: s[1], call=False),
+    _array("conv2d_dx", 3, None, lambda s, a: s[1], call=False, params=_CONV_PARAMS,
+           tangents=conv2d_dx_tangent),
+    _array("conv2d_dw", 3, None, lambda s, a: s[2], call=False, params=_CONV_PARAMS,
+           tangents=conv2d_dw_tangent),
+    _array("maxpool2d_dx", 3, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
+           tangents=linear_rule("maxpool2d_dx")),
+    _array("avgpool2d_dx", 2, None, lambda s, a: s[1], call=False, params=_POOL_PARAMS,
+           tangents=linear_rule("avgpool2d_dx")),
+    _array("reshape_as", 2, reshape_rule, lambda s, a: s[1], call=False,
+           tangents=reshape_tangent),
+    # made by forward mode: maxpool2d's tangent, maxpool2d_jvp(t, x, out, k, stride) (the
+    # shape of out), each window's tied largest elements' tangents averaged
+    _array("maxpool2d_jvp", 3, None, lambda s, a: s[2], call=False, params=_POOL_PARAMS),
 )
 # fmt: on
 

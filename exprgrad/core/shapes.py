@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import FormulaError, ShapeError, Span
+from .array_rules import broadcast
 from .ir import CONST, INPUT, Program, quote
-from .primitives import BY_NAME, COMPARISON_NAMES, broadcast
+from .primitives import BY_NAME, COMPARISON_NAMES
 
 WEAK = "weak"  # a Python number: takes the dtype of what it meets
 # Ops that need one element or more: there is no mean or max of nothing (a sum is 0).

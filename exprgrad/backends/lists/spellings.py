@@ -27,8 +27,9 @@ NOT_SPELLED = frozenset(p.name for p in PRIMITIVES if p.arrays)
 # Array rows this backend refuses, with a FormulaError at the op (function.py): convolution
 # and pooling are numpy's (im2col and one matmul; as lists, loops over every pixel).
 REFUSED = frozenset(
-    {"conv2d", "conv2d_dx", "conv2d_dw", "maxpool2d", "maxpool2d_dx", "avgpool2d", "avgpool2d_dx"}
-)
+    {"conv2d", "conv2d_dx", "conv2d_dw", "maxpool2d", "maxpool2d_dx", "avgpool2d", "avgpool2d_dx",
+     "maxpool2d_jvp"}
+)  # fmt: skip
 # Per element, an op raises only where its row says it may.
 IEEE = frozenset(p.name for p in PRIMITIVES if p.may_raise and not p.arrays)
 

@@ -45,6 +45,7 @@ from ..runtime import point_binder, run_source
 from . import codegen as numpy_codegen
 from . import helpers as numpy_helpers
 from .broadcasts import broadcast_late
+from .second_order import SecondOrder
 
 ARRAYS = True  # the pipeline keeps array functions for this backend
 
@@ -141,7 +142,7 @@ class _Specialized:
     line_ops: dict[str, dict] = field(default_factory=dict)
 
 
-class ArrayFunction:
+class ArrayFunction(SecondOrder):
     """A formula compiled for numpy arrays (compile(..., backend="numpy")).
 
     f(*args, **kwargs): the value; positional arguments follow f.inputs.
@@ -150,12 +151,14 @@ class ArrayFunction:
     f.grad(...): the dict alone. f.vjp(cotangent, ...): (value, {input: gradient}) of
         <cotangent, value> for a value of any shape.
     f.source_for(...): the numpy source generated for these inputs' shapes and dtypes.
+    f.jvp(tangents, ...), f.hvp(v, ...), f.hessian(...): second order (second_order.py).
     Dask arrays among the arguments of f(...), f.value_and_grad and f.grad are data chunked
     along their rows: a value that is a sum (or mean) over the rows is summed over the
     chunks on the active Dask scheduler (tools/over_dask.py); any other is a FormulaError.
     """
 
     backend = "numpy"
+    _convert = staticmethod(_as_array)  # an argument as an array, for second_order.py
 
     def __init__(self, formula: str, programs: Programs):
         self.formula = formula
@@ -376,7 +379,7 @@ class ArrayFunction:
     def _non_finite(self, special, function, arrays) -> EvaluationError:
         """The error naming the op that made, from finite operands, the inf or nan in a result."""
         program, specs = special.line_ops[function]
-        names = (*self.inputs, numpy_codegen.SEED) if function == "vjp" else self.inputs
+        names = (*self.inputs, numpy_codegen.SEED) if function == "vjp" else program.inputs
         given = dict(zip(names, arrays, strict=True))
         value_of = _every_value(program, specs, given)
         origin = _origin(program, value_of)

@@ -157,6 +157,14 @@ def _maxpool2d_dx(g, x, out, k, stride):
     return _spread(parts, x.shape, stride)
 
 
+def _maxpool2d_jvp(t, x, out, k, stride):
+    # maxpool2d's tangent along t: each window's tied largest elements' tangents averaged
+    # (as the gradient splits); a window holding a NaN (equal to nothing) gives 0/0, NaN
+    hit = _windows(x, k, k, stride) == out[..., None, None]
+    picked = np.sum(np.where(hit, _windows(t, k, k, stride), 0), axis=(-2, -1))
+    return picked / np.sum(hit, axis=(-2, -1)).astype(picked.dtype)
+
+
 def _avgpool2d_dx(g, x, k, stride):
     share = g / (k * k)
     parts = np.broadcast_to(share[..., None, None], share.shape + (k, k))
@@ -166,7 +174,7 @@ def _avgpool2d_dx(g, x, k, stride):
 # what the conv and pool rows' code calls (and a module of it must carry: function.py)
 WINDOW_HELPERS = ("_windows", "_padded", "_columns", "_conv2d", "_conv2d_dw", "_conv2d_dx",
                   "_spread", "_tiles", "_maxpool2d", "_avgpool2d", "_maxpool2d_dx",
-                  "_avgpool2d_dx")  # fmt: skip
+                  "_avgpool2d_dx", "_maxpool2d_jvp")  # fmt: skip
 
 
 def namespace() -> dict:

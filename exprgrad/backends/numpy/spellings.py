@@ -60,7 +60,7 @@ SPELLINGS: dict[str, str | Callable[[Sequence[str]], str]] = {
 NOT_SPELLED = frozenset({"expand", "unbroadcast", "count", "matmul_dx", "matmul_dy"}) | {
     # the conv, pool and reshape rows: helper calls with their parameters as whole numbers
     "conv2d", "conv2d_dx", "conv2d_dw", "maxpool2d", "maxpool2d_dx", "avgpool2d",
-    "avgpool2d_dx", "reshape", "flatten", "reshape_as",
+    "avgpool2d_dx", "reshape", "flatten", "reshape_as", "maxpool2d_jvp",
 }  # fmt: skip
 
 

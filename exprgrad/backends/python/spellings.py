@@ -73,7 +73,7 @@ SPELLINGS: dict[str, str | Emitter] = {
 NOT_SPELLED = frozenset(
     {"matmul", "softmax", "log_softmax", "expand", "unbroadcast", "count", "matmul_dx", "matmul_dy",
      "conv2d", "conv2d_dx", "conv2d_dw", "maxpool2d", "maxpool2d_dx", "avgpool2d", "avgpool2d_dx",
-     "reshape", "flatten", "reshape_as"}
+     "reshape", "flatten", "reshape_as", "maxpool2d_jvp"}
 )  # fmt: skip
 
 
