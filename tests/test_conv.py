@@ -123,6 +123,21 @@ def test_pools_in_float32_and_the_default_stride(kind):
     close(grads["x"], dx, np.float32)
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_an_infinite_gradient_reaches_only_the_largest_of_its_window(stride):
+    """Windows apart (stride 2), with gaps (3) or overlapping (1): an infinite gradient goes
+    to the window's largest element, the others get 0, not inf * 0."""
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    f = exprgrad.compile(f"maxpool2d(x, 2, {stride})", backend="numpy")
+    g = np.ones(f(x=x).shape)
+    g[0, 0, 0, 0] = np.inf
+    _, vjp = f.vjp(g, x=x)
+    expected = np.zeros_like(x)
+    rows = np.arange(g.shape[2]) * stride + 1  # each window's largest is its bottom right
+    np.add.at(expected[0, 0], np.ix_(rows, rows), g[0, 0])
+    np.testing.assert_array_equal(vjp["x"], expected)
+
+
 def test_a_nan_in_a_max_window_gives_that_window_nan():
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     x[0, 0, 0, 1] = np.nan
@@ -277,3 +292,40 @@ def test_reshape_and_flatten_on_lists_equal_numpy():
     assert value == pytest.approx(float(expected), rel=1e-12)
     for name in ("x", "w"):
         np.testing.assert_allclose(np.array(grads[name]), expected_grads[name], rtol=1e-12)
+
+
+def test_a_cnn_loss_over_dask_rows_is_the_whole_batch_loss():
+    """conv2d by parameter filters, pooling and flatten treat each image on its own: over
+    Dask arrays chunked along the images the chunks' sums add up to the whole's."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(11)
+    X, Y = rng.normal(size=(12, 1, 6, 6)), np.eye(3)[rng.integers(0, 3, size=12)]
+    K, W = rng.normal(size=(2, 1, 3, 3)), rng.normal(size=(8, 3)) * 0.3
+    f = exprgrad.compile(
+        "logits = flatten(avgpool2d(relu(conv2d(X, K, padding=1)), 3)) @ W\n"
+        "mean(logsumexp(logits, 1) - sum(Y * logits, 1))",
+        backend="numpy",
+        wrt=["K", "W"],
+    )
+    chunked = {"X": da.from_array(X, chunks=(5, 1, 6, 6)), "Y": da.from_array(Y, chunks=(5, 3))}
+    value, grads = f.value_and_grad(**chunked, K=K, W=W)
+    expected, expected_grads = f.value_and_grad(X=X, Y=Y, K=K, W=W)
+    assert value == pytest.approx(float(expected), rel=1e-13)
+    for name in ("K", "W"):
+        np.testing.assert_allclose(grads[name], expected_grads[name], rtol=1e-12, atol=1e-15)
+    across = exprgrad.compile("sum(maxpool2d(transpose(X), 2))", backend="numpy")
+    with pytest.raises(FormulaError, match="windows run across the rows"):
+        across.value_and_grad(X=da.from_array(X[:, 0], chunks=(5, 6, 6)))
+
+
+def test_the_command_line_prints_and_evaluates_conv_formulas_with_numpy(capsys):
+    from exprgrad.tools.cli import main
+
+    formula = "sum(maxpool2d(conv2d(X, K), 2))"
+    assert main([formula, "--shapes", "X=2x1x5x5,K=3x1x2x2"]) == 0
+    assert "_conv2d(X, K, 1, 0)" in capsys.readouterr().out
+    assert main([formula, "--at", "X=[[[[1,2,3],[4,5,6],[7,8,9]]]],K=[[[[1,0],[0,1]]]]"]) == 0
+    out = capsys.readouterr().out
+    assert "value = 14.0" in out and "d/dK = [[[[5.0, 6.0], [8.0, 9.0]]]]" in out
+    assert main([formula, "--shapes", "X=2x1x5x5,K=3x1x2x2", "--emit", "module"]) == 2
+    assert "needs only the standard library" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The examples on the numpy backend run and reach what they promise: "digits_mlp.py",
-"joelnet_xor.py", "fizzbuzz.py", "loy_network.py" and "mnist_mlp.py" (on a tiny MNIST
-written here)."""
+"digits_cnn.py", "joelnet_xor.py", "fizzbuzz.py", "loy_network.py" and "mnist_mlp.py" (on a
+tiny MNIST written here)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,54 @@ def test_digits_mlp(capsys, monkeypatch, tmp_path, matplotlib):
     else:
         assert "matplotlib is not installed: no picture" in out
         assert not any(picture.exists() for picture in pictures)
+
+
+def test_digits_cnn(capsys, monkeypatch, tmp_path, matplotlib):
+    pytest.importorskip("sklearn")
+    out = run("digits_cnn.py", capsys, monkeypatch, "--picture-dir", str(tmp_path))
+    assert out.startswith("1347 training and 450 test digits, 1x8x8 pixels each\n")
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 30 and epochs[0].startswith("epoch  1/30: loss ")
+    losses = [numbers(line)[2] for line in epochs]
+    assert losses[-1] < losses[0] / 10
+    final = line_with(out, "wrong)")
+    accuracy, wrong = numbers(final)[:2]
+    assert final.startswith("test accuracy ") and accuracy >= 0.98
+    assert numbers(epochs[-1])[-1] == accuracy  # the last epoch's, reported again
+    lines = out.splitlines()
+    # the loss curve: one column per epoch, the first epoch's the tallest
+    curve = lines[lines.index(line_with(out, "training loss, log scale:")) + 1 :][:9]
+    assert curve[-1] == "+-" + "-" * 30 + " epoch"
+    assert all(row.startswith("| #") for row in curve[:-1])
+    # the 16 filters, 3 rows of 3 two-character pixels each, 8 to a row, then their numbers
+    at = lines.index(line_with(out, "learned 3x3 filters"))
+    assert lines[at + 4].split() == [str(n) for n in range(8)]
+    assert lines[at + 8].split() == [str(n) for n in range(8, 16)]
+    for line in lines[at + 1 : at + 4] + lines[at + 5 : at + 8]:
+        assert len(line) <= 8 * 8 and set(line) <= set(" .:-=+*#%@")
+    # the misclassified digits as 8x8 pictures with "true as predicted" under them
+    at = lines.index(line_with(out, "misclassified test digits, true as predicted"))
+    shown = min(12, int(wrong))
+    captions = [line for line in lines[at:] if re.fullmatch(r"(\d as \d\s*)+", line)]
+    assert sum(len(re.findall(r"\d as \d", line)) for line in captions) == shown
+    assert f"({shown} of {int(wrong)} shown)" in lines[at]
+    pictures = [
+        tmp_path / f"digits_cnn_{name}.png" for name in ("training", "filters", "misclassified")
+    ]
+    if matplotlib:
+        for picture in pictures:
+            assert f" to {picture}" in out and picture.read_bytes().startswith(PNG)
+    else:
+        assert "matplotlib is not installed: no picture" in out
+        assert not any(picture.exists() for picture in pictures)
+
+
+def test_digits_cnn_shows_the_code(capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = run("digits_cnn.py", capsys, monkeypatch, "--epochs", "1", "--show-code")
+    assert "def value_and_grad(X, K, c, W, b, Y):" in out
+    assert "_conv2d(X, K, 1, 1)" in out and "_conv2d_dw(" in out and "_maxpool2d_dx(" in out
 
 
 class FakeTqdm:

@@ -18,6 +18,16 @@ from typing import Any, Protocol
 
 from ..errors import ShapeError
 
+# More elements than any memory holds: a shape past it is a ShapeError at the op (a padding
+# of 1e9 written in a formula), not numpy's "array is too big" from deep inside a call.
+MAX_ELEMENTS = 2**48
+
+
+def check_size(shape: Sequence[int], what: str) -> None:
+    size = size_of(shape)
+    if size > MAX_ELEMENTS or any(n > MAX_ELEMENTS for n in shape):
+        raise ShapeError(f"{what} would have shape {tuple(shape)}: more than any memory holds")
+
 
 class RuleBuilder(Protocol):
     """What a Python-function derivative rule may use to build gradient IR."""
@@ -134,6 +144,7 @@ def conv2d_shape(shapes: Sequence[tuple[int, ...]], params: tuple[int, ...]) -> 
         )
     if x[1] != w[1]:
         raise ShapeError(f"the image has {x[1]} channels and the filters take {w[1]}")
+    check_size((x[0], x[1], x[2] + 2 * padding, x[3] + 2 * padding), "the padded image")
     if x[2] + 2 * padding < w[2] or x[3] + 2 * padding < w[3]:
         raise ShapeError(
             f"the {w[2]}x{w[3]} kernel is larger than the {x[2]}x{x[3]} image padded by {padding}"

@@ -130,6 +130,8 @@ def _of_rows(program: Program, specs: list[Spec], states: list[State], i: int) -
         return State(ROWS, axis)
     if op.prim == "matmul":
         return _matmul(program, specs, states, i)
+    if op.prim in _PER_IMAGE:
+        return _per_image(program, specs, states, i)
     if op.prim == "transpose":
         return State(ROWS, rank - 1 - states[args[0]].axis)
     axis = states[args[0]].axis
@@ -148,6 +150,38 @@ def _of_rows(program: Program, specs: list[Spec], states: list[State], i: int) -
     if op.prim == "norm2":
         return State(TOTAL)
     raise _refuse(program, op, f"{op.prim} of values per row", _HINT)
+
+
+# Rows that compute each image (axis 0 of an NCHW batch) on its own.
+_PER_IMAGE = ("conv2d", "maxpool2d", "avgpool2d", "flatten")
+
+
+def _per_image(program: Program, specs: list[Spec], states: list[State], i: int) -> State:
+    """conv2d of images by filters that are parameters, a pool over windows of the last two
+    axes, flatten keeping axis 0: each row's result depends on that row alone."""
+    op = program.ops[i]
+    x, *others = operands(program, i)
+    rank = len(specs[x].shape)
+    axis = states[x].axis if states[x].kind == ROWS else None
+    if any(states[a].kind != PARAM for a in others):
+        raise _refuse(program, op, "conv2d's filters depend on the rows", _HINT)
+    if op.prim in ("conv2d", "flatten") and axis != 0:
+        raise _refuse(program, op, f"{op.prim} mixes the rows (they are not axis 0)", _HINT)
+    if axis is None or axis >= rank - 2 and op.prim != "flatten":
+        raise _refuse(program, op, f"{op.prim}'s windows run across the rows", _HINT)
+    return State(ROWS, axis)
+
+
+def refuse_reshapes(program: Program, data: Collection[str]) -> None:
+    """A reshape of values per row is not computed chunk by chunk (flatten keeps the rows):
+    refused before the shape pass, which would see one chunk's rows, not the data's."""
+    depends = [False] * len(program.ops)
+    for i, op in enumerate(program.ops):
+        depends[i] = (op.prim == INPUT and op.name in data) or any(depends[a] for a in op.args)
+        if op.prim == "reshape" and depends[i]:
+            raise _refuse(
+                program, op, "reshape of values per row", "flatten(X) keeps the rows on axis 0"
+            )
 
 
 def _matmul(program: Program, specs: list[Spec], states: list[State], i: int) -> State:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import FormulaError, ShapeError, Span
-from .array_rules import broadcast
+from .array_rules import broadcast, check_size
 from .ir import CONST, INPUT, Program, quote
 from .primitives import BY_NAME, COMPARISON_NAMES
 
@@ -86,6 +86,7 @@ def infer(program: Program, inputs: dict[str, Spec]) -> list[Spec]:
                 shape = primitive.shape(shapes, axis_of(program, i))
             else:
                 shape = broadcast(shapes)
+            check_size(shape, "the result")
         except ShapeError as error:
             raise _shape_error(program, i, str(error), shapes) from None
         if op.prim in COMPARISON_NAMES:

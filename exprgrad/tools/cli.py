@@ -12,18 +12,23 @@ formula takes --shapes too: its inputs broadcast as arrays. --at takes lists as 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
 import re
 import sys
+from typing import Any
 
 from .. import __version__
 from ..api import compile as compile_formula
 from ..backends.lists.function import ListFunction
+from ..backends.lists.spellings import REFUSED as LISTS_REFUSED
 from ..backends.python.function import Function
 from ..core import pipeline
 from ..core.ir import dump
+from ..core.lower import lower
+from ..core.parsing import parse
 from ..errors import ArgumentError, EvaluationError, FormulaError, ShapeError, shorten
 
 EXIT_BAD_INPUT = 2
@@ -400,14 +405,14 @@ def _main(argv: list[str] | None) -> int:
     _check_views(args, parser)
     formula = _read_formula(args, parser)
     try:
-        function = compile_formula(formula, wrt=args.wrt)
+        function = _compiled(formula, args.wrt)
         if args.emit == "c":  # C is for scalar formulas: an array formula's error, placed
             pipeline.forward_and_gradient(formula, args.wrt, None, arrays=False)
     except FormulaError as error:
         print(f"exprgrad: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    arrays = isinstance(function, ListFunction)
+    arrays = getattr(function, "backend", None) in ("lists", "numpy")
     if arrays and _array_views(args) is not None:
         print(
             f"exprgrad: error: {_array_views(args)} is for scalar formulas, and this one "
@@ -473,6 +478,14 @@ def _main(argv: list[str] | None) -> int:
         return 0
     shapes = _parse_shapes(args.shapes, function.inputs, parser)
     point = {name: _zeros(shape) for name, shape in shapes.items()}
+    if args.emit == "module" and function.backend == "numpy":
+        print(
+            "exprgrad: error: --emit module writes code that needs only the standard library, "
+            "and convolution and pooling are computed with numpy: print the numpy code "
+            "without --emit",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     try:
         text = (
             function.module_source(**point)
@@ -484,6 +497,27 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_BAD_INPUT
     print(text, end="" if text.endswith("\n") else "\n")
     return 0
+
+
+def _compiled(formula: str, wrt: Any) -> Any:
+    """The formula for the Python backend (scalars, or arrays as nested lists), or for
+    numpy where it must be: convolution and pooling, which the lists backend refuses."""
+    try:
+        return compile_formula(formula, wrt=wrt)
+    except FormulaError:
+        ops = lower(parse(formula)).ops  # (it parsed and lowered: the error came after)
+        if not _has_numpy() or not any(op.prim in LISTS_REFUSED for op in ops):
+            raise
+        return compile_formula(formula, wrt=wrt, backend="numpy")
+
+
+def _has_numpy() -> bool:
+    return importlib.util.find_spec("numpy") is not None
+
+
+def _plain(value: Any) -> Any:
+    """A numpy result as the lists and floats the other backends give."""
+    return value.tolist() if hasattr(value, "tolist") else value
 
 
 def _evaluate(function: Function | ListFunction, point: dict) -> int:
@@ -502,9 +536,9 @@ def _evaluate(function: Function | ListFunction, point: dict) -> int:
     except (FormulaError, ShapeError, ArgumentError) as error:  # lists of the wrong shapes
         print(f"exprgrad: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"value = {value!r}")
+    print(f"value = {_plain(value)!r}")
     for name, gradient in grads.items():
-        print(f"d/d{name} = {gradient!r}")
+        print(f"d/d{name} = {_plain(gradient)!r}")
     return 0
 
 

@@ -70,6 +70,7 @@ class Kernel:
             key.formula, (), FOLD, arrays=True, inputs=key.inputs
         )
         forward = programs.forward
+        rows.refuse_reshapes(forward, key.data)
         specs = shapes.infer(
             forward, {n: shapes.Spec(*s) for n, s in zip(key.inputs, key.specs, strict=True)}
         )
