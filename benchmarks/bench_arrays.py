@@ -29,11 +29,12 @@ ones (rel tol 1e-9), so no ratio is against a wrong reference. PyTorch and jax a
 skipped, with a message, when they are not installed. Run by hand from the repository
 root (it is not a test):
 
-    python benchmarks/bench_arrays.py [--repeats 30] [--threads 1] [--profile]
+    python benchmarks/bench_arrays.py [--repeats 30] [--threads 1] [--hidden 128] [--profile]
 
 --profile splits the time of one f.value_and_grad call of the MLP (argument checks,
 generated code, finiteness check), times each generated line alone, and times the
-generated code with the changes suggested for it applied by hand, one on top of another.
+generated code with each change of CHANGES applied by hand alone and all together, every
+variant taking turns with the others a few calls at a time in one process.
 """
 
 from __future__ import annotations
@@ -336,14 +337,17 @@ def generated(f, point):
     return f._function(special, "value_and_grad"), arrays, special
 
 
-def profile(f, point, repeats, runs=300):
-    """Where exprgrad's time goes on one batch: the checks around the generated code, each
-    generated line alone, and the generated code with the changes suggested for it."""
+def profile(f, point, repeats, runs=20):
+    """Where exprgrad's time goes on one batch: the parts of one call, each generated line
+    alone, and the generated code with each change of CHANGES applied alone and all
+    together. Everything that is compared is timed in one process, taking turns a few
+    calls at a time (runs), best of 3 * repeats turns: memory that one variant leaves to
+    the allocator shifts another's time when each runs hundreds of calls in a row."""
     function, arrays, special = generated(f, point)
     value, grads = function(*arrays)
     parts = {
         "f.value_and_grad(**point)": lambda: f.value_and_grad(**point),
-        "  its argument checks (_arrays)": lambda: f._arrays((), point),
+        "  its argument binding (_arrays)": lambda: f._arrays((), point),
         "  its signature look-up (_for)": lambda: f._for(arrays),
         "  the generated value_and_grad": lambda: function(*arrays),
         "  its finiteness check (_check_finite)": lambda: f._check_finite(
@@ -351,79 +355,120 @@ def profile(f, point, repeats, runs=300):
         ),
         "hand_value_and_grad": lambda: hand_value_and_grad(**point),
     }
-    times = best_times({k: lambda c=c: [c() for _ in range(runs)] for k, c in parts.items()}, 9)
-    print(f"\nprofile: one batch of {BATCH}, in us a call (best of 9 x {runs} calls)")
+    times = _per_call(parts, 3 * repeats, runs)
+    print(f"\nprofile: one batch of {BATCH}, in us a call (best of {3 * repeats} x {runs} calls)")
     for name, seconds in times.items():
-        print(f"  {name:<40} {seconds / runs * 1e6:8.1f} us")
-
+        print(f"  {name:<40} {seconds * 1e6:8.1f} us")
     source = special.sources["value_and_grad"]
-    lines = [line for line in source.splitlines() if re.match(r"\s+\w+ [-+*/]?= ", line)]
-    namespace = {**numpy_helpers.namespace(), "__builtins__": __builtins__}
-    namespace.update(zip(f.inputs, arrays, strict=True))
-    rows = []
-    for line in lines:
-        code = compile(line.strip(), "<line>", "exec")
-        exec(code, namespace)  # noqa: S102 (a generated line), sets its variable for the next
+    _lines_alone(source, f, arrays, times["  the generated value_and_grad"], repeats, runs)
 
-        def run_line(code=code):
-            for _ in range(runs):
-                exec(code, namespace)  # noqa: S102
-
-        best = min(best_times({"line": run_line}, 5).values())
-        rows.append((best / runs, line.strip()))
-    total = sum(seconds for seconds, _ in rows)
-    print(f"\neach generated line alone, in us (sum {total * 1e6:.1f} us):")
-    for seconds, line in rows:
-        print(f"  {seconds * 1e6:6.2f} {seconds / total:6.1%}  {line[:100]}")
-
-    variants = {
-        "as generated": source,
-        "broadcast_to(expand_dims(g)) -> expand_dims(g)": BROADCAST.sub(r"_expand(\1)", source),
-    }
-    variants["and the mean's seed a scalar"] = SEED.sub(
-        "1.0", variants["broadcast_to(expand_dims(g)) -> expand_dims(g)"]
-    )
-    variants["and relu' as h_grad * (t > 0)"] = RELU.sub(
-        r"\2 * (\1 > 0.0)", variants["and the mean's seed a scalar"]
-    )
-    variants["and no np.errstate"] = variants["and relu' as h_grad * (t > 0)"].replace(
-        "with np.errstate(all='ignore'):", "if True:"
-    )
+    variants = {"as generated": source}
+    for name, (pattern, replacement) in CHANGES.items():
+        changed = pattern.sub(replacement, source)
+        if changed == source:
+            print(f"  (not applicable now: {name})")
+        else:
+            variants[name] = changed
+    if len(variants) > 2:
+        every = source
+        for pattern, replacement in CHANGES.values():
+            every = pattern.sub(replacement, every)
+        variants["all of them"] = every
     functions = {}
     for name, text in variants.items():
-        if name != "as generated" and text == source:
-            print(f"  (not applicable now: {name})")
-            continue
-        namespace = {**numpy_helpers.namespace(), "_expand": _expand}
+        namespace = numpy_helpers.namespace()
         exec(compile(text, "<variant>", "exec"), namespace)  # noqa: S102
         variant = namespace["value_and_grad"]
         agree(name, *variant(*arrays), value, grads, tol=1e-12)
-        functions[name] = lambda v=variant: [v(*arrays) for _ in range(runs)]
-    functions["hand numpy"] = lambda: [hand_value_and_grad(**point) for _ in range(runs)]
-    times = {k: v / runs for k, v in best_times(functions, repeats).items()}
-    title = "the generated code changed by hand, each change on top of the one before"
-    table(title, times, "hand numpy")
+        functions[name] = lambda v=variant: v(*arrays)
+    functions["hand numpy"] = lambda: hand_value_and_grad(**point)
+    times = _per_call(functions, 3 * repeats, runs)
+    base = times["as generated"]
+    print("\nthe generated code changed by hand, each change alone, timed taking turns:")
+    width = max(map(len, times))
+    for name, seconds in times.items():
+        gain = "" if name == "as generated" else f"  {(base - seconds) * 1e6:+6.1f} us"
+        print(f"  {name:<{width}} {seconds * 1e6:8.1f} us{gain}")
+    alone = [base - times[n] for n in variants if n not in ("as generated", "all of them")]
+    if "all of them" in times:
+        print(
+            f"  the gains alone add up to {sum(alone) * 1e6:.1f} us, "
+            f"all of them together gain {(base - times['all of them']) * 1e6:.1f} us"
+        )
 
 
-BROADCAST = re.compile(r"np\.broadcast_to\(np\.expand_dims\(([^()]*)\), \([\d, ]*\)\)")
-SEED = re.compile(r"np\.broadcast_to\(1\.0, \([\d, ]*\)\)")
-RELU = re.compile(r"np\.where\((\w+) > 0\.0, (\w+), \w+\)")
+def _per_call(functions, repeats, runs):
+    """name -> seconds a call, the best of repeats turns of runs calls each."""
+    loops = {k: lambda c=c: [c() for _ in range(runs)] for k, c in functions.items()}
+    return {k: v / runs for k, v in best_times(loops, repeats).items()}
 
 
-def _expand(x, axis):
-    """expand_dims that leaves a scalar as it is (it broadcasts anyway)."""
-    return np.expand_dims(x, axis) if np.ndim(x) else x
+def _lines_alone(source, f, arrays, whole, repeats, runs):
+    """Each line of the generated code timed alone, after the lines before it have run.
+    A line that writes into an array (`t2 += b1`, out=t18) runs on a fresh copy of it each
+    time, the copy's own time taken off, so that no value drifts (to a denormal, say)."""
+    namespace = {**numpy_helpers.namespace(), "__builtins__": __builtins__}
+    namespace.update(zip(f.inputs, arrays, strict=True))
+    rows = []
+    for line in source.splitlines():
+        statement = line.split("  #")[0].strip()
+        if not re.match(r"(\w+ [-+*/]?= |np\.\w+\(.*out=\w+\)$)", statement):
+            continue
+        code = compile(statement, "<line>", "exec")
+        written = IN_PLACE.search(statement)
+        if written is None:
+            exec(code, namespace)  # noqa: S102 (a generated line), sets its variable
+            timed = {"line": lambda code=code: exec(code, namespace)}  # noqa: S102
+        else:
+            target = written.group(1) or written.group(2)
+            namespace["_saved"] = namespace[target].copy()
+            fresh = compile(f"{target} = _saved.copy()", "<copy>", "exec")
+            exec(fresh, namespace)  # noqa: S102
+            exec(code, namespace)  # noqa: S102
+            both = compile(f"{target} = _saved.copy()\n{statement}", "<line>", "exec")
+            timed = {
+                "line": lambda both=both: exec(both, namespace),  # noqa: S102
+                "copy": lambda fresh=fresh: exec(fresh, namespace),  # noqa: S102
+            }
+            exec(code, namespace)  # noqa: S102 (the value the next lines read)
+        best = _per_call(timed, repeats, runs)
+        rows.append((best["line"] - best.get("copy", 0.0), statement))
+        if written is not None:
+            exec(fresh, namespace)  # noqa: S102
+            exec(code, namespace)  # noqa: S102
+    total = sum(seconds for seconds, _ in rows)
+    print(f"\neach generated line alone, in us (sum {total * 1e6:.1f} us; the whole function")
+    print(f"{whole * 1e6:.1f} us: the rest is the call and its frame)")
+    for seconds, line in rows:
+        print(f"  {seconds * 1e6:6.2f} {seconds / total:6.1%}  {line[:100]}")
+
+
+IN_PLACE = re.compile(r"^(\w+) [-+*/]= |out=(\w+)\)$")
+# changes to try on the generated code: a name -> (pattern, replacement)
+CHANGES = {
+    "relu' as an in-place mask multiply (not bit for bit)": (
+        re.compile(r"(\w+) = np\.where\((\w+) > 0\.0, (\w+), \w+\)"),
+        r"\1 = \3; \1 *= \2 > 0.0",
+    ),
+    "the reductions as np.sum and np.max": (
+        re.compile(r"np\.(add|maximum)\.reduce\((\w+), ([^()]*|\([^()]*\))\)"),
+        lambda m: f"np.{'sum' if m[1] == 'add' else 'max'}({m[2]}, axis={m[3]})",
+    ),
+    "no np.errstate": (re.compile(r"with np\.errstate\(all='ignore'\):"), "if True:"),
+}
 
 
 def main() -> None:
+    global CLOCK, HIDDEN
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed runs of each")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     parser.add_argument("--profile", action="store_true", help="where exprgrad's time goes")
     parser.add_argument("--wall", action="store_true", help="wall-clock time, not CPU time")
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help="the MLP's hidden units")
     options = parser.parse_args()
+    HIDDEN = options.hidden
     if options.wall:
-        global CLOCK
         CLOCK = time.perf_counter
     print(f"Python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
     start = time.perf_counter()

@@ -16,6 +16,9 @@ result is checked once, on the way out, by the caller (function.py).
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 from ...core import regions
 from ...core.ir import CONST, INPUT, Op, Program, quote
 from ...core.primitives import BY_NAME
@@ -33,7 +36,7 @@ from ..emit import (
     wrapped_call,
 )
 from ..pieces import in_pieces
-from .spellings import spell
+from .spellings import SPELLINGS, spell
 
 SEED = "<cotangent>"  # the name of vjp's cotangent input in the IR: no formula can use it
 _SEED_PARAM = "_cotangent"  # and in the generated code (codegen never gives '_x' names)
@@ -126,6 +129,8 @@ class ExpressionWriter:
             axis = axis_of(program, i)
             where = "" if axis is None else f", axis={axis}"
             return f"np.sum({ops_[0]}{where}, dtype=np.{self.specs[i].dtype})"
+        if prim == "mean" and self.specs[args[0]].dtype in ("float32", "float64"):
+            return self.mean(ops_[0], args[0], axis_of(program, i))
         if primitive.axis:
             axis = axis_of(program, i)
             if axis is None:
@@ -157,6 +162,15 @@ class ExpressionWriter:
             return [self.typed(a, dtype) for a in args]
         return [self.names[a] for a in args]
 
+    def mean(self, name: str, value: int, axis: int | None) -> str:
+        """np.mean's own sum and division, without the layer of Python around them (the
+        division by the count rounds once, as np.mean's does, in float32 too)."""
+        shape = self.shape(value)
+        count = 1
+        for n in shape if axis is None else (shape[axis],):
+            count *= n
+        return f"np.add.reduce({name}, {axis}) / {literal(float(count))}"
+
     def unbroadcast(self, value: int, shape: tuple[int, ...]) -> str:
         """The value summed over the dimensions broadcasting added, to `shape`."""
         have, name = self.shape(value), self.names[value]
@@ -167,11 +181,11 @@ class ExpressionWriter:
         if lead < 0 or any(h < s for h, s in zip(have[lead:], shape, strict=True)):
             return f"np.broadcast_to({name}, {_tuple(list(shape))})"  # a folded constant
         if shape == ():
-            return f"np.sum({name})"
+            return f"np.add.reduce({name}, None)"
         kept = [lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1]
         if not kept:  # only leading dimensions were added
-            return f"np.sum({name}, axis={_tuple(list(range(lead)))})"
-        summed = f"np.sum({name}, axis={_tuple(list(range(lead)) + kept)}, keepdims=True)"
+            return f"np.add.reduce({name}, {_tuple(list(range(lead)))})"
+        summed = f"np.add.reduce({name}, {_tuple(list(range(lead)) + kept)}, keepdims=True)"
         return f"{summed}.reshape({_tuple(list(shape))})"
 
     def is_fresh(self, i: int) -> bool:
@@ -294,22 +308,64 @@ def _alias(program: Program, writer: ExpressionWriter, names: dict[int, str]) ->
                 names[i] = names[source]
 
 
+_SHAPE_READ = {"count": 0, "unbroadcast": 1, "expand": 1}  # the operand read for its shape
+
+
+def _value_reads(program: Program) -> Counter:
+    """How many times each op's value is read (by ops or as an output); an operand whose
+    shape alone is read (unbroadcast's and expand's second, count's) is not read."""
+    uses = Counter(program.outputs())
+    for op in program.ops:
+        shape_only = _SHAPE_READ.get(op.prim)
+        uses.update(a for k, a in enumerate(op.args) if k != shape_only)
+    return uses
+
+
+# binary ops written in place into a fresh operand: `t -= u` where it is the first,
+# np.subtract(u, t, out=t) where it is the second (the operands keep their order, so a
+# result that meets two nans keeps the same one); a sum, as always, as `t += u`
+_AUGMENTED = {"add": "+=", "sub": "-=", "mul": "*=", "div": "/="}
+_BINARY_UFUNC = {"add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.divide"}
+_UNARY_UFUNC = re.compile(r"(np\.\w+)\(\{0\}\)")  # np.exp({0}): np.exp(t, out=t)
+# the fewest elements worth an `out=` form: a smaller array costs numpy less to allocate
+# than the keyword costs to parse (measured: np.exp(t, out=t) on 64x10 is the slower)
+_OUT_MIN_SIZE = 4096
+
+
+def _in_place_ufunc(prim: str) -> str | None:
+    """The numpy ufunc an elementwise one-operand op is spelled with (neg: np.negative)."""
+    if prim == "neg":
+        return "np.negative"
+    spelling = SPELLINGS.get(prim)
+    found = _UNARY_UFUNC.fullmatch(spelling) if isinstance(spelling, str) else None
+    return found.group(1) if found and BY_NAME[prim].shape is None else None
+
+
 def _in_place(
     program: Program, writer: ExpressionWriter, names: dict[int, str], kept: set[int]
-) -> dict[int, int]:
-    """Additions written in place (`W_grad += t9`): add -> the operand added to the array
-    it accumulates into. That
-    operand must be an array of the sum's shape and dtype that this code made itself
-    (not an input, a view or a constant) and that nothing else reads: accumulating a
-    gradient then allocates nothing. The operand takes the sum's name. An op in `kept`
-    (a traced row) is never written into: its value is returned as it was made."""
-    uses = use_counts(program)
+) -> dict[int, int | None]:
+    """Elementwise ops written into an operand (`W_grad += t9`, `t4 *= t3`,
+    `np.exp(t5, out=t5)`): op -> the position of its other operand (None: it has one).
+    The operand written into must be an array of the result's shape and dtype that this
+    code made itself (not an input, a view or a constant) and that nothing else reads:
+    the op then allocates nothing. It takes the result's name. An op in `kept` (a traced
+    row) is never written into: its value is returned as it was made. Reads of a shape
+    alone (the array an unbroadcast or expand takes its shape from) don't count:
+    `t1 = X @ W1; t1 += b1` though the gradient of the sum is shaped like X @ W1."""
+    uses = _value_reads(program)
     into: dict[int, int] = {}
-    others: dict[int, int] = {}
+    others: dict[int, int | None] = {}
     for i, op in enumerate(program.ops):
-        if op.prim != "add" or writer.is_alias(i) or op.args[0] == op.args[1]:
+        if op.prim in _AUGMENTED and op.args[0] != op.args[1]:
+            positions = (0, 1)
+        elif _in_place_ufunc(op.prim) and len(op.args) == 1:
+            positions = (0,)
+        else:
             continue
-        for operand in op.args:
+        for position in positions:
+            if _writes_with_out(op.prim, position) and _size(writer.specs[i]) < _OUT_MIN_SIZE:
+                continue
+            operand = op.args[position]
             target, alone = operand, uses[operand] == 1 and operand not in kept
             while writer.is_alias(target):  # an unchanged unbroadcast: look through it
                 target = program.ops[target].args[0]
@@ -323,11 +379,34 @@ def _in_place(
                 and target not in into.values()
             ):
                 into[i] = target
-                others[i] = op.args[1] if operand == op.args[0] else op.args[0]
+                others[i] = None if len(op.args) == 1 else 1 - position
                 break
     for i in sorted(into, reverse=True):  # a chain of sums is one array: the last one's name
         names[into[i]] = names[i]
     return others
+
+
+def _writes_with_out(prim: str, position: int) -> bool:
+    """Is the op written into its operand at `position` with an out= keyword?"""
+    return prim not in _AUGMENTED or (position == 1 and prim != "add")
+
+
+def _size(spec: Spec) -> int:
+    size = 1
+    for n in spec.shape:
+        size *= n
+    return size
+
+
+def _in_place_line(writer: ExpressionWriter, i: int, other: int | None) -> str:
+    """The statement computing op i into its operand, which already has the op's name."""
+    name, prim = writer.names[i], writer.program.ops[i].prim
+    if other is None:
+        return f"{_in_place_ufunc(prim)}({name}, out={name})"
+    operand = writer.operand_names(i, writer.program.ops[i].args)[other]
+    if other == 1 or prim == "add":
+        return f"{name} {_AUGMENTED[prim]} {operand}"
+    return f"{_BINARY_UFUNC[prim]}({operand}, {name}, out={name})"
 
 
 def _shape_text(spec: Spec) -> str:
@@ -376,8 +455,8 @@ def specialised_source(
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             previous_comment = None
-        if i in into:  # accumulate into the fresh operand, which already has this name
-            code = f"{indent}{names[i]} += {names[into[i]]}"
+        if i in into:  # computed into the fresh operand, which already has this name
+            code = f"{indent}{_in_place_line(writer, i, into[i])}"
         else:
             code = f"{indent}{names[i]} = {writer.expression(i)}"
         comment = quote(program.source, op)

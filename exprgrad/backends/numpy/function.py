@@ -16,7 +16,7 @@ from __future__ import annotations
 import builtins
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ from ..python.evaluate import FOLD  # constants fold as for scalars: as Python c
 from ..runtime import point_binder, run_source
 from . import codegen as numpy_codegen
 from . import helpers as numpy_helpers
+from .broadcasts import broadcast_late
 from .second_order import SecondOrder
 
 ARRAYS = True  # the pipeline keeps array functions for this backend
@@ -73,7 +74,7 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         return _real_array(name, np.asarray(value), "an array")
     if isinstance(value, bool | int | float):
-        return np.asarray(float(value))
+        return np.float64(value)  # a numpy number: 0-d like an array, and quicker to make
     if isinstance(value, list | tuple):
         kind = type(value).__name__
         try:
@@ -173,10 +174,29 @@ class ArrayFunction(SecondOrder):
     # --- arguments -------------------------------------------------------------------
 
     def _arrays(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
-        return self._arrays_of(self._point(args, kwargs))
+        return self._arrays_of(self._values(args, kwargs))
 
-    def _arrays_of(self, values: tuple) -> list[np.ndarray]:
-        return [_as_array(name, value) for name, value in zip(self.inputs, values, strict=True)]
+    def _values(self, args: tuple, kwargs: dict) -> Sequence:
+        """The arguments in inputs order. The common calls, f(**point) with every input
+        and f(*values), are bound here directly; any other goes through the binder, which
+        names what is missing or unexpected."""
+        inputs = self.inputs
+        if not args and len(kwargs) == len(inputs):
+            try:  # equal sizes and every input found: the same names
+                return [kwargs[name] for name in inputs]
+            except KeyError:
+                pass
+        elif not kwargs and len(args) == len(inputs):
+            return args
+        return self._point(args, kwargs)
+
+    def _arrays_of(self, values: Sequence) -> list[np.ndarray]:
+        # a float64 or float32 array, the common case, is tested here without a call
+        fast = np.ndarray
+        return [
+            value if type(value) is fast and value.dtype.char in "fd" else _as_array(name, value)
+            for name, value in zip(self.inputs, values, strict=True)
+        ]
 
     def _for(self, arrays: list[np.ndarray]) -> _Specialized:
         key = tuple((a.shape, a.dtype.char) for a in arrays)
@@ -203,13 +223,14 @@ class ArrayFunction(SecondOrder):
         }
         if function == "forward":
             program, returns, specs = self.forward_program, None, special.specs
-        elif function == "value_and_grad":
-            program, returns = self.program, list(self.program.grads.items())
-            specs = shapes.infer(program, inputs)
-        else:  # vjp
-            program = self._vjp()
+        else:  # value_and_grad, vjp: a gradient's numbers broadcast late (broadcasts.py)
+            if function == "value_and_grad":
+                program = self.program
+            else:
+                program = self._vjp()
+                inputs[numpy_codegen.SEED] = special.specs[self.forward_program.value]
+            program = broadcast_late(program, shapes.infer(program, inputs))
             returns = list(program.grads.items())
-            inputs[numpy_codegen.SEED] = special.specs[self.forward_program.value]
             specs = shapes.infer(program, inputs)
         generated = numpy_codegen.specialised_source(program, specs, function, returns=returns)
         namespace = numpy_helpers.namespace()
@@ -230,7 +251,7 @@ class ArrayFunction(SecondOrder):
 
     @_quiet
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        values = self._point(args, kwargs)
+        values = self._values(args, kwargs)
         if _has_dask(values):  # the value is summed over chunks of rows (tools/over_dask.py)
             from ...tools import over_dask
 
@@ -243,20 +264,23 @@ class ArrayFunction(SecondOrder):
 
     @_quiet
     def value_and_grad(self, /, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        values = self._point(args, kwargs)
+        values = self._values(args, kwargs)
         if _has_dask(values):  # the value is summed over chunks of rows (tools/over_dask.py)
             from ...tools import over_dask
 
             return over_dask.value_and_grad(self, dict(zip(self.inputs, values, strict=True)))
         arrays = self._arrays_of(values)
         special = self._for(arrays)
-        value_shape = special.specs[self.program.value].shape
-        if value_shape != ():
-            raise ShapeError(
-                f"value_and_grad needs a scalar value, and this one has shape {value_shape}: "
-                "reduce it (sum, mean) in the formula, or use f.vjp(cotangent, ...)"
-            )
-        value, grads = self._function(special, "value_and_grad")(*arrays)
+        function = special.functions.get("value_and_grad")
+        if function is None:  # the first call with this signature
+            value_shape = special.specs[self.program.value].shape
+            if value_shape != ():
+                raise ShapeError(
+                    f"value_and_grad needs a scalar value, and this one has shape {value_shape}: "
+                    "reduce it (sum, mean) in the formula, or use f.vjp(cotangent, ...)"
+                )
+            function = self._function(special, "value_and_grad")
+        value, grads = function(*arrays)
         self._check_finite(special, "value_and_grad", arrays, value, grads)
         return value, grads
 
@@ -333,11 +357,18 @@ class ArrayFunction(SecondOrder):
 
     def _check_finite(self, special, function, arrays, value, grads=None) -> None:
         outputs = [value, *(grads or {}).values()]
-        # a sum is finite when every element is (it may overflow: then look closer)
-        total = 0.0
+        # A sum of squares is finite only when every element is: an inf or a nan makes it
+        # inf or nan, and no inf of another sign can cancel it (it may overflow on huge
+        # finite elements: then look closer). One BLAS dot an array, the cheapest pass.
         for output in outputs:
-            total += float(np.add.reduce(output, None))
-        if math.isfinite(total):
+            if type(output) is not np.ndarray:  # a number
+                if not math.isfinite(output):
+                    break
+                continue
+            flat = output.reshape(-1)
+            if not math.isfinite(flat.dot(flat)):
+                break
+        else:
             return
         if all(np.isfinite(o).all() for o in outputs):
             return

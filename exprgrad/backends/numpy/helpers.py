@@ -28,22 +28,31 @@ def _erfc(x):
     return np.vectorize(math.erfc, otypes=[np.result_type(x, np.float32)])(x)
 
 
+# The reductions below are the ufuncs' own (np.max is np.maximum.reduce, np.sum is
+# np.add.reduce, behind a layer of Python), and the arrays they make are written into
+# with augmented assignments (which a 0-d input's numbers take too).
+
+
 def _logsumexp(x, axis):
     # max subtracted first, so exp never overflows; a row of -inf gives -inf, not nan
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    top = np.maximum.reduce(x, axis, keepdims=True)
+    if not math.isfinite(np.add.reduce(top, None)):  # finite: so is each row's max
+        top = np.where(np.isfinite(top), top, 0.0)
+    total = np.log(np.add.reduce(np.exp(x - top), axis, keepdims=True))
+    total += top
     return np.squeeze(total, axis=axis)
 
 
 def _softmax(x, axis):
-    shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+    shifted = np.exp(x - np.maximum.reduce(x, axis, keepdims=True))
+    shifted /= np.add.reduce(shifted, axis, keepdims=True)
+    return shifted
 
 
 def _log_softmax(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - np.maximum.reduce(x, axis, keepdims=True)
+    shifted -= np.log(np.add.reduce(np.exp(shifted), axis, keepdims=True))
+    return shifted
 
 
 # Images are NCHW and filters OIHW. A convolution is im2col (every window, as a view from

@@ -46,8 +46,10 @@ SPELLINGS: dict[str, str | Callable[[Sequence[str]], str]] = {
     "lt": "{0} < {1}", "le": "{0} <= {1}", "gt": "{0} > {1}", "ge": "{0} >= {1}",
     "eq": "{0} == {1}", "ne": "{0} != {1}",
     "matmul": "{0} @ {1}",
-    "sum": "np.sum({0}, axis={1})", "mean": "np.mean({0}, axis={1})",
-    "amax": "np.max({0}, axis={1})", "amin": "np.min({0}, axis={1})",
+    # reductions as the ufuncs' own (np.sum calls np.add.reduce, through a layer of Python
+    # that costs a microsecond a call); the axis positional, None summing over all
+    "sum": "np.add.reduce({0}, {1})", "mean": "np.mean({0}, axis={1})",
+    "amax": "np.maximum.reduce({0}, {1})", "amin": "np.minimum.reduce({0}, {1})",
     "logsumexp": "_logsumexp({0}, {1})",
     "softmax": "_softmax({0}, {1})", "log_softmax": "_log_softmax({0}, {1})",
     "transpose": "np.transpose({0})", "norm2": "np.vdot({0}, {0})",
