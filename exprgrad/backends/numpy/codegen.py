@@ -198,9 +198,16 @@ class ExpressionWriter:
         return "broadcast_to" not in self.expression(i)
 
     def is_alias(self, i: int) -> bool:
-        """An op whose code would only copy a name: an unbroadcast that changes no shape."""
+        """An op whose code would only copy a name: an unbroadcast that changes no shape,
+        or an expand (forward mode's, of a tangent to its op's shape) that changes neither
+        shape nor dtype."""
         op = self.program.ops[i]
-        return op.prim == "unbroadcast" and self.shape(op.args[0]) == self.shape(op.args[1])
+        if op.prim == "unbroadcast":
+            return self.shape(op.args[0]) == self.shape(op.args[1])
+        if op.prim == "expand" and len(op.args) == 2:
+            value, like = op.args
+            return self.specs[value] == self.specs[like] and self.specs[value].dtype != "weak"
+        return False
 
     def typed(self, value: int, dtype: str) -> str:
         """A number in the dtype of the arrays it joins: float32 stays float32, and
@@ -453,7 +460,8 @@ def specialised_source(
             continue
         if function != "forward" and op.in_gradient != in_gradient:
             in_gradient = op.in_gradient
-            lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
+            later = "tangent" if function == "jvp" else "backward"  # forward mode's, or reverse
+            lines.append(f"{indent}# {later if in_gradient else 'forward'}")
             previous_comment = None
         if i in into:  # computed into the fresh operand, which already has this name
             code = f"{indent}{_in_place_line(writer, i, into[i])}"
