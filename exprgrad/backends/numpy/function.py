@@ -232,13 +232,7 @@ class ArrayFunction(SecondOrder):
             program = broadcast_late(program, shapes.infer(program, inputs))
             returns = list(program.grads.items())
             specs = shapes.infer(program, inputs)
-        generated = numpy_codegen.specialised_source(program, specs, function, returns=returns)
-        namespace = numpy_helpers.namespace()
-        run_source(self, generated.source, f"numpy {function}", namespace, generated.parts)
-        built = special.functions[function] = namespace[function]
-        special.sources[function] = generated.source
-        special.line_ops[function] = (program, specs)
-        return built
+        return self._install(special, function, program, specs, returns)
 
     def _vjp(self) -> Program:
         if self._vjp_program is None:

@@ -205,6 +205,11 @@ class SecondOrder:
             returns = [(_TANGENT, program.grads["tangent"])]
         else:
             returns = list(program.grads.items())
+        return self._install(special, kind, program, specs, returns)
+
+    def _install(self, special, kind: str, program, specs, returns) -> Callable:
+        """The numpy code of `kind` for this signature, generated, compiled and kept (its
+        source and its lines' ops too, for errors): every kind of function, first order too."""
         generated = numpy_codegen.specialised_source(program, specs, kind, returns=returns)
         namespace = numpy_helpers.namespace()
         run_source(self, generated.source, f"numpy {kind}", namespace, generated.parts)
