@@ -1,7 +1,7 @@
-"""regions.untangle on a long formula: a 4,000-statement chain of where, relu, min and max
-compiles in seconds (it took minutes when each round of untangle copied one op, and an
-op whose every use was tangled was copied again and again until the round limit), and
-its value and gradient agree with tests/independent.py, which reads the text itself."""
+"""regions.untangle: an op whose every use is tangled waits for its users' copies (it was
+copied again and again until the round limit, and the branch not taken then ran), and a
+4,000-statement chain of where, relu, min and max compiles in seconds (minutes when each
+round copied one op), its value and gradient agreeing with tests/independent.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,38 @@ import pytest
 import exprgrad
 from exprgrad.backends.python.evaluate import FOLD
 from exprgrad.core import pipeline, regions
+from exprgrad.errors import MissingDependencyError
+
+# log(x) is read only by exp(a), needed when y > 0 or when b > 0 (b computed from it):
+# copying log for its one use changes nothing; once exp(a) has a copy for b > 0, log has
+# two uses, and a copy of its own for the one under b > 0
+EVERY_USE_TANGLED = "a = log(x)\nb = where(y > 0, exp(a), y)\nwhere(b > 0, exp(a), b)"
+
+
+def backends() -> list[str]:
+    try:
+        exprgrad.compile("x", backend="c")
+    except MissingDependencyError:  # no C compiler here
+        return ["python"]
+    return ["python", "c"]
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_an_op_whose_every_use_is_tangled_waits_for_its_users_copies(backend):
+    forward = pipeline.forward_and_gradient(EVERY_USE_TANGLED, (), FOLD).forward
+    assert sorted(op.prim for op in forward.ops if op.copy) == ["exp", "log"]
+    f = exprgrad.compile(EVERY_USE_TANGLED, backend=backend)
+    for (x, y), expected in [
+        ((-1.0, -1.0), (-1.0, {"x": 0.0, "y": 1.0})),  # log(-1) in no branch taken
+        ((2.0, -1.0), (-1.0, {"x": 0.0, "y": 1.0})),
+        ((2.0, 1.0), (2.0, {"x": 1.0, "y": 0.0})),
+    ]:
+        value, gradient = f.value_and_grad(x=x, y=y)
+        assert value == pytest.approx(expected[0], rel=1e-15), (x, y)
+        assert gradient == pytest.approx(expected[1], rel=1e-15), (x, y)
+    with pytest.raises(exprgrad.EvaluationError):
+        f(x=-1.0, y=1.0)  # the branch taken reads log(-1)
+
 
 STATEMENTS = 4000
 TEMPLATES = [

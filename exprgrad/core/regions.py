@@ -329,9 +329,9 @@ def untangle(program: Program) -> Program:
     and computes it more widely than it is needed.
 
     Each round copies every op that qualifies in one need() snapshot at once (a copy
-    changes the region of its op and nothing else's), until none does: a copy may be
-    tangled in its turn, or untangle an operand's uses."""
-    budget = 4 * len(program.ops)  # copies; each splits an op's uses in two, so never reached
+    splits the region of its op in two and leaves the other ops' regions alone), until
+    none does: a copy may be tangled in its turn, or untangle an operand's uses."""
+    budget = 4 * len(program.ops)  # copies: each splits an op's uses, far fewer are made
     while budget > 0:
         guards = Guards()
         needed = need(program, guards, cut=False)
