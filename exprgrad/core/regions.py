@@ -324,59 +324,87 @@ def untangle(program: Program) -> Program:
     Forward-mode tangents meet such chains more often than a formula does (the tangent of
     a branch flows on through the wheres of later rules, so it is needed under conditions
     in another order), which is why a use moves to the copy when any chain it is read
-    under lies inside a tangled one. An op with no such use stays; need() then cuts its
-    chain and computes it more widely than it is needed."""
-    for _ in range(4 * len(program.ops) + 1):  # each round copies one op; never loop on
+    under lies inside a tangled one. An op with no such use stays, and so does one whose
+    every use is tangled (its copy would be the op again); need() then cuts its chain
+    and computes it more widely than it is needed.
+
+    Each round copies every op that qualifies in one need() snapshot at once (a copy
+    splits the region of its op in two and leaves the other ops' regions alone), until
+    none does: a copy may be tangled in its turn, or untangle an operand's uses."""
+    budget = 4 * len(program.ops)  # copies: each splits an op's uses, far fewer are made
+    while budget > 0:
         guards = Guards()
         needed = need(program, guards, cut=False)
+        users = _users(program)
+        copies: dict[int, list[tuple[int, int]]] = {}
         for i, op in enumerate(program.ops):  # only what may fail is worth a copy
             region = needed[i]
             if not (isinstance(region, Either) and op.args and BY_NAME[op.prim].may_raise):
                 continue
             tangled = [c for c in region.chains if tangled_guard(program, i, c) is not None]
-            moved = _uses_under(program, needed, guards, i, tangled) if tangled else []
-            if moved:
-                program = _copy_for(program, i, moved)
-                break
-        else:
+            moved = _uses_under(program, needed, guards, users[i], tangled) if tangled else []
+            if moved and len(moved) < len(users[i]):
+                copies[i] = moved
+        if not copies:
             return program
+        copies = dict(list(copies.items())[:budget])
+        budget -= len(copies)
+        program = _copy_for(program, copies)
     return program
 
 
-def _uses_under(
-    program: Program, needed: Sequence[Region], guards: Guards, i: int, tangled: list[Guard]
-) -> list[tuple[int, int]]:
-    """(user, operand position) of each use of op i read under one of the tangled chains."""
-    moved = []
+def _users(program: Program) -> list[list[tuple[int, int]]]:
+    """For each op, (user, operand position) of each of its uses."""
+    users: list[list[tuple[int, int]]] = [[] for _ in program.ops]
     for u, op in enumerate(program.ops):
         for k, arg in enumerate(op.args):
-            if arg != i:
-                continue
-            read = needed[u]
-            if op.prim == "where" and k > 0:
-                read = guards.child(read, op.args[0], k == 1)
-            if read is not None and any(contains(c, r) for c in tangled for r in chains(read)):
-                moved.append((u, k))
+            users[arg].append((u, k))
+    return users
+
+
+def _uses_under(
+    program: Program,
+    needed: Sequence[Region],
+    guards: Guards,
+    uses: list[tuple[int, int]],
+    tangled: list[Guard],
+) -> list[tuple[int, int]]:
+    """The uses (user, operand position) of an op read under one of the tangled chains."""
+    moved = []
+    for u, k in uses:
+        op, read = program.ops[u], needed[u]
+        if op.prim == "where" and k > 0:
+            read = guards.child(read, op.args[0], k == 1)
+        if read is not None and any(contains(c, r) for c in tangled for r in chains(read)):
+            moved.append((u, k))
     return moved
 
 
-def _copy_for(program: Program, i: int, moved: list[tuple[int, int]]) -> Program:
-    """The program with op i computed a second time for the `moved` uses; the copy stands
-    before the first of them."""
-    first = min(u for u, _ in moved)
-    copy = replace(program.ops[i], name=None, copy=max(op.copy for op in program.ops) + 1)
+def _copy_for(program: Program, copies: dict[int, list[tuple[int, int]]]) -> Program:
+    """The program with each op i of `copies` computed a second time for its moved uses
+    (user, operand position); a copy stands before the first of them, and reads the
+    copies its original's moved operands read."""
+    before: dict[int, list[int]] = {}  # user -> the ops copied just before it
+    copied_for: dict[tuple[int, int], int] = {}  # moved use -> the op it reads a copy of
+    for i in sorted(copies):
+        before.setdefault(min(u for u, _ in copies[i]), []).append(i)
+        copied_for.update(dict.fromkeys(copies[i], i))
+    number = max(op.copy for op in program.ops)
+    copy_id: dict[int, int] = {}
     ops: list[Op] = []
     new_id: list[int] = []
+
+    def args_of(u: int) -> tuple[int, ...]:
+        found = enumerate(program.ops[u].args)
+        return tuple(copy_id[a] if (u, k) in copied_for else new_id[a] for k, a in found)
+
     for u, op in enumerate(program.ops):
-        if u == first:
-            ops.append(copy.with_args(tuple(new_id[a] for a in copy.args)))
-            copy_id = len(ops) - 1
-        args = [new_id[a] for a in op.args]
-        for user, k in moved:
-            if user == u:
-                args[k] = copy_id
+        for i in before.get(u, ()):
+            number += 1
+            ops.append(replace(program.ops[i], name=None, copy=number).with_args(args_of(i)))
+            copy_id[i] = len(ops) - 1
         new_id.append(len(ops))
-        ops.append(op.with_args(tuple(args)))
+        ops.append(op.with_args(args_of(u)))
     return program.remap(ops, new_id)
 
 
