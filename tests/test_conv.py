@@ -331,18 +331,19 @@ def test_the_command_line_prints_and_evaluates_conv_formulas_with_numpy(capsys):
     assert "needs only the standard library" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cotangent", [-0.0, -1.0])
 @pytest.mark.parametrize(("stride", "nan"), [(2, False), (2, True), (1, False)])
-def test_max_pooling_gives_where_signed_zeros(stride, nan):
-    """Windows side by side: a -0.0 cotangent reaches each window's largest element as
-    -0.0 and leaves the others +0.0, as where(hit, share, 0) does (a multiply by the hit
-    mask would not), whether or not another window holds a NaN. Overlapping windows sum
-    their parts from +0.0, so every pixel is +0.0."""
+def test_max_pooling_gives_where_signed_zeros(stride, nan, cotangent):
+    """Windows side by side: a -0.0 (or -1.0) cotangent reaches each window's largest
+    element and leaves the others +0.0, as where(hit, share, 0) does (a multiply by the
+    hit mask alone would not), whether or not another window holds a NaN. Overlapping
+    windows sum their parts from +0.0: a -0.0 makes every pixel +0.0."""
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     if nan:
         x = np.pad(x, ((0, 0), (0, 0), (0, 0), (0, 2)), constant_values=np.nan)
     f = exprgrad.compile(f"maxpool2d(x, 2, {stride})", backend="numpy")
     out_shape = f(x=x).shape
-    _, grads = f.vjp(np.full(out_shape, -0.0), x=x)
+    _, grads = f.vjp(np.full(out_shape, cotangent), x=x)
     hit = np.zeros((4, 4), dtype=bool)
     for i in range(out_shape[2]):
         for j in range(out_shape[3]):
@@ -351,8 +352,11 @@ def test_max_pooling_gives_where_signed_zeros(stride, nan):
             window = x[0, 0, i * stride : i * stride + 2, j * stride : j * stride + 2]
             r, c = np.unravel_index(np.argmax(window), (2, 2))
             hit[i * stride + r, j * stride + c] = True
-    if stride == 1:
+    if stride == 1 and cotangent == 0:
         hit[:] = False
-    assert (grads["x"][0, 0, :, :4] == 0).all()
+    if cotangent == 0:
+        assert (grads["x"][0, 0, :, :4] == 0).all()
+    else:  # the largest elements get the gradient, the others +0.0 (not False * -1.0)
+        assert np.array_equal(grads["x"][0, 0, :, :4] != 0, hit)
     assert np.array_equal(np.signbit(grads["x"][0, 0, :, :4]), hit)
     assert np.isnan(grads["x"][0, 0, :, 4:]).all() and grads["x"].shape[-1] == (6 if nan else 4)

@@ -164,19 +164,30 @@ def _maxpool2d_dx(g, x, out, k, stride):
         count += hit
     share = g / np.maximum(count, 1, out=count)
     grad = np.zeros(x.shape, dtype=g.dtype)
-    if stride >= k and not np.isnan(out).any():
-        # windows apart, no NaN window: each pixel is one window's where(hit, share, 0),
-        # copied where hit onto zeros (a multiply would make False * -0.0 a -0.0)
+    if stride >= k and _plain(share) and not np.isnan(out).any():
+        # windows apart: each pixel is its window's where(hit, share, 0), written straight
+        # into place as hit * share (3x quicker here than np.where and a copy); False *
+        # -2.0 is -0.0, and adding 0.0 makes it where's +0.0 (no share is -0.0 itself)
         for (rows, columns), hit in zip(offsets, hits, strict=True):
-            np.copyto(grad[..., rows, columns], share, where=hit)
+            np.multiply(hit, share, out=grad[..., rows, columns])
+        grad += 0.0
         return grad
-    lost = np.where(out == out, 0, out).astype(g.dtype)
+    # 0 where not hit, or the window's NaN (a number when no window has one)
+    lost = np.where(out == out, 0, out).astype(g.dtype) if np.isnan(out).any() else 0.0
     for (rows, columns), hit in zip(offsets, hits, strict=True):
-        if stride >= k:  # as above: each pixel is one window's
+        if stride >= k:  # windows apart: each pixel is one window's
             grad[..., rows, columns] = np.where(hit, share, lost)
         else:  # overlapping windows: a pixel's parts summed (from +0.0)
             grad[..., rows, columns] += np.where(hit, share, lost)
     return grad
+
+
+def _plain(share):
+    # every share finite and none -0.0: hit * share + 0.0 is then where(hit, share, 0)
+    if not np.isfinite(share).all():
+        return False
+    zero = share == 0
+    return not (zero.any() and np.signbit(share[zero]).any())
 
 
 def _maxpool2d_jvp(t, x, out, k, stride):
@@ -200,7 +211,7 @@ def _avgpool2d_dx(g, x, k, stride):
 
 # what the conv and pool rows' code calls (and a module of it must carry: function.py)
 WINDOW_HELPERS = ("_windows", "_padded", "_columns", "_conv2d", "_out_size", "_conv2d_dw",
-                  "_conv2d_dx", "_offsets", "_maxpool2d", "_avgpool2d", "_maxpool2d_dx",
+                  "_conv2d_dx", "_offsets", "_maxpool2d", "_avgpool2d", "_maxpool2d_dx", "_plain",
                   "_avgpool2d_dx", "_maxpool2d_jvp")  # fmt: skip
 
 
