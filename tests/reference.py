@@ -94,10 +94,12 @@ def _jax_table():
     }
 
 
-def jax_of_ir(program, table, axis_prims=frozenset()):
+def jax_of_ir(program, table, axis_prims=frozenset(), number=None):
     """The program interpreted op by op with jax functions: evaluate(*values), values in
     program.inputs order. A primitive in axis_prims with a second operand takes it as a
-    constant axis= keyword (the array reductions)."""
+    constant axis= keyword (the array reductions). number: what a constant becomes
+    (jnp.float64 by default; float keeps conv2d's parameters static under jax.jit)."""
+    number = number or jnp.float64
 
     def evaluate(*values):
         by_name = dict(zip(program.inputs, values, strict=True))
@@ -106,7 +108,7 @@ def jax_of_ir(program, table, axis_prims=frozenset()):
             if op.prim == INPUT:
                 results.append(by_name[op.name])
             elif op.prim == CONST:
-                results.append(jnp.float64(op.value))
+                results.append(number(op.value))
             elif op.prim in axis_prims and len(op.args) == 2:
                 axis = int(program.ops[op.args[1]].value)
                 results.append(table[op.prim](results[op.args[0]], axis=axis))

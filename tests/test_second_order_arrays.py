@@ -12,7 +12,6 @@ import zlib
 import pytest
 
 import exprgrad
-from exprgrad.core.ir import CONST, INPUT
 from exprgrad.core.primitives import PRIMITIVES
 
 np = pytest.importorskip("numpy")
@@ -20,7 +19,7 @@ jax = pytest.importorskip("jax", reason="jax is a test extra: pip install 'exprg
 jnp = jax.numpy
 jax.config.update("jax_enable_x64", True)
 
-from reference import _jax_table  # noqa: E402
+from reference import _jax_table, jax_of_ir  # noqa: E402
 from test_against_jax import ARRAY_JAX, ARRAY_LIST, ARRAY_SHAPES, AXIS  # noqa: E402
 
 RTOL = 1e-10
@@ -41,24 +40,7 @@ def jax_function(f):
     """f's forward IR interpreted op by op with jax functions (as test_against_jax does),
     its constants Python floats, so that jax.jit sees the parameters of conv2d or reshape
     as the numbers they are."""
-    program, table = f.forward_program, {**_jax_table(), **ARRAY_JAX}
-
-    def evaluate(*values):
-        by_name = dict(zip(program.inputs, values, strict=True))
-        results = []
-        for op in program.ops:
-            if op.prim == INPUT:
-                results.append(by_name[op.name])
-            elif op.prim == CONST:
-                results.append(op.value)
-            elif op.prim in AXIS and len(op.args) == 2:
-                axis = int(program.ops[op.args[1]].value)
-                results.append(table[op.prim](results[op.args[0]], axis=axis))
-            else:
-                results.append(table[op.prim](*(results[a] for a in op.args)))
-        return results[program.value] * 1.0
-
-    return evaluate
+    return jax_of_ir(f.forward_program, {**_jax_table(), **ARRAY_JAX}, AXIS, number=float)
 
 
 def flat_jax(f, point, function=None):
