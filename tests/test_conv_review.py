@@ -87,3 +87,16 @@ def test_a_huge_dimension_of_an_empty_reshape_is_an_exprgrad_error():
     with pytest.raises(Error) as info:
         _numpy("sum(reshape(x, 1e30, 0))").value_and_grad(x=np.zeros((0, 3)))
     assert "reshape(x, 1e30, 0)" in str(info.value)
+
+
+def test_a_huge_dimension_of_an_empty_value_on_lists_is_a_shape_error_not_a_hang():
+    """Bug 5 on the lists backend: reshape(x, 1e12, 0) of an empty x holds no number but
+    would be 10**12 empty lists; the shape pass's signature check refuses it at the op."""
+    from exprgrad.errors import ShapeError
+
+    f = exprgrad.compile("sum(reshape(x, 1e12, 0))", backend="python")
+    with pytest.raises(ShapeError, match="would take 1,000,000,000,000 lists") as info:
+        f.value_and_grad(x=[[], [], []])
+    assert "reshape(x, 1e12, 0)" in str(info.value)
+    small = exprgrad.compile("sum(reshape(x, 3, 0))", backend="python")
+    assert small.value_and_grad(x=[[], [], []]) == (0.0, {"x": [[], [], []]})

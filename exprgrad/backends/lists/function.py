@@ -110,6 +110,7 @@ class ListFunction:
             }
             forward = shapes.infer(self.forward_program, inputs)
             shapes.check_elements(self.forward_program, forward)
+            _check_lists(self.forward_program, forward)
             found = self._specialized[key] = _Specialized(forward, inputs)
         return found
 
@@ -350,6 +351,27 @@ class ListFunction:
 
     def __reduce__(self):
         return (_rebuild, (self.formula, self.wrt, self.inputs, self._fold))
+
+
+_MOST_LISTS = 10**8  # nested lists one value may take: beyond, the code would run for hours
+
+
+def _check_lists(program: Program, specs: list) -> None:
+    """A value whose nested lists no memory holds (reshape(x, 1e12, 0) of an empty x: no
+    numbers, 10**12 empty lists) is a ShapeError at its op, not a call that never ends. The
+    gradient's values have the forward values' shapes: checking these is enough."""
+    for op, spec in zip(program.ops, specs, strict=True):
+        lists, prefix = 0, 1
+        for n in spec.shape[:-1]:
+            prefix *= n
+            lists += prefix
+        if lists > _MOST_LISTS:
+            raise ShapeError(
+                f"as nested lists, shape {spec.shape} would take {lists:,} lists",
+                program.source,
+                op.span or Span(0, len(program.source)),
+                hint="the numpy backend (backend='numpy') holds it as one array",
+            )
 
 
 def _refuse_unwritten(program: Program) -> None:
