@@ -14,6 +14,7 @@ import sys
 
 from ..errors import FormulaError, Span, line_and_column, shorten
 from . import ir, syntax
+from .array_rules import MAX_ELEMENTS
 from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS, Primitive
 
 _WHERE_CONDITION_ONLY = "a comparison can only be the condition of where(condition, a, b)"
@@ -67,9 +68,6 @@ def _suggest(func: str) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
-_LARGEST_WHOLE = 2**48
-
-
 def _whole_number(node: syntax.Expr, what: str, source: str) -> int:
     """The whole number an axis or a parameter is written as (0, 1, -1, ...)."""
     sign = 1
@@ -83,7 +81,7 @@ def _whole_number(node: syntax.Expr, what: str, source: str) -> int:
             node.span,
             hint="such as 0, 1 or -1" if what.startswith("the axis") else "such as 1, 2 or 3",
         )
-    if node.value > _LARGEST_WHOLE:  # past any array's size: numpy's error, or a hang
+    if node.value > MAX_ELEMENTS:  # past any array's size: numpy's error, or a hang
         raise FormulaError(f"{what} is too large (at most 2**48)", source, node.span)
     return sign * int(node.value)
 

@@ -167,7 +167,7 @@ def _per_image(program: Program, specs: list[Spec], states: list[State], i: int)
         raise _refuse(program, op, "conv2d's filters depend on the rows", _HINT)
     if op.prim in ("conv2d", "flatten") and axis != 0:
         raise _refuse(program, op, f"{op.prim} mixes the rows (they are not axis 0)", _HINT)
-    if axis is None or axis >= rank - 2 and op.prim != "flatten":
+    if axis is None or (axis >= rank - 2 and op.prim != "flatten"):
         raise _refuse(program, op, f"{op.prim}'s windows run across the rows", _HINT)
     return State(ROWS, axis)
 

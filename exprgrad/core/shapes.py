@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import FormulaError, ShapeError, Span
-from .array_rules import broadcast, check_size
+from .array_rules import broadcast, check_size, size_of
 from .ir import CONST, INPUT, Program, quote
 from .primitives import BY_NAME, COMPARISON_NAMES
 
@@ -55,6 +55,11 @@ def params_of(program: Program, op_id: int) -> tuple[int, ...]:
     """The whole-number parameters of an op of a row with some (conv2d's stride, padding)."""
     op = program.ops[op_id]
     return tuple(int(program.ops[a].value) for a in op.args[BY_NAME[op.prim].arity :])
+
+
+def element_count(shape: tuple[int, ...], axis: int | None) -> int:
+    """How many elements a reduction over `axis` of `shape` (None: every axis) takes."""
+    return size_of(shape if axis is None else (shape[axis],))
 
 
 def _dtype(dtypes: list[str]) -> str:
@@ -128,10 +133,7 @@ def check_elements(program: Program, specs: list[Spec]) -> None:
             continue
         shape = specs[op.args[0]].shape
         axis = axis_of(program, i)
-        size = 1
-        for n in shape if axis is None else (shape[axis],):
-            size *= n
-        if size > 0:
+        if element_count(shape, axis) > 0:
             continue
         over = "of an empty array" if axis is None else f"over axis {axis}, of length 0,"
         raise ShapeError(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ...core.ir import CONST, INPUT, Op, Program, quote
 from ...core.primitives import BY_NAME
-from ...core.shapes import Spec, axis_of, operands
+from ...core.shapes import Spec, axis_of, element_count, operands
 from ..emit import (
     COMMENT_COLUMN,
     LINE_LIMIT,
@@ -116,11 +116,7 @@ class ListWriter:
             flat = self.flat(names[0], self.shape(args[0]))
             return [], f"sum([_a * _a for _a in {flat}], 0.0)"
         if prim == "count":
-            shape = self.shape(args[0])
-            size = 1
-            for n in shape if axis is None else (shape[axis],):
-                size *= n
-            return [], literal(float(size))
+            return [], literal(float(element_count(self.shape(args[0]), axis)))
         if prim == "expand":
             return [], self.expand(names[0], self.shape(args[0]), self.shape(args[1]), axis)
         if prim == "unbroadcast":

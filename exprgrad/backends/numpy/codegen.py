@@ -20,9 +20,10 @@ import re
 from collections import Counter
 
 from ...core import regions
+from ...core.array_rules import size_of
 from ...core.ir import CONST, INPUT, Op, Program, quote
 from ...core.primitives import BY_NAME
-from ...core.shapes import Spec, axis_of, operands, params_of
+from ...core.shapes import Spec, axis_of, element_count, operands, params_of
 from ..emit import (
     COMMENT_COLUMN,
     LINE_LIMIT,
@@ -115,11 +116,7 @@ class ExpressionWriter:
         if prim == "expand":
             return self.expand(args[0], args[1], axis_of(program, i), i in self.loose)
         if prim == "count":
-            shape, axis = self.shape(args[0]), axis_of(program, i)
-            size = 1
-            for n in shape if axis is None else (shape[axis],):
-                size *= n
-            return literal(float(size))
+            return literal(float(element_count(self.shape(args[0]), axis_of(program, i))))
         if prim in ("matmul_dx", "matmul_dy"):
             return self.matmul_gradient(prim, *args)
         primitive = BY_NAME[prim]
@@ -165,10 +162,7 @@ class ExpressionWriter:
     def mean(self, name: str, value: int, axis: int | None) -> str:
         """np.mean's own sum and division, without the layer of Python around them (the
         division by the count rounds once, as np.mean's does, in float32 too)."""
-        shape = self.shape(value)
-        count = 1
-        for n in shape if axis is None else (shape[axis],):
-            count *= n
+        count = element_count(self.shape(value), axis)
         return f"np.add.reduce({name}, {axis}) / {literal(float(count))}"
 
     def unbroadcast(self, value: int, shape: tuple[int, ...]) -> str:
@@ -370,7 +364,8 @@ def _in_place(
         else:
             continue
         for position in positions:
-            if _writes_with_out(op.prim, position) and _size(writer.specs[i]) < _OUT_MIN_SIZE:
+            small = size_of(writer.specs[i].shape) < _OUT_MIN_SIZE
+            if _writes_with_out(op.prim, position) and small:
                 continue
             operand = op.args[position]
             target, alone = operand, uses[operand] == 1 and operand not in kept
@@ -396,13 +391,6 @@ def _in_place(
 def _writes_with_out(prim: str, position: int) -> bool:
     """Is the op written into its operand at `position` with an out= keyword?"""
     return prim not in _AUGMENTED or (position == 1 and prim != "add")
-
-
-def _size(spec: Spec) -> int:
-    size = 1
-    for n in spec.shape:
-        size *= n
-    return size
 
 
 def _in_place_line(writer: ExpressionWriter, i: int, other: int | None) -> str:

@@ -216,11 +216,7 @@ class ArrayFunction(SecondOrder):
         built = special.functions.get(function)
         if built is not None:
             return built
-        inputs = {
-            op.name: special.specs[i]
-            for i, op in enumerate(self.forward_program.ops)
-            if op.prim == INPUT
-        }
+        inputs = self._input_specs(special)
         if function == "forward":
             program, returns, specs = self.forward_program, None, special.specs
         else:  # value_and_grad, vjp: a gradient's numbers broadcast late (broadcasts.py)
@@ -229,9 +225,11 @@ class ArrayFunction(SecondOrder):
             else:
                 program = self._vjp()
                 inputs[numpy_codegen.SEED] = special.specs[self.forward_program.value]
-            program = broadcast_late(program, shapes.infer(program, inputs))
-            returns = list(program.grads.items())
             specs = shapes.infer(program, inputs)
+            late = broadcast_late(program, specs)
+            if late is not program:  # (the shapes of what it moved: inferred again)
+                program, specs = late, shapes.infer(late, inputs)
+            returns = list(program.grads.items())
         return self._install(special, function, program, specs, returns)
 
     def _vjp(self) -> Program:
@@ -312,8 +310,7 @@ class ArrayFunction(SecondOrder):
             program = pipeline.gradient(
                 forward, forward.inputs, FOLD, arrays=True, every_adjoint=True
             )
-            inputs = {name: special.specs[i] for name, i in forward.input_ids().items()}
-            specs = shapes.infer(program, inputs)
+            specs = shapes.infer(program, self._input_specs(special))
             rows = trace_rows(forward)
             generated = numpy_codegen.specialised_source(program, specs, "trace", rows=rows)
             namespace = numpy_helpers.namespace()

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...core import forward, pipeline, shapes
-from ...core.ir import INPUT, Program
+from ...core.ir import Program
 from ...errors import ArgumentError, ArgumentValueError, ShapeError
 from ..python.evaluate import FOLD
 from ..runtime import run_source
@@ -192,11 +192,7 @@ class SecondOrder:
         if built is not None:
             return built
         program = self._derived_program(kind)
-        inputs = {
-            op.name: special.specs[i]
-            for i, op in enumerate(self.forward_program.ops)
-            if op.prim == INPUT
-        }
+        inputs = self._input_specs(special)
         tangent_names = program.inputs[len(self.inputs) :]
         for name, tangent in zip(self.wrt, tangent_names, strict=True):
             inputs[tangent] = inputs[name]  # a tangent has its input's shape and dtype
@@ -206,6 +202,11 @@ class SecondOrder:
         else:
             returns = list(program.grads.items())
         return self._install(special, kind, program, specs, returns)
+
+    def _input_specs(self, special) -> dict:
+        """The formula's inputs' shapes and dtypes at this signature, by name: what the
+        shape pass starts every generated function's program from."""
+        return {name: special.specs[i] for name, i in self.forward_program.input_ids().items()}
 
     def _install(self, special, kind: str, program, specs, returns) -> Callable:
         """The numpy code of `kind` for this signature, generated, compiled and kept (its
