@@ -50,17 +50,24 @@ def matplotlib(request, monkeypatch):
 # --- scikit-learn's digits: a two-layer network as one formula ----------------------------
 
 
-def test_digits_mlp(capsys, monkeypatch, tmp_path, matplotlib):
-    pytest.importorskip("sklearn")
-    out = run("digits_mlp.py", capsys, monkeypatch, "--picture-dir", str(tmp_path))
-    assert out.startswith("1347 training and 450 test digits, 8x8 pixels each\n")
+def trained_30_epochs(out: str) -> str:
+    """A digits example's 30 epoch lines, the loss falling tenfold; its final line, whose
+    test accuracy is the last epoch's, reported again."""
     epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
     assert len(epochs) == 30 and epochs[0].startswith("epoch  1/30: loss ")
     losses = [numbers(line)[2] for line in epochs]
     assert losses[-1] < losses[0] / 10
     final = line_with(out, "wrong)")
-    assert final.startswith("test accuracy ") and numbers(final)[0] >= 0.96
-    assert numbers(epochs[-1])[-1] == numbers(final)[0]  # the last epoch's, reported again
+    assert final.startswith("test accuracy ")
+    assert numbers(epochs[-1])[-1] == numbers(final)[0]
+    return final
+
+
+def test_digits_mlp(capsys, monkeypatch, tmp_path, matplotlib):
+    pytest.importorskip("sklearn")
+    out = run("digits_mlp.py", capsys, monkeypatch, "--picture-dir", str(tmp_path))
+    assert out.startswith("1347 training and 450 test digits, 8x8 pixels each\n")
+    assert numbers(trained_30_epochs(out))[0] >= 0.96
     pictures = [tmp_path / "digits_mlp_training.png", tmp_path / "digits_mlp_misclassified.png"]
     if matplotlib:
         for picture in pictures:
@@ -74,14 +81,8 @@ def test_digits_cnn(capsys, monkeypatch, tmp_path, matplotlib):
     pytest.importorskip("sklearn")
     out = run("digits_cnn.py", capsys, monkeypatch, "--picture-dir", str(tmp_path))
     assert out.startswith("1347 training and 450 test digits, 1x8x8 pixels each\n")
-    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
-    assert len(epochs) == 30 and epochs[0].startswith("epoch  1/30: loss ")
-    losses = [numbers(line)[2] for line in epochs]
-    assert losses[-1] < losses[0] / 10
-    final = line_with(out, "wrong)")
-    accuracy, wrong = numbers(final)[:2]
-    assert final.startswith("test accuracy ") and accuracy >= 0.98
-    assert numbers(epochs[-1])[-1] == accuracy  # the last epoch's, reported again
+    accuracy, wrong = numbers(trained_30_epochs(out))[:2]
+    assert accuracy >= 0.98
     lines = out.splitlines()
     # the loss curve: one column per epoch, the first epoch's the tallest
     curve = lines[lines.index(line_with(out, "training loss, log scale:")) + 1 :][:9]
