@@ -12,7 +12,6 @@ formula takes --shapes too: its inputs broadcast as arrays. --at takes lists as 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -29,7 +28,14 @@ from ..core import pipeline
 from ..core.ir import dump
 from ..core.lower import lower
 from ..core.parsing import parse
-from ..errors import ArgumentError, EvaluationError, FormulaError, ShapeError, shorten
+from ..errors import (
+    ArgumentError,
+    EvaluationError,
+    FormulaError,
+    MissingDependencyError,
+    ShapeError,
+    shorten,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -504,15 +510,14 @@ def _compiled(formula: str, wrt: Any) -> Any:
     numpy where it must be: convolution and pooling, which the lists backend refuses."""
     try:
         return compile_formula(formula, wrt=wrt)
-    except FormulaError:
+    except FormulaError as refused:
         ops = lower(parse(formula)).ops  # (it parsed and lowered: the error came after)
-        if not _has_numpy() or not any(op.prim in LISTS_REFUSED for op in ops):
+        if not any(op.prim in LISTS_REFUSED for op in ops):
             raise
-        return compile_formula(formula, wrt=wrt, backend="numpy")
-
-
-def _has_numpy() -> bool:
-    return importlib.util.find_spec("numpy") is not None
+        try:
+            return compile_formula(formula, wrt=wrt, backend="numpy")
+        except MissingDependencyError:  # no numpy: the lists backend's refusal stands
+            raise refused from None
 
 
 def _plain(value: Any) -> Any:
