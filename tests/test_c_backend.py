@@ -150,6 +150,21 @@ def test_flat_takes_and_returns_numpy_vectors():
     assert c.flat()(strided)[1].tolist() == expected.tolist()
 
 
+def test_flat_failures_and_nan_with_and_without_fixed_inputs():
+    python, c = both("a*log(x) - exp(y)/x + x**2")
+    for names, fixed in ((None, {}), (["x"], {"a": 1.0, "y": 3.0})):
+        fun, reference = c.flat(names, **fixed), python.flat(names, **fixed)
+        size = len(fun.names)
+        for x in (np.full(size, -1.0), np.full(size, np.nan), np.full(size, np.inf)):
+            expected = raised(reference, x) if x[0] == -1.0 else reference(x)
+            if x[0] == -1.0:  # log of a non-positive number, twice (the error cell is reused)
+                assert raised(fun, x) == expected and raised(fun, x) == expected
+                continue
+            value, gradient = fun(x)
+            assert repr(value) == repr(expected[0])
+            assert repr(gradient.tolist()) == repr(expected[1].tolist())
+
+
 @pytest.mark.parametrize(
     "given", [[1.0, 2.0], np.zeros((3, 1)), "abc", {"a": 1}, [1.0, "x", 2.0], [1.0, 0.0, 1.0]]
 )

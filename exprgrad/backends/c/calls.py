@@ -3,6 +3,7 @@
 A built program (codegen.py writes it, build.py compiles it) is two C functions:
 
     int NAME(const double *in, double *out)             one point: in -> value, gradient
+    double NAME_flat(in, grad, code)                     the same, the value returned
     int NAME_batch(n, columns, steps, values, grads, sum, failed)   n points in one loop
 
 What calls them from Python is generated per program (per_point_source): it checks each
@@ -44,6 +45,7 @@ class Built:
         self.program = program
         self.ffi = ffi
         self.point = getattr(library, name)
+        self.flat = getattr(library, f"{name}_flat")
         self.batch = getattr(library, f"{name}_batch")
         self.size = len(program.inputs)
         self.outputs = 1 + len(program.grads)
@@ -147,12 +149,15 @@ def per_point(
 
 def flat_function(built: Built, names: tuple[str, ...], fixed: Sequence[float]) -> Callable:
     """fun(x) -> (value, gradient array): x a numpy vector (or a list, tuple) in `names`
-    order, handed to C by address; the fixed inputs follow it in C's input array."""
-    size, shape, outputs = len(names), (len(names),), built.outputs
-    ffi, point, error = built.ffi, built.point, built.error
+    order, handed to C by address; the fixed inputs follow it in C's input array. C
+    (NAME_flat) returns the value and writes the gradient into a new array; its error
+    code goes into a cell of its own per call (cffi lets other threads run meanwhile)."""
+    size, shape, grads = len(names), (len(names),), built.outputs - 1
+    ffi, flat, error = built.ffi, built.flat, built.error
     from_buffer, memmove, empty, ndarray = ffi.from_buffer, ffi.memmove, np.empty, np.ndarray
     floats = floats_maker(names)
-    free: list = []
+    cells: list = []  # free `int *` error cells
+    inputs: list = []  # free input arrays, the fixed values in place after the vector's
 
     def vector(x: Any) -> np.ndarray:
         """x as a contiguous float64 vector, converted once, or the Python backend's error."""
@@ -160,20 +165,27 @@ def flat_function(built: Built, names: tuple[str, ...], fixed: Sequence[float]) 
             return np.ascontiguousarray(x, dtype=np.float64)
         return np.array(floats(tuple(flat_vector(x, names))), dtype=np.float64)
 
+    def failed(value: float, code: Any) -> float:
+        """The value, or the EvaluationError of a NaN that C returned for a failed op."""
+        if code[0]:
+            raise error(code[0]) from None
+        return value
+
     if not fixed:
 
         def fun(x):
             if type(x) is not ndarray or x.dtype is not _F64 or x.shape != shape:
                 x = vector(x)
+            gradient = empty(grads)
+            code = cells.pop() if cells else ffi.new("int *")
             try:
-                given = from_buffer("double[]", x)
+                value = flat(from_buffer(x), from_buffer(gradient), code)
             except ValueError:  # not contiguous
-                given = from_buffer("double[]", x := vector(x))
-            out = empty(outputs)
-            code = point(given, from_buffer("double[]", out))
-            if code:
-                raise error(code) from None
-            return out.item(0), out[1:]
+                value = flat(from_buffer(vector(x)), from_buffer(gradient), code)
+            cells.append(code)
+            if value != value:
+                value = failed(value, code)
+            return value, gradient
 
     else:
         rest = array("d", [0.0] * size + list(fixed))
@@ -181,17 +193,19 @@ def flat_function(built: Built, names: tuple[str, ...], fixed: Sequence[float]) 
         def fun(x):
             if type(x) is not ndarray or x.dtype is not _F64 or x.shape != shape:
                 x = vector(x)
-            given = free.pop() if free else from_buffer("double[]", array("d", rest))
+            given = inputs.pop() if inputs else from_buffer(array("d", rest))
             try:
                 memmove(given, x, 8 * size)
             except ValueError:  # not contiguous
                 memmove(given, vector(x), 8 * size)
-            out = empty(outputs)
-            code = point(given, from_buffer("double[]", out))
-            free.append(given)
-            if code:
-                raise error(code) from None
-            return out.item(0), out[1:]
+            gradient = empty(grads)
+            code = cells.pop() if cells else ffi.new("int *")
+            value = flat(given, from_buffer(gradient), code)
+            inputs.append(given)
+            cells.append(code)
+            if value != value:
+                value = failed(value, code)
+            return value, gradient
 
     return fun
 

@@ -11,6 +11,10 @@ computed in an `if` block, declared above it. The ABI (both sides rely on it exa
         in program.ops; kind: 1 domain error, 2 division by zero, 3 overflow, as
         spellings.CHECKS says).
 
+    double NAME_flat(const double *in, double *grad, int *code);
+        NAME, the value returned and the gradient entries in grad[k]; *code is NAME's
+        return (the value NaN where it is not 0).
+
     int NAME_batch(long n, const double *const *columns, const long *steps,
                    double *values, double *grads, int sum, long *failed);
         NAME at each point p: in[i] = columns[i][p * steps[i]]; sum == 0: values[p] and
@@ -254,6 +258,25 @@ def _input_ids(program: Program) -> list[tuple[int, int]]:
     return [(position[op.name], i) for i, op in enumerate(program.ops) if op.prim == INPUT]
 
 
+def _flat(name: str, outputs: int) -> list[str]:
+    """NAME_flat: NAME with the value returned, so Python gets a float and an array."""
+    grads = outputs - 1
+    lines = [
+        "",
+        f"double {name}_flat(const double *in, double *grad, int *code)",
+        "{",
+        f"    double out[{outputs}];",
+        f"    *code = {name}(in, out);",
+        "    if (*code)",
+        "        return NAN;",
+    ]
+    if grads:
+        lines.append(f"    for (int k = 0; k < {grads}; k++) grad[k] = out[1 + k];")
+    else:
+        lines.append("    (void)grad;")
+    return lines + ["    return out[0];", "}"]
+
+
 def _batch(name: str, inputs: int, outputs: int) -> list[str]:
     """NAME_batch: NAME at each point, the results stored per point or summed."""
     grads = outputs - 1
@@ -293,7 +316,8 @@ def _batch(name: str, inputs: int, outputs: int) -> list[str]:
 
 def function_source(program: Program, name: str, *, standalone: bool = False) -> CSource:
     """NAME(in, out) computing program's value and gradient entries (see the module
-    docstring), and NAME_batch unless standalone (then NAME is static, for module_source)."""
+    docstring), and NAME_flat and NAME_batch unless standalone (then NAME is static, for
+    module_source)."""
     layout = plan(program)
     names = c_names(program, layout)
     helpers: set[str] = set()
@@ -304,6 +328,7 @@ def function_source(program: Program, name: str, *, standalone: bool = False) ->
     lines += [f"    out[{k}] = {names[i]};" for k, i in enumerate(outputs)]
     lines += ["    return 0;", "}"]
     if not standalone:
+        lines += _flat(name, len(outputs))
         lines += _batch(name, len(program.inputs), len(outputs))
     return CSource(
         "\n".join(lines) + "\n",
