@@ -32,7 +32,7 @@ from test_codegen import GOLDEN_FORMULAS  # noqa: E402
 from test_primitives import CASES, WIDE  # noqa: E402
 
 import exprgrad  # noqa: E402
-from exprgrad.backends.c import build, codegen, spellings  # noqa: E402
+from exprgrad.backends.c import build, codegen, entries, spellings  # noqa: E402
 from exprgrad.backends.python import codegen as python_codegen  # noqa: E402
 from exprgrad.backends.python.helpers import runtime_namespace  # noqa: E402
 from exprgrad.core.primitives import BY_NAME, PRIMITIVES  # noqa: E402
@@ -109,7 +109,7 @@ def compiled(tmp_path_factory):
     os.environ["EXPRGRAD_CACHE_DIR"] = str(tmp_path_factory.mktemp("c-cache"))
     cases = [Case(k, formula) for k, formula in enumerate(FORMULAS)]
     parts = [
-        codegen.function_source(case.programs[part], case.names[part])
+        entries.function_source(case.programs[part], case.names[part])
         for case in cases
         for part in ("fwd", "vg")
     ]
@@ -182,6 +182,89 @@ def test_values_gradients_and_errors_equal_the_python_backend(compiled):
     assert all(errors.values()), errors  # each kind of error was met
 
 
+def _run_batch(ffi, batch, columns: list, shared: list[bool], n: int, size: int, total: bool):
+    arrays = [
+        ffi.new("double[]", c if not s else c[:1]) for c, s in zip(columns, shared, strict=True)
+    ]
+    steps = ffi.new("long[]", [0 if s else 1 for s in shared] or [0])
+    values, grads = ffi.new("double[]", max(n, 1)), ffi.new("double[]", max((size - 1) * n, 1))
+    failed = ffi.new("long *")
+    table = ffi.new("double *[]", arrays or [ffi.NULL])
+    code = batch(n, table, steps, values, grads, int(total), failed)
+    per_point = [[values[p]] + [grads[k * n + p] for k in range(size - 1)] for p in range(n)]
+    return code, failed[0], per_point, list(values[0:1]) + list(grads[0 : size - 1])
+
+
+def _number(bits: bytes) -> float:
+    return math.nan if bits == b"nan" else struct.unpack("<d", bits)[0]
+
+
+def _same(x: float) -> bytes:
+    """x's bits; every NaN the same (which NaN's sign and payload an op passes on when both
+    operands are NaN depends on operand order, which the C compiler may swap)."""
+    return b"nan" if math.isnan(x) else _bits(x)
+
+
+def test_batch_in_lanes_is_the_point_function_at_every_point_bit_for_bit(compiled):
+    """NAME_batch runs blocks of LANES points in lanes (entries.py): over the corpus's points
+    (edges, NaN, inf, -0.0, and points where an op fails), per point and summed, every
+    input a column or one shared number, it agrees bit for bit with NAME at each point
+    (any NaN for NaN), and a failure names the first failing point and op as NAME does."""
+    cases, ffi, lib, _ = compiled
+    in_lanes = 0
+    for seed, case in enumerate(cases):
+        for part in ("fwd", "vg"):
+            name = case.names[part]
+            point_function, batch = getattr(lib, name), getattr(lib, name + "_batch")
+            size = 1 + len(case.programs[part].grads)
+            points = _points(case, seed)
+            out = ffi.new("double[]", size)
+            expected = []
+            for point in points:
+                code = point_function(ffi.new("double[]", point or [0.0]), out)
+                expected.append((code, [_same(v) for v in out]))
+            fine = [p for p, (code, _) in zip(points, expected, strict=True) if not code]
+            fine_results = [bits for code, bits in expected if not code]
+            width = len(case.function.inputs if part == "fwd" else case.programs[part].inputs)
+            if width == 0 or len(fine) < 2 * entries.LANES:
+                continue
+            in_lanes += 1
+            columns = [[p[k] for p in fine] for k in range(width)]
+            for shared in ([False] * width, [True] + [False] * (width - 1)):
+                if shared[0]:  # every point takes the first point's first input
+                    fine_now = [[fine[0][0], *p[1:]] for p in fine]
+                    results = []
+                    for point in fine_now:
+                        code = point_function(ffi.new("double[]", point), out)
+                        results.append((code, [_same(v) for v in out]))
+                    if any(code for code, _ in results):
+                        continue
+                    results = [bits for _, bits in results]
+                else:
+                    results = fine_results
+                n = len(fine)
+                code, _, got, _ = _run_batch(ffi, batch, columns, shared, n, size, False)
+                assert code == 0, case.formula
+                assert [[_same(v) for v in row] for row in got] == results, case.formula
+                code, _, _, sums = _run_batch(ffi, batch, columns, shared, n, size, True)
+                totals = [0.0] * size
+                for bits in results:
+                    for k in range(size):
+                        totals[k] += _number(bits[k])
+                assert [_same(v) for v in sums] == [_same(v) for v in totals], case.formula
+            failing = [p for p, (code, _) in enumerate(expected) if code]
+            if failing:  # the points as given: the first failure, and everything before it
+                columns = [[p[k] for p in points] for k in range(width)]
+                first = failing[0]
+                code, failed, got, _ = _run_batch(
+                    ffi, batch, columns, [False] * width, len(points), size, False
+                )
+                assert (code, failed) == (expected[first][0], first), case.formula
+                got_bits = [[_same(v) for v in row] for row in got[:first]]
+                assert got_bits == [bits for _, bits in expected[:first]], case.formula
+    assert in_lanes > 50
+
+
 def test_a_failing_op_in_the_branch_not_taken_is_no_error(compiled):
     cases, ffi, lib, _ = compiled
     case = next(c for c in cases if c.formula == BRANCHES[1])
@@ -196,7 +279,10 @@ def test_a_failing_op_in_the_branch_not_taken_is_no_error(compiled):
 
 def test_source_reads_like_the_python_output(compiled):
     _, _, _, source = compiled
-    assert "#include <math.h>" in source and source.count("#include") == 1
+    # <math.h>, and <stdlib.h> for the blocks a batch allocates; a standalone file math.h only
+    assert re.findall(r"#include <(.*)>", source) == ["math.h", "stdlib.h"]
+    standalone = exprgrad.compile("log(x)*y", backend="c").c_source()
+    assert re.findall(r"#include <(.*)>", standalone) == ["math.h"]
     function = exprgrad.compile("sigmoid(a*x + b*y + c)")
     text = codegen.function_source(function.program, "f").source
     assert "const double t1 = a * x;" in text and "/* a*x */" in text

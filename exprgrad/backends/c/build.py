@@ -33,8 +33,9 @@ FLAGS = ("-O2", "-std=c99", "-fno-fast-math", "-ffp-contract=off", "-fPIC")
 # The arrays of NAME and NAME_flat are `void *` to cffi (C sees `double *`, the same ABI):
 # a numpy array's plain ffi.from_buffer(x) passes without a type lookup (~0.1 us a call).
 _SIGNATURES = (
-    "int {0}(const void *in, void *out);\n"
-    "double {0}_flat(const void *in, void *grad, int *code);\n"
+    "int {0}(const void *in, void *out);\ndouble {0}_flat(const void *in, void *grad, int *code);\n"
+)
+_BATCH = (
     "int {0}_batch(long n, const double *const *columns, const long *steps,\n"
     "    double *values, double *grads, int sum, long *failed);\n"
 )
@@ -89,18 +90,19 @@ def _identity(command: tuple[str, ...]) -> str:
     return f"{path}\n{' '.join(command[1:])}\n{version}"
 
 
-def key(source: str, functions: list[str]) -> str:
+def key(source: str, functions: list[str], batch: bool) -> str:
     """The cache key: source, functions, compiler, flags, Python version."""
-    parts = [source, *functions, _identity(tuple(compiler())), *FLAGS]
+    parts = [source, *functions, str(batch), _identity(tuple(compiler())), *FLAGS]
     parts.append(sys.implementation.cache_tag or sys.version)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
-def build(source: str, functions: list[str]) -> tuple[Any, Any]:
-    """(ffi, lib) of the C source, lib.NAME, lib.NAME_flat and lib.NAME_batch callable for
-    each NAME in functions (the signatures of codegen.py's ABI); built once, then loaded."""
+def build(source: str, functions: list[str], batch: bool = True) -> tuple[Any, Any]:
+    """(ffi, lib) of the C source, lib.NAME, lib.NAME_flat (and with batch lib.NAME_batch)
+    callable for each NAME in functions (the signatures of codegen.py's ABI); built once,
+    then loaded."""
     cffi = _cffi()
-    name = "_exprgrad_c_" + key(source, functions)
+    name = "_exprgrad_c_" + key(source, functions, batch)
     found = LOADED.get(name)
     if found is not None:
         return found
@@ -109,7 +111,9 @@ def build(source: str, functions: list[str]) -> tuple[Any, Any]:
     target = directory / (name + suffix)
     if not target.exists():
         directory.mkdir(parents=True, exist_ok=True)
-        _compile(cffi, source, functions, name, directory, target)
+        signatures = _SIGNATURES + (_BATCH if batch else "")
+        declarations = "".join(signatures.format(f) for f in functions)
+        _compile(cffi, source, declarations, name, directory, target)
     spec = importlib.util.spec_from_file_location(name, target)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -118,10 +122,9 @@ def build(source: str, functions: list[str]) -> tuple[Any, Any]:
 
 
 def _compile(
-    cffi: Any, source: str, functions: list[str], name: str, directory: Path, target: Path
+    cffi: Any, source: str, declarations: str, name: str, directory: Path, target: Path
 ) -> None:
     """Compile the source and cffi's glue into target, through a private directory."""
-    declarations = "".join(_SIGNATURES.format(f) for f in functions)
     with tempfile.TemporaryDirectory(prefix=name, dir=directory) as work:
         generated = Path(work) / (name + "_code.c")
         generated.write_text(source)

@@ -58,7 +58,7 @@ RESERVED = frozenset(
         "islessequal islessgreater isunordered INFINITY NAN HUGE HUGE_VAL HUGE_VALF HUGE_VALL "
         "float_t double_t math_errhandling MATH_ERRNO MATH_ERREXCEPT DOMAIN SING OVERFLOW "
         "UNDERFLOW TLOSS PLOSS exception unix linux errno "
-        "in out grad n columns steps values grads sum failed p i k code"
+        "in out grad n columns steps values grads sum failed p i k code scratch bad LANES"
     ).split()
     + _MATH
     + [f + suffix for f in _MATH for suffix in ("f", "l")]
@@ -159,6 +159,7 @@ class CSource:
     outputs: tuple[str, ...]  # out[1 + k]: the gradient entries (program.grads' keys)
     helpers: tuple[str, ...]  # the static helpers it calls
     names: dict[int, str]  # op id -> its name in the code
+    layout: Layout
 
 
 def c_names(program: Program, layout: Layout) -> dict[int, str]:
@@ -258,66 +259,10 @@ def _input_ids(program: Program) -> list[tuple[int, int]]:
     return [(position[op.name], i) for i, op in enumerate(program.ops) if op.prim == INPUT]
 
 
-def _flat(name: str, outputs: int) -> list[str]:
-    """NAME_flat: NAME with the value returned, so Python gets a float and an array."""
-    grads = outputs - 1
-    lines = [
-        "",
-        f"double {name}_flat(const double *in, double *grad, int *code)",
-        "{",
-        f"    double out[{outputs}];",
-        f"    *code = {name}(in, out);",
-        "    if (*code)",
-        "        return NAN;",
-    ]
-    if grads:
-        lines.append(f"    for (int k = 0; k < {grads}; k++) grad[k] = out[1 + k];")
-    else:
-        lines.append("    (void)grad;")
-    return lines + ["    return out[0];", "}"]
-
-
-def _batch(name: str, inputs: int, outputs: int) -> list[str]:
-    """NAME_batch: NAME at each point, the results stored per point or summed."""
-    grads = outputs - 1
-    each = f"for (int k = 0; k < {grads}; k++)"
-    lines = [
-        "",
-        f"int {name}_batch(long n, const double *const *columns, const long *steps,",
-        f"{' ' * (len(name) + 11)}double *values, double *grads, int sum, long *failed)",
-        "{",
-        f"    double in[{max(inputs, 1)}], out[{outputs}];",
-    ]
-    if grads:
-        lines.append("    if (sum)")
-        lines.append(f"        {each} grads[k] = 0.0;")
-    lines.append("    if (sum) values[0] = 0.0;")
-    lines.append("    for (long p = 0; p < n; p++) {")
-    if inputs:
-        loop = f"for (int i = 0; i < {inputs}; i++)"
-        lines.append(f"        {loop} in[i] = columns[i][p * steps[i]];")
-    lines += [
-        f"        const int code = {name}(in, out);",
-        "        if (code) {",
-        "            *failed = p;",
-        "            return code;",
-        "        }",
-        "        if (sum) {",
-        "            values[0] += out[0];",
-    ]
-    if grads:
-        lines.append(f"            for (int k = 0; k < {grads}; k++) grads[k] += out[1 + k];")
-    lines += ["        } else {", "            values[p] = out[0];"]
-    if grads:
-        lines.append(f"            {each} grads[k * n + p] = out[1 + k];")
-    lines += ["        }", "    }", "    return 0;", "}"]
-    return lines
-
-
 def function_source(program: Program, name: str, *, standalone: bool = False) -> CSource:
     """NAME(in, out) computing program's value and gradient entries (see the module
-    docstring), and NAME_flat and NAME_batch unless standalone (then NAME is static, for
-    module_source)."""
+    docstring); static when standalone (for module_source). entries.py writes the
+    functions Python calls around it (NAME_flat, NAME_batch)."""
     layout = plan(program)
     names = c_names(program, layout)
     helpers: set[str] = set()
@@ -327,9 +272,6 @@ def function_source(program: Program, name: str, *, standalone: bool = False) ->
     outputs = [program.value, *program.grads.values()]
     lines += [f"    out[{k}] = {names[i]};" for k, i in enumerate(outputs)]
     lines += ["    return 0;", "}"]
-    if not standalone:
-        lines += _flat(name, len(outputs))
-        lines += _batch(name, len(program.inputs), len(outputs))
     return CSource(
         "\n".join(lines) + "\n",
         name,
@@ -337,6 +279,7 @@ def function_source(program: Program, name: str, *, standalone: bool = False) ->
         tuple(program.grads),
         tuple(sorted(helpers)),
         names,
+        layout,
     )
 
 
@@ -355,9 +298,13 @@ def header(formula: str, notes: Sequence[str] = ()) -> str:
 
 
 def module(formula: str, functions: Sequence[CSource], notes: Sequence[str] = ()) -> str:
-    """A C file: the header, <math.h>, the helpers the functions call, the functions."""
+    """A C file: the header, <math.h> (and <stdlib.h> where a batch allocates its blocks),
+    the helpers the functions call, the functions."""
     used = sorted({h for f in functions for h in f.helpers})
-    parts = [header(formula, notes), "#include <math.h>\n"]
+    includes = "#include <math.h>\n"
+    if any("malloc(" in f.source for f in functions):
+        includes += "#include <stdlib.h>\n"
+    parts = [header(formula, notes), includes]
     parts += [HELPERS[h] + "\n" for h in used]
     parts += [f.source for f in functions]
     return "\n".join(parts)
@@ -408,5 +355,6 @@ def module_source(full: Program, name: str = "exprgrad") -> str:
         part.outputs,
         part.helpers,
         part.names,
+        part.layout,
     )
     return module(full.source, [standalone], _standalone_notes(full, name))

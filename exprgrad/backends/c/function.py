@@ -28,7 +28,7 @@ from ...core.pipeline import Programs
 from ..python import vectors
 from ..python.evaluate import FOLD  # constants fold as for the Python backend, bit for bit
 from ..runtime import compile_options
-from . import build, codegen
+from . import build, codegen, entries
 from .calls import Built, flat_function, per_point, run_batch
 
 ARRAYS = False  # the pipeline refuses array functions for this backend
@@ -56,6 +56,7 @@ class CFunction:
     f.flat(names, **fixed) -> fun(x) -> (value, gradient), numpy vectors in and out.
     f.batch(**columns) -> (values, {input: gradients}) at many points in one C loop.
     f.inputs, f.wrt, f.formula as for the Python backend; f.source: the generated C;
+    f.batch_source: the batch's C (built by the first f.batch call, None before);
     f.c_source(): a standalone C file for embedding.
     """
 
@@ -76,7 +77,8 @@ class CFunction:
         self.forward = self._per_point("forward", built["forward"], gradient=False)
         self.value_and_grad = self._per_point("value_and_grad", built["value_and_grad"])
         self.value_and_grad.__doc__ = "(value, {input: gradient}) at the given point."
-        self._batch = built["value_and_grad"]
+        self._batch: Built | None = None  # built by the first f.batch call
+        self.batch_source: str | None = None
         self._flat: dict[tuple[str, ...], tuple[Built, str]] = {}  # flat's, by names
         # Python looks __call__ up on the class, so each CFunction gets a class of its own
         # whose __call__ is the generated forward caller itself: f(...) costs no extra call.
@@ -86,11 +88,16 @@ class CFunction:
             {"__call__": staticmethod(self.forward), "__module__": CFunction.__module__},
         )
 
-    def _build(self, programs: dict[str, Program]) -> tuple[dict[str, Built], str]:
-        """The programs as one C file (a function each, under its name), built."""
-        functions = [codegen.function_source(program, name) for name, program in programs.items()]
+    def _build(
+        self, programs: dict[str, Program], batch: bool = False
+    ) -> tuple[dict[str, Built], str]:
+        """The programs as one C file (a function each, under its name), built; with batch,
+        each with its NAME_batch too."""
+        functions = [
+            entries.function_source(program, name, batch) for name, program in programs.items()
+        ]
         source = codegen.module(self.formula, functions)
-        ffi, library = build.build(source, list(programs))
+        ffi, library = build.build(source, list(programs), batch)
         built = {
             name: Built(self.formula, program, library, ffi, name)
             for name, program in programs.items()
@@ -144,6 +151,9 @@ class CFunction:
         instead, (value, {input: float}), added in point order (a loss over data). In a
         formula with an input called `sum`, sum= is that column."""
         total = False if "sum" in self.inputs else bool(columns.pop("sum", False))
+        if self._batch is None:  # its C is built now (f.batch_source shows it)
+            built, self.batch_source = self._build({"value_and_grad": self.program}, batch=True)
+            self._batch = built["value_and_grad"]
         return run_batch(self._batch, self.wrt, columns, total)
 
     def __reduce__(self):
