@@ -299,3 +299,38 @@ def test_a_zero_dimensional_array_is_one_number_for_every_point():
     f = exprgrad.compile("x*y", backend="c")
     values, grads = f.batch(x=np.array([1.0, 2.0]), y=np.array(3.0))
     assert values.tolist() == [3.0, 6.0] and grads["y"].tolist() == [1.0, 2.0]
+
+
+def test_a_long_program_in_pieces_computes_the_same(monkeypatch):
+    """Above 2 * PIECE_OPS ops NAME is static pieces passing values through an array
+    (backends/c/pieces.py): the values, gradients, errors and batches are those of the
+    Python backend, in pieces of 4 ops (the array on the stack) and of 3 with the array
+    malloc'd (STACK_SLOTS 2)."""
+    from exprgrad.backends.c import pieces
+
+    formulas = [*FORMULAS, "where(x > 1, log(x - 1), -x) + tanh(a*y)*sqrt(y)"]
+    for piece_ops, stack_slots in ((4, 4096), (3, 2)):
+        monkeypatch.setattr(pieces, "PIECE_OPS", piece_ops)
+        monkeypatch.setattr(pieces, "STACK_SLOTS", stack_slots)
+        for formula in formulas:
+            python, c = both(formula)
+            assert "piece 2 of" in c.source, formula
+            assert ("malloc(" in c.source) == (stack_slots == 2), formula
+            for full in [*POINTS, {"a": 0.5, "x": 0.5, "y": -1.0, "b": 0, "c": 0, "label": 1}]:
+                point = {name: full[name] for name in python.inputs}
+                try:
+                    expected = python.value_and_grad(**point)
+                except EvaluationError:
+                    assert raised(c.value_and_grad, **point) == raised(
+                        python.value_and_grad, **point
+                    )
+                    continue
+                assert c.value_and_grad(**point) == expected
+                assert c(**point) == python(**point)
+            columns = {n: np.array([POINTS[0][n], POINTS[1][n]] * 40) for n in python.inputs}
+            values, grads = c.batch(**columns)
+            for p in (0, 1, 79):
+                point = {n: float(column[p]) for n, column in columns.items()}
+                assert (values[p], {k: g[p] for k, g in grads.items()}) == python.value_and_grad(
+                    **point
+                )

@@ -32,7 +32,7 @@ from test_codegen import GOLDEN_FORMULAS  # noqa: E402
 from test_primitives import CASES, WIDE  # noqa: E402
 
 import exprgrad  # noqa: E402
-from exprgrad.backends.c import build, codegen, entries, spellings  # noqa: E402
+from exprgrad.backends.c import build, codegen, entries, pieces, spellings  # noqa: E402
 from exprgrad.backends.python import codegen as python_codegen  # noqa: E402
 from exprgrad.backends.python.helpers import runtime_namespace  # noqa: E402
 from exprgrad.core.primitives import BY_NAME, PRIMITIVES  # noqa: E402
@@ -343,12 +343,19 @@ def test_missing_compiler_and_cffi_are_clear_errors(monkeypatch, tmp_path):
         build.build("", [])
 
 
-def test_emitted_module_compiles_alone_and_runs(tmp_path):
+@pytest.mark.parametrize("piece_ops", [None, 5])
+def test_emitted_module_compiles_alone_and_runs(tmp_path, monkeypatch, piece_ops):
+    """The --emit c file, whole and (piece_ops) in pieces passing values through a malloc'd
+    array (pieces.py), compiles with cc -std=c99 -c alone and computes what f does."""
+    if piece_ops:
+        monkeypatch.setattr(pieces, "PIECE_OPS", piece_ops)
+        monkeypatch.setattr(pieces, "STACK_SLOTS", 2)
     compiler = shlex.split(os.environ.get("CC") or "cc")
-    formula = GOLDEN_FORMULAS["two_layer_net"] + "+ log(x)"
+    formula = GOLDEN_FORMULAS["two_layer_net"].rstrip() + " + log(x)"  # on its last line
     function = exprgrad.compile(formula)
     source = codegen.module_source(function.program, "net")
     assert "in[0]   = " in source and "NaN" in source and "_point" in source
+    assert ("piece 2 of" in source and "malloc(" in source) == bool(piece_ops)
     (tmp_path / "net.c").write_text(source)
     n, m = len(function.inputs), len(function.wrt)
     main = f"""#include <stdio.h>

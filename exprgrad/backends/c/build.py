@@ -1,14 +1,15 @@
 """C source -> a loaded cffi library: compiled once by the system C compiler, cached on disk.
 
-The generated source is compiled on its own (`$CC -O2 -std=c99 -fPIC -c`, no -ffast-math:
-IEEE results, bit for bit what the Python backend computes where libm agrees), so it sees
-<math.h> and nothing else; cffi's glue, compiled apart with Python.h, declares the
-functions (the ABI in codegen.py) and links the object in. The extension module lands in
-the cache directory ($EXPRGRAD_CACHE_DIR, else $XDG_CACHE_HOME/exprgrad/c, else
-~/.cache/exprgrad/c) under a name hashed from the source, the compiler (its path and
-`--version`), the flags and the Python version, so the same source is compiled once:
-later builds, in this process or another, only load it. Two processes building the same
-key at once each build in a private directory and os.replace the result into place.
+The generated source is compiled on its own (`$CC -O2 -std=c99 -fPIC -c`, -O1 for a long
+one, no -ffast-math: IEEE results, bit for bit what the Python backend computes where libm
+agrees), so it sees <math.h> (and <stdlib.h>) and nothing else; cffi's glue, compiled
+apart with Python.h, declares the functions (the ABI in codegen.py) and links the object
+in. The extension module lands in the cache directory ($EXPRGRAD_CACHE_DIR, else
+$XDG_CACHE_HOME/exprgrad/c, else ~/.cache/exprgrad/c) under a name hashed from the
+source, the compiler (its path and `--version`), the flags and the Python version, so the
+same source is compiled once: later builds, in this process or another, only load it.
+Two processes building the same key at once each build in a private directory and
+os.replace the result into place.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ from typing import Any
 from ...errors import MissingDependencyError
 
 FLAGS = ("-O2", "-std=c99", "-fno-fast-math", "-ffp-contract=off", "-fPIC")
+# Past this many lines (pieces.py keeps each function short) -O1: the compiler's time is
+# about linear in the lines either way, and -O1 takes half of -O2's (50,000 ops: ~10 s).
+LONG_SOURCE = 20_000
+
+
+def flags(source: str) -> tuple[str, ...]:
+    """The compiler's flags for a source: FLAGS, with -O1 for a long one."""
+    if source.count("\n") > LONG_SOURCE:
+        return ("-O1", *FLAGS[1:])
+    return FLAGS
+
 
 # The arrays of NAME and NAME_flat are `void *` to cffi (C sees `double *`, the same ABI):
 # a numpy array's plain ffi.from_buffer(x) passes without a type lookup (~0.1 us a call).
@@ -92,7 +104,7 @@ def _identity(command: tuple[str, ...]) -> str:
 
 def key(source: str, functions: list[str], batch: bool) -> str:
     """The cache key: source, functions, compiler, flags, Python version."""
-    parts = [source, *functions, str(batch), _identity(tuple(compiler())), *FLAGS]
+    parts = [source, *functions, str(batch), _identity(tuple(compiler())), *flags(source)]
     parts.append(sys.implementation.cache_tag or sys.version)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
@@ -129,7 +141,7 @@ def _compile(
         generated = Path(work) / (name + "_code.c")
         generated.write_text(source)
         objects = Path(work) / (name + "_code.o")
-        command = [*compiler(), *FLAGS, "-c", str(generated), "-o", str(objects)]
+        command = [*compiler(), *flags(source), "-c", str(generated), "-o", str(objects)]
         _identity(tuple(compiler()))  # a missing compiler: a clear error, not a traceback
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:

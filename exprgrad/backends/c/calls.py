@@ -31,6 +31,7 @@ from ..python.helpers import _float_arguments
 from ..python.runtime import float_arguments
 from ..python.vectors import flat_vector
 from ..runtime import MISSING, bind_formula_names, evaluation_error, missing_message, run_source
+from .pieces import OUT_OF_MEMORY
 
 _KINDS = {1: ValueError, 2: ZeroDivisionError, 3: OverflowError}  # the C code's error kinds
 _F64 = np.dtype(np.float64)
@@ -53,6 +54,10 @@ class Built:
 
     def error(self, code: int) -> EvaluationError:
         """The EvaluationError of a C error code: 4 * (op id + 1) + kind."""
+        if code == OUT_OF_MEMORY:
+            return EvaluationError(
+                "no memory for the values a long formula's C code passes between its pieces"
+            )
         op = self.program.ops[code // 4 - 1]
         return evaluation_error(self.formula, op, _KINDS[code % 4])
 

@@ -36,6 +36,7 @@ from ...core.ir import CONST, INPUT, Program, quote
 from ...core.primitives import COMPARISON_NAMES
 from ..emit import HEADER_LIMIT, Namer
 from ..layout import Layout, plan
+from . import pieces
 from .spellings import KIND_NAMES, checks, spell
 
 COMMENT_COLUMN = 44
@@ -214,8 +215,18 @@ def _runs(layout: Layout, sections: bool) -> list[tuple[str | None, regions.Regi
 def _body(layout: Layout, names: dict[int, str], helpers: set[str], sections: bool) -> list[str]:
     program = layout.program
     lines = [f"    const double {names[i]} = in[{k}];" for k, i in _input_ids(program)]
+    return lines + run_lines(program, _runs(layout, sections), names, helpers)
+
+
+def run_lines(
+    program: Program, runs: list, names: dict[int, str], helpers: set[str], set_all: bool = False
+) -> list[str]:
+    """The runs' ops, a line each with its checks, a branch's ops in an `if` block whose
+    values are declared above it (set_all: set to 0 there, for code that stores every
+    value it computed, taken or not)."""
+    lines: list[str] = []
     previous_comment = None
-    for section, region, ops in _runs(layout, sections):
+    for section, region, ops in runs:
         if section is not None:
             lines.append(f"    /* {section} */")
             previous_comment = None
@@ -223,6 +234,8 @@ def _body(layout: Layout, names: dict[int, str], helpers: set[str], sections: bo
         if region is not None:
             for kind in ("int", "double"):  # the block's values, read after it
                 declared = [names[i] for i in ops if _type(i, program) == kind]
+                if declared and set_all:
+                    declared = [f"{name} = 0" for name in declared]
                 if declared:
                     lines.append(f"    {kind} {', '.join(declared)};")
             lines.append(f"    if ({_condition(region, names)}) {{")
@@ -261,17 +274,27 @@ def _input_ids(program: Program) -> list[tuple[int, int]]:
 
 def function_source(program: Program, name: str, *, standalone: bool = False) -> CSource:
     """NAME(in, out) computing program's value and gradient entries (see the module
-    docstring); static when standalone (for module_source). entries.py writes the
-    functions Python calls around it (NAME_flat, NAME_batch)."""
+    docstring), in pieces if it is long (pieces.py); static when standalone (for
+    module_source). entries.py writes the functions Python calls around it (NAME_flat,
+    NAME_batch)."""
     layout = plan(program)
     names = c_names(program, layout)
     helpers: set[str] = set()
     storage = "static int" if standalone else "int"
-    lines = [f"{storage} {name}(const double *in, double *out)", "{"]
-    lines += _body(layout, names, helpers, sections=bool(program.grads))
-    outputs = [program.value, *program.grads.values()]
-    lines += [f"    out[{k}] = {names[i]};" for k, i in enumerate(outputs)]
-    lines += ["    return 0;", "}"]
+    if pieces.needed(program):
+        runs = _runs(layout, sections=bool(program.grads))
+
+        def lines_of(group: list) -> list[str]:
+            return run_lines(program, group, names, helpers, set_all=True)
+
+        parts, body = pieces.point_lines(layout, runs, names, name, lines_of)
+        lines = [*parts[1:], "", f"{storage} {name}(const double *in, double *out)", *body]
+    else:
+        lines = [f"{storage} {name}(const double *in, double *out)", "{"]
+        lines += _body(layout, names, helpers, sections=bool(program.grads))
+        outputs = [program.value, *program.grads.values()]
+        lines += [f"    out[{k}] = {names[i]};" for k, i in enumerate(outputs)]
+        lines += ["    return 0;", "}"]
     return CSource(
         "\n".join(lines) + "\n",
         name,
@@ -310,12 +333,13 @@ def module(formula: str, functions: Sequence[CSource], notes: Sequence[str] = ()
     return "\n".join(parts)
 
 
-def _standalone_notes(full: Program, name: str) -> list[str]:
+def _standalone_notes(full: Program, name: str, stdlib: bool) -> list[str]:
     width = max([1, *(len(n) for n in full.inputs)])
+    headers = "<math.h> and <stdlib.h> (malloc)" if stdlib else "<math.h>"
     notes = [
         "",
         f"double {name}_value_and_grad(const double *in, double *grad)",
-        "returns the value and writes the gradient. C99, <math.h> only: cc -std=c99 -c",
+        f"returns the value and writes the gradient. C99, {headers} only: cc -std=c99 -c",
         "(link with -lm). On an evaluation error (log of a non-positive number, division",
         "by zero, overflow in exp, ...) it returns NaN and writes NaN to every grad entry.",
         "",
@@ -357,4 +381,5 @@ def module_source(full: Program, name: str = "exprgrad") -> str:
         part.names,
         part.layout,
     )
-    return module(full.source, [standalone], _standalone_notes(full, name))
+    notes = _standalone_notes(full, name, "malloc(" in standalone.source)
+    return module(full.source, [standalone], notes)
