@@ -226,8 +226,10 @@ def test_batch_in_lanes_is_the_point_function_at_every_point_bit_for_bit(compile
             fine = [p for p, (code, _) in zip(points, expected, strict=True) if not code]
             fine_results = [bits for code, bits in expected if not code]
             width = len(case.function.inputs if part == "fwd" else case.programs[part].inputs)
-            if width == 0 or len(fine) < 2 * entries.LANES:
+            if width == 0 or not fine:
                 continue
+            copies = -(-(2 * entries.LANES + 7) // len(fine))  # two blocks and a few points
+            fine, fine_results = fine * copies, fine_results * copies
             in_lanes += 1
             columns = [[p[k] for p in fine] for k in range(width)]
             for shared in ([False] * width, [True] + [False] * (width - 1)):
@@ -253,9 +255,13 @@ def test_batch_in_lanes_is_the_point_function_at_every_point_bit_for_bit(compile
                         totals[k] += _number(bits[k])
                 assert [_same(v) for v in sums] == [_same(v) for v in totals], case.formula
             failing = [p for p, (code, _) in enumerate(expected) if code]
-            if failing:  # the points as given: the first failure, and everything before it
+            if failing:  # two blocks of good points, then the points as given: the first
+                # failure (in the third block or later), and everything before it
+                lead = 2 * entries.LANES
+                points = fine[:lead] + points
+                expected = [(0, bits) for bits in fine_results[:lead]] + expected
                 columns = [[p[k] for p in points] for k in range(width)]
-                first = failing[0]
+                first = lead + failing[0]
                 code, failed, got, _ = _run_batch(
                     ffi, batch, columns, [False] * width, len(points), size, False
                 )

@@ -27,8 +27,8 @@ from . import codegen
 from .codegen import COMMENT_COLUMN, CSource, _condition, _input_ids, _runs, comment
 from .spellings import KIND_NAMES, checks, spell
 
-LANES = 64  # points in a block
-SCRATCH_LIMIT = 1 << 15  # doubles (256 KiB, in cache); a program needing more runs point by point
+LANES = 256  # points in a block: columns read and written in runs of 2 KiB
+SCRATCH_LIMIT = 1 << 18  # doubles (2 MiB) of blocks at most, else point by point
 
 
 def function_source(program: Program, name: str, batch: bool = True) -> CSource:
@@ -194,39 +194,53 @@ def _batch(program: Program, name: str, point: CSource) -> list[str]:
             owners.setdefault(i, k)
     slot, count = _slots(program, runs, set(owners))
     inputs = len(program.inputs)
-    blocks = inputs + len(owners) + count
-    if not runs or blocks * LANES > SCRATCH_LIMIT:
+    if not runs or (inputs + len(owners) + count) * LANES > SCRATCH_LIMIT:
         lines.append(f"    return {name}_points(0, n, {_ARGUMENTS});")
         return lines + ["}"]
     names = point.names
     lane = _lane_names(program, names, computed)
     lines += [
         f"    /* {name} at LANES points at a time: each name below is a block of LANES",
-        "       numbers, each line a loop over the block (entries.py says why) */",
+        "       numbers, each line a loop over the block (entries.py says why); the blocks:",
+        f"       {count} for the values, {len(owners)} for the outputs when summed, one for each",
+        "       input given as one number (that number in every lane) */",
         f"    enum {{ LANES = {LANES} }};",
-        f"    double *const scratch = malloc(sizeof(double) * LANES * {blocks});",
-        "    if (!scratch)",
-        f"        return {name}_points(0, n, {_ARGUMENTS});",
+        "    long blocks = sum ? " + f"{count + len(owners)} : {count};",
     ]
-    if inputs:  # an input given as one number: that number in every lane
+    if inputs:
+        lines.append(f"    for (int k = 0; k < {inputs}; k++) blocks += !steps[k];")
+    lines += [
+        "    double *const scratch = malloc(sizeof(double) * LANES * (blocks ? blocks : 1));",
+        f"    const double **const at = malloc(sizeof(double *) * {max(inputs, 1)});",
+        "    if (!scratch || !at) {",
+        "        free(scratch);",
+        "        free(at);",
+        f"        return {name}_points(0, n, {_ARGUMENTS});",
+        "    }",
+    ]
+    if inputs:  # at[k] + p * steps[k]: input k's block of the points from p on
         lines += [
-            f"    for (int k = 0; k < {inputs}; k++)",
-            "        if (!steps[k])",
-            "            for (int i = 0; i < LANES; i++) scratch[k * LANES + i] = columns[k][0];",
+            f"    double *next = scratch + (sum ? {count + len(owners)} : {count}) * LANES;",
+            f"    for (int k = 0; k < {inputs}; k++) {{",
+            "        at[k] = next;",
+            "        if (steps[k])",
+            "            at[k] = columns[k];",
+            "        else",
+            "            for (int i = 0; i < LANES; i++) *next++ = columns[k][0];",
+            "    }",
         ]
     lines += [
-        f"    double *const {names[i]} = scratch + {inputs + len(owners) + slot[i]} * LANES;"
+        f"    double *const {names[i]} = scratch + {slot[i]} * LANES;"
         for _, _, ops in runs
         for i in ops
         if i in slot
     ]
     lines += ["    long p = 0;", "    for (; p + LANES <= n; p += LANES) {"]
     lines += [
-        f"        const double *const {names[i]} = "
-        f"steps[{k}] ? columns[{k}] + p : scratch + {k} * LANES;"
+        f"        const double *const {names[i]} = at[{k}] + p * steps[{k}];"
         for k, i in _input_ids(program)
     ]
-    for b, (i, k) in enumerate(owners.items(), start=inputs):
+    for b, (i, k) in enumerate(owners.items(), start=count):
         column = "values + p" if k == 0 else f"grads + {k - 1} * n + p"
         lines.append(f"        double *const {names[i]} = sum ? scratch + {b} * LANES : {column};")
     if any(checks(program.ops[i].prim, ["x"] * len(program.ops[i].args), "r") for i in computed):
@@ -241,8 +255,8 @@ def _batch(program: Program, name: str, point: CSource) -> list[str]:
             body, previous = _lines(program, ops, lane, previous)
             lines += _loop(body, _condition(region, lane))
     lines += _results(outputs, owners, lane)
-    lines += ["    }", "    free(scratch);", f"    return {name}_points(p, n, {_ARGUMENTS});", "}"]
-    return lines
+    lines += ["    }", "    free(scratch);", "    free(at);"]
+    return lines + [f"    return {name}_points(p, n, {_ARGUMENTS});", "}"]
 
 
 def _results(outputs: list[int], owners: dict[int, int], lane: dict[int, str]) -> list[str]:
