@@ -1,14 +1,23 @@
-"""Formula text -> syntax tree, via Lark's LALR parser; every Lark error becomes a FormulaError.
+"""Formula text -> syntax tree: an LALR(1) driver over Lark's tables; Lark itself explains errors.
 
-The syntax tree is built while parsing (Lark's inline transformer), so no
-parse tree is materialized and nothing here recurses: 5,000 nested
-parentheses and 100,000-term sums parse in constant stack depth.
+Lark builds the parse table and the terminals from grammar/exprgrad.lark, the
+one source of truth. A formula is parsed by a small loop over that table (one
+regular expression for the tokens, one dict lookup per action), which builds
+the syntax tree as rules are reduced: Lark's own parser loop costs five times
+as much per token. Should that loop stop on something it cannot read, Lark
+parses the formula again, so every syntax error is Lark's (and its words are
+the same); both paths call the same actions. Nothing recurses: 1,000,000
+nested parentheses and 100,000-term sums parse in constant stack depth.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from lark import Lark, Token, Transformer
@@ -32,25 +41,35 @@ def grammar_text() -> str:
     raise FileNotFoundError(f"exprgrad's grammar is missing; looked in {_GRAMMAR_PATHS}")
 
 
-def _span(item: Token | syntax.Expr) -> Span:
-    if isinstance(item, Token):
-        return Span(item.start_pos, item.end_pos)
+# A token, as the actions see it: (text, start, end) in the formula.
+_Token = tuple[str, int, int]
+
+
+def _span(item: _Token | syntax.Expr) -> Span:
+    if isinstance(item, tuple):
+        return Span(item[1], item[2])
     return item.span
 
 
-class _ToSyntax(Transformer):
-    """Called by the parser as each rule is reduced; children are tokens or finished nodes."""
+def _cover(first: _Token | syntax.Expr, last: _Token | syntax.Expr) -> Span:
+    """From the start of first to the end of last (source order)."""
+    start = first[1] if isinstance(first, tuple) else first.span.start
+    return Span(start, last[2] if isinstance(last, tuple) else last.span.end)
+
+
+class _ToSyntax:
+    """Called as each rule is reduced: children are the rule's kept tokens and finished nodes."""
 
     def program(self, statements):
         return tuple(statements)
 
     def assign(self, children):
         target, _, value = children
-        return syntax.Assign(str(target), _span(target), value, _span(target).cover(value.span))
+        return syntax.Assign(target[0], _span(target), value, _cover(target, value))
 
     def compare(self, children):
         left, op, right = children
-        return syntax.Compare(str(op), left, right, left.span.cover(right.span))
+        return syntax.Compare(op[0], left, right, _cover(left, right))
 
     def sum(self, children):
         return self._fold_left(children)
@@ -61,43 +80,67 @@ class _ToSyntax(Transformer):
     @staticmethod
     def _fold_left(children):
         node = children[0]
+        start, binary = node.span.start, syntax.Binary
         for i in range(1, len(children), 2):
             right = children[i + 1]
-            node = syntax.Binary(str(children[i]), node, right, node.span.cover(right.span))
+            node = binary(children[i][0], node, right, Span(start, right.span.end))
         return node
 
     def sign(self, children):
         op, operand = children
-        return syntax.Unary(str(op), operand, _span(op).cover(operand.span))
+        return syntax.Unary(op[0], operand, _cover(op, operand))
 
     def power(self, children):
         base, _, exponent = children
-        return syntax.Binary("**", base, exponent, base.span.cover(exponent.span))
+        return syntax.Binary("**", base, exponent, _cover(base, exponent))
 
     def number(self, children):
-        (token,) = children
-        return syntax.Number(float(token), str(token), _span(token))
+        ((text, start, end),) = children
+        return syntax.Number(float(text), text, Span(start, end))
 
     def name(self, children):
-        (token,) = children
-        return syntax.Name(str(token), _span(token))
+        ((text, start, end),) = children
+        return syntax.Name(text, Span(start, end))
 
     def call(self, children):
         func, args, rpar = children[0], children[2:-1], children[-1]
         args = args[0] if args else ()
-        return syntax.Call(str(func), _span(func), tuple(args), _span(func).cover(_span(rpar)))
+        return syntax.Call(func[0], _span(func), tuple(args), _cover(func, rpar))
 
     def keyword(self, children):
         name, _, value = children
-        return syntax.Keyword(str(name), _span(name), value, _span(name).cover(value.span))
+        return syntax.Keyword(name[0], _span(name), value, _cover(name, value))
 
     def arguments(self, children):
-        return [child for child in children if not isinstance(child, Token)]
+        return [child for child in children if not isinstance(child, tuple)]
 
     def group(self, children):
         lpar, inner, rpar = children
         # The parentheses become part of the inner node's span, so comments quote them.
-        return dataclasses.replace(inner, span=_span(lpar).cover(_span(rpar)))
+        return dataclasses.replace(inner, span=_cover(lpar, rpar))
+
+
+_ACTIONS = _ToSyntax()
+
+
+class _FromLarkTokens(Transformer):
+    """Lark's own parse (after the fast loop stopped) calls the same actions, its tokens
+    turned into (text, start, end)."""
+
+
+def _adapted(action):
+    def call(self, children):
+        return action([_plain(c) if isinstance(c, Token) else c for c in children])
+
+    return call
+
+
+def _plain(token: Token) -> _Token:
+    return (str(token), token.start_pos, token.end_pos)
+
+
+for _name in [n for n in vars(_ToSyntax) if not n.startswith("_")]:
+    setattr(_FromLarkTokens, _name, _adapted(getattr(_ACTIONS, _name)))
 
 
 class _NewlinesInParentheses:
@@ -118,25 +161,220 @@ class _NewlinesInParentheses:
 
 
 @functools.cache
-def _parser() -> Lark:
+def _lark() -> Lark:
     return Lark(
         grammar_text(),
         start="program",
         parser="lalr",
         lexer="contextual",
         postlex=_NewlinesInParentheses(),
-        transformer=_ToSyntax(),
+        transformer=_FromLarkTokens(),
     )
+
+
+# --- the fast loop over Lark's tables ------------------------------------------------
+
+_DROP, _KEEP, _SPLICE = 0, 1, 2  # what a rule's reduction does with each of its children
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    tokens: re.Pattern  # every terminal, one named group each, in the order Lark tries them
+    ignore: frozenset[str]
+    actions: tuple[dict[str, int], ...]  # state -> symbol -> next state, or ~rule to reduce
+    rules: tuple[tuple, ...]  # (origin, length, reduce) with reduce None for a pass-through
+    start: int
+    end: int
+    # (state below, state on top, lookahead) -> the state after its pass-through reductions
+    chains: dict[tuple[int, int, str], int] = dataclasses.field(default_factory=dict)
+
+
+@functools.cache
+def _tables() -> _Tables:
+    lark = _lark()
+    table = lark.parser.parser.parser.parse_table
+    # Lark's basic lexer order: priority, then longest possible match, then the longest pattern.
+    terminals = sorted(
+        lark.terminals,
+        key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
+    )
+    tokens = re.compile("|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals))
+    rules, rule_ids = [], {}
+    states = sorted(table.states)
+    assert states == list(range(len(states)))
+    actions = []
+    for state in states:
+        row = {}
+        for symbol, (action, target) in table.states[state].items():
+            symbol = sys.intern(str(symbol))  # Lark's names are Tokens, slower to compare
+            if action.name == "Shift":
+                row[symbol] = target
+                continue
+            if target not in rule_ids:
+                rule_ids[target] = len(rules)
+                rules.append(_rule(target))
+            row[symbol] = ~rule_ids[target]
+        actions.append(row)
+    return _Tables(
+        tokens,
+        frozenset(lark.ignore_tokens),
+        tuple(actions),
+        tuple(rules),
+        table.start_states["program"],
+        table.end_states["program"],
+    )
+
+
+def _rule(rule) -> tuple:
+    """How reducing one of Lark's rules builds its value, as Lark's tree builder does:
+    terminals whose names start with '_' are dropped, rules whose names start with '_'
+    (Lark's helpers for repetitions) are spliced into their parent, and a '?rule' left
+    with one child is that child, unless the alternative is named (`NAME -> name`)."""
+    kinds = tuple(
+        _DROP
+        if sym.is_term and sym.filter_out
+        else _SPLICE
+        if not sym.is_term and sym.name.startswith("_")
+        else _KEEP
+        for sym in rule.expansion
+    )
+    origin = sys.intern(str(rule.origin.name))
+    build = _children(kinds)
+    if origin.startswith("_"):  # a repetition's value: its children, for the parent to splice
+        return origin, len(kinds), build or _same
+    expand_single = rule.options.expand1 and not rule.alias  # `x -> name` always calls name
+    if expand_single and kinds == (_KEEP,):
+        return origin, 1, None  # the loop passes the one child up
+    action = getattr(_ACTIONS, rule.alias or origin)
+    if expand_single:
+
+        def reduce(values):
+            children = build(values) if build else values
+            return children[0] if len(children) == 1 else action(children)
+
+    elif build:
+
+        def reduce(values):
+            return action(build(values))
+
+    else:
+        reduce = action
+    return origin, len(kinds), reduce
+
+
+def _same(values: list) -> list:
+    return values
+
+
+def _children(kinds: tuple[int, ...]):
+    """values (a fresh slice of the value stack) -> the rule's children; None: the values
+    themselves, every one kept."""
+    if all(kind == _KEEP for kind in kinds):
+        return None
+    if _SPLICE not in kinds:
+        kept = [i for i, kind in enumerate(kinds) if kind == _KEEP]
+        return lambda values: [values[i] for i in kept]
+
+    def build(values):
+        children = None
+        for kind, value in zip(kinds, values, strict=True):
+            if kind == _SPLICE:
+                if children is None:
+                    children = value  # a repetition grows its own list: linear, as in Lark
+                else:
+                    children += value
+            elif kind == _KEEP:
+                if children is None:
+                    children = []
+                children.append(value)
+        return [] if children is None else children
+
+    return build
+
+
+def _parse_fast(source: str) -> tuple[syntax.Statement, ...] | None:
+    """The formula's statements, or None where the loop finds anything unexpected."""
+    tables = _tables()
+    actions, rules, ignore, chains, end = (
+        tables.actions,
+        tables.rules,
+        tables.ignore,
+        tables.chains,
+        tables.end,
+    )
+    state_stack, values = [tables.start], []
+    depth, position = 0, 0
+    for match in itertools.chain(tables.tokens.finditer(source), (None,)):
+        if match is None:
+            if position != len(source):
+                return None  # a character no terminal matches, at the end
+            kind, token = "$END", None
+        else:
+            if match.start() != position:
+                return None  # a character no terminal matches
+            kind = match.lastgroup
+            position = match.end()
+            if kind in ignore:
+                continue
+            text = match.group()
+            if kind == "LPAR":
+                depth += 1
+            elif kind == "RPAR":
+                depth -= 1
+            elif kind == "_SEP" and depth > 0 and text != ";":
+                continue  # as _NewlinesInParentheses does for Lark
+            token = (text, match.start(), position)
+        while True:
+            action = actions[state_stack[-1]].get(kind)
+            if action is None:
+                return None
+            if action >= 0:
+                if token is None:
+                    return None
+                state_stack.append(action)
+                values.append(token)
+                break
+            origin, length, reduce = rules[~action]
+            if reduce is None:  # '?rule's left with one child, in a row: the child goes up
+                key = (state_stack[-2], state_stack[-1], kind)
+                top = chains.get(key)
+                if top is None:
+                    top = chains[key] = _pass_through(tables, *key)
+                state_stack[-1] = top
+            else:
+                value = reduce(values[-length:])
+                del state_stack[-length:], values[-length:]
+                values.append(value)
+                state_stack.append(actions[state_stack[-1]][origin])
+            if token is None and state_stack[-1] == end:
+                return values[-1]
+    return None
+
+
+def _pass_through(tables: _Tables, below: int, top: int, kind: str) -> int:
+    """The state after every pass-through reduction, one after another, that the lookahead
+    kind calls for in state top over state below (the value stack does not change)."""
+    while top != tables.end:
+        action = tables.actions[top].get(kind)
+        if action is None or action >= 0:
+            break
+        origin, _, reduce = tables.rules[~action]
+        if reduce is not None:
+            break
+        top = tables.actions[below][origin]
+    return top
 
 
 def parse(source: str) -> syntax.Program:
     """Parse formula text into a syntax tree; raise FormulaError on any syntax error."""
     if not isinstance(source, str):
         raise ArgumentError(f"a formula must be a str, not {type(source).__name__}")
-    try:
-        statements = _parser().parse(source)
-    except UnexpectedInput as error:
-        raise _formula_error(source, error) from None
+    statements = _parse_fast(source)
+    if statements is None:  # Lark parses it again, to say what is wrong in its words
+        try:
+            statements = _lark().parse(source)
+        except UnexpectedInput as error:
+            raise _formula_error(source, error) from None
     return syntax.Program(statements, source)
 
 
