@@ -3,8 +3,8 @@
 Lark builds the parse table and the terminals from grammar/exprgrad.lark, the
 one source of truth. A formula is parsed by a small loop over that table (one
 regular expression for the tokens, one dict lookup per action), which builds
-the syntax tree as rules are reduced: Lark's own parser loop costs five times
-as much per token. Should that loop stop on something it cannot read, Lark
+the syntax tree as rules are reduced: Lark's own lexer and parser loop take
+about three times as long. Should that loop stop on something it cannot read, Lark
 parses the formula again, so every syntax error is Lark's (and its words are
 the same); both paths call the same actions. Nothing recurses: 1,000,000
 nested parentheses and 100,000-term sums parse in constant stack depth.
@@ -41,35 +41,21 @@ def grammar_text() -> str:
     raise FileNotFoundError(f"exprgrad's grammar is missing; looked in {_GRAMMAR_PATHS}")
 
 
-# A token, as the actions see it: (text, start, end) in the formula.
-_Token = tuple[str, int, int]
-
-
-def _span(item: _Token | syntax.Expr) -> Span:
-    if isinstance(item, tuple):
-        return Span(item[1], item[2])
-    return item.span
-
-
-def _cover(first: _Token | syntax.Expr, last: _Token | syntax.Expr) -> Span:
-    """From the start of first to the end of last (source order)."""
-    start = first[1] if isinstance(first, tuple) else first.span.start
-    return Span(start, last[2] if isinstance(last, tuple) else last.span.end)
-
-
 class _ToSyntax:
-    """Called as each rule is reduced: children are the rule's kept tokens and finished nodes."""
+    """Called as each rule is reduced: children are the rule's kept tokens, each a tuple
+    (text, start, end), and finished nodes. Spans run from the first child's start to the
+    last child's end (children are in source order)."""
 
     def program(self, statements):
         return tuple(statements)
 
     def assign(self, children):
-        target, _, value = children
-        return syntax.Assign(target[0], _span(target), value, _cover(target, value))
+        (target, start, end), _, value = children
+        return syntax.Assign(target, Span(start, end), value, Span(start, value.span.end))
 
     def compare(self, children):
-        left, op, right = children
-        return syntax.Compare(op[0], left, right, _cover(left, right))
+        left, (op, _, _), right = children
+        return syntax.Compare(op, left, right, Span(left.span.start, right.span.end))
 
     def sum(self, children):
         return self._fold_left(children)
@@ -87,12 +73,12 @@ class _ToSyntax:
         return node
 
     def sign(self, children):
-        op, operand = children
-        return syntax.Unary(op[0], operand, _cover(op, operand))
+        (op, start, _), operand = children
+        return syntax.Unary(op, operand, Span(start, operand.span.end))
 
     def power(self, children):
         base, _, exponent = children
-        return syntax.Binary("**", base, exponent, _cover(base, exponent))
+        return syntax.Binary("**", base, exponent, Span(base.span.start, exponent.span.end))
 
     def number(self, children):
         ((text, start, end),) = children
@@ -103,13 +89,13 @@ class _ToSyntax:
         return syntax.Name(text, Span(start, end))
 
     def call(self, children):
-        func, args, rpar = children[0], children[2:-1], children[-1]
-        args = args[0] if args else ()
-        return syntax.Call(func[0], _span(func), tuple(args), _cover(func, rpar))
+        (func, start, end), args, rpar = children[0], children[2:-1], children[-1]
+        args = tuple(args[0]) if args else ()
+        return syntax.Call(func, Span(start, end), args, Span(start, rpar[2]))
 
     def keyword(self, children):
-        name, _, value = children
-        return syntax.Keyword(name[0], _span(name), value, _cover(name, value))
+        (name, start, end), _, value = children
+        return syntax.Keyword(name, Span(start, end), value, Span(start, value.span.end))
 
     def arguments(self, children):
         return [child for child in children if not isinstance(child, tuple)]
@@ -117,30 +103,24 @@ class _ToSyntax:
     def group(self, children):
         lpar, inner, rpar = children
         # The parentheses become part of the inner node's span, so comments quote them.
-        return dataclasses.replace(inner, span=_cover(lpar, rpar))
+        return dataclasses.replace(inner, span=Span(lpar[1], rpar[2]))
 
 
 _ACTIONS = _ToSyntax()
 
 
-class _FromLarkTokens(Transformer):
-    """Lark's own parse (after the fast loop stopped) calls the same actions, its tokens
-    turned into (text, start, end)."""
+def _from_lark_tokens() -> Transformer:
+    """The actions for Lark's own parse (after the fast loop stopped), its tokens turned
+    into (text, start, end)."""
 
+    def adapted(action):
+        return lambda children: action(
+            [(str(c), c.start_pos, c.end_pos) if isinstance(c, Token) else c for c in children]
+        )
 
-def _adapted(action):
-    def call(self, children):
-        return action([_plain(c) if isinstance(c, Token) else c for c in children])
-
-    return call
-
-
-def _plain(token: Token) -> _Token:
-    return (str(token), token.start_pos, token.end_pos)
-
-
-for _name in [n for n in vars(_ToSyntax) if not n.startswith("_")]:
-    setattr(_FromLarkTokens, _name, _adapted(getattr(_ACTIONS, _name)))
+    names = [name for name in vars(_ToSyntax) if not name.startswith("_")]
+    methods = {name: staticmethod(adapted(getattr(_ACTIONS, name))) for name in names}
+    return type("_FromLarkTokens", (Transformer,), methods)()
 
 
 class _NewlinesInParentheses:
@@ -168,7 +148,7 @@ def _lark() -> Lark:
         parser="lalr",
         lexer="contextual",
         postlex=_NewlinesInParentheses(),
-        transformer=_FromLarkTokens(),
+        transformer=_from_lark_tokens(),
     )
 
 
@@ -200,10 +180,8 @@ def _tables() -> _Tables:
     )
     tokens = re.compile("|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals))
     rules, rule_ids = [], {}
-    states = sorted(table.states)
-    assert states == list(range(len(states)))
     actions = []
-    for state in states:
+    for state in range(len(table.states)):  # Lark numbers its LALR states 0, 1, 2, ...
         row = {}
         for symbol, (action, target) in table.states[state].items():
             symbol = sys.intern(str(symbol))  # Lark's names are Tokens, slower to compare
@@ -310,7 +288,8 @@ def _parse_fast(source: str) -> tuple[syntax.Statement, ...] | None:
                 return None  # a character no terminal matches, at the end
             kind, token = "$END", None
         else:
-            if match.start() != position:
+            start = match.start()
+            if start != position:
                 return None  # a character no terminal matches
             kind = match.lastgroup
             position = match.end()
@@ -323,7 +302,7 @@ def _parse_fast(source: str) -> tuple[syntax.Statement, ...] | None:
                 depth -= 1
             elif kind == "_SEP" and depth > 0 and text != ";":
                 continue  # as _NewlinesInParentheses does for Lark
-            token = (text, match.start(), position)
+            token = (text, start, position)
         while True:
             action = actions[state_stack[-1]].get(kind)
             if action is None:
