@@ -150,9 +150,10 @@ class _Lowering:
 
     def statement(self, statement: syntax.Statement) -> int:
         if isinstance(statement, syntax.Assign):
-            value = self.expression(statement.value)
+            value = self.expression(statement.value, statement.target)
             self.env[statement.target] = self.known[statement.target] = value
-            self.builder.give_name(value, statement.target)
+            if self.builder.ops[value].name is None:  # an op made before, or no op of its own
+                self.builder.give_name(value, statement.target)
             return value
         return self.expression(statement)
 
@@ -309,9 +310,10 @@ class _Lowering:
                 positional.append(keyword.value)
         return syntax.Call(func, node.func_span, tuple(positional), node.span)
 
-    def expression(self, root: syntax.Expr) -> int:
+    def expression(self, root: syntax.Expr, target: str | None = None) -> int:
         # Post-order walk with an explicit stack of (node, what to do): visit it, visit it as
-        # where()'s condition (the one place a comparison may stand), or emit its op.
+        # where()'s condition (the one place a comparison may stand), or emit its op. A new
+        # op for the root is made with the name it is assigned to, target (not renamed after).
         number, name, binary = syntax.Number, syntax.Name, syntax.Binary
         emit_binary, operators = self.builder.op, BINARY_OPERATORS
         stack: list[tuple[syntax.Expr, int]] = [(root, _VISIT)]
@@ -327,12 +329,18 @@ class _Lowering:
             elif todo == _EMIT:
                 if kind is binary:
                     right = values.pop()
-                    values[-1] = emit_binary(operators[node.op], values[-1], right, span=node.span)
+                    values[-1] = emit_binary(
+                        operators[node.op],
+                        values[-1],
+                        right,
+                        span=node.span,
+                        name=target if node is root else None,
+                    )
                 else:
                     count = len(node.args) if kind is syntax.Call else _OPERANDS[kind]
                     args = tuple(values[len(values) - count :])
                     del values[len(values) - count :]
-                    values.append(self.emit(node, args))
+                    values.append(self.emit(node, args, target if node is root else None))
             elif kind is binary:
                 push((node, _EMIT))
                 push((node.right, _VISIT))
@@ -354,7 +362,7 @@ class _Lowering:
             raise self.error(f"number {shorten(node.text)} is too large for a float", node.span)
         return self.builder.const(node.value)
 
-    def emit(self, node: syntax.Expr, args: tuple[int, ...]) -> int:
+    def emit(self, node: syntax.Expr, args: tuple[int, ...], target: str | None = None) -> int:
         if isinstance(node, syntax.Unary):
             if node.op == "+":
                 return args[0]
@@ -381,7 +389,7 @@ class _Lowering:
                 )
                 params = primitive.params.fill(written)
                 args = (*args[:arity], *(self.builder.const(p) for p in params))
-        return self.builder.op(prim, *args, span=node.span)
+        return self.builder.op(prim, *args, span=node.span, name=target)
 
 
 def lower(tree: syntax.Program) -> ir.Program:
