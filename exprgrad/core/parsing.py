@@ -217,6 +217,8 @@ def _rule(rule) -> tuple:
         for sym in rule.expansion
     )
     origin = sys.intern(str(rule.origin.name))
+    if not kinds:  # the loop pops at least one value per reduction
+        raise NotImplementedError(f"the grammar's rule {origin} matches nothing")
     build = _children(kinds)
     if origin.startswith("_"):  # a repetition's value: its children, for the parent to splice
         return origin, len(kinds), build or _same
@@ -280,7 +282,8 @@ def _parse_fast(source: str) -> tuple[syntax.Statement, ...] | None:
         tables.chains,
         tables.end,
     )
-    state_stack, values = [tables.start], []
+    state, states, values = tables.start, [], []  # state: the top of the stack, states: below
+    push_state, push_value = states.append, values.append
     depth, position = 0, 0
     for match in itertools.chain(tables.tokens.finditer(source), (None,)):
         if match is None:
@@ -296,38 +299,45 @@ def _parse_fast(source: str) -> tuple[syntax.Statement, ...] | None:
             if kind in ignore:
                 continue
             text = match.group()
-            if kind == "LPAR":
-                depth += 1
-            elif kind == "RPAR":
-                depth -= 1
-            elif kind == "_SEP" and depth > 0 and text != ";":
-                continue  # as _NewlinesInParentheses does for Lark
+            if kind in _NESTING:
+                if kind == "LPAR":
+                    depth += 1
+                elif kind == "RPAR":
+                    depth -= 1
+                elif depth > 0 and text != ";":
+                    continue  # a line break in parentheses, as _NewlinesInParentheses does
             token = (text, start, position)
         while True:
-            action = actions[state_stack[-1]].get(kind)
+            action = actions[state].get(kind)
             if action is None:
                 return None
             if action >= 0:
                 if token is None:
                     return None
-                state_stack.append(action)
-                values.append(token)
+                push_state(state)
+                push_value(token)
+                state = action
                 break
             origin, length, reduce = rules[~action]
             if reduce is None:  # '?rule's left with one child, in a row: the child goes up
-                key = (state_stack[-2], state_stack[-1], kind)
+                key = (states[-1], state, kind)
                 top = chains.get(key)
                 if top is None:
                     top = chains[key] = _pass_through(tables, *key)
-                state_stack[-1] = top
+                state = top
             else:
                 value = reduce(values[-length:])
-                del state_stack[-length:], values[-length:]
-                values.append(value)
-                state_stack.append(actions[state_stack[-1]][origin])
-            if token is None and state_stack[-1] == end:
+                del values[-length:]
+                if length > 1:
+                    del states[1 - length :]
+                state = actions[states[-1]][origin]
+                push_value(value)
+            if token is None and state == end:
                 return values[-1]
     return None
+
+
+_NESTING = frozenset({"LPAR", "RPAR", "_SEP"})  # the kinds _NewlinesInParentheses looks at
 
 
 def _pass_through(tables: _Tables, below: int, top: int, kind: str) -> int:
