@@ -18,6 +18,8 @@ from .array_rules import MAX_ELEMENTS
 from .primitives import BINARY_OPERATORS, COMPARISONS, CONSTANTS, FUNCTIONS, Primitive
 
 _WHERE_CONDITION_ONLY = "a comparison can only be the condition of where(condition, a, b)"
+_VISIT, _CONDITION, _EMIT = 0, 1, 2  # what the lowering walk does with a node it pops
+_OPERANDS = {syntax.Unary: 1, syntax.Compare: 2}
 
 
 # Names from numpy, torch, math and other languages -> the exprgrad spelling: a function
@@ -128,7 +130,7 @@ class _Lowering:
         self.builder = ir.Builder()
         self.env: dict[str, int] = {}  # names assigned so far -> value id
         self.inputs: list[str] = []
-        self.input_set: set[str] = set()
+        self.known: dict[str, int] = {}  # every name met so far (assigned, input, constant) -> id
         self.assigned_at: dict[str, Span] = {}  # every assignment in the program
         for statement in tree.statements:
             if isinstance(statement, syntax.Assign):
@@ -148,25 +150,29 @@ class _Lowering:
 
     def statement(self, statement: syntax.Statement) -> int:
         if isinstance(statement, syntax.Assign):
-            value = self.expression(statement.value)
-            self.env[statement.target] = value
-            self.builder.give_name(value, statement.target)
+            value = self.expression(statement.value, statement.target)
+            self.env[statement.target] = self.known[statement.target] = value
+            if self.builder.ops[value].name is None:  # an op made before, or no op of its own
+                self.builder.give_name(value, statement.target)
             return value
         return self.expression(statement)
 
     def name(self, node: syntax.Name) -> int:
-        if node.id in self.env:
-            return self.env[node.id]
-        if node.id in CONSTANTS:
-            return self.builder.const(CONSTANTS[node.id])
-        if node.id in self.assigned_at:
-            at = _where(self.source, self.assigned_at[node.id])
-            message = f"'{shorten(node.id)}' is used before it is assigned"
+        found = self.known.get(node.id)
+        if found is not None:
+            return found
+        name = node.id
+        if name in CONSTANTS:
+            found = self.builder.const(CONSTANTS[name])
+        elif name in self.assigned_at:
+            at = _where(self.source, self.assigned_at[name])
+            message = f"'{shorten(name)}' is used before it is assigned"
             raise self.error(message, node.span, f"it is assigned at {at}")
-        if node.id not in self.input_set:
-            self.input_set.add(node.id)
-            self.inputs.append(sys.intern(node.id))  # interned, like Python's own keywords
-        return self.builder.input(node.id, node.span)
+        else:  # an input, met for the first time
+            self.inputs.append(sys.intern(name))  # interned, like Python's own keywords
+            found = self.builder.input(name, node.span)
+        self.known[name] = found
+        return found
 
     def check_call(self, node: syntax.Call) -> syntax.Call:
         """Check a call's function and arguments; return it with an axis= keyword moved to
@@ -304,40 +310,59 @@ class _Lowering:
                 positional.append(keyword.value)
         return syntax.Call(func, node.func_span, tuple(positional), node.span)
 
-    def expression(self, root: syntax.Expr) -> int:
-        # Post-order walk with an explicit stack: (node, children done?, comparison allowed?).
-        stack: list[tuple[syntax.Expr, bool, bool]] = [(root, False, False)]
+    def expression(self, root: syntax.Expr, target: str | None = None) -> int:
+        # Post-order walk with an explicit stack of (node, what to do): visit it, visit it as
+        # where()'s condition (the one place a comparison may stand), or emit its op. A new
+        # op for the root is made with the name it is assigned to, target (not renamed after).
+        number, name, binary = syntax.Number, syntax.Name, syntax.Binary
+        emit_binary, operators = self.builder.op, BINARY_OPERATORS
+        stack: list[tuple[syntax.Expr, int]] = [(root, _VISIT)]
+        push, pop = stack.append, stack.pop
         values: list[int] = []
         while stack:
-            node, expanded, compare_ok = stack.pop()
-            if isinstance(node, syntax.Number):
-                if not math.isfinite(node.value):
-                    raise self.error(
-                        f"number {shorten(node.text)} is too large for a float", node.span
-                    )
-                values.append(self.builder.const(node.value))
-                continue
-            if isinstance(node, syntax.Name):
+            node, todo = pop()
+            kind = node.__class__
+            if kind is name:
                 values.append(self.name(node))
-                continue
-            if not expanded:
-                if isinstance(node, syntax.Compare) and not compare_ok:
+            elif kind is number:
+                values.append(self.number(node))
+            elif todo == _EMIT:
+                if kind is binary:
+                    right = values.pop()
+                    values[-1] = emit_binary(
+                        operators[node.op],
+                        values[-1],
+                        right,
+                        span=node.span,
+                        name=target if node is root else None,
+                    )
+                else:
+                    count = len(node.args) if kind is syntax.Call else _OPERANDS[kind]
+                    args = tuple(values[len(values) - count :])
+                    del values[len(values) - count :]
+                    values.append(self.emit(node, args, target if node is root else None))
+            elif kind is binary:
+                push((node, _EMIT))
+                push((node.right, _VISIT))
+                push((node.left, _VISIT))
+            else:
+                if kind is syntax.Compare and todo != _CONDITION:
                     raise self.error(_WHERE_CONDITION_ONLY, node.span)
-                if isinstance(node, syntax.Call):
+                if kind is syntax.Call:
                     node = self.check_call(node)  # positional arguments only, from here on
+                push((node, _EMIT))
                 kids = syntax.children(node)
-                stack.append((node, True, compare_ok))
-                is_where = isinstance(node, syntax.Call) and node.func == "where"
-                for index in reversed(range(len(kids))):
-                    stack.append((kids[index], False, is_where and index == 0))
-                continue
-            kids = syntax.children(node)
-            args = tuple(values[len(values) - len(kids) :])
-            del values[len(values) - len(kids) :]
-            values.append(self.emit(node, args))
+                first = _CONDITION if kind is syntax.Call and node.func == "where" else _VISIT
+                for index in range(len(kids) - 1, -1, -1):
+                    push((kids[index], first if index == 0 else _VISIT))
         return values[0]
 
-    def emit(self, node: syntax.Expr, args: tuple[int, ...]) -> int:
+    def number(self, node: syntax.Number) -> int:
+        if not math.isfinite(node.value):
+            raise self.error(f"number {shorten(node.text)} is too large for a float", node.span)
+        return self.builder.const(node.value)
+
+    def emit(self, node: syntax.Expr, args: tuple[int, ...], target: str | None = None) -> int:
         if isinstance(node, syntax.Unary):
             if node.op == "+":
                 return args[0]
@@ -364,7 +389,7 @@ class _Lowering:
                 )
                 params = primitive.params.fill(written)
                 args = (*args[:arity], *(self.builder.const(p) for p in params))
-        return self.builder.op(prim, *args, span=node.span)
+        return self.builder.op(prim, *args, span=node.span, name=target)
 
 
 def lower(tree: syntax.Program) -> ir.Program:
