@@ -134,3 +134,24 @@ def test_a_million_nested_parentheses_parse_and_100_000_unclosed_ones_are_an_err
     assert isinstance(node, syntax.Name) and (node.span.start, node.span.end) == (0, 2 * n + 1)
     with pytest.raises(FormulaError, match=r"formula ends early .* expected '\)'"):
         parsing.parse("(" * 100_000 + "x")
+
+
+def test_whatever_the_fast_loop_accepts_lark_accepts_with_the_same_tree():
+    """Token soup, mostly not formulas: where the loop builds a tree, Lark builds the same
+    one; where Lark refuses, the loop stops (and Lark's error is what parse raises)."""
+    vocabulary = "x y2 f 1 2.5e3 + - * / ** ^ @ ( ) , = == < >= != ; axis".split()
+    vocabulary += ["\n", " ", "# c\n", "\t"]
+    rng = random.Random(11)
+    accepted = 0
+    for _ in range(8000):
+        source = "".join(rng.choice(vocabulary) for _ in range(rng.randrange(1, 12)))
+        fast = parsing._parse_fast(source)
+        try:
+            expected = _lark_statements(source)
+        except Exception:  # noqa: BLE001 (Lark's own errors, whatever their class)
+            assert fast is None, source
+            continue
+        if fast is not None:
+            accepted += 1
+            _assert_same_tree(fast, expected)
+    assert accepted > 300  # formulas, not only errors
