@@ -260,16 +260,20 @@ def _batch(program: Program, name: str, point: CSource) -> list[str]:
 
 
 def _results(outputs: list[int], owners: dict[int, int], lane: dict[int, str]) -> list[str]:
-    """The end of a block: its lanes added to the totals in point order, or (per point) the
-    outputs that are not already in their column (an input, a constant, a value that is
-    two outputs) copied there."""
+    """The end of a block: its lanes added to the totals in point order, SUMMED totals a
+    loop (their additions overlap, and each loop reads that many blocks), or (per point)
+    the outputs that are not already in their column (an input, a constant, a value that
+    is two outputs) copied there."""
     totals = [
         f"{'values[0]' if k == 0 else f'grads[{k - 1}]'} += {lane[i]};"
         for k, i in enumerate(outputs)
     ]
-    lines = ["        if (sum) {", f"            {_LOOP} {{"]
-    lines += [f"                {total}" for total in totals]
-    lines += ["            }", "        }"]
+    lines = ["        if (sum) {"]
+    for start in range(0, len(totals), SUMMED):
+        lines.append(f"            {_LOOP} {{")
+        lines += [f"                {total}" for total in totals[start : start + SUMMED]]
+        lines.append("            }")
+    lines.append("        }")
     copies = [
         f"{'values[p + i]' if k == 0 else f'grads[{k - 1} * n + p + i]'} = {lane[i]};"
         for k, i in enumerate(outputs)
@@ -283,6 +287,7 @@ def _results(outputs: list[int], owners: dict[int, int], lane: dict[int, str]) -
 
 _LOOP = "for (int i = 0; i < LANES; i++)"
 FUSED = 8  # arithmetic ops in one loop at most
+SUMMED = 8  # totals added in one loop at most
 
 
 def _groups(program: Program, ops: list[int]) -> list[list[int]]:
