@@ -11,7 +11,8 @@ input, returning (value, numpy gradient) as scipy.optimize wants, against a hand
 Python function of a list returning (value, list or tuple; F5's is bench_flat.py's),
 the Python backend's flat() with the same numpy vector, a hand-written C function
 built through cffi and called as flat calls (numpy vector in by address, a new numpy
-array out), and jax.jit(jax.value_and_grad) of a vector when jax is installed. Then
+array out), and jax.jit(jax.value_and_grad) of a vector and a CasADi Function of the
+value and gradient (an SX graph) when they are installed. Then
 f.value_and_grad(**point) of both backends (keys interned, as literal keywords are).
 
 Table 2, per point (nanoseconds) of 10,000 points in one call: f.batch(**columns) (F1:
@@ -229,7 +230,7 @@ def per_call_table(ffi, lib, rng: random.Random) -> None:
     print(f"Table 1: per call, microseconds (best of 7; {platform.python_implementation()} "
           f"{platform.python_version()}, numpy {np.__version__})")  # fmt: skip
     headers = ["formula", "hand Py", "C flat", "hand Py/C", "Py flat", "hand C", "C/hand C"]
-    headers += ["jax.jit", "C vg(**p)", "Py vg(**p)"]
+    headers += ["jax.jit", "CasADi", "C vg(**p)", "Py vg(**p)"]
     rows = []
     for case in cases(rng):
         c = exprgrad.compile(case["formula"], backend="c")
@@ -252,6 +253,7 @@ def per_call_table(ffi, lib, rng: random.Random) -> None:
             "Py vg(**p)": best(partial(python.value_and_grad, **keywords)),
         }
         times["jax.jit"] = _jax_per_call(jax, case, x) if jax else math.nan
+        times["CasADi"] = _casadi_per_call(case, x, hand(x))
         rows.append(
             [
                 case["name"],
@@ -262,6 +264,7 @@ def per_call_table(ffi, lib, rng: random.Random) -> None:
                 f"{times['hand C'] * 1e6:.2f}",
                 f"{times['C flat'] / times['hand C']:.2f}",
                 f"{times['jax.jit'] * 1e6:.2f}",
+                f"{times['CasADi'] * 1e6:.2f}",
                 f"{times['C vg(**p)'] * 1e6:.2f}",
                 f"{times['Py vg(**p)'] * 1e6:.2f}",
             ]
@@ -394,6 +397,33 @@ def _jax_per_call(jax, case: dict, x: np.ndarray) -> float:
         return float(value), np.asarray(gradient)
 
     call()
+    return best(call)
+
+
+def _casadi_per_call(case: dict, x: np.ndarray, expected: tuple) -> float:
+    """CasADi, where installed: the formula as an SX graph, a Function of the value and its
+    gradient, called with the numpy vector as (value, numpy gradient), as flat returns."""
+    try:
+        import casadi as ca
+    except ImportError:
+        return math.nan
+    v = ca.SX.sym("v", len(x))
+    if case["hand"] == "f1":
+        value = ca.fmin(1.0, v[5] * (v[0] * v[3] + v[1] * v[4] + v[2]))
+    elif case["hand"] == "f5":
+        z = -ca.dot(v[0::2], v[1::2])
+        value = ca.if_else(z > 0, z + ca.log1p(ca.exp(-z)), ca.log1p(ca.exp(z)))
+    else:
+        value = v[0]
+        for i in range(DEPTH):
+            value = ca.tanh(v[1 + 2 * i] * value + v[2 + 2 * i])
+    function = ca.Function("f", [v], [value, ca.gradient(value, v)])
+
+    def call():
+        result, gradient = function(x)
+        return float(result), np.asarray(gradient).ravel()
+
+    agree(case["name"] + " (CasADi)", call(), expected)
     return best(call)
 
 
