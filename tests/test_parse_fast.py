@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,20 @@ def test_whatever_the_fast_loop_accepts_lark_accepts_with_the_same_tree():
             accepted += 1
             _assert_same_tree(fast, expected)
     assert accepted > 300  # formulas, not only errors
+
+
+def test_the_loop_runs_on_a_grammar_lark_loads_from_its_cache(tmp_path, monkeypatch):
+    """Lark keeps its analysis of the grammar in exprgrad's cache directory; a process that
+    loads it from there (a Lark without some attributes a fresh one has) parses the same."""
+    expected = [parsing._parse_fast(source) for source in FIXED]
+    monkeypatch.setenv("EXPRGRAD_CACHE_DIR", str(tmp_path))
+    for _ in ("built and saved", "loaded"):
+        parsing._lark.cache_clear()
+        parsing._tables.cache_clear()
+        for source, tree in zip(FIXED, expected, strict=True):
+            _assert_same_tree(parsing._parse_fast(source), tree)
+        with pytest.raises(FormulaError):
+            parsing.parse("x $ y")
+    assert [p.name for p in tmp_path.iterdir()] == [Path(parsing._grammar_cache()).name]
+    parsing._lark.cache_clear()
+    parsing._tables.cache_clear()
