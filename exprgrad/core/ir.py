@@ -33,7 +33,8 @@ class Op:
     def with_args(self, args: tuple[int, ...]) -> Op:
         if args == self.args:
             return self
-        return replace(self, args=args)
+        # the constructor, not dataclasses.replace: twice as fast, on every op of every pass
+        return Op(self.prim, args, self.value, self.name, self.span, self.in_gradient, self.copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,9 @@ class Program:
     def outputs(self) -> list[int]:
         return [self.value, *self.grads.values(), *self.adjoints.values()]
 
-    def remap(self, ops: Iterable[Op], new_id: list[int] | dict[int, int]) -> Program:
-        """The same program over rewritten ops, old ids translated through new_id."""
+    def remap(self, ops: Iterable[Op], new_id: list[int | None] | dict[int, int]) -> Program:
+        """The same program over rewritten ops, old ids translated through new_id (a list
+        holds None for an op dropped)."""
         grad_of: dict[int, int] = {}
         for adjoint, forward in self.grad_of.items():
             if _has(new_id, adjoint) and _has(new_id, forward):
@@ -73,8 +75,9 @@ class Program:
         )
 
 
-def _has(new_id: list[int] | dict[int, int], old: int) -> bool:
-    return old in new_id if isinstance(new_id, dict) else True
+def _has(new_id: list[int | None] | dict[int, int], old: int) -> bool:
+    """Does the op survive? (A list marks a dropped op None.)"""
+    return old in new_id if isinstance(new_id, dict) else new_id[old] is not None
 
 
 def const_key(value: float) -> str:
@@ -84,31 +87,43 @@ def const_key(value: float) -> str:
 
 def op_key(op: Op) -> tuple:
     """What makes two ops equal for hash-consing: a + b and b + a share a key."""
-    if op.prim == CONST:
+    prim = op.prim
+    if prim == CONST:
         return (CONST, const_key(op.value))
-    if op.prim == INPUT:
+    if prim == INPUT:
         return (INPUT, op.name)
-    args = tuple(sorted(op.args)) if op.prim in COMMUTATIVE else op.args
-    return (op.prim, args, op.copy) if op.copy else (op.prim, args)
+    args = op.args
+    if prim in COMMUTATIVE and len(args) > 1:
+        if len(args) == 2:
+            if args[1] < args[0]:
+                args = (args[1], args[0])
+        else:
+            args = tuple(sorted(args))
+    return (prim, args, op.copy) if op.copy else (prim, args)
 
 
 class Builder:
     """Appends ops, returning the id of an equal op when one exists (hash-consing)."""
 
     def __init__(self, ops: Iterable[Op] = ()):
-        self.ops: list[Op] = []
-        self._index: dict[tuple, int] = {}
-        for op in ops:
-            self._append(op)
+        self.ops: list[Op] = list(ops)
+        # a program's ops are all distinct (made by a Builder): one dict, no lookups
+        keys = map(op_key, self.ops)
+        self._index: dict[tuple, int] = dict(zip(keys, range(len(self.ops)), strict=True))
+        if len(self._index) != len(self.ops):  # equal ops after all: the first one stands
+            given, self.ops, self._index = self.ops, [], {}
+            for op in given:
+                self._append(op)
 
     def _append(self, op: Op) -> int:
         key = op_key(op)
         existing = self._index.get(key)
         if existing is not None:
             return existing
-        self.ops.append(op)
-        self._index[key] = len(self.ops) - 1
-        return len(self.ops) - 1
+        ops = self.ops
+        self._index[key] = len(ops)
+        ops.append(op)
+        return len(ops) - 1
 
     def input(self, name: str, span: Span | None = None) -> int:
         return self._append(Op(INPUT, name=name, span=span))
