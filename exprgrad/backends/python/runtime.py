@@ -12,11 +12,18 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ...core.ir import Op, Program
+from ...core.pipeline import collector_paused
 from ...errors import ArgumentError, EvaluationError
 from .. import runtime
 from ..emit import Generated
 from ..lists.convert import is_array
-from ..runtime import MISSING, bind_formula_names, missing_message, point_binder, run_source
+from ..runtime import (
+    MISSING,
+    bind_formula_names,
+    missing_message,
+    point_binder,
+    run_source,
+)
 from . import codegen
 from .helpers import _float_arguments, runtime_namespace
 
@@ -106,8 +113,9 @@ class Runtime:
 
     def build(self, function: str, program: Program, rows: Iterable[int] = ()) -> Callable:
         """Generate, compile and run the source of one function of the formula's inputs."""
-        generated = self.text(function, program, rows)
-        self.run(generated, function, self.namespace)
+        with collector_paused():
+            generated = self.text(function, program, rows)
+            self.run(generated, function, self.namespace)
         built = self.namespace[function]
         if generated.parts:
             return self._list_call(built, function, self.inputs)
@@ -125,12 +133,13 @@ class Runtime:
         tangents follow them, a flat vector reorders them): compiled into a namespace of
         its own whose _INPUTS names those parameters for _retry; called positionally.
         floats: parameters always passed as floats (fixed inputs, converted once)."""
-        generated = codegen.function_source(
-            program, function, floats=frozenset(floats), positional=True
-        )
-        self.generated[key] = generated
-        namespace = dict(self.namespace, _INPUTS=program.inputs)
-        self.run(generated, key, namespace)
+        with collector_paused():
+            generated = codegen.function_source(
+                program, function, floats=frozenset(floats), positional=True
+            )
+            self.generated[key] = generated
+            namespace = dict(self.namespace, _INPUTS=program.inputs)
+            self.run(generated, key, namespace)
         if generated.parts:
             return self._list_call(namespace[function], function, program.inputs)
         return namespace[function]
