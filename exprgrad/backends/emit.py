@@ -16,6 +16,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from ..core.ir import CONST, INPUT, Op, Program
 from ..core.primitives import COMPARISON_NAMES
@@ -69,21 +70,20 @@ class Generated:
 
 def use_counts(program: Program) -> Counter:
     uses = Counter(program.outputs())
-    for op in program.ops:
-        uses.update(op.args)
+    uses.update(chain.from_iterable(op.args for op in program.ops))  # counted in C
     return uses
 
 
 def inlined_comparisons(program: Program) -> set[int]:
     """Comparisons read once, by a where: written into its condition, not on a line."""
+    ops = program.ops
+    conditions = [
+        op.args[0] for op in ops if op.prim == "where" and ops[op.args[0]].prim in COMPARISON_NAMES
+    ]
+    if not conditions:  # no use counts needed (most programs have no where)
+        return set()
     uses = use_counts(program)
-    return {
-        op.args[0]
-        for op in program.ops
-        if op.prim == "where"
-        and program.ops[op.args[0]].prim in COMPARISON_NAMES
-        and uses[op.args[0]] == 1
-    }
+    return {condition for condition in conditions if uses[condition] == 1}
 
 
 class Namer:
@@ -92,23 +92,24 @@ class Namer:
 
     def __init__(self, program: Program, inlined: set[int], spell: Callable[[str, list[str]], str]):
         self.names: dict[int, str] = {}
+        names, grad_of = self.names, program.grad_of
         counter = 0
         for i, op in enumerate(program.ops):
             if i in inlined:
-                operands = [self.names[a] for a in op.args]
-                self.names[i] = spell(op.prim, operands)
+                operands = [names[a] for a in op.args]
+                names[i] = spell(op.prim, operands)
             elif op.prim == INPUT:
-                self.names[i] = mangle(op.name)
+                names[i] = mangle(op.name)
             elif op.prim == CONST:
-                self.names[i] = literal(op.value)
+                names[i] = literal(op.value)
             elif op.name is not None and not op.in_gradient:
-                self.names[i] = mangle(op.name)
-            elif op.in_gradient and program.grad_of.get(i, i) < i:
+                names[i] = mangle(op.name)
+            elif op.in_gradient and grad_of.get(i, i) < i:
                 # (hash-consing can make an earlier op the adjoint of a later one: no name then)
-                self.names[i] = self.names[program.grad_of[i]] + "_grad"
+                names[i] = names[grad_of[i]] + "_grad"
             else:
                 counter += 1
-                self.names[i] = f"t{counter}"
+                names[i] = f"t{counter}"
 
 
 def covered(spans: list, source: str) -> str:

@@ -27,6 +27,7 @@ Two things make the code more than a list of assignments:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Sequence
 
@@ -44,7 +45,7 @@ from ..emit import (
 from ..layout import Layout, guards_of, plan
 from . import pieces
 from .helpers import HELPERS
-from .spellings import spell
+from .spellings import CHOSEN, SPELLINGS, spell
 
 
 def _check(indent: str, name: str) -> str:
@@ -62,29 +63,42 @@ def _condition(region: regions.Region, names: dict[int, str]) -> str:
     return " or ".join(f"({a})" if " and " in a else a for a in alternatives)
 
 
+@functools.cache
+def _helpers_called(prim: str) -> frozenset[str] | None:
+    """The helpers a primitive's spelling calls (its operands are names, literals or
+    arithmetic, which call none); None: a spelling chosen from the operands (min, max),
+    whose expression is searched instead."""
+    template = SPELLINGS[prim]
+    if not isinstance(template, str):
+        return None
+    return frozenset(h for h in HELPERS if h + "(" in template)
+
+
 def _statements(
     layout: Layout,
     names: dict[int, str],
     start_line: int,
-    line_ops: dict[int, Op],
+    line_ops: dict[int, Op] | None,
     helpers: set[str],
     sections: bool,
     owners: list | None = None,
 ) -> list[str]:
-    """The body's lines; owners (pieces.py), if given, gets each line's (op computed or None,
-    the values it reads)."""
+    """The body's lines, each op's line recorded in line_ops; or, for code in pieces
+    (pieces.py), each line's (op computed or None, the values it reads) in owners."""
     program, indent = layout.program, "        "
+    ops, source, inlined, placed = program.ops, program.source, layout.inlined, layout.placed
     lines = [_check(indent, names[i]) for i in layout.checked_inputs]
     if owners is not None:
         owners += [(None, [i]) for i in layout.checked_inputs]
+    comments: dict[int, str] = {}  # id of a span -> its quote: gradient ops share spans
     previous_comment = None
     in_gradient = None
     opened: regions.Region = None
     for i in layout.order:
-        op = program.ops[i]
-        if i in layout.inlined:
+        if i in inlined:
             continue
-        region = layout.placed[i]
+        op = ops[i]
+        region = placed[i]
         if sections and op.in_gradient != in_gradient:
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
@@ -100,20 +114,29 @@ def _statements(
             opened = region
             previous_comment = None
         inner = indent if region is None else indent + "    "
-        operands = [names[a] for a in op.args]
-        constant = [program.ops[a].prim == CONST for a in op.args]
-        expression = spell(op.prim, operands, constant)
-        if "_" in expression and "(" in expression:  # a helper: '_' and a call
-            helpers.update(h for h in HELPERS if h + "(" in expression)
+        args, prim = op.args, op.prim
+        operands = [names[a] for a in args]
+        constant = [ops[a].prim == CONST for a in args] if prim in CHOSEN else ()
+        expression = spell(prim, operands, constant)
+        called = _helpers_called(prim)
+        if called is None:
+            if "_" in expression and "(" in expression:  # a helper: '_' and a call
+                helpers.update(h for h in HELPERS if h + "(" in expression)
+        elif called:
+            helpers.update(called)
         code = f"{inner}{names[i]} = {expression}"
-        comment = quote(program.source, op)
+        span = op.span
+        comment = comments.get(id(span))
+        if comment is None:
+            comment = comments[id(span)] = quote(source, op)
         if comment and comment != previous_comment:
             code = f"{code.ljust(COMMENT_COLUMN)}  # {comment}"
         previous_comment = comment
-        line_ops[start_line + len(lines)] = op
-        lines.append(code)
-        if owners is not None:
+        if owners is None:
+            line_ops[start_line + len(lines)] = op
+        else:  # (code in pieces numbers its lines itself)
             owners.append((i, pieces.uses(program, layout, i)))
+        lines.append(code)
     return lines
 
 

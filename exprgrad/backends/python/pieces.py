@@ -71,12 +71,16 @@ def needed(program: Program, positional: bool = False) -> bool:
 
 def uses(program: Program, layout: Layout, i: int) -> list[int]:
     """The named values the line computing op i reads (an inlined op's operands)."""
-    used, stack = [], list(program.ops[i].args)
+    ops, inlined = program.ops, layout.inlined
+    args = ops[i].args
+    if inlined.isdisjoint(args):  # most lines: their own operands
+        return [a for a in reversed(args) if ops[a].prim != CONST]
+    used, stack = [], list(args)
     while stack:
         a = stack.pop()
-        if a in layout.inlined:
-            stack.extend(program.ops[a].args)
-        elif program.ops[a].prim != CONST:
+        if a in inlined:
+            stack.extend(ops[a].args)
+        elif ops[a].prim != CONST:
             used.append(a)
     return used
 
@@ -103,31 +107,29 @@ def _fused(program: Program, layout: Layout) -> set[int]:
     (`t2_grad = t3_grad * (1.0 - t2 * t2)`), at most _NESTED deep: half the lines for
     Python to compile. Only + - * and negation, which never raise on floats, so a line
     that fails is still the op its comment names."""
-    count = [0] * len(program.ops)
-    user: dict[int, int] = {}
-    for i, op in enumerate(program.ops):
+    ops, placed, inlined = program.ops, layout.placed, layout.inlined
+    count = [0] * len(ops)
+    user = [-1] * len(ops)  # the last op reading each op (the only one, when fused)
+    for i, op in enumerate(ops):
         for a in op.args:
             user[a] = i
             count[a] += 1
     for i in program.outputs():
         count[i] += 1
     kept = {*layout.rows, *layout.guarded_by}  # a trace's rows, an `if`'s conditions
-    depth: dict[int, int] = {}
+    depth = [0] * len(ops)  # of the fused ops: 1 + the deepest fused operand's
     fused: set[int] = set()
     for i in layout.order:
-        op = program.ops[i]
-        depth[i] = 1 + max([depth[a] for a in op.args if a in fused] or [0])
-        reader = user.get(i)
-        if (
-            op.prim in _ARITHMETIC
-            and count[i] == 1
-            and depth[i] < _NESTED
-            and i not in kept
-            and reader is not None
-            and reader not in layout.inlined
-            and layout.placed[reader] == layout.placed[i]
-        ):
+        op = ops[i]
+        if op.prim not in _ARITHMETIC or count[i] != 1 or i in kept:
+            continue
+        reader = user[i]
+        if reader < 0 or reader in inlined or placed[reader] != placed[i]:
+            continue
+        deepest = 1 + max([depth[a] for a in op.args if a in fused] or [0])
+        if deepest < _NESTED:
             fused.add(i)
+            depth[i] = deepest
     return fused
 
 
@@ -224,25 +226,27 @@ def function_source(
     every_input = frozenset(program.inputs)  # the runtime converts them all first
     layout = plan(program, rows, every_input)
     names = Namer(program, layout.inlined, spell).names
-    shown = dict(names)  # a value's name in a trace, written into its reader or not
     fused = _fused(program, layout)
-    for i in sorted(fused):  # operands first
+    shown = {i: names[i] for i in fused}  # the names of values written into their readers
+    for i in sorted(fused):  # operands first (+ - * and negation: no constants needed)
         op = program.ops[i]
-        constant = [program.ops[a].prim == CONST for a in op.args]
-        names[i] = "(" + spell(op.prim, [names[a] for a in op.args], constant) + ")"
+        names[i] = "(" + spell(op.prim, [names[a] for a in op.args]) + ")"
     layout.inlined |= fused
     helpers: set[str] = {"_gathered", "_named"}
     owners: list[tuple[int | None, list[int]]] = []  # each line: the op it computes, reads
-    lines = statements(layout, names, {}, helpers, owners)
+    lines: list[str | None] = statements(layout, names, None, helpers, owners)
+    # every name as a trace shows it (no line below reads a value written into its reader)
+    names.update(shown)
+    shown = names
     ranges = _ranges(lines, PIECE_LINES)
-    home: dict[int, int] = {}
+    home = [-1] * len(program.ops)  # the piece computing each op
     for p, (start, end) in enumerate(ranges):
         for k in range(start, end):
             if owners[k][0] is not None:
                 home[owners[k][0]] = p
     slots = _Slots(program)
     outsides = [
-        {u for k in range(start, end) for u in owners[k][1] if home.get(u) != p}
+        {u for k in range(start, end) for u in owners[k][1] if home[u] != p}
         for p, (start, end) in enumerate(ranges)
     ]
     for u in sorted(set().union(*outsides)):  # in program order: a piece's stores are a run
@@ -281,6 +285,7 @@ def function_source(
         for k in range(start, end):
             text = lines[k][4:]
             defined = owners[k][0]
+            lines[k] = owners[k] = None  # (each line is read once here: freed as it goes)
             if defined is not None:
                 line_ops[line + len(body)] = program.ops[defined]
             body.append(text)
@@ -292,7 +297,7 @@ def function_source(
                     body.append(f"{indent}_v[{slots.of[defined]}] = {names[defined]}")
         body += _moves(sorted(stored), load=False)
         text = "\n".join(body) + "\n"
-        texts.append("\n\n" + text)
+        texts += ("\n\n", text)
         parts.append((line, offset + 2, offset + 2 + len(text)))
         line, offset = line + len(body), offset + 2 + len(text)
     params = tuple(mangle(name) for name in program.inputs)
