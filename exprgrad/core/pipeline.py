@@ -49,7 +49,7 @@ class Programs:
 
     lowered: Program  # as written: exact constants, for sympy and the graph
     forward: Program  # the value
-    full: Program  # the value and the gradient over wrt (full.grads)
+    full: Program | None  # the value and the gradient over wrt (full.grads); None: not made
     arrays: bool = False  # made for a backend computing with arrays
 
 
@@ -61,12 +61,15 @@ def forward_and_gradient(
     fold_forward: bool = True,
     arrays: bool | None = False,
     inputs: Iterable[str] | str | None = None,
+    with_gradient: bool = True,
 ) -> Programs:
     """The formula's programs: its value (folded unless fold_forward is False: exprgrad.gates
     keeps one line per gate), and its value and gradient over wrt (default every input).
     arrays: the backend computes with arrays; False: an array function is a FormulaError;
     None: arrays if the formula calls an array function (Programs.arrays says which).
-    inputs: the order of f.inputs (default: first appearance)."""
+    inputs: the order of f.inputs (default: first appearance).
+    with_gradient: False leaves Programs.full None, for a caller that makes a gradient
+    program when it needs one (gradient()): a circuit of gates needs only its trace's."""
     with collector_paused():
         tree = parse(formula)
         lowered = lower(tree)
@@ -79,7 +82,7 @@ def forward_and_gradient(
             forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
-        full = gradient(forward, wrt_names, fold, arrays=arrays)
+        full = gradient(forward, wrt_names, fold, arrays=arrays) if with_gradient else None
         return Programs(lowered, forward, full, arrays)
 
 
