@@ -116,12 +116,17 @@ class Builder:
                 self._append(op)
 
     def _append(self, op: Op) -> int:
-        key = op_key(op)
-        existing = self._index.get(key)
+        prim, args = op.prim, op.args
+        if args and prim not in COMMUTATIVE and not op.copy:  # most ops: op_key's fast path
+            key = (prim, args)
+        else:
+            key = op_key(op)
+        index = self._index
+        existing = index.get(key)
         if existing is not None:
             return existing
         ops = self.ops
-        self._index[key] = len(ops)
+        index[key] = len(ops)
         ops.append(op)
         return len(ops) - 1
 
@@ -129,7 +134,9 @@ class Builder:
         return self._append(Op(INPUT, name=name, span=span))
 
     def const(self, value: float) -> int:
-        return self._append(Op(CONST, value=float(value)))
+        value = float(value)
+        existing = self._index.get((CONST, const_key(value)))  # most are made already
+        return self._append(Op(CONST, value=value)) if existing is None else existing
 
     def op(
         self,
