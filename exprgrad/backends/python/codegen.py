@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ...core import regions
 from ...core.ir import CONST, Op, Program, quote
@@ -64,14 +64,15 @@ def _condition(region: regions.Region, names: dict[int, str]) -> str:
 
 
 @functools.cache
-def _helpers_called(prim: str) -> frozenset[str] | None:
-    """The helpers a primitive's spelling calls (its operands are names, literals or
-    arithmetic, which call none); None: a spelling chosen from the operands (min, max),
-    whose expression is searched instead."""
+def _writer(prim: str) -> tuple[Callable[..., str] | None, frozenset[str]]:
+    """How a line spells the primitive: its template's format method and the helpers the
+    template calls (operands are names, literals or arithmetic, which call none); None for
+    a spelling chosen from the operands (min, max), left to spell() and whose expression
+    is searched for helpers instead."""
     template = SPELLINGS[prim]
-    if not isinstance(template, str):
-        return None
-    return frozenset(h for h in HELPERS if h + "(" in template)
+    if prim in CHOSEN or "{args}" in template:
+        return None, frozenset()
+    return template.format, frozenset(h for h in HELPERS if h + "(" in template)
 
 
 def _statements(
@@ -91,6 +92,7 @@ def _statements(
     if owners is not None:
         owners += [(None, [i]) for i in layout.checked_inputs]
     comments: dict[int, str] = {}  # id of a span -> its quote: gradient ops share spans
+    name_of = names.__getitem__
     previous_comment = None
     in_gradient = None
     opened: regions.Region = None
@@ -115,15 +117,16 @@ def _statements(
             previous_comment = None
         inner = indent if region is None else indent + "    "
         args, prim = op.args, op.prim
-        operands = [names[a] for a in args]
-        constant = [ops[a].prim == CONST for a in args] if prim in CHOSEN else ()
-        expression = spell(prim, operands, constant)
-        called = _helpers_called(prim)
-        if called is None:
+        write, called = _writer(prim)
+        if write is not None:
+            expression = write(*map(name_of, args))
+            if called:
+                helpers.update(called)
+        else:
+            constant = [ops[a].prim == CONST for a in args]
+            expression = spell(prim, [names[a] for a in args], constant)
             if "_" in expression and "(" in expression:  # a helper: '_' and a call
                 helpers.update(h for h in HELPERS if h + "(" in expression)
-        elif called:
-            helpers.update(called)
         code = f"{inner}{names[i]} = {expression}"
         span = op.span
         comment = comments.get(id(span))

@@ -39,6 +39,7 @@ The lists of result slots (`_value_and_grad_slots`, ...) are constants in the na
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from ...core.ir import CONST, INPUT, Op, Program
@@ -66,7 +67,10 @@ def needed(program: Program, positional: bool = False) -> bool:
     is only ever called with positions: a flat vector's)?"""
     if len(program.inputs) > WIDE_INPUTS and not positional:
         return True
-    return sum(op.prim != CONST and op.prim != INPUT for op in program.ops) > PIECE_LINES
+    if len(program.ops) <= PIECE_LINES:
+        return False
+    operations = (op for op in program.ops if op.prim != CONST and op.prim != INPUT)
+    return next(itertools.islice(operations, PIECE_LINES, None), None) is not None
 
 
 def uses(program: Program, layout: Layout, i: int) -> list[int]:
@@ -89,11 +93,15 @@ def _moves(moves: list[tuple[int, str]], load: bool) -> list[str]:
     """Lines loading names from their slots in _v (or storing them there), a run of
     consecutive slots a line: `t3, t4, t5 = _v[40:43]`."""
     runs: list[tuple[int, list[str]]] = []
+    run: list[str] = []
+    last = -2  # the slot moved last
     for slot, name in moves:
-        if runs and runs[-1][0] + len(runs[-1][1]) == slot and len(runs[-1][1]) < _PER_LINE:
-            runs[-1][1].append(name)
+        if slot == last + 1 and len(run) < _PER_LINE:
+            run.append(name)
         else:
-            runs.append((slot, [name]))
+            run = [name]
+            runs.append((slot, run))
+        last = slot
     lines = []
     for first, names in runs:
         where = f"_v[{first}]" if len(names) == 1 else f"_v[{first}:{first + len(names)}]"
