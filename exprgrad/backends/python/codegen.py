@@ -82,15 +82,16 @@ def _statements(
     line_ops: dict[int, Op] | None,
     helpers: set[str],
     sections: bool,
-    owners: list | None = None,
+    owners: pieces.Owners | None = None,
 ) -> list[str]:
     """The body's lines, each op's line recorded in line_ops; or, for code in pieces
-    (pieces.py), each line's (op computed or None, the values it reads) in owners."""
+    (pieces.py), each line's op (or None) and the values it reads in owners."""
     program, indent = layout.program, "        "
     ops, source, inlined, placed = program.ops, program.source, layout.inlined, layout.placed
     lines = [_check(indent, names[i]) for i in layout.checked_inputs]
     if owners is not None:
-        owners += [(None, [i]) for i in layout.checked_inputs]
+        for i in layout.checked_inputs:
+            owners.add(None, (i,))
     comments: dict[int, str] = {}  # id of a span -> its quote: gradient ops share spans
     name_of = names.__getitem__
     previous_comment = None
@@ -105,14 +106,14 @@ def _statements(
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             if owners is not None:
-                owners.append((None, []))
+                owners.add(None, ())
             previous_comment = None
             opened = None  # a comment closes any open `if` block
         if region is not opened:
             if region is not None:
                 lines.append(f"{indent}if {_condition(region, names)}:")
                 if owners is not None:
-                    owners.append((None, [g.condition for g in guards_of(region)]))
+                    owners.add(None, tuple(g.condition for g in guards_of(region)))
             opened = region
             previous_comment = None
         inner = indent if region is None else indent + "    "
@@ -138,7 +139,7 @@ def _statements(
         if owners is None:
             line_ops[start_line + len(lines)] = op
         else:  # (code in pieces numbers its lines itself)
-            owners.append((i, pieces.uses(program, layout, i)))
+            owners.add(i, pieces.uses(program, layout, i))
         lines.append(code)
     return lines
 

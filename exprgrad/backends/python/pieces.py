@@ -73,12 +73,15 @@ def needed(program: Program, positional: bool = False) -> bool:
     return next(itertools.islice(operations, PIECE_LINES, None), None) is not None
 
 
-def uses(program: Program, layout: Layout, i: int) -> list[int]:
-    """The named values the line computing op i reads (an inlined op's operands)."""
+def uses(program: Program, layout: Layout, i: int) -> tuple[int, ...]:
+    """The named values the line computing op i reads (an inlined op's operands), in no
+    particular order: most often its own operands, the very tuple."""
     ops, inlined = program.ops, layout.inlined
     args = ops[i].args
-    if inlined.isdisjoint(args):  # most lines: their own operands
-        return [a for a in reversed(args) if ops[a].prim != CONST]
+    if inlined.isdisjoint(args):
+        if all(ops[a].prim != CONST for a in args):
+            return args
+        return tuple(a for a in args if ops[a].prim != CONST)
     used, stack = [], list(args)
     while stack:
         a = stack.pop()
@@ -86,7 +89,22 @@ def uses(program: Program, layout: Layout, i: int) -> list[int]:
             stack.extend(ops[a].args)
         elif ops[a].prim != CONST:
             used.append(a)
-    return used
+    return tuple(used)
+
+
+class Owners:
+    """What code in pieces needs to know of each line of the plain function's body: the
+    op it computes (None: a check, a comment, an `if`) and the named values it reads."""
+
+    __slots__ = ("ops", "reads")
+
+    def __init__(self) -> None:
+        self.ops: list[int | None] = []
+        self.reads: list[tuple[int, ...] | None] = []
+
+    def add(self, op: int | None, reads: tuple[int, ...]) -> None:
+        self.ops.append(op)
+        self.reads.append(reads)
 
 
 def _moves(moves: list[tuple[int, str]], load: bool) -> list[str]:
@@ -230,31 +248,33 @@ def function_source(
     rows=(),
 ) -> Generated:
     """The source of `function` in pieces (see the module docstring). statements: codegen's
-    statement writer, called as statements(layout, names, line_ops, helpers, owners)."""
+    statement writer, called as statements(layout, names, line_ops, helpers, owners)
+    (line_ops None, owners an Owners)."""
     every_input = frozenset(program.inputs)  # the runtime converts them all first
     layout = plan(program, rows, every_input)
     names = Namer(program, layout.inlined, spell).names
-    fused = _fused(program, layout)
-    shown = {i: names[i] for i in fused}  # the names of values written into their readers
-    for i in sorted(fused):  # operands first (+ - * and negation: no constants needed)
+    fused = sorted(_fused(program, layout))  # operands first
+    plain = [names[i] for i in fused]  # their names in a trace, put back below
+    for i in fused:  # (+ - * and negation: no constants needed)
         op = program.ops[i]
         names[i] = "(" + spell(op.prim, [names[a] for a in op.args]) + ")"
-    layout.inlined |= fused
+    layout.inlined.update(fused)
     helpers: set[str] = {"_gathered", "_named"}
-    owners: list[tuple[int | None, list[int]]] = []  # each line: the op it computes, reads
+    owners = Owners()
     lines: list[str | None] = statements(layout, names, None, helpers, owners)
     # every name as a trace shows it (no line below reads a value written into its reader)
-    names.update(shown)
+    names.update(zip(fused, plain, strict=True))
     shown = names
+    del fused, plain
     ranges = _ranges(lines, PIECE_LINES)
     home = [-1] * len(program.ops)  # the piece computing each op
     for p, (start, end) in enumerate(ranges):
         for k in range(start, end):
-            if owners[k][0] is not None:
-                home[owners[k][0]] = p
+            if owners.ops[k] is not None:
+                home[owners.ops[k]] = p
     slots = _Slots(program)
     outsides = [
-        {u for k in range(start, end) for u in owners[k][1] if home[u] != p}
+        {u for k in range(start, end) for u in owners.reads[k] if home[u] != p}
         for p, (start, end) in enumerate(ranges)
     ]
     for u in sorted(set().union(*outsides)):  # in program order: a piece's stores are a run
@@ -282,7 +302,7 @@ def function_source(
     line, offset = start_line + len(main), len(texts[0])
     line_ops: dict[int, Op] = {}
     for p, (start, end) in enumerate(ranges):
-        ids = [owners[k][0] for k in range(start, end) if owners[k][0] is not None]
+        ids = [owners.ops[k] for k in range(start, end) if owners.ops[k] is not None]
         kinds = {program.ops[i].in_gradient for i in ids}
         kind = "backward" if kinds == {True} else "forward" if kinds == {False} else "both"
         line += 2  # two blank lines before each def
@@ -292,8 +312,8 @@ def function_source(
         stored = []  # values computed outside any `if` block, stored at the end
         for k in range(start, end):
             text = lines[k][4:]
-            defined = owners[k][0]
-            lines[k] = owners[k] = None  # (each line is read once here: freed as it goes)
+            defined = owners.ops[k]
+            lines[k] = owners.reads[k] = None  # (each line is read once here: freed as it goes)
             if defined is not None:
                 line_ops[line + len(body)] = program.ops[defined]
             body.append(text)
@@ -308,6 +328,7 @@ def function_source(
         texts += ("\n\n", text)
         parts.append((line, offset + 2, offset + 2 + len(text)))
         line, offset = line + len(body), offset + 2 + len(text)
+    del layout, lines, owners, home, outsides, loads, slots  # before the source is joined
     params = tuple(mangle(name) for name in program.inputs)
     return Generated(
         "".join(texts), params, line_ops, tuple(sorted(helpers)), shown, tuple(parts), tables
