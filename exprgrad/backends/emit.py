@@ -14,7 +14,7 @@ import math
 import re
 import textwrap
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -61,11 +61,33 @@ class Generated:
     params: tuple[str, ...]  # parameter names, in the order of the formula's inputs
     line_ops: dict[int, Op]  # 1-based source line -> the op computed there
     helpers: tuple[str, ...]  # helper functions the code calls
-    names: dict[int, str] = field(default_factory=dict)  # op id -> its name in the code
+    names: Mapping[int, str] = field(default_factory=dict)  # op id -> its name in the code
     # code in pieces (python/pieces.py): each piece's (first line, first and last character),
     # compiled one at a time, and the constants the code names (tables of slots)
     parts: tuple[tuple[int, int, int], ...] = ()
     tables: dict[str, tuple] = field(default_factory=dict)
+
+
+class NameList(Mapping[int, str]):
+    """Op id -> its name in the code, for every op, held in a list: what the Generated of
+    a long program keeps (a dict would hold an int object and a hash entry per op too,
+    three times the memory)."""
+
+    __slots__ = ("_names",)
+
+    def __init__(self, names: list[str]):
+        self._names = names
+
+    def __getitem__(self, op_id: int) -> str:
+        if not 0 <= op_id < len(self._names):
+            raise KeyError(op_id)
+        return self._names[op_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self._names)))
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def use_counts(program: Program) -> Counter:

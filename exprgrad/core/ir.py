@@ -87,11 +87,20 @@ def const_key(value: float) -> str:
 
 def op_key(op: Op) -> tuple:
     """What makes two ops equal for hash-consing: a + b and b + a share a key."""
+    key = _key_within(op)
+    if op.copy:
+        return (op.prim, *key)
+    return (op.prim, key)
+
+
+def _key_within(op: Op) -> object:
+    """op_key less the primitive, which the Builder's index is split by: for most ops the
+    operand tuple itself, so the index makes no tuple of its own."""
     prim = op.prim
     if prim == CONST:
-        return (CONST, const_key(op.value))
+        return const_key(op.value)
     if prim == INPUT:
-        return (INPUT, op.name)
+        return op.name
     args = op.args
     if prim in COMMUTATIVE and len(args) > 1:
         if len(args) == 2:
@@ -99,7 +108,7 @@ def op_key(op: Op) -> tuple:
                 args = (args[1], args[0])
         else:
             args = tuple(sorted(args))
-    return (prim, args, op.copy) if op.copy else (prim, args)
+    return (args, op.copy) if op.copy else args
 
 
 class Builder:
@@ -107,26 +116,31 @@ class Builder:
 
     def __init__(self, ops: Iterable[Op] = ()):
         self.ops: list[Op] = list(ops)
-        # a program's ops are all distinct (made by a Builder): one dict, no lookups
-        keys = map(op_key, self.ops)
-        self._index: dict[tuple, int] = dict(zip(keys, range(len(self.ops)), strict=True))
-        if len(self._index) != len(self.ops):  # equal ops after all: the first one stands
-            given, self.ops, self._index = self.ops, [], {}
+        self._index: dict[str, dict] = {}  # primitive -> its ops' _key_within -> id
+        for i, op in enumerate(self.ops):
+            table = self._index.get(op.prim)
+            if table is None:
+                table = self._index[op.prim] = {}
+            table.setdefault(_key_within(op), i)
+        if sum(map(len, self._index.values())) != len(self.ops):
+            given, self.ops, self._index = self.ops, [], {}  # equal ops: the first one stands
             for op in given:
                 self._append(op)
 
     def _append(self, op: Op) -> int:
         prim, args = op.prim, op.args
-        if args and prim not in COMMUTATIVE and not op.copy:  # most ops: op_key's fast path
-            key = (prim, args)
+        if args and prim not in COMMUTATIVE and not op.copy:  # most ops: their operands
+            key = args
         else:
-            key = op_key(op)
-        index = self._index
-        existing = index.get(key)
+            key = _key_within(op)
+        table = self._index.get(prim)
+        if table is None:
+            table = self._index[prim] = {}
+        existing = table.get(key)
         if existing is not None:
             return existing
         ops = self.ops
-        index[key] = len(ops)
+        table[key] = len(ops)
         ops.append(op)
         return len(ops) - 1
 
@@ -135,7 +149,8 @@ class Builder:
 
     def const(self, value: float) -> int:
         value = float(value)
-        existing = self._index.get((CONST, const_key(value)))  # most are made already
+        made = self._index.get(CONST)  # most are made already: no Op to make
+        existing = None if made is None else made.get(const_key(value))
         return self._append(Op(CONST, value=value)) if existing is None else existing
 
     def op(

@@ -46,6 +46,7 @@ from ...core.ir import CONST, INPUT, Op, Program
 from ..emit import (
     PIECE_LINES,
     Generated,
+    NameList,
     Namer,
     covered,
     literal,
@@ -264,7 +265,7 @@ def function_source(
     lines: list[str | None] = statements(layout, names, None, helpers, owners)
     # every name as a trace shows it (no line below reads a value written into its reader)
     names.update(zip(fused, plain, strict=True))
-    shown = names
+    names = list(names.values())  # Namer named the ops in order: a list of them is leaner
     del fused, plain
     ranges = _ranges(lines, PIECE_LINES)
     home = [-1] * len(program.ops)  # the piece computing each op
@@ -330,6 +331,7 @@ def function_source(
         line, offset = line + len(body), offset + 2 + len(text)
     del layout, lines, owners, home, outsides, loads, slots  # before the source is joined
     params = tuple(mangle(name) for name in program.inputs)
+    shown = NameList(names)
     return Generated(
         "".join(texts), params, line_ops, tuple(sorted(helpers)), shown, tuple(parts), tables
     )
