@@ -8,11 +8,13 @@ gradient of v is v_grad, constants round-trip exactly, comments quote the formul
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import keyword
 import math
 import re
 import textwrap
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -59,7 +61,7 @@ def literal(value: float) -> str:
 class Generated:
     source: str
     params: tuple[str, ...]  # parameter names, in the order of the formula's inputs
-    line_ops: dict[int, Op]  # 1-based source line -> the op computed there
+    line_ops: Mapping[int, Op]  # 1-based source line -> the op computed there
     helpers: tuple[str, ...]  # helper functions the code calls
     names: Mapping[int, str] = field(default_factory=dict)  # op id -> its name in the code
     # code in pieces (python/pieces.py): each piece's (first line, first and last character),
@@ -88,6 +90,34 @@ class NameList(Mapping[int, str]):
 
     def __len__(self) -> int:
         return len(self._names)
+
+
+class LineOps(Mapping[int, Op]):
+    """1-based source line -> the op computed there, for lines added in increasing order,
+    held in an array and a list: what the Generated of a long program keeps (a dict
+    would hold an int object and a hash entry per line too)."""
+
+    __slots__ = ("_lines", "_ops")
+
+    def __init__(self) -> None:
+        self._lines = array("q")
+        self._ops: list[Op] = []
+
+    def add(self, line: int, op: Op) -> None:
+        self._lines.append(line)
+        self._ops.append(op)
+
+    def __getitem__(self, line: int) -> Op:
+        k = bisect.bisect_left(self._lines, line)
+        if k == len(self._lines) or self._lines[k] != line:
+            raise KeyError(line)
+        return self._ops[k]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._ops)
 
 
 def use_counts(program: Program) -> Counter:

@@ -42,10 +42,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from ...core.ir import CONST, INPUT, Op, Program
+from ...core.ir import CONST, INPUT, Program
 from ..emit import (
     PIECE_LINES,
     Generated,
+    LineOps,
     NameList,
     Namer,
     covered,
@@ -301,7 +302,7 @@ def function_source(
     texts = ["\n".join(main) + "\n"]
     parts = [(start_line, 0, len(texts[0]))]  # (first line, first and last character)
     line, offset = start_line + len(main), len(texts[0])
-    line_ops: dict[int, Op] = {}
+    line_ops = LineOps()
     for p, (start, end) in enumerate(ranges):
         ids = [owners.ops[k] for k in range(start, end) if owners.ops[k] is not None]
         kinds = {program.ops[i].in_gradient for i in ids}
@@ -316,7 +317,7 @@ def function_source(
             defined = owners.ops[k]
             lines[k] = owners.reads[k] = None  # (each line is read once here: freed as it goes)
             if defined is not None:
-                line_ops[line + len(body)] = program.ops[defined]
+                line_ops.add(line + len(body), program.ops[defined])
             body.append(text)
             if defined is not None and defined in slots.of:
                 if layout.placed[defined] is None:

@@ -8,7 +8,7 @@ Function (function.py) and the residuals of exprgrad.residuals run their code he
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ...core.ir import Op, Program
@@ -32,7 +32,7 @@ _FLOATS = {float}  # math domain errors, overflow, division by zero
 
 
 def _evaluation_error_maker(
-    formula: str, line_ops: dict[str, dict[int, Op]]
+    formula: str, line_ops: dict[str, Mapping[int, Op]]
 ) -> Callable[[BaseException], Exception]:
     """The handler generated code calls on a math error: names the failing op's place.
     line_ops: for each generated file, line number -> the op computed on that line."""
@@ -91,7 +91,7 @@ class Runtime:
         self.formula = formula
         self.inputs = inputs
         self.generated: dict[str, Generated] = {}  # function name -> its source
-        self.line_ops: dict[str, dict[int, Op]] = {}  # generated file -> its lines' ops
+        self.line_ops: dict[str, Mapping[int, Op]] = {}  # generated file -> its lines' ops
         namespace = runtime_namespace()
         namespace["_INPUTS"] = inputs
         namespace["_MISSING"] = MISSING
