@@ -303,6 +303,8 @@ def function_source(
     parts = [(start_line, 0, len(texts[0]))]  # (first line, first and last character)
     line, offset = start_line + len(main), len(texts[0])
     line_ops = LineOps()
+    add_line, ops, placed, slot_of = line_ops.add, program.ops, layout.placed, slots.of
+    owner_ops, owner_reads = owners.ops, owners.reads
     for p, (start, end) in enumerate(ranges):
         ids = [owners.ops[k] for k in range(start, end) if owners.ops[k] is not None]
         kinds = {program.ops[i].in_gradient for i in ids}
@@ -314,23 +316,26 @@ def function_source(
         stored = []  # values computed outside any `if` block, stored at the end
         for k in range(start, end):
             text = lines[k][4:]
-            defined = owners.ops[k]
-            lines[k] = owners.reads[k] = None  # (each line is read once here: freed as it goes)
-            if defined is not None:
-                line_ops.add(line + len(body), program.ops[defined])
+            defined = owner_ops[k]
+            lines[k] = owner_reads[k] = None  # (each line is read once here: freed as it goes)
             body.append(text)
-            if defined is not None and defined in slots.of:
-                if layout.placed[defined] is None:
-                    stored.append((slots.of[defined], names[defined]))
+            if defined is None:
+                continue
+            add_line(line + len(body) - 1, ops[defined])
+            slot = slot_of.get(defined)
+            if slot is not None:
+                if placed[defined] is None:
+                    stored.append((slot, names[defined]))
                 else:
                     indent = text[: len(text) - len(text.lstrip())]
-                    body.append(f"{indent}_v[{slots.of[defined]}] = {names[defined]}")
+                    body.append(f"{indent}_v[{slot}] = {names[defined]}")
         body += _moves(sorted(stored), load=False)
         text = "\n".join(body) + "\n"
         texts += ("\n\n", text)
         parts.append((line, offset + 2, offset + 2 + len(text)))
         line, offset = line + len(body), offset + 2 + len(text)
-    del layout, lines, owners, home, outsides, loads, slots  # before the source is joined
+    del layout, placed, lines, owners, owner_reads, home, outsides, loads, slots, slot_of
+    # (all of them dropped before the source is joined)
     params = tuple(mangle(name) for name in program.inputs)
     shown = NameList(names)
     return Generated(
