@@ -42,7 +42,10 @@ PIECE_LINES = 10_000
 
 def mangle(name: str) -> str:
     """The Python identifier for a formula name; injective, never a generated or reserved name."""
-    if name in _RESERVED or _GENERATED.fullmatch(name):
+    if name in _RESERVED:
+        return name + "_"
+    # _GENERATED's names start with t or _, or end with _ (or _grad): others skip the pattern
+    if (name[:1] in "t_" or name[-1:] in "_d") and _GENERATED.fullmatch(name):
         return name + "_"
     return name
 
