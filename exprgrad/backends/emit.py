@@ -8,14 +8,17 @@ gradient of v is v_grad, constants round-trip exactly, comments quote the formul
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import keyword
 import math
 import re
 import textwrap
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from ..core.ir import CONST, INPUT, Op, Program
 from ..core.primitives import COMPARISON_NAMES
@@ -39,7 +42,10 @@ PIECE_LINES = 10_000
 
 def mangle(name: str) -> str:
     """The Python identifier for a formula name; injective, never a generated or reserved name."""
-    if name in _RESERVED or _GENERATED.fullmatch(name):
+    if name in _RESERVED:
+        return name + "_"
+    # _GENERATED's names start with t or _, or end with _ (or _grad): others skip the pattern
+    if (name[:1] in "t_" or name[-1:] in "_d") and _GENERATED.fullmatch(name):
         return name + "_"
     return name
 
@@ -58,32 +64,81 @@ def literal(value: float) -> str:
 class Generated:
     source: str
     params: tuple[str, ...]  # parameter names, in the order of the formula's inputs
-    line_ops: dict[int, Op]  # 1-based source line -> the op computed there
+    line_ops: Mapping[int, Op]  # 1-based source line -> the op computed there
     helpers: tuple[str, ...]  # helper functions the code calls
-    names: dict[int, str] = field(default_factory=dict)  # op id -> its name in the code
+    names: Mapping[int, str] = field(default_factory=dict)  # op id -> its name in the code
     # code in pieces (python/pieces.py): each piece's (first line, first and last character),
     # compiled one at a time, and the constants the code names (tables of slots)
     parts: tuple[tuple[int, int, int], ...] = ()
     tables: dict[str, tuple] = field(default_factory=dict)
 
 
+class NameList(Mapping[int, str]):
+    """Op id -> its name in the code, for every op, held in a list: what the Generated of
+    a long program keeps (a dict would hold an int object and a hash entry per op too,
+    three times the memory)."""
+
+    __slots__ = ("_names",)
+
+    def __init__(self, names: list[str]):
+        self._names = names
+
+    def __getitem__(self, op_id: int) -> str:
+        if not 0 <= op_id < len(self._names):
+            raise KeyError(op_id)
+        return self._names[op_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self._names)))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class LineOps(Mapping[int, Op]):
+    """1-based source line -> the op computed there, for lines added in increasing order,
+    held in an array and a list: what the Generated of a long program keeps (a dict
+    would hold an int object and a hash entry per line too)."""
+
+    __slots__ = ("_lines", "_ops")
+
+    def __init__(self) -> None:
+        self._lines = array("q")
+        self._ops: list[Op] = []
+
+    def add(self, line: int, op: Op) -> None:
+        self._lines.append(line)
+        self._ops.append(op)
+
+    def __getitem__(self, line: int) -> Op:
+        k = bisect.bisect_left(self._lines, line)
+        if k == len(self._lines) or self._lines[k] != line:
+            raise KeyError(line)
+        return self._ops[k]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+
 def use_counts(program: Program) -> Counter:
     uses = Counter(program.outputs())
-    for op in program.ops:
-        uses.update(op.args)
+    uses.update(chain.from_iterable(op.args for op in program.ops))  # counted in C
     return uses
 
 
 def inlined_comparisons(program: Program) -> set[int]:
     """Comparisons read once, by a where: written into its condition, not on a line."""
+    ops = program.ops
+    conditions = [
+        op.args[0] for op in ops if op.prim == "where" and ops[op.args[0]].prim in COMPARISON_NAMES
+    ]
+    if not conditions:  # no use counts needed (most programs have no where)
+        return set()
     uses = use_counts(program)
-    return {
-        op.args[0]
-        for op in program.ops
-        if op.prim == "where"
-        and program.ops[op.args[0]].prim in COMPARISON_NAMES
-        and uses[op.args[0]] == 1
-    }
+    return {condition for condition in conditions if uses[condition] == 1}
 
 
 class Namer:
@@ -92,23 +147,24 @@ class Namer:
 
     def __init__(self, program: Program, inlined: set[int], spell: Callable[[str, list[str]], str]):
         self.names: dict[int, str] = {}
+        names, grad_of = self.names, program.grad_of
         counter = 0
         for i, op in enumerate(program.ops):
             if i in inlined:
-                operands = [self.names[a] for a in op.args]
-                self.names[i] = spell(op.prim, operands)
+                operands = [names[a] for a in op.args]
+                names[i] = spell(op.prim, operands)
             elif op.prim == INPUT:
-                self.names[i] = mangle(op.name)
+                names[i] = mangle(op.name)
             elif op.prim == CONST:
-                self.names[i] = literal(op.value)
+                names[i] = literal(op.value)
             elif op.name is not None and not op.in_gradient:
-                self.names[i] = mangle(op.name)
-            elif op.in_gradient and program.grad_of.get(i, i) < i:
+                names[i] = mangle(op.name)
+            elif op.in_gradient and grad_of.get(i, i) < i:
                 # (hash-consing can make an earlier op the adjoint of a later one: no name then)
-                self.names[i] = self.names[program.grad_of[i]] + "_grad"
+                names[i] = names[grad_of[i]] + "_grad"
             else:
                 counter += 1
-                self.names[i] = f"t{counter}"
+                names[i] = f"t{counter}"
 
 
 def covered(spans: list, source: str) -> str:

@@ -121,13 +121,34 @@ def run_source(
     compiler holds one piece at a time (python/pieces.py)."""
     digest = hashlib.sha1(source.encode()).hexdigest()[:12]
     filename = f"<exprgrad {digest} #{next(_SERIAL)} {label}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    linecache.cache[filename] = (len(source), None, _Lines(source), filename)
     weakref.finalize(owner, linecache.cache.pop, filename, None)
     # Safe to run: every identifier and number in the source was written by a code generator.
     for first_line, start, end in parts or ((1, 0, len(source)),):
         code = builtins.compile(source[start:end], filename, "exec")
         exec(_shifted(code, first_line - 1) if first_line > 1 else code, namespace)  # noqa: S102
     return filename
+
+
+class _Lines(Sequence):
+    """The source's lines (splitlines(True)) for linecache, split on first use: only a
+    traceback or inspect reads them, and a long program's list of lines would take more
+    memory than its source."""
+
+    def __init__(self, source: str):
+        self._source = source
+        self._lines: list[str] | None = None
+
+    def _split(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self._source.splitlines(True)
+        return self._lines
+
+    def __getitem__(self, index):  # an int or a slice, as on the list
+        return self._split()[index]
+
+    def __len__(self) -> int:
+        return len(self._split())
 
 
 def _shifted(code: CodeType, lines: int) -> CodeType:

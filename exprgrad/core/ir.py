@@ -33,7 +33,8 @@ class Op:
     def with_args(self, args: tuple[int, ...]) -> Op:
         if args == self.args:
             return self
-        return replace(self, args=args)
+        # the constructor, not dataclasses.replace: twice as fast, on every op of every pass
+        return Op(self.prim, args, self.value, self.name, self.span, self.in_gradient, self.copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,9 @@ class Program:
     def outputs(self) -> list[int]:
         return [self.value, *self.grads.values(), *self.adjoints.values()]
 
-    def remap(self, ops: Iterable[Op], new_id: list[int] | dict[int, int]) -> Program:
-        """The same program over rewritten ops, old ids translated through new_id."""
+    def remap(self, ops: Iterable[Op], new_id: list[int | None] | dict[int, int]) -> Program:
+        """The same program over rewritten ops, old ids translated through new_id (a list
+        holds None for an op dropped)."""
         grad_of: dict[int, int] = {}
         for adjoint, forward in self.grad_of.items():
             if _has(new_id, adjoint) and _has(new_id, forward):
@@ -73,8 +75,9 @@ class Program:
         )
 
 
-def _has(new_id: list[int] | dict[int, int], old: int) -> bool:
-    return old in new_id if isinstance(new_id, dict) else True
+def _has(new_id: list[int | None] | dict[int, int], old: int) -> bool:
+    """Does the op survive? (A list marks a dropped op None.)"""
+    return old in new_id if isinstance(new_id, dict) else new_id[old] is not None
 
 
 def const_key(value: float) -> str:
@@ -84,37 +87,71 @@ def const_key(value: float) -> str:
 
 def op_key(op: Op) -> tuple:
     """What makes two ops equal for hash-consing: a + b and b + a share a key."""
-    if op.prim == CONST:
-        return (CONST, const_key(op.value))
-    if op.prim == INPUT:
-        return (INPUT, op.name)
-    args = tuple(sorted(op.args)) if op.prim in COMMUTATIVE else op.args
-    return (op.prim, args, op.copy) if op.copy else (op.prim, args)
+    key = _key_within(op)
+    if op.copy:
+        return (op.prim, *key)
+    return (op.prim, key)
+
+
+def _key_within(op: Op) -> object:
+    """op_key less the primitive, which the Builder's index is split by: for most ops the
+    operand tuple itself, so the index makes no tuple of its own."""
+    prim = op.prim
+    if prim == CONST:
+        return const_key(op.value)
+    if prim == INPUT:
+        return op.name
+    args = op.args
+    if prim in COMMUTATIVE and len(args) > 1:
+        if len(args) == 2:
+            if args[1] < args[0]:
+                args = (args[1], args[0])
+        else:
+            args = tuple(sorted(args))
+    return (args, op.copy) if op.copy else args
 
 
 class Builder:
     """Appends ops, returning the id of an equal op when one exists (hash-consing)."""
 
     def __init__(self, ops: Iterable[Op] = ()):
-        self.ops: list[Op] = []
-        self._index: dict[tuple, int] = {}
-        for op in ops:
-            self._append(op)
+        self.ops: list[Op] = list(ops)
+        self._index: dict[str, dict] = {}  # primitive -> its ops' _key_within -> id
+        for i, op in enumerate(self.ops):
+            table = self._index.get(op.prim)
+            if table is None:
+                table = self._index[op.prim] = {}
+            table.setdefault(_key_within(op), i)
+        if sum(map(len, self._index.values())) != len(self.ops):
+            given, self.ops, self._index = self.ops, [], {}  # equal ops: the first one stands
+            for op in given:
+                self._append(op)
 
     def _append(self, op: Op) -> int:
-        key = op_key(op)
-        existing = self._index.get(key)
+        prim, args = op.prim, op.args
+        if args and prim not in COMMUTATIVE and not op.copy:  # most ops: their operands
+            key = args
+        else:
+            key = _key_within(op)
+        table = self._index.get(prim)
+        if table is None:
+            table = self._index[prim] = {}
+        existing = table.get(key)
         if existing is not None:
             return existing
-        self.ops.append(op)
-        self._index[key] = len(self.ops) - 1
-        return len(self.ops) - 1
+        ops = self.ops
+        table[key] = len(ops)
+        ops.append(op)
+        return len(ops) - 1
 
     def input(self, name: str, span: Span | None = None) -> int:
         return self._append(Op(INPUT, name=name, span=span))
 
     def const(self, value: float) -> int:
-        return self._append(Op(CONST, value=float(value)))
+        value = float(value)
+        made = self._index.get(CONST)  # most are made already: no Op to make
+        existing = None if made is None else made.get(const_key(value))
+        return self._append(Op(CONST, value=value)) if existing is None else existing
 
     def op(
         self,

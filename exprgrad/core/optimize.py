@@ -28,7 +28,7 @@ Fold = Callable[[Builder, Op, tuple[int, ...]], int]
 
 def folding(evaluate: Evaluate) -> Fold:
     """simplify() with its evaluator bound: the `fold` every pass takes."""
-    return functools.partial(simplify, evaluate=evaluate)
+    return functools.partial(_simplify, evaluate)  # (bound by position: a quicker call)
 
 
 def _fold(prim: str, values: list[float], evaluate: Evaluate) -> float | None:
@@ -62,13 +62,38 @@ def _is_positive_zero(value: float | None) -> bool:
     return value == 0.0 and math.copysign(1.0, value) > 0.0
 
 
+# the primitives simplify() has identities for; any other op is folded or kept as it is
+_IDENTITIES = frozenset({"add", "sub", "mul", "div", "neg", "pow", "powi", "where"})
+_OF_OPERANDS = frozenset({"neg", "where"})  # the ones that apply without a constant operand
+
+
 def simplify(builder: Builder, op: Op, args: tuple[int, ...], evaluate: Evaluate) -> int:
     """The id of a value equal to op(args): a constant, an operand, a cheaper op, or op itself."""
-    consts = [builder.ops[a].value if builder.is_const(a) else None for a in args]
+    return _simplify(evaluate, builder, op, args)
+
+
+def _simplify(evaluate: Evaluate, builder: Builder, op: Op, args: tuple[int, ...]) -> int:
+    ops = builder.ops
+    consts = [ops[a].value if ops[a].prim == CONST else None for a in args]
+    prim = op.prim
     if None not in consts:
-        folded = _fold(op.prim, consts, evaluate)
+        folded = _fold(prim, consts, evaluate)
         if folded is not None:
             return builder.const(folded)
+    if prim in _IDENTITIES and (consts.count(None) < len(consts) or prim in _OF_OPERANDS):
+        found = _identity(builder, op, args, consts, evaluate)
+        if found is not None:
+            return found
+    new = builder.add(op, args)
+    if op.name is not None:
+        builder.give_name(new, op.name)
+    return new
+
+
+def _identity(
+    builder: Builder, op: Op, args: tuple[int, ...], c: list, evaluate: Evaluate
+) -> int | None:
+    """simplify()'s rewrites: the id of a simpler value equal to op(args), or None."""
 
     def rewrite(prim: str, *new_args: int) -> int:
         return simplify(builder, replace(op, prim=prim), new_args, evaluate)
@@ -76,7 +101,7 @@ def simplify(builder: Builder, op: Op, args: tuple[int, ...], evaluate: Evaluate
     # Each identity holds bit for bit for every IEEE operand, signed zeros, inf and nan
     # included: x + (-0.0) is x, but x + 0.0 turns -0.0 into 0.0, and 0.0 - x is not -x
     # at x = 0.0. A rewrite that changed one bit would change results such as atan2's.
-    prim, c = op.prim, consts
+    prim = op.prim
     if prim == "add":
         if _is_negative_zero(c[1]):
             return args[0]
@@ -115,10 +140,7 @@ def simplify(builder: Builder, op: Op, args: tuple[int, ...], evaluate: Evaluate
             return args[1] if c[0] else args[2]
         if args[1] == args[2] and not _may_fail(builder, args[0]):
             return args[1]
-    new = builder.add(op, args)
-    if op.name is not None:
-        builder.give_name(new, op.name)
-    return new
+    return None
 
 
 def fold_constants(program: Program, fold: Fold) -> Program:
@@ -130,25 +152,30 @@ def fold_constants(program: Program, fold: Fold) -> Program:
         if op.prim in (INPUT, CONST):
             new_id.append(builder.add(op, ()))
         else:
-            new_id.append(fold(builder, op, tuple(new_id[a] for a in op.args)))
+            new_id.append(fold(builder, op, tuple(map(new_id.__getitem__, op.args))))
     return program.remap(builder.ops, new_id)
 
 
 def eliminate_dead_code(program: Program) -> Program:
     """Drop ops no output depends on; inputs always stay (they are the signature)."""
-    live = [op.prim == INPUT for op in program.ops]
+    program_ops = program.ops
+    live = [op.prim == INPUT for op in program_ops]
     for output in program.outputs():
         live[output] = True
-    for i in reversed(range(len(program.ops))):
+    for i in reversed(range(len(program_ops))):
         if live[i]:
-            for arg in program.ops[i].args:
+            for arg in program_ops[i].args:
                 live[arg] = True
-    new_id: dict[int, int] = {}
+    if all(live):
+        return program  # nothing to drop: no copy of a large program
+    new_id: list[int | None] = [None] * len(program_ops)
     ops: list[Op] = []
-    for i, op in enumerate(program.ops):
+    for i, op in enumerate(program_ops):
         if live[i]:
             new_id[i] = len(ops)
-            ops.append(op.with_args(tuple(new_id[a] for a in op.args)))
+            if len(ops) < i:  # (before the first op dropped, every id stays as it is)
+                op = op.with_args(tuple(map(new_id.__getitem__, op.args)))
+            ops.append(op)
     return program.remap(ops, new_id)
 
 

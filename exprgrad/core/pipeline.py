@@ -12,8 +12,9 @@ to keep every op as reverse mode writes it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from ..errors import ArgumentError, FormulaError, Span
@@ -48,7 +49,7 @@ class Programs:
 
     lowered: Program  # as written: exact constants, for sympy and the graph
     forward: Program  # the value
-    full: Program  # the value and the gradient over wrt (full.grads)
+    full: Program | None  # the value and the gradient over wrt (full.grads); None: not made
     arrays: bool = False  # made for a backend computing with arrays
 
 
@@ -60,15 +61,16 @@ def forward_and_gradient(
     fold_forward: bool = True,
     arrays: bool | None = False,
     inputs: Iterable[str] | str | None = None,
+    with_gradient: bool = True,
 ) -> Programs:
     """The formula's programs: its value (folded unless fold_forward is False: exprgrad.gates
     keeps one line per gate), and its value and gradient over wrt (default every input).
     arrays: the backend computes with arrays; False: an array function is a FormulaError;
     None: arrays if the formula calls an array function (Programs.arrays says which).
-    inputs: the order of f.inputs (default: first appearance)."""
-    collecting = gc.isenabled()
-    gc.disable()  # the IR has no reference cycles; collections only slow large formulas down
-    try:
+    inputs: the order of f.inputs (default: first appearance).
+    with_gradient: False leaves Programs.full None, for a caller that makes a gradient
+    program when it needs one (gradient()): a circuit of gates needs only its trace's."""
+    with collector_paused():
         tree = parse(formula)
         lowered = lower(tree)
         if arrays is None:
@@ -80,8 +82,19 @@ def forward_and_gradient(
             forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
-        full = gradient(forward, wrt_names, fold, arrays=arrays)
+        full = gradient(forward, wrt_names, fold, arrays=arrays) if with_gradient else None
         return Programs(lowered, forward, full, arrays)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The collector stopped for a while: the IR and the code generated from it make
+    millions of objects and no reference cycles, so its passes over them would only slow
+    a large formula down (by a sixth to a third)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()
@@ -103,10 +116,11 @@ def gradient(
     seed: str | None = None,
 ) -> Program:
     """Reverse mode over a program (see reverse.differentiate), dead code dropped, size checked."""
-    full = differentiate(
-        program, tuple(wrt), fold, arrays=arrays, every_adjoint=every_adjoint, seed=seed
-    )
-    full = eliminate_dead_code(full)
+    with collector_paused():
+        full = differentiate(
+            program, tuple(wrt), fold, arrays=arrays, every_adjoint=every_adjoint, seed=seed
+        )
+        full = eliminate_dead_code(full)
     check_size(full, "its gradient program")
     return full
 
@@ -115,14 +129,15 @@ def derive(make: Callable[[Fold | None], Program], fold: Fold | None, what: str)
     """make(fold)'s program (forward mode over a gradient: a Hessian, jvp, hvp, Jacobian),
     dead code dropped, its size checked (`what` names it in the error) and its branches
     untangled. make may stop early (forward.TooLarge) at derived_limit()."""
-    try:
-        program = eliminate_dead_code(make(fold))
-    except forward_mode.TooLarge as error:  # stopped early: far over the limit
-        program = error.program
-    check_size(program, what)
-    # a tangent flowing out of a branch through a rule's where (clip's, min's) is
-    # needed under conditions computed from the branch: a copy keeps it guarded
-    return untangle(program)
+    with collector_paused():
+        try:
+            program = eliminate_dead_code(make(fold))
+        except forward_mode.TooLarge as error:  # stopped early: far over the limit
+            program = error.program
+        check_size(program, what)
+        # a tangent flowing out of a branch through a rule's where (clip's, min's) is
+        # needed under conditions computed from the branch: a copy keeps it guarded
+        return untangle(program)
 
 
 def check_size(program: Program, what: str) -> None:

@@ -335,6 +335,8 @@ def untangle(program: Program) -> Program:
     while budget > 0:
         guards = Guards()
         needed = need(program, guards, cut=False)
+        if not any(isinstance(region, Either) for region in needed):
+            return program  # no op needed in several branches: none to copy
         users = _users(program)
         copies: dict[int, list[tuple[int, int]]] = {}
         for i, op in enumerate(program.ops):  # only what may fail is worth a copy

@@ -28,13 +28,35 @@ from .lower import lower
 from .parsing import parse
 from .primitives import BY_NAME
 
-_RULE_ARGUMENTS = ("x", "y", "z")  # a rule's names for its op's operands (primitives.py)
+_NOTHING_KNOWN: dict[int, bool] = {}  # at the top level (read only)
 
 
 @functools.cache
 def rule_program(rule: str) -> Program:
     """A derivative rule, parsed and lowered once; its inputs are among x, y, z, out, g."""
     return lower(parse(rule))
+
+
+# A rule's steps, one per op of its program: (None, k) takes item k of (*operands, out, g)
+# (x, y, z from the front, out and g from the back), (CONST, value) a constant, (prim,
+# operand steps) an op.
+_BINDINGS = {"x": 0, "y": 1, "z": 2, "out": -2, "g": -1}
+
+
+@functools.cache
+def _rule_steps(rule: str) -> tuple[tuple[tuple, ...], int]:
+    """A rule's program as steps to replay (a tight loop: every gradient op is made by
+    one), and the step whose result is the rule's value."""
+    program = rule_program(rule)
+    steps = []
+    for op in program.ops:
+        if op.prim == INPUT:
+            steps.append((None, _BINDINGS[op.name]))
+        elif op.prim == CONST:
+            steps.append((CONST, op.value))
+        else:
+            steps.append((op.prim, op.args))
+    return tuple(steps), program.value
 
 
 class RuleOps:
@@ -50,33 +72,35 @@ class RuleOps:
         self.simplify = simplify
 
     def op(self, prim: str, *args: int) -> int:
+        return self.make(prim, args)
+
+    def make(self, prim: str, args: tuple[int, ...]) -> int:
+        """op(prim, *args), with the operands as one tuple."""
         if prim == "where" and args[0] in self.known:
             return args[1] if self.known[args[0]] else args[2]
         if self.simplify is None:
             return self.builder.op(prim, *args, span=self.span, in_gradient=True)
-        return self.simplify(self.builder, Op(prim, (), span=self.span, in_gradient=True), args)
+        return self.simplify(self.builder, Op(prim, args, span=self.span, in_gradient=True), args)
 
     def const(self, value: float) -> int:
         return self.builder.const(value)
 
 
-def splice(rule: Program, bindings: dict[str, int], ops: RuleOps) -> int:
-    ids: list[int] = []
-    for op in rule.ops:
-        if op.prim == INPUT:
-            ids.append(bindings[op.name])
-        elif op.prim == CONST:
-            ids.append(ops.const(op.value))
-        else:
-            ids.append(ops.op(op.prim, *(ids[a] for a in op.args)))
-    return ids[rule.value]
-
-
 def apply_rule(rule: str, args: Sequence[int], out: int, g: int, ops: RuleOps) -> int:
     """A rule's text -> its ops, for the op with operands `args` and result `out`, with `g`
     bound to the adjoint (reverse mode) or the operand's tangent (forward mode)."""
-    bindings = dict(zip(_RULE_ARGUMENTS, args, strict=False)) | {"out": out, "g": g}
-    return splice(rule_program(rule), bindings, ops)
+    steps, value = _rule_steps(rule)
+    bound = (*args, out, g)
+    ids: list[int] = []
+    step_id, make = ids.__getitem__, ops.make
+    for prim, operand in steps:
+        if prim is None:
+            ids.append(bound[operand])
+        elif prim is CONST:
+            ids.append(ops.const(operand))
+        else:
+            ids.append(make(prim, tuple(map(step_id, operand))))
+    return ids[value]
 
 
 def differentiate(
@@ -104,7 +128,13 @@ def differentiate(
     wanted = {input_ids[name] for name in wrt}
     depends = [False] * len(program.ops)
     for i, op in enumerate(program.ops):
-        depends[i] = i in wanted or any(depends[a] for a in op.args)
+        if i in wanted:
+            depends[i] = True
+            continue
+        for a in op.args:
+            if depends[a]:
+                depends[i] = True
+                break
     guards = regions.Guards()
     # Arrays take both branches of a where at once, element by element: no region is
     # skipped as a whole, so there are none (see the zero adjoints below instead).
@@ -120,7 +150,7 @@ def differentiate(
     def gradient_op(prim: str, args: tuple[int, ...], span: Span | None) -> int:
         if simplify is None:
             return builder.op(prim, *args, span=span, in_gradient=True)
-        return simplify(builder, Op(prim, span=span, in_gradient=True), args)
+        return simplify(builder, Op(prim, args, span=span, in_gradient=True), args)
 
     def leave(contribution: int, computed_in: regions.Region, to: regions.Region, span) -> int:
         """The contribution as seen from region `to`: itself where some chain of guards of
@@ -163,7 +193,8 @@ def differentiate(
         if not targets:
             continue
         rules = BY_NAME[op.prim].grads
-        here = RuleOps(builder, op.span, regions.known_conditions(needed[i]), simplify)
+        known = _NOTHING_KNOWN if needed[i] is None else regions.known_conditions(needed[i])
+        here = RuleOps(builder, op.span, known, simplify)
         for k in targets:
             target = op.args[k]
             # A rule runs where its op does, or inside the branch that alone needs the

@@ -27,8 +27,9 @@ Two things make the code more than a list of assignments:
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ...core import regions
 from ...core.ir import CONST, Op, Program, quote
@@ -44,7 +45,7 @@ from ..emit import (
 from ..layout import Layout, guards_of, plan
 from . import pieces
 from .helpers import HELPERS
-from .spellings import spell
+from .spellings import CHOSEN, SPELLINGS, spell
 
 
 def _check(indent: str, name: str) -> str:
@@ -62,58 +63,84 @@ def _condition(region: regions.Region, names: dict[int, str]) -> str:
     return " or ".join(f"({a})" if " and " in a else a for a in alternatives)
 
 
+@functools.cache
+def _writer(prim: str) -> tuple[Callable[..., str] | None, frozenset[str]]:
+    """How a line spells the primitive: its template's format method and the helpers the
+    template calls (operands are names, literals or arithmetic, which call none); None for
+    a spelling chosen from the operands (min, max), left to spell() and whose expression
+    is searched for helpers instead."""
+    template = SPELLINGS[prim]
+    if prim in CHOSEN or "{args}" in template:
+        return None, frozenset()
+    return template.format, frozenset(h for h in HELPERS if h + "(" in template)
+
+
 def _statements(
     layout: Layout,
     names: dict[int, str],
     start_line: int,
-    line_ops: dict[int, Op],
+    line_ops: dict[int, Op] | None,
     helpers: set[str],
     sections: bool,
-    owners: list | None = None,
+    owners: pieces.Owners | None = None,
 ) -> list[str]:
-    """The body's lines; owners (pieces.py), if given, gets each line's (op computed or None,
-    the values it reads)."""
+    """The body's lines, each op's line recorded in line_ops; or, for code in pieces
+    (pieces.py), each line's op (or None) and the values it reads in owners."""
     program, indent = layout.program, "        "
+    ops, source, inlined, placed = program.ops, program.source, layout.inlined, layout.placed
     lines = [_check(indent, names[i]) for i in layout.checked_inputs]
     if owners is not None:
-        owners += [(None, [i]) for i in layout.checked_inputs]
+        for i in layout.checked_inputs:
+            owners.add(None, (i,))
+    comments: dict[int, str] = {}  # id of a span -> its quote: gradient ops share spans
+    name_of = names.__getitem__
     previous_comment = None
     in_gradient = None
     opened: regions.Region = None
     for i in layout.order:
-        op = program.ops[i]
-        if i in layout.inlined:
+        if i in inlined:
             continue
-        region = layout.placed[i]
+        op = ops[i]
+        region = placed[i]
         if sections and op.in_gradient != in_gradient:
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             if owners is not None:
-                owners.append((None, []))
+                owners.add(None, ())
             previous_comment = None
             opened = None  # a comment closes any open `if` block
         if region is not opened:
             if region is not None:
                 lines.append(f"{indent}if {_condition(region, names)}:")
                 if owners is not None:
-                    owners.append((None, [g.condition for g in guards_of(region)]))
+                    owners.add(None, tuple(g.condition for g in guards_of(region)))
             opened = region
             previous_comment = None
         inner = indent if region is None else indent + "    "
-        operands = [names[a] for a in op.args]
-        constant = [program.ops[a].prim == CONST for a in op.args]
-        expression = spell(op.prim, operands, constant)
-        if "_" in expression and "(" in expression:  # a helper: '_' and a call
-            helpers.update(h for h in HELPERS if h + "(" in expression)
+        args, prim = op.args, op.prim
+        write, called = _writer(prim)
+        if write is not None:
+            expression = write(*map(name_of, args))
+            if called:
+                helpers.update(called)
+        else:
+            constant = [ops[a].prim == CONST for a in args]
+            expression = spell(prim, [names[a] for a in args], constant)
+            if "_" in expression and "(" in expression:  # a helper: '_' and a call
+                helpers.update(h for h in HELPERS if h + "(" in expression)
         code = f"{inner}{names[i]} = {expression}"
-        comment = quote(program.source, op)
+        span = op.span
+        comment = comments.get(id(span))
+        if comment is None:
+            comment = comments[id(span)] = quote(source, op)
         if comment and comment != previous_comment:
             code = f"{code.ljust(COMMENT_COLUMN)}  # {comment}"
         previous_comment = comment
-        line_ops[start_line + len(lines)] = op
+        if owners is None:
+            line_ops[start_line + len(lines)] = op
+        else:  # (code in pieces numbers its lines itself)
+            owners.add(i, pieces.uses(program, layout, i))
         lines.append(code)
-        if owners is not None:
-            owners.append((i, pieces.uses(program, layout, i)))
     return lines
 
 

@@ -62,8 +62,16 @@ def _rebuild(
     inputs: tuple[str, ...] | None = None,
 ) -> Function:
     """What a pickled Function loads as: the same formula, compiled again."""
+    # exprgrad.gates' circuits (compile_unfolded) need only the trace: the gradient program
+    # over every input is made when something asks for it (Function.program)
+    later = not fold_forward and wrt is None
     programs = pipeline.forward_and_gradient(
-        formula, wrt, FOLD if fold else None, fold_forward=fold_forward, inputs=inputs
+        formula,
+        wrt,
+        FOLD if fold else None,
+        fold_forward=fold_forward,
+        inputs=inputs,
+        with_gradient=not later,
     )
     return Function(formula, programs, fold, fold_forward)
 
@@ -88,9 +96,11 @@ class Function:
         self._fold_forward = fold_forward  # compile_unfolded leaves the forward as written
         self.lowered_program = programs.lowered  # before folding: exact constants, for sympy
         self.inputs: tuple[str, ...] = programs.forward.inputs
-        self.wrt: tuple[str, ...] = tuple(programs.full.grads)
+        # no gradient program made yet (Programs.full None): it will be over every input
+        made = programs.full
+        self.wrt: tuple[str, ...] = self.inputs if made is None else tuple(made.grads)
         self.forward_program = programs.forward
-        self.program = programs.full
+        self._program = made
         self._runtime = Runtime(formula, self.inputs)
         this = weakref.ref(self)
         self._runtime.with_arrays = lambda *call: this()._with_arrays(*call)
@@ -118,6 +128,17 @@ class Function:
         built = self.__dict__["value_and_grad"] = self._runtime.build(name, self.program)
         built.__doc__ = "(value, {input: gradient}) at the given point."
         return built
+
+    @property
+    def program(self) -> Program:
+        """The gradient program (value and gradient over wrt), made on first use if the
+        pipeline left it out (Programs.full None)."""
+        made = self._program
+        if made is None:
+            made = self._program = pipeline.gradient(
+                self.forward_program, self.wrt, self._fold_with
+            )
+        return made
 
     @property
     def _fold_with(self) -> Callable | None:

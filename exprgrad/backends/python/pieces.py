@@ -39,12 +39,15 @@ The lists of result slots (`_value_and_grad_slots`, ...) are constants in the na
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
-from ...core.ir import CONST, INPUT, Op, Program
+from ...core.ir import CONST, INPUT, Program
 from ..emit import (
     PIECE_LINES,
     Generated,
+    LineOps,
+    NameList,
     Namer,
     covered,
     literal,
@@ -66,30 +69,59 @@ def needed(program: Program, positional: bool = False) -> bool:
     is only ever called with positions: a flat vector's)?"""
     if len(program.inputs) > WIDE_INPUTS and not positional:
         return True
-    return sum(op.prim != CONST and op.prim != INPUT for op in program.ops) > PIECE_LINES
+    if len(program.ops) <= PIECE_LINES:
+        return False
+    operations = (op for op in program.ops if op.prim != CONST and op.prim != INPUT)
+    return next(itertools.islice(operations, PIECE_LINES, None), None) is not None
 
 
-def uses(program: Program, layout: Layout, i: int) -> list[int]:
-    """The named values the line computing op i reads (an inlined op's operands)."""
-    used, stack = [], list(program.ops[i].args)
+def uses(program: Program, layout: Layout, i: int) -> tuple[int, ...]:
+    """The named values the line computing op i reads (an inlined op's operands), in no
+    particular order: most often its own operands, the very tuple."""
+    ops, inlined = program.ops, layout.inlined
+    args = ops[i].args
+    if inlined.isdisjoint(args):
+        if all(ops[a].prim != CONST for a in args):
+            return args
+        return tuple(a for a in args if ops[a].prim != CONST)
+    used, stack = [], list(args)
     while stack:
         a = stack.pop()
-        if a in layout.inlined:
-            stack.extend(program.ops[a].args)
-        elif program.ops[a].prim != CONST:
+        if a in inlined:
+            stack.extend(ops[a].args)
+        elif ops[a].prim != CONST:
             used.append(a)
-    return used
+    return tuple(used)
+
+
+class Owners:
+    """What code in pieces needs to know of each line of the plain function's body: the
+    op it computes (None: a check, a comment, an `if`) and the named values it reads."""
+
+    __slots__ = ("ops", "reads")
+
+    def __init__(self) -> None:
+        self.ops: list[int | None] = []
+        self.reads: list[tuple[int, ...] | None] = []
+
+    def add(self, op: int | None, reads: tuple[int, ...]) -> None:
+        self.ops.append(op)
+        self.reads.append(reads)
 
 
 def _moves(moves: list[tuple[int, str]], load: bool) -> list[str]:
     """Lines loading names from their slots in _v (or storing them there), a run of
     consecutive slots a line: `t3, t4, t5 = _v[40:43]`."""
     runs: list[tuple[int, list[str]]] = []
+    run: list[str] = []
+    last = -2  # the slot moved last
     for slot, name in moves:
-        if runs and runs[-1][0] + len(runs[-1][1]) == slot and len(runs[-1][1]) < _PER_LINE:
-            runs[-1][1].append(name)
+        if slot == last + 1 and len(run) < _PER_LINE:
+            run.append(name)
         else:
-            runs.append((slot, [name]))
+            run = [name]
+            runs.append((slot, run))
+        last = slot
     lines = []
     for first, names in runs:
         where = f"_v[{first}]" if len(names) == 1 else f"_v[{first}:{first + len(names)}]"
@@ -103,31 +135,29 @@ def _fused(program: Program, layout: Layout) -> set[int]:
     (`t2_grad = t3_grad * (1.0 - t2 * t2)`), at most _NESTED deep: half the lines for
     Python to compile. Only + - * and negation, which never raise on floats, so a line
     that fails is still the op its comment names."""
-    count = [0] * len(program.ops)
-    user: dict[int, int] = {}
-    for i, op in enumerate(program.ops):
+    ops, placed, inlined = program.ops, layout.placed, layout.inlined
+    count = [0] * len(ops)
+    user = [-1] * len(ops)  # the last op reading each op (the only one, when fused)
+    for i, op in enumerate(ops):
         for a in op.args:
             user[a] = i
             count[a] += 1
     for i in program.outputs():
         count[i] += 1
     kept = {*layout.rows, *layout.guarded_by}  # a trace's rows, an `if`'s conditions
-    depth: dict[int, int] = {}
+    depth = [0] * len(ops)  # of the fused ops: 1 + the deepest fused operand's
     fused: set[int] = set()
     for i in layout.order:
-        op = program.ops[i]
-        depth[i] = 1 + max([depth[a] for a in op.args if a in fused] or [0])
-        reader = user.get(i)
-        if (
-            op.prim in _ARITHMETIC
-            and count[i] == 1
-            and depth[i] < _NESTED
-            and i not in kept
-            and reader is not None
-            and reader not in layout.inlined
-            and layout.placed[reader] == layout.placed[i]
-        ):
+        op = ops[i]
+        if op.prim not in _ARITHMETIC or count[i] != 1 or i in kept:
+            continue
+        reader = user[i]
+        if reader < 0 or reader in inlined or placed[reader] != placed[i]:
+            continue
+        deepest = 1 + max([depth[a] for a in op.args if a in fused] or [0])
+        if deepest < _NESTED:
             fused.add(i)
+            depth[i] = deepest
     return fused
 
 
@@ -220,29 +250,33 @@ def function_source(
     rows=(),
 ) -> Generated:
     """The source of `function` in pieces (see the module docstring). statements: codegen's
-    statement writer, called as statements(layout, names, line_ops, helpers, owners)."""
+    statement writer, called as statements(layout, names, line_ops, helpers, owners)
+    (line_ops None, owners an Owners)."""
     every_input = frozenset(program.inputs)  # the runtime converts them all first
     layout = plan(program, rows, every_input)
     names = Namer(program, layout.inlined, spell).names
-    shown = dict(names)  # a value's name in a trace, written into its reader or not
-    fused = _fused(program, layout)
-    for i in sorted(fused):  # operands first
+    fused = sorted(_fused(program, layout))  # operands first
+    plain = [names[i] for i in fused]  # their names in a trace, put back below
+    for i in fused:  # (+ - * and negation: no constants needed)
         op = program.ops[i]
-        constant = [program.ops[a].prim == CONST for a in op.args]
-        names[i] = "(" + spell(op.prim, [names[a] for a in op.args], constant) + ")"
-    layout.inlined |= fused
+        names[i] = "(" + spell(op.prim, [names[a] for a in op.args]) + ")"
+    layout.inlined.update(fused)
     helpers: set[str] = {"_gathered", "_named"}
-    owners: list[tuple[int | None, list[int]]] = []  # each line: the op it computes, reads
-    lines = statements(layout, names, {}, helpers, owners)
+    owners = Owners()
+    lines: list[str | None] = statements(layout, names, None, helpers, owners)
+    # every name as a trace shows it (no line below reads a value written into its reader)
+    names.update(zip(fused, plain, strict=True))
+    names = list(names.values())  # Namer named the ops in order: a list of them is leaner
+    del fused, plain
     ranges = _ranges(lines, PIECE_LINES)
-    home: dict[int, int] = {}
+    home = [-1] * len(program.ops)  # the piece computing each op
     for p, (start, end) in enumerate(ranges):
         for k in range(start, end):
-            if owners[k][0] is not None:
-                home[owners[k][0]] = p
+            if owners.ops[k] is not None:
+                home[owners.ops[k]] = p
     slots = _Slots(program)
     outsides = [
-        {u for k in range(start, end) for u in owners[k][1] if home.get(u) != p}
+        {u for k in range(start, end) for u in owners.reads[k] if home[u] != p}
         for p, (start, end) in enumerate(ranges)
     ]
     for u in sorted(set().union(*outsides)):  # in program order: a piece's stores are a run
@@ -268,9 +302,11 @@ def function_source(
     texts = ["\n".join(main) + "\n"]
     parts = [(start_line, 0, len(texts[0]))]  # (first line, first and last character)
     line, offset = start_line + len(main), len(texts[0])
-    line_ops: dict[int, Op] = {}
+    line_ops = LineOps()
+    add_line, ops, placed, slot_of = line_ops.add, program.ops, layout.placed, slots.of
+    owner_ops, owner_reads = owners.ops, owners.reads
     for p, (start, end) in enumerate(ranges):
-        ids = [owners[k][0] for k in range(start, end) if owners[k][0] is not None]
+        ids = [owners.ops[k] for k in range(start, end) if owners.ops[k] is not None]
         kinds = {program.ops[i].in_gradient for i in ids}
         kind = "backward" if kinds == {True} else "forward" if kinds == {False} else "both"
         line += 2  # two blank lines before each def
@@ -280,22 +316,28 @@ def function_source(
         stored = []  # values computed outside any `if` block, stored at the end
         for k in range(start, end):
             text = lines[k][4:]
-            defined = owners[k][0]
-            if defined is not None:
-                line_ops[line + len(body)] = program.ops[defined]
+            defined = owner_ops[k]
+            lines[k] = owner_reads[k] = None  # (each line is read once here: freed as it goes)
             body.append(text)
-            if defined is not None and defined in slots.of:
-                if layout.placed[defined] is None:
-                    stored.append((slots.of[defined], names[defined]))
+            if defined is None:
+                continue
+            add_line(line + len(body) - 1, ops[defined])
+            slot = slot_of.get(defined)
+            if slot is not None:
+                if placed[defined] is None:
+                    stored.append((slot, names[defined]))
                 else:
                     indent = text[: len(text) - len(text.lstrip())]
-                    body.append(f"{indent}_v[{slots.of[defined]}] = {names[defined]}")
+                    body.append(f"{indent}_v[{slot}] = {names[defined]}")
         body += _moves(sorted(stored), load=False)
         text = "\n".join(body) + "\n"
-        texts.append("\n\n" + text)
+        texts += ("\n\n", text)
         parts.append((line, offset + 2, offset + 2 + len(text)))
         line, offset = line + len(body), offset + 2 + len(text)
+    del layout, placed, lines, owners, owner_reads, home, outsides, loads, slots, slot_of
+    # (all of them dropped before the source is joined)
     params = tuple(mangle(name) for name in program.inputs)
+    shown = NameList(names)
     return Generated(
         "".join(texts), params, line_ops, tuple(sorted(helpers)), shown, tuple(parts), tables
     )

@@ -8,15 +8,22 @@ Function (function.py) and the residuals of exprgrad.residuals run their code he
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ...core.ir import Op, Program
+from ...core.pipeline import collector_paused
 from ...errors import ArgumentError, EvaluationError
 from .. import runtime
 from ..emit import Generated
 from ..lists.convert import is_array
-from ..runtime import MISSING, bind_formula_names, missing_message, point_binder, run_source
+from ..runtime import (
+    MISSING,
+    bind_formula_names,
+    missing_message,
+    point_binder,
+    run_source,
+)
 from . import codegen
 from .helpers import _float_arguments, runtime_namespace
 
@@ -25,7 +32,7 @@ _FLOATS = {float}  # math domain errors, overflow, division by zero
 
 
 def _evaluation_error_maker(
-    formula: str, line_ops: dict[str, dict[int, Op]]
+    formula: str, line_ops: dict[str, Mapping[int, Op]]
 ) -> Callable[[BaseException], Exception]:
     """The handler generated code calls on a math error: names the failing op's place.
     line_ops: for each generated file, line number -> the op computed on that line."""
@@ -84,7 +91,7 @@ class Runtime:
         self.formula = formula
         self.inputs = inputs
         self.generated: dict[str, Generated] = {}  # function name -> its source
-        self.line_ops: dict[str, dict[int, Op]] = {}  # generated file -> its lines' ops
+        self.line_ops: dict[str, Mapping[int, Op]] = {}  # generated file -> its lines' ops
         namespace = runtime_namespace()
         namespace["_INPUTS"] = inputs
         namespace["_MISSING"] = MISSING
@@ -106,8 +113,9 @@ class Runtime:
 
     def build(self, function: str, program: Program, rows: Iterable[int] = ()) -> Callable:
         """Generate, compile and run the source of one function of the formula's inputs."""
-        generated = self.text(function, program, rows)
-        self.run(generated, function, self.namespace)
+        with collector_paused():
+            generated = self.text(function, program, rows)
+            self.run(generated, function, self.namespace)
         built = self.namespace[function]
         if generated.parts:
             return self._list_call(built, function, self.inputs)
@@ -125,12 +133,13 @@ class Runtime:
         tangents follow them, a flat vector reorders them): compiled into a namespace of
         its own whose _INPUTS names those parameters for _retry; called positionally.
         floats: parameters always passed as floats (fixed inputs, converted once)."""
-        generated = codegen.function_source(
-            program, function, floats=frozenset(floats), positional=True
-        )
-        self.generated[key] = generated
-        namespace = dict(self.namespace, _INPUTS=program.inputs)
-        self.run(generated, key, namespace)
+        with collector_paused():
+            generated = codegen.function_source(
+                program, function, floats=frozenset(floats), positional=True
+            )
+            self.generated[key] = generated
+            namespace = dict(self.namespace, _INPUTS=program.inputs)
+            self.run(generated, key, namespace)
         if generated.parts:
             return self._list_call(namespace[function], function, program.inputs)
         return namespace[function]

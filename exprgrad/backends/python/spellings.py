@@ -77,9 +77,17 @@ NOT_SPELLED = frozenset(
 )  # fmt: skip
 
 
+# The rows spelled by a function of their operands: only these read `constant`.
+CHOSEN = frozenset(prim for prim, spelling in SPELLINGS.items() if not isinstance(spelling, str))
+_JOINED = frozenset(prim for prim, spelling in SPELLINGS.items() if "{args}" in str(spelling))
+
+
 def spell(prim: str, operands: Sequence[str], constant: Sequence[bool] = ()) -> str:
-    """The Python expression computing prim on the operands (names or constants)."""
+    """The Python expression computing prim on the operands (names or constants);
+    `constant` (which operands are constants) matters to the rows in CHOSEN only."""
     spelling = SPELLINGS[prim]
-    if not isinstance(spelling, str):
+    if prim in CHOSEN:
         return spelling(operands, constant or [False] * len(operands))
-    return spelling.format(*operands, args=", ".join(operands))
+    if prim in _JOINED:
+        return spelling.format(*operands, args=", ".join(operands))
+    return spelling.format(*operands)
