@@ -8,8 +8,10 @@ Point by point (NAME_points), a batch reads a column per input and writes a colu
 gradient entry at every point: with more than a few dozen columns the memory system
 serves that poorly (F5's batch, 100 weights and 100 features, spends most of its time
 waiting for them). So NAME_batch runs NAME's lines in lanes: blocks of LANES points,
-every value an array of LANES numbers, every line a loop over the block that reads an
-input column or writes a gradient column as one contiguous run. Each lane computes what
+every value an array of LANES numbers, every line (arithmetic: up to FUSED lines) a loop
+over the block, reading an input column where it lies and writing a gradient column in
+place, each as one contiguous run (an input given as one number gets a block of it, and
+summed outputs blocks of their own, added at the block's end). Each lane computes what
 NAME computes at its point, op for op (the same spellings, order and branches), so the
 results are bit-identical, the sums added in point order. A block in which a lane fails
 a check (log of a negative number, ...) is run again point by point from its first
