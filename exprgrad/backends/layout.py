@@ -9,7 +9,7 @@ ops are written in, the comparisons written into their one `where`, the conditio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..core import regions
@@ -33,6 +33,19 @@ class Layout:
 def guards_of(region: regions.Region) -> list[regions.Guard]:
     """Every guard an `if` for the region tests."""
     return [g for chain in regions.chains(region) if chain is not None for g in chain.chain()]
+
+
+def values_read(layout: Layout, ids: Iterable[int]) -> list[int]:
+    """The values code reads where it writes the ops `ids` (an op's operands, an `if`'s
+    conditions): a comparison written into its reader reads its own operands instead, and
+    a constant is written as a literal, not read."""
+    program, found = layout.program, []
+    for i in ids:
+        if i in layout.inlined:  # its operands are values, never inlined themselves
+            found += [a for a in program.ops[i].args if program.ops[a].prim != CONST]
+        elif program.ops[i].prim != CONST:
+            found.append(i)
+    return found
 
 
 def schedule(program: Program, placed: list[regions.Region]) -> list[int]:

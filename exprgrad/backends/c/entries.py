@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from ...core.ir import CONST, INPUT, Program, quote
-from ..layout import guards_of
+from ..layout import Layout, guards_of, values_read
 from . import codegen
 from .codegen import COMMENT_COLUMN, CSource, _condition, _input_ids, _runs, comment
 from .spellings import KIND_NAMES, checks, spell
@@ -126,30 +126,27 @@ def _opening(name: str, grads: int) -> list[str]:
     return lines + ["    }"]
 
 
-def _slots(program: Program, runs: list, kept: set[int]) -> tuple[dict[int, int], int]:
+def _slots(layout: Layout, runs: list, kept: set[int]) -> tuple[dict[int, int], int]:
     """A block for each value NAME computes but `kept` (the outputs, which have blocks of
     their own), shared by values whose lives do not overlap: {op: block number} and how
     many blocks. A value's block is free again once its last reader ran (in a lane, op
     after op; a branch's conditions read where its ops end); it is never handed to the op
     that reads it last, so no loop writes the array it reads."""
+    program = layout.program
     order = [i for _, _, ops in runs for i in ops]
     position = {i: t for t, i in enumerate(order)}
     last: dict[int, int] = {}
 
-    def read(i: int, at: int) -> None:
-        if i in position:
-            last[i] = max(last.get(i, at), at)
-        elif program.ops[i].prim not in (CONST, INPUT):  # a comparison written into its reader
-            for a in program.ops[i].args:
-                read(a, at)
+    def read(ids: list[int], at: int) -> None:
+        for i in values_read(layout, ids):
+            if i in position:  # computed here, not an input
+                last[i] = max(last.get(i, at), at)
 
     for _, region, ops in runs:
         for i in ops:
-            for a in program.ops[i].args:
-                read(a, position[i])
+            read(program.ops[i].args, position[i])
         if region is not None:
-            for condition in _conditions(region):
-                read(condition, position[ops[-1]])
+            read([g.condition for g in guards_of(region)], position[ops[-1]])
     dying: dict[int, list[int]] = {}
     for i, t in last.items():
         if i not in kept:
@@ -168,10 +165,6 @@ def _slots(program: Program, runs: list, kept: set[int]) -> tuple[dict[int, int]
             free.append(slot[i])
         free += [slot[a] for a in dying.get(t, ())]
     return slot, count
-
-
-def _conditions(region) -> list[int]:
-    return [g.condition for g in guards_of(region)]
 
 
 def _outputs(program: Program) -> list[int]:
@@ -194,7 +187,7 @@ def _batch(program: Program, name: str, point: CSource) -> list[str]:
     for k, i in enumerate(outputs):
         if i in computed:
             owners.setdefault(i, k)
-    slot, count = _slots(program, runs, set(owners))
+    slot, count = _slots(point.layout, runs, set(owners))
     inputs = len(program.inputs)
     if not runs or (inputs + len(owners) + count) * LANES > SCRATCH_LIMIT:
         lines.append(f"    return {name}_points(0, n, {_ARGUMENTS});")
@@ -297,15 +290,15 @@ def _groups(program: Program, ops: list[int]) -> list[list[int]]:
     the calls of a block's lanes overlap rather than wait on each other; arithmetic in
     loops of FUSED ops (fewer loops compile faster and each still overlaps its lanes)."""
     groups: list[list[int]] = []
+    open_group = False  # the last group takes arithmetic
     for i in ops:
         calls = _CALL.search(spell(program.ops[i].prim, ["x"] * len(program.ops[i].args)))
-        if calls or not groups or len(groups[-1]) >= FUSED or groups[-1][-1] is None:
-            groups.append([i])
-        else:
+        if open_group and not calls and len(groups[-1]) < FUSED:
             groups[-1].append(i)
-        if calls:
-            groups[-1].append(None)  # closed
-    return [[i for i in group if i is not None] for group in groups]
+        else:
+            groups.append([i])
+        open_group = not calls
+    return groups
 
 
 _CALL = re.compile(r"[A-Za-z_]\w*\(")  # linear: one pass, no backtracking across matches

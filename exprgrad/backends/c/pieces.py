@@ -39,10 +39,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...core.ir import CONST, INPUT, Program
+from ...core.ir import INPUT, Program
 from ...core.primitives import COMPARISON_NAMES
 from ..emit import covered
-from ..layout import Layout, guards_of
+from ..layout import Layout, guards_of, values_read
 
 PIECE_OPS = 1_500  # about this many ops a piece (whole runs)
 STACK_SLOTS = 4_096  # more values passed on than this: the array is malloc'd
@@ -73,7 +73,7 @@ def point_lines(
             size += len(chunk)
     outputs = [program.value, *program.grads.values()]
     defined = {i: g for g, group in enumerate(groups) for _, _, ops in group for i in ops}
-    reads = [_reads(program, layout, group) for group in groups]
+    reads = [_reads(layout, group) for group in groups]
     last: dict[int, int] = {}
     for g, found in enumerate(reads):
         for i in found:
@@ -144,23 +144,12 @@ def point_lines(
     return lines, body + ["    return code;", "}"]
 
 
-def _reads(program: Program, layout: Layout, group: list) -> set[int]:
-    """The ops whose values the runs read: operands, and conditions of their branches
-    (through the comparisons written into their readers)."""
+def _reads(layout: Layout, group: list) -> set[int]:
+    """The values the runs read: operands, and conditions of their branches."""
     found: set[int] = set()
-
-    def read(i: int) -> None:
-        if i in layout.inlined:
-            for a in program.ops[i].args:
-                read(a)
-        elif program.ops[i].prim != CONST:
-            found.add(i)
-
     for _, region, ops in group:
         for i in ops:
-            for a in program.ops[i].args:
-                read(a)
+            found.update(values_read(layout, layout.program.ops[i].args))
         if region is not None:
-            for guard in guards_of(region):
-                read(guard.condition)
+            found.update(values_read(layout, [g.condition for g in guards_of(region)]))
     return found
