@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from ..errors import ArgumentError, FormulaError, Span, shorten
 from . import syntax
+from .cache import cache_dir
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # exprgrad/
 # Installed wheels carry the grammar inside the package; a source checkout keeps it at the top.
@@ -156,22 +156,19 @@ def _lark() -> Lark:
 
 def _grammar_cache() -> str | bool:
     """Where Lark keeps its analysis of the grammar (a process builds the LALR table in
-    ~40 ms, loads it in ~5): $EXPRGRAD_CACHE_DIR, else $XDG_CACHE_HOME/exprgrad, else
-    ~/.cache/exprgrad, in a file named for Lark's and Python's versions. Lark checks the
-    grammar's hash in the file and builds the table again when it differs (or the file
-    is unreadable); False (no cache) where no such directory can be made."""
+    ~40 ms, loads it in ~5): a file in cache_dir("grammar") named for Lark's and Python's
+    versions. Lark checks the grammar's hash in the file and builds the table again when
+    it differs (or the file is unreadable); False (no cache) where the directory cannot
+    be made."""
     import lark
 
-    directory = os.environ.get("EXPRGRAD_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "exprgrad",
-    )
+    directory = cache_dir("grammar")
     try:
-        os.makedirs(directory, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
     except OSError:
         return False
     version = f"{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
-    return os.path.join(directory, f"grammar-lark-{version}.cache")
+    return str(directory / f"grammar-lark-{version}.cache")
 
 
 # --- the fast loop over Lark's tables ------------------------------------------------

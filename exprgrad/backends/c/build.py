@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ...core.cache import cache_dir
 from ...errors import MissingDependencyError
 
 FLAGS = ("-O2", "-std=c99", "-fno-fast-math", "-ffp-contract=off", "-fPIC")
@@ -63,15 +64,6 @@ def _cffi() -> Any:
             "the C backend needs cffi: pip install 'exprgrad[c]'"
         ) from None
     return cffi
-
-
-def cache_dir() -> Path:
-    """Where built libraries are kept."""
-    chosen = os.environ.get("EXPRGRAD_CACHE_DIR")
-    if chosen:
-        return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "exprgrad" / "c"
 
 
 def compiler() -> list[str]:
@@ -118,7 +110,7 @@ def build(source: str, functions: list[str], batch: bool = True) -> tuple[Any, A
     found = LOADED.get(name)
     if found is not None:
         return found
-    directory = cache_dir()
+    directory = cache_dir("c")
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = directory / (name + suffix)
     if not target.exists():
