@@ -136,8 +136,10 @@ class _Lowering:
             if isinstance(statement, syntax.Assign):
                 self._check_target(statement)
 
-    def error(self, message: str, span: Span, detail: str | None = None) -> FormulaError:
-        return FormulaError(message, self.source, span, detail=detail)
+    def error(
+        self, message: str, span: Span, detail: str | None = None, hint: str | None = None
+    ) -> FormulaError:
+        return FormulaError(message, self.source, span, detail=detail, hint=hint)
 
     def _check_target(self, statement: syntax.Assign) -> None:
         name, span = statement.target, statement.target_span
@@ -179,9 +181,8 @@ class _Lowering:
         the positional place it names, so both spellings lower to the same IR."""
         primitive = FUNCTIONS.get(node.func)
         if primitive is None:
-            raise FormulaError(
+            raise self.error(
                 f"unknown function '{shorten(node.func)}'",
-                self.source,
                 node.func_span,
                 hint=_suggest(node.func),
             )
@@ -227,18 +228,16 @@ class _Lowering:
         for keyword in keywords:
             if not allowed:
                 what = "axis" if keyword.name == "axis" else "keyword arguments"
-                raise FormulaError(
+                raise self.error(
                     f"{func}() takes no {what}",
-                    self.source,
                     keyword.span,
                     hint=f"these take keywords: {', '.join(_KEYWORD_FUNCTIONS)}",
                 )
             if keyword.name not in allowed:
                 close = difflib.get_close_matches(keyword.name.lower(), allowed, n=1)
                 only = ", ".join(f"{k}=" for k in allowed)
-                raise FormulaError(
+                raise self.error(
                     f"unknown keyword '{shorten(keyword.name)}' in {func}()",
-                    self.source,
                     keyword.name_span,
                     hint=f"did you mean '{close[0]}'?" if close else f"the keywords are {only}",
                 )
@@ -250,9 +249,8 @@ class _Lowering:
             raise self.error(f"axis= given twice in {func}()", keywords[1].span, f"first at {at}")
         after = args[args.index(first) + 1 :]
         if after:
-            raise FormulaError(
+            raise self.error(
                 f"a positional argument follows axis= in {func}()",
-                self.source,
                 after[0].span,
                 hint="write the axis last",
             )
@@ -277,9 +275,8 @@ class _Lowering:
         first = args.index(keywords[0])
         after = [a for a in args[first:] if not isinstance(a, syntax.Keyword)]
         if after:
-            raise FormulaError(
+            raise self.error(
                 f"a positional argument follows a keyword in {func}()",
-                self.source,
                 after[0].span,
                 hint="write the keywords last",
             )
