@@ -31,6 +31,16 @@ def numbers(line: str) -> list[float]:
     return [float(n) for n in re.findall(r"[-+]?\d+\.?\d*(?:e[-+]?\d+)?", line)]
 
 
+def assert_pictures(out: str, pictures: list, matplotlib: bool) -> None:
+    """With matplotlib each picture is saved as a PNG and named; without, none is."""
+    if matplotlib:
+        for picture in pictures:
+            assert f" to {picture}" in out and picture.read_bytes().startswith(PNG)
+    else:
+        assert "matplotlib is not installed: no picture" in out
+        assert not any(picture.exists() for picture in pictures)
+
+
 def line_with(out: str, text: str) -> str:
     (line,) = [line for line in out.splitlines() if text in line]
     return line
@@ -69,12 +79,7 @@ def test_digits_mlp(capsys, monkeypatch, tmp_path, matplotlib):
     assert out.startswith("1347 training and 450 test digits, 8x8 pixels each\n")
     assert numbers(trained_30_epochs(out))[0] >= 0.96
     pictures = [tmp_path / "digits_mlp_training.png", tmp_path / "digits_mlp_misclassified.png"]
-    if matplotlib:
-        for picture in pictures:
-            assert f" to {picture}" in out and picture.read_bytes().startswith(PNG)
-    else:
-        assert "matplotlib is not installed: no picture" in out
-        assert not any(picture.exists() for picture in pictures)
+    assert_pictures(out, pictures, matplotlib)
 
 
 def test_digits_cnn(capsys, monkeypatch, tmp_path, matplotlib):
@@ -103,12 +108,7 @@ def test_digits_cnn(capsys, monkeypatch, tmp_path, matplotlib):
     pictures = [
         tmp_path / f"digits_cnn_{name}.png" for name in ("training", "filters", "misclassified")
     ]
-    if matplotlib:
-        for picture in pictures:
-            assert f" to {picture}" in out and picture.read_bytes().startswith(PNG)
-    else:
-        assert "matplotlib is not installed: no picture" in out
-        assert not any(picture.exists() for picture in pictures)
+    assert_pictures(out, pictures, matplotlib)
 
 
 def test_digits_cnn_shows_the_code(capsys, monkeypatch):
