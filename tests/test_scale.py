@@ -122,6 +122,39 @@ def test_a_branch_and_an_error_in_a_later_piece():
         f(x=1.0, y="a")
 
 
+def test_code_in_pieces_computes_bit_for_bit_what_one_function_does(monkeypatch):
+    """Cut into pieces of 8 lines, a random graph loads values left by pieces far back,
+    and its arithmetic is written into the lines that read it, with only the parentheses
+    Python needs: every number is the one plain code gives, and so is an error."""
+    from exprgrad.backends.python import pieces
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from bench_scale import formula, point
+
+    texts = [
+        formula("dag", 300),
+        "a*b*c + a*(b*c) + (a + b) + c + a + (b + c) + a - (b - c) + (a - b) - c + -(-a)"
+        " + -(a*b) + (-a)*b + a*-b + (a*b)**2 + -(a + b)**2 + (-a)**2 - -(a - b) + sin(a*b + c)",
+    ]
+    points = [point("dag", 300), {"a": 0.1, "b": 0.7, "c": -2.5}]
+    plain = [exprgrad.compile(t).value_and_grad(**at) for t, at in zip(texts, points, strict=True)]
+    monkeypatch.setattr(pieces, "PIECE_LINES", 8)
+    for text, at, expected in zip(texts, points, plain, strict=True):
+        f = exprgrad.compile(text)
+        assert f.value_and_grad(**at) == expected
+    assert "= _gathered(_v, _value_and_grad_loads_" in exprgrad.compile(texts[0]).source
+    code = "\n".join(line.split("  # ")[0] for line in f.source.splitlines() if line[:1] != "#")
+    assert "t1 * c + a * (b * c)" in code and "- (b - c)" in code and "((" not in code
+    errors = []
+    for cut in (False, True):
+        monkeypatch.setattr(pieces, "PIECE_LINES", 8 if cut else PIECE_LINES)
+        g = exprgrad.compile(" + ".join(f"x*y*{i}" for i in range(20)) + " + log(x - 40)")
+        with pytest.raises(exprgrad.EvaluationError) as caught:
+            g.value_and_grad(x=30.5, y=1.0)
+        errors.append((str(caught.value), caught.value.column))
+    assert "def _value_and_grad_3(_v):" in g.source and errors[0] == errors[1]
+
+
 def test_traces_hessians_and_vectors_of_a_long_program():
     chain = "tanh(" * SHORT + "x*y" + ")" * SHORT
     f = exprgrad.compile(chain)

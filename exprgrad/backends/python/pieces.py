@@ -27,6 +27,7 @@ written instead as a main function over one list and the pieces it calls in orde
     def _value_and_grad_3(_v):
         # backward: formula line 1, columns 1-12,004
         t1, t2, t3, t4, t5, t6 = _v[1:7]
+        x28, v15, v38 = _gathered(_v, _value_and_grad_loads_3)  # slots apart: one table
         ...
         t2_grad = t3_grad * (1.0 - t3 * t3)     # + - * read once: written in, <= 3 deep
 
@@ -42,7 +43,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from ...core.ir import CONST, INPUT, Program
+from ...core.ir import CONST, INPUT, Op, Program
 from ..emit import (
     PIECE_LINES,
     Generated,
@@ -54,10 +55,21 @@ from ..emit import (
     mangle,
 )
 from ..layout import Layout, plan
-from .spellings import spell
+from .spellings import SPELLINGS, spell
 
 _ARITHMETIC = frozenset({"add", "sub", "mul", "neg"})
 _NESTED = 3
+_LEVEL = {"add": 1, "sub": 1, "mul": 2, "neg": 3}  # Python's precedence of arithmetic
+# the operands each primitive's spelling passes to a call whole: math.tanh({0}), _clip({0}, ...)
+_ARGUMENTS = {
+    prim: frozenset(
+        k
+        for k in range(3)
+        if any(f"{a}{{{k}}}{b}" in spelling for a in ("(", ", ") for b in (")", ","))
+    )
+    for prim, spelling in SPELLINGS.items()
+    if isinstance(spelling, str) and "{args}" not in spelling
+}
 _PER_LINE = 6  # names a line loads or stores
 WIDE_INPUTS = 255  # more inputs than CPython once allowed parameters: bound through a dict
 _INDENT = "        "  # the statements' indent in a plain function (def, try)
@@ -109,9 +121,9 @@ class Owners:
         self.reads.append(reads)
 
 
-def _moves(moves: list[tuple[int, str]], load: bool) -> list[str]:
-    """Lines loading names from their slots in _v (or storing them there), a run of
-    consecutive slots a line: `t3, t4, t5 = _v[40:43]`."""
+def _runs(moves: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
+    """The moves (slot, name), in slot order, as runs of consecutive slots of at most
+    _PER_LINE names: (first slot, names)."""
     runs: list[tuple[int, list[str]]] = []
     run: list[str] = []
     last = -2  # the slot moved last
@@ -122,19 +134,49 @@ def _moves(moves: list[tuple[int, str]], load: bool) -> list[str]:
             run = [name]
             runs.append((slot, run))
         last = slot
+    return runs
+
+
+def _stores(moves: list[tuple[int, str]]) -> list[str]:
+    """Lines storing names into their slots in _v, a run of consecutive slots a line:
+    `_v[40:43] = t3, t4, t5`."""
     lines = []
-    for first, names in runs:
+    for first, names in _runs(moves):
         where = f"_v[{first}]" if len(names) == 1 else f"_v[{first}:{first + len(names)}]"
-        listed = ", ".join(names)
-        lines.append(f"    {listed} = {where}" if load else f"    {where} = {listed}")
+        lines.append(f"    {where} = {', '.join(names)}")
     return lines
 
 
-def _fused(program: Program, layout: Layout) -> set[int]:
+def _loads(moves: list[tuple[int, str]], table: str, tables: dict[str, tuple]) -> list[str]:
+    """Lines loading names from their slots in _v: a run of consecutive slots a line
+    (`t3, t4, t5 = _v[40:43]`), and the slots standing alone all in one statement
+    through a table of them (`x28, v15, ... = _gathered(_v, _f_loads_3)`): a line
+    `x28 = _v[28]` each costs CPython's parser about twice as much a name."""
+    lines, alone = [], []
+    for first, names in _runs(moves):
+        if len(names) > 1:
+            lines.append(f"    {', '.join(names)} = _v[{first}:{first + len(names)}]")
+        else:
+            alone.append((first, names[0]))
+    if len(alone) == 1:
+        lines.append(f"    {alone[0][1]} = _v[{alone[0][0]}]")
+    elif alone:
+        tables[table] = tuple(slot for slot, _ in alone)
+        names = [name for _, name in alone]
+        if len(names) <= _PER_LINE:
+            return [*lines, f"    {', '.join(names)} = _gathered(_v, {table})"]
+        rows = [names[k : k + _PER_LINE] for k in range(0, len(names), _PER_LINE)]
+        lines.append("    (")
+        lines += [f"        {', '.join(row)}," for row in rows]
+        lines.append(f"    ) = _gathered(_v, {table})")
+    return lines
+
+
+def _fused(program: Program, layout: Layout) -> dict[int, int]:
     """Arithmetic read once, in the same block, written into the line that reads it
     (`t2_grad = t3_grad * (1.0 - t2 * t2)`), at most _NESTED deep: half the lines for
     Python to compile. Only + - * and negation, which never raise on floats, so a line
-    that fails is still the op its comment names."""
+    that fails is still the op its comment names. Each such op -> the op reading it."""
     ops, placed, inlined = program.ops, layout.placed, layout.inlined
     count = [0] * len(ops)
     user = [-1] * len(ops)  # the last op reading each op (the only one, when fused)
@@ -146,7 +188,7 @@ def _fused(program: Program, layout: Layout) -> set[int]:
         count[i] += 1
     kept = {*layout.rows, *layout.guarded_by}  # a trace's rows, an `if`'s conditions
     depth = [0] * len(ops)  # of the fused ops: 1 + the deepest fused operand's
-    fused: set[int] = set()
+    fused: dict[int, int] = {}
     for i in layout.order:
         op = ops[i]
         if op.prim not in _ARITHMETIC or count[i] != 1 or i in kept:
@@ -156,9 +198,22 @@ def _fused(program: Program, layout: Layout) -> set[int]:
             continue
         deepest = 1 + max([depth[a] for a in op.args if a in fused] or [0])
         if deepest < _NESTED:
-            fused.add(i)
+            fused[i] = reader
             depth[i] = deepest
     return fused
+
+
+def _bare(prim: str, reader: Op, i: int) -> bool:
+    """Can arithmetic op i (prim) be written into its reader without parentheses, the
+    same expression to Python? Each pair of them costs CPython's parser about as much as
+    a name: `t2_grad * (1.0 - t2 * t2)`, not `t2_grad * (1.0 - (t2 * t2))`."""
+    k = reader.args.index(i)
+    level = _LEVEL[prim]
+    if reader.prim == "neg":
+        return level == _LEVEL["neg"]  # --a, but -(a * b)
+    if reader.prim in _LEVEL:  # left-associative: (a - b) + c is a - b + c, a - (b + c) not
+        return level >= _LEVEL[reader.prim] + k
+    return k in _ARGUMENTS.get(reader.prim, ())
 
 
 def _ranges(lines: list[str], limit: int) -> list[tuple[int, int]]:
@@ -255,11 +310,14 @@ def function_source(
     every_input = frozenset(program.inputs)  # the runtime converts them all first
     layout = plan(program, rows, every_input)
     names = Namer(program, layout.inlined, spell).names
-    fused = sorted(_fused(program, layout))  # operands first
+    readers = _fused(program, layout)
+    fused = sorted(readers)  # operands first
     plain = [names[i] for i in fused]  # their names in a trace, put back below
     for i in fused:  # (+ - * and negation: no constants needed)
         op = program.ops[i]
-        names[i] = "(" + spell(op.prim, [names[a] for a in op.args]) + ")"
+        expression = spell(op.prim, [names[a] for a in op.args])
+        bare = _bare(op.prim, program.ops[readers[i]], i)
+        names[i] = expression if bare else f"({expression})"
     layout.inlined.update(fused)
     helpers: set[str] = {"_gathered", "_named"}
     owners = Owners()
@@ -267,7 +325,7 @@ def function_source(
     # every name as a trace shows it (no line below reads a value written into its reader)
     names.update(zip(fused, plain, strict=True))
     names = list(names.values())  # Namer named the ops in order: a list of them is leaner
-    del fused, plain
+    del fused, plain, readers
     ranges = _ranges(lines, PIECE_LINES)
     home = [-1] * len(program.ops)  # the piece computing each op
     for p, (start, end) in enumerate(ranges):
@@ -312,7 +370,8 @@ def function_source(
         line += 2  # two blank lines before each def
         spans = [program.ops[i].span for i in ids]
         body = [f"def {piece}{p + 1}(_v):", f"    # {kind}: {covered(spans, program.source)}"]
-        body += _moves([(slots.of[u], names[u]) for u in loads[p]], load=True)
+        moves = [(slots.of[u], names[u]) for u in loads[p]]
+        body += _loads(moves, f"_{function}_loads_{p + 1}", tables)
         stored = []  # values computed outside any `if` block, stored at the end
         for k in range(start, end):
             text = lines[k][4:]
@@ -329,7 +388,7 @@ def function_source(
                 else:
                     indent = text[: len(text) - len(text.lstrip())]
                     body.append(f"{indent}_v[{slot}] = {names[defined]}")
-        body += _moves(sorted(stored), load=False)
+        body += _stores(sorted(stored))
         text = "\n".join(body) + "\n"
         texts += ("\n\n", text)
         parts.append((line, offset + 2, offset + 2 + len(text)))
