@@ -91,7 +91,7 @@ def _statements(
     lines = [_check(indent, names[i]) for i in layout.checked_inputs]
     if owners is not None:
         for i in layout.checked_inputs:
-            owners.add(None, (i,))
+            owners.other((i,))
     comments: dict[int, str] = {}  # id of a span -> its quote: gradient ops share spans
     name_of = names.__getitem__
     previous_comment = None
@@ -106,14 +106,14 @@ def _statements(
             in_gradient = op.in_gradient
             lines.append(f"{indent}# {'backward' if in_gradient else 'forward'}")
             if owners is not None:
-                owners.add(None, ())
+                owners.other(())
             previous_comment = None
             opened = None  # a comment closes any open `if` block
         if region is not opened:
             if region is not None:
                 lines.append(f"{indent}if {_condition(region, names)}:")
                 if owners is not None:
-                    owners.add(None, tuple(g.condition for g in guards_of(region)))
+                    owners.other(tuple(g.condition for g in guards_of(region)))
             opened = region
             previous_comment = None
         inner = indent if region is None else indent + "    "
@@ -139,7 +139,7 @@ def _statements(
         if owners is None:
             line_ops[start_line + len(lines)] = op
         else:  # (code in pieces numbers its lines itself)
-            owners.add(i, pieces.uses(program, layout, i))
+            owners.line(i)
         lines.append(code)
     return lines
 

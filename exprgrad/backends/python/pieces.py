@@ -60,6 +60,7 @@ from .spellings import SPELLINGS, spell
 _ARITHMETIC = frozenset({"add", "sub", "mul", "neg"})
 _NESTED = 3
 _LEVEL = {"add": 1, "sub": 1, "mul": 2, "neg": 3}  # Python's precedence of arithmetic
+_WRITE = {prim: SPELLINGS[prim].format for prim in _ARITHMETIC}
 # the operands each primitive's spelling passes to a call whole: math.tanh({0}), _clip({0}, ...)
 _ARGUMENTS = {
     prim: frozenset(
@@ -87,37 +88,40 @@ def needed(program: Program, positional: bool = False) -> bool:
     return next(itertools.islice(operations, PIECE_LINES, None), None) is not None
 
 
-def uses(program: Program, layout: Layout, i: int) -> tuple[int, ...]:
-    """The named values the line computing op i reads (an inlined op's operands), in no
-    particular order: most often its own operands, the very tuple."""
-    ops, inlined = program.ops, layout.inlined
-    args = ops[i].args
-    if inlined.isdisjoint(args):
-        if all(ops[a].prim != CONST for a in args):
-            return args
-        return tuple(a for a in args if ops[a].prim != CONST)
-    used, stack = [], list(args)
-    while stack:
-        a = stack.pop()
-        if a in inlined:
-            stack.extend(ops[a].args)
-        elif ops[a].prim != CONST:
-            used.append(a)
-    return tuple(used)
-
-
 class Owners:
     """What code in pieces needs to know of each line of the plain function's body: the
     op it computes (None: a check, a comment, an `if`) and the named values it reads."""
 
-    __slots__ = ("ops", "reads")
+    __slots__ = ("ops", "reads", "_ops", "_inlined", "_apart")
 
-    def __init__(self) -> None:
+    def __init__(self, program: Program, layout: Layout) -> None:
         self.ops: list[int | None] = []
         self.reads: list[tuple[int, ...] | None] = []
+        self._ops, self._inlined = program.ops, layout.inlined
+        # operands not read as they are: inlined (their operands are) or constants (literals)
+        consts = (i for i, op in enumerate(program.ops) if op.prim == CONST)
+        self._apart = layout.inlined.union(consts)
 
-    def add(self, op: int | None, reads: tuple[int, ...]) -> None:
-        self.ops.append(op)
+    def line(self, i: int) -> None:
+        """The line computing op i, which reads its operands: most often the very tuple."""
+        self.ops.append(i)
+        args = self._ops[i].args
+        if self._apart.isdisjoint(args):
+            self.reads.append(args)
+            return
+        ops, inlined = self._ops, self._inlined
+        used, stack = [], list(args)
+        while stack:
+            a = stack.pop()
+            if a in inlined:
+                stack.extend(ops[a].args)
+            elif ops[a].prim != CONST:
+                used.append(a)
+        self.reads.append(tuple(used))
+
+    def other(self, reads: tuple[int, ...]) -> None:
+        """A line computing no op (a check, a comment, an `if`), which reads `reads`."""
+        self.ops.append(None)
         self.reads.append(reads)
 
 
@@ -313,14 +317,14 @@ def function_source(
     readers = _fused(program, layout)
     fused = sorted(readers)  # operands first
     plain = [names[i] for i in fused]  # their names in a trace, put back below
+    ops = program.ops
     for i in fused:  # (+ - * and negation: no constants needed)
-        op = program.ops[i]
-        expression = spell(op.prim, [names[a] for a in op.args])
-        bare = _bare(op.prim, program.ops[readers[i]], i)
-        names[i] = expression if bare else f"({expression})"
+        op = ops[i]
+        expression = _WRITE[op.prim](*[names[a] for a in op.args])
+        names[i] = expression if _bare(op.prim, ops[readers[i]], i) else f"({expression})"
     layout.inlined.update(fused)
     helpers: set[str] = {"_gathered", "_named"}
-    owners = Owners()
+    owners = Owners(program, layout)
     lines: list[str | None] = statements(layout, names, None, helpers, owners)
     # every name as a trace shows it (no line below reads a value written into its reader)
     names.update(zip(fused, plain, strict=True))
