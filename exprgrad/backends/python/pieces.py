@@ -29,7 +29,7 @@ written instead as a main function over one list and the pieces it calls in orde
         t1, t2, t3, t4, t5, t6 = _v[1:7]
         x28, v15, v38 = _gathered(_v, _value_and_grad_loads_3)  # slots apart: one table
         ...
-        t2_grad = t3_grad * (1.0 - t3 * t3)     # + - * read once: written in, <= 3 deep
+        t2_grad = t4_grad * (1.0 - t4 * t4) * (1.0 - t3 * t3)  # + - * read once: written in
 
 The runtime binds the arguments through one dict (keywords cost linear time whatever the
 width), converts each to float once and calls the main function; each piece is compiled on
@@ -43,7 +43,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from ...core.ir import CONST, INPUT, Op, Program
+from ...core.ir import CONST, INPUT, Program
 from ..emit import (
     PIECE_LINES,
     Generated,
@@ -58,7 +58,7 @@ from ..layout import Layout, plan
 from .spellings import SPELLINGS, spell
 
 _ARITHMETIC = frozenset({"add", "sub", "mul", "neg"})
-_NESTED = 3
+_NESTED = 6  # a line's arithmetic at most this deep: 4 links of a chain rule
 _LEVEL = {"add": 1, "sub": 1, "mul": 2, "neg": 3}  # Python's precedence of arithmetic
 _WRITE = {prim: SPELLINGS[prim].format for prim in _ARITHMETIC}
 # the operands each primitive's spelling passes to a call whole: math.tanh({0}), _clip({0}, ...)
@@ -178,9 +178,10 @@ def _loads(moves: list[tuple[int, str]], table: str, tables: dict[str, tuple]) -
 
 def _fused(program: Program, layout: Layout) -> dict[int, int]:
     """Arithmetic read once, in the same block, written into the line that reads it
-    (`t2_grad = t3_grad * (1.0 - t2 * t2)`), at most _NESTED deep: half the lines for
-    Python to compile. Only + - * and negation, which never raise on floats, so a line
-    that fails is still the op its comment names. Each such op -> the op reading it."""
+    (`t2_grad = t4_grad * (1.0 - t4 * t4) * (1.0 - t3 * t3)`), at most _NESTED deep:
+    a third of the lines for Python to compile. Only + - * and negation, which never
+    raise on floats, so a line that fails is still the op its comment names. Each such
+    op -> the op reading it."""
     ops, placed, inlined = program.ops, layout.placed, layout.inlined
     count = [0] * len(ops)
     user = [-1] * len(ops)  # the last op reading each op (the only one, when fused)
@@ -207,17 +208,26 @@ def _fused(program: Program, layout: Layout) -> dict[int, int]:
     return fused
 
 
-def _bare(prim: str, reader: Op, i: int) -> bool:
-    """Can arithmetic op i (prim) be written into its reader without parentheses, the
-    same expression to Python? Each pair of them costs CPython's parser about as much as
-    a name: `t2_grad * (1.0 - t2 * t2)`, not `t2_grad * (1.0 - (t2 * t2))`."""
-    k = reader.args.index(i)
+def _bare(prim: str, reader: str, k: int) -> bool:
+    """Can arithmetic (prim) be written as operand k of its reader (a primitive) without
+    parentheses, the same expression to Python? Each pair costs CPython's parser about as
+    much as a name: `t2_grad * (1.0 - t2 * t2)`, not `t2_grad * (1.0 - (t2 * t2))`."""
     level = _LEVEL[prim]
-    if reader.prim == "neg":
+    if reader == "neg":
         return level == _LEVEL["neg"]  # --a, but -(a * b)
-    if reader.prim in _LEVEL:  # left-associative: (a - b) + c is a - b + c, a - (b + c) not
-        return level >= _LEVEL[reader.prim] + k
-    return k in _ARGUMENTS.get(reader.prim, ())
+    if reader in _LEVEL:  # left-associative: (a - b) + c is a - b + c, a - (b + c) not
+        return level >= _LEVEL[reader] + k
+    return k in _ARGUMENTS.get(reader, ())
+
+
+# (arithmetic, its reader, the operand it is) -> written without parentheses
+_BARE = frozenset(
+    (prim, reader, k)
+    for prim in _ARITHMETIC
+    for reader in SPELLINGS
+    for k in range(3)
+    if _bare(prim, reader, k)
+)
 
 
 def _ranges(lines: list[str], limit: int) -> list[tuple[int, int]]:
@@ -319,9 +329,15 @@ def function_source(
     plain = [names[i] for i in fused]  # their names in a trace, put back below
     ops = program.ops
     for i in fused:  # (+ - * and negation: no constants needed)
-        op = ops[i]
-        expression = _WRITE[op.prim](*[names[a] for a in op.args])
-        names[i] = expression if _bare(op.prim, ops[readers[i]], i) else f"({expression})"
+        op, reader = ops[i], ops[readers[i]]
+        args = op.args
+        if len(args) == 2:
+            expression = _WRITE[op.prim](names[args[0]], names[args[1]])
+        else:
+            expression = _WRITE[op.prim](names[args[0]])
+        if (op.prim, reader.prim, reader.args.index(i)) not in _BARE:
+            expression = f"({expression})"
+        names[i] = expression
     layout.inlined.update(fused)
     helpers: set[str] = {"_gathered", "_named"}
     owners = Owners(program, layout)
