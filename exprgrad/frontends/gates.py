@@ -28,7 +28,7 @@ from typing import Any
 from ..api import compile_unfolded
 from ..backends.python.function import Function
 from ..core.ir import CONST, INPUT, Op, Program, op_key
-from ..core.primitives import COMPARISON_NAMES, FUNCTIONS, PRIMITIVES, Primitive
+from ..core.primitives import COMMUTATIVE, COMPARISON_NAMES, FUNCTIONS, PRIMITIVES, Primitive
 from ..core.tracing import Trace
 from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
 from .circuit_text import leaf_names, postorder, write
@@ -445,10 +445,14 @@ def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict
     first: list[int] = []  # each op's first equal op, copies aside
     copies: dict[int, list[int]] = {}
     for i, op in enumerate(forward.ops):
-        plain = op if not op.args else Op(op.prim, tuple(first[a] for a in op.args))
-        same = index.setdefault(op_key(plain), i)
+        args = op.args
+        key = _key(op.prim, tuple(map(first.__getitem__, args))) if args else op_key(op)
+        same = index.setdefault(key, i)
         first.append(same)
-        copies.setdefault(same, []).append(i)
+        if same == i:
+            copies[i] = [i]
+        else:
+            copies[same].append(i)
 
     def number(value: float) -> int:  # a negative number is written -v: neg of a constant
         if math.copysign(1.0, value) < 0:
@@ -461,8 +465,16 @@ def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict
             ops[gate] = index[op_key(Op(INPUT, name=names[gate]))]
             continue
         args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
-        ops[gate] = index[op_key(Op(gate._prim, args))]
+        ops[gate] = index[_key(gate._prim, args)]
     return {gate: copies[op] for gate, op in ops.items()}
+
+
+def _key(prim: str, args: tuple[int, ...]) -> tuple:
+    """ir.op_key of an op over operands `args` (a + b and b + a share it), without making
+    the Op: _ops_of looks up every gate and every op of a circuit."""
+    if prim in COMMUTATIVE and len(args) > 1:
+        args = tuple(sorted(args))
+    return (prim, args)
 
 
 @functools.lru_cache(maxsize=256)
