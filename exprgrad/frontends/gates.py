@@ -28,6 +28,7 @@ from typing import Any
 from ..api import compile_unfolded
 from ..backends.python.function import Function
 from ..core.ir import CONST, INPUT, Op, Program, op_key
+from ..core.pipeline import collector_paused
 from ..core.primitives import COMMUTATIVE, COMPARISON_NAMES, FUNCTIONS, PRIMITIVES, Primitive
 from ..core.tracing import Trace
 from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
@@ -162,7 +163,8 @@ class Gate:
 
     def _circuit_here(self) -> _Circuit:
         if self._circuit is None:
-            self._circuit = _Circuit(self)
+            with collector_paused():  # a circuit of 10^5 gates: millions of objects, no cycles
+                self._circuit = _Circuit(self)
         return self._circuit
 
     def compute(self) -> float:
@@ -314,7 +316,7 @@ class _Circuit:
         row_of_op = {i: k for k, i in enumerate(rows)}
         ops_of = _ops_of(gates, names, self.function.forward_program)
         self.gates: list[tuple[Gate, tuple[int, ...]]] = [
-            (gate, tuple(row_of_op[i] for i in ops_of[gate]))
+            (gate, tuple(map(row_of_op.__getitem__, ops_of[gate])))
             for gate in gates
             if gate._prim not in COMPARISON_NAMES  # a condition: no line of its own
         ]
