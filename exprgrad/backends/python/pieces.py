@@ -41,6 +41,7 @@ The lists of result slots (`_value_and_grad_slots`, ...) are constants in the na
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
 
 from ...core.ir import CONST, INPUT, Program
@@ -183,28 +184,24 @@ def _fused(program: Program, layout: Layout) -> dict[int, int]:
     raise on floats, so a line that fails is still the op its comment names. Each such
     op -> the op reading it."""
     ops, placed, inlined = program.ops, layout.placed, layout.inlined
-    count = [0] * len(ops)
-    user = [-1] * len(ops)  # the last op reading each op (the only one, when fused)
-    for i, op in enumerate(ops):
-        for a in op.args:
-            user[a] = i
-            count[a] += 1
-    for i in program.outputs():
-        count[i] += 1
+    count = Counter(itertools.chain.from_iterable(op.args for op in ops))  # (counted in C)
+    count.update(program.outputs())
     kept = {*layout.rows, *layout.guarded_by}  # a trace's rows, an `if`'s conditions
-    depth = [0] * len(ops)  # of the fused ops: 1 + the deepest fused operand's
+    depth = [0] * len(ops)  # 1 + the deepest fused operand's, for a fused op; else 0
     fused: dict[int, int] = {}
-    for i in layout.order:
-        op = ops[i]
-        if op.prim not in _ARITHMETIC or count[i] != 1 or i in kept:
+    for reader in layout.order:  # each operand is decided at its one reader, in order
+        if reader in inlined:
             continue
-        reader = user[i]
-        if reader < 0 or reader in inlined or placed[reader] != placed[i]:
-            continue
-        deepest = 1 + max([depth[a] for a in op.args if a in fused] or [0])
-        if deepest < _NESTED:
-            fused[i] = reader
-            depth[i] = deepest
+        for i in ops[reader].args:
+            op = ops[i]
+            if op.prim not in _ARITHMETIC or count[i] != 1 or i in kept:
+                continue
+            if placed[reader] != placed[i]:
+                continue
+            deepest = 1 + max(map(depth.__getitem__, op.args))
+            if deepest < _NESTED:
+                fused[i] = reader
+                depth[i] = deepest
     return fused
 
 
