@@ -110,6 +110,11 @@ class LineOps(Mapping[int, Op]):
         self._lines.append(line)
         self._ops.append(op)
 
+    def extend(self, lines: list[int], ops: list[Op]) -> None:
+        """add() for each line and its op, in one go."""
+        self._lines.extend(lines)
+        self._ops.extend(ops)
+
     def __getitem__(self, line: int) -> Op:
         k = bisect.bisect_left(self._lines, line)
         if k == len(self._lines) or self._lines[k] != line:

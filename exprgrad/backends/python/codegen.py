@@ -83,10 +83,13 @@ def _statements(
     helpers: set[str],
     sections: bool,
     owners: pieces.Owners | None = None,
+    indent: str = "        ",
 ) -> list[str]:
     """The body's lines, each op's line recorded in line_ops; or, for code in pieces
-    (pieces.py), each line's op (or None) and the values it reads in owners."""
-    program, indent = layout.program, "        "
+    (pieces.py), each line's op (or None) and the values it reads in owners. indent: the
+    statements' (a plain function's are in a try block; a piece's are not)."""
+    program = layout.program
+    column = COMMENT_COLUMN - 8 + len(indent)  # where comments stand, as in a plain function
     ops, source, inlined, placed = program.ops, program.source, layout.inlined, layout.placed
     lines = [_check(indent, names[i]) for i in layout.checked_inputs]
     if owners is not None:
@@ -134,7 +137,7 @@ def _statements(
         if comment is None:
             comment = comments[id(span)] = quote(source, op)
         if comment and comment != previous_comment:
-            code = f"{code.ljust(COMMENT_COLUMN)}  # {comment}"
+            code = f"{code.ljust(column)}  # {comment}"
         previous_comment = comment
         if owners is None:
             line_ops[start_line + len(lines)] = op
@@ -250,7 +253,9 @@ def function_source(
         sections = function != "forward"
 
         def statements(layout, names, line_ops, helpers, owners):
-            return _statements(layout, names, start_line, line_ops, helpers, sections, owners)
+            return _statements(
+                layout, names, start_line, line_ops, helpers, sections, owners, pieces.INDENT
+            )
 
         return pieces.function_source(
             program, function, statements, standalone=standalone, start_line=start_line, rows=rows

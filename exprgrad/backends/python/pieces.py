@@ -74,7 +74,7 @@ _ARGUMENTS = {
 }
 _PER_LINE = 6  # names a line loads or stores
 WIDE_INPUTS = 255  # more inputs than CPython once allowed parameters: bound through a dict
-_INDENT = "        "  # the statements' indent in a plain function (def, try)
+INDENT = "    "  # the statements' indent in a piece (codegen writes them so)
 
 
 def needed(program: Program, positional: bool = False) -> bool:
@@ -232,7 +232,7 @@ def _ranges(lines: list[str], limit: int) -> list[tuple[int, int]]:
     statements (never inside an `if` block)."""
     ranges, start = [], 0
     for k, line in enumerate(lines):
-        top = line.startswith(_INDENT) and line[len(_INDENT)] != " "
+        top = line[len(INDENT)] != " "
         if k - start >= limit and top and not line.lstrip().startswith("#"):
             ranges.append((start, k))
             start = k
@@ -381,7 +381,8 @@ def function_source(
     add_line, ops, placed, slot_of = line_ops.add, program.ops, layout.placed, slots.of
     owner_ops, owner_reads = owners.ops, owners.reads
     for p, (start, end) in enumerate(ranges):
-        ids = [owners.ops[k] for k in range(start, end) if owners.ops[k] is not None]
+        piece_ops = owner_ops[start:end]
+        ids = [i for i in piece_ops if i is not None]
         kinds = {program.ops[i].in_gradient for i in ids}
         kind = "backward" if kinds == {True} else "forward" if kinds == {False} else "both"
         line += 2  # two blank lines before each def
@@ -389,22 +390,28 @@ def function_source(
         body = [f"def {piece}{p + 1}(_v):", f"    # {kind}: {covered(spans, program.source)}"]
         moves = [(slots.of[u], names[u]) for u in loads[p]]
         body += _loads(moves, f"_{function}_loads_{p + 1}", tables)
-        stored = []  # values computed outside any `if` block, stored at the end
-        for k in range(start, end):
-            text = lines[k][4:]
-            defined = owner_ops[k]
-            lines[k] = owner_reads[k] = None  # (each line is read once here: freed as it goes)
-            body.append(text)
-            if defined is None:
-                continue
-            add_line(line + len(body) - 1, ops[defined])
-            slot = slot_of.get(defined)
-            if slot is not None:
-                if placed[defined] is None:
-                    stored.append((slot, names[defined]))
-                else:
-                    indent = text[: len(text) - len(text.lstrip())]
-                    body.append(f"{indent}_v[{slot}] = {names[defined]}")
+        if any(placed[i] is not None and i in slot_of for i in ids):  # (stores in `if` blocks)
+            stored = []  # values computed outside any `if` block, stored at the end
+            for text, defined in zip(lines[start:end], piece_ops, strict=True):
+                body.append(text)
+                if defined is None:
+                    continue
+                add_line(line + len(body) - 1, ops[defined])
+                slot = slot_of.get(defined)
+                if slot is not None:
+                    if placed[defined] is None:
+                        stored.append((slot, names[defined]))
+                    else:
+                        indent = text[: len(text) - len(text.lstrip())]
+                        body.append(f"{indent}_v[{slot}] = {names[defined]}")
+        else:  # no line to add: the piece's lines as they stand, in one go
+            first = line + len(body)
+            body += lines[start:end]
+            line_ops.extend(
+                [first + k for k, i in enumerate(piece_ops) if i is not None], [ops[i] for i in ids]
+            )
+            stored = [(slot_of[i], names[i]) for i in ids if i in slot_of]
+        lines[start:end] = owner_reads[start:end] = [None] * (end - start)  # (freed as it goes)
         body += _stores(sorted(stored))
         text = "\n".join(body) + "\n"
         texts += ("\n\n", text)
