@@ -80,7 +80,8 @@ class RuleOps:
             return args[1] if self.known[args[0]] else args[2]
         if self.simplify is None:
             return self.builder.op(prim, *args, span=self.span, in_gradient=True)
-        return self.simplify(self.builder, Op(prim, args, span=self.span, in_gradient=True), args)
+        # (the Op's fields by position: its constructor is a hot path here)
+        return self.simplify(self.builder, Op(prim, args, 0.0, None, self.span, True), args)
 
     def const(self, value: float) -> int:
         return self.builder.const(value)
@@ -150,7 +151,7 @@ def differentiate(
     def gradient_op(prim: str, args: tuple[int, ...], span: Span | None) -> int:
         if simplify is None:
             return builder.op(prim, *args, span=span, in_gradient=True)
-        return simplify(builder, Op(prim, args, span=span, in_gradient=True), args)
+        return simplify(builder, Op(prim, args, 0.0, None, span, True), args)
 
     def leave(contribution: int, computed_in: regions.Region, to: regions.Region, span) -> int:
         """The contribution as seen from region `to`: itself where some chain of guards of
@@ -169,7 +170,8 @@ def differentiate(
 
     def accumulate(target: int, contribution: int, computed_in: regions.Region) -> None:
         span = program.ops[target].span
-        contribution = leave(contribution, computed_in, needed[target], span)
+        if computed_in is not needed[target]:
+            contribution = leave(contribution, computed_in, needed[target], span)
         if arrays and builder.ops[contribution].prim != CONST:
             # broadcasting made it bigger than its operand: sum it back (a constant
             # adjoint belongs to a scalar: only reductions make arrays of gradients)
