@@ -24,11 +24,13 @@ from ..runtime import (
     point_binder,
     run_source,
 )
-from . import codegen, vectors
+from . import codegen, pieces, vectors
 from .helpers import _float_arguments, runtime_namespace
+from .tape import Tape, Tiered
 from .vectors import as_array, flat_vector
 
 MATH_ERRORS = (ArithmeticError, ValueError)
+TAPED = frozenset({"forward", "value_and_grad"})  # the functions a long program tapes first
 _FLOATS = {float}  # math domain errors, overflow, division by zero
 
 
@@ -139,7 +141,21 @@ class Runtime:
         return generated
 
     def build(self, function: str, program: Program, rows: Iterable[int] = ()) -> Callable:
-        """Generate, compile and run the source of one function of the formula's inputs."""
+        """Generate, compile and run the source of one function of the formula's inputs.
+        A long program's forward and value_and_grad run on a tape first (tape.py)."""
+        if function in TAPED and pieces.needed(program, positional=True):
+            with collector_paused():
+                on_tape = Tape(program, function, self.formula, self.namespace)
+
+            def compiled() -> Callable:
+                with collector_paused():
+                    self.run(self.text(function, program), function, self.namespace)
+                return self.namespace[function]
+
+            tiered = Tiered(on_tape, compiled)
+            call = self._list_call(tiered, function, self.inputs)
+            call.tiered = tiered  # (which of the two it runs: call.tiered.compiled)
+            return call
         with collector_paused():
             generated = self.text(function, program, rows)
             self.run(generated, function, self.namespace)
