@@ -17,6 +17,7 @@ from test_regions import TANGLED_IFS
 import exprgrad
 from exprgrad.backends.python import tape
 from exprgrad.backends.python.tape import Tape
+from exprgrad.core import pipeline
 
 CORPUS = sorted(
     {formula for _, formula, _ in CASE_LIST}
@@ -38,6 +39,9 @@ def outcome(call, *args, **kwargs):
         result = call(*args, **kwargs)
     except exprgrad.Error as error:
         return type(error).__name__, str(error)
+    if isinstance(result, tuple) and len(result) == 3:  # a trace: rows' values, adjoints
+        value, values, adjoints = result
+        return repr(value), list(map(repr, values)), list(map(repr, adjoints))
     if isinstance(result, tuple):
         value, grads = result
         return repr(value), [(name, repr(g)) for name, g in grads.items()]
@@ -56,9 +60,13 @@ def test_the_tape_is_the_generated_code_bit_for_bit(formula):
     rng = random.Random(zlib.crc32(formula.encode()))
     found = [[p[name] for name in f.inputs] for p in points(f, domain, 4, seed=rng.random())]
     found += [[rng.choice(SPECIALS) for _ in f.inputs] for _ in range(16)]
+    trace, rows, _ = f._trace_function()
+    every = pipeline.gradient(f.forward_program, f.inputs, f._fold_with, every_adjoint=True)
+    traced = Tape(every, "trace", f.formula, namespace, rows)
     for values in found:
         assert outcome(gradient, values) == outcome(f.value_and_grad, *values), values
         assert outcome(value, values) == outcome(f, *values), values
+        assert outcome(traced, values) == outcome(trace, *values), values
 
 
 def long_sum(terms: int) -> str:
@@ -87,3 +95,26 @@ def test_a_long_program_runs_on_the_tape_then_compiles(monkeypatch):
         assert outcome(f.value_and_grad, **at) == outcome(g.value_and_grad, **at)
         assert outcome(f, **at) == outcome(g, **at)
     assert outcome(f.value_and_grad, **point | {"x0": 0.5})[0] == "EvaluationError"
+
+
+def test_a_long_circuit_of_gates_computes_on_the_tape_then_compiles(monkeypatch):
+    """exprgrad.gates runs a circuit through its trace: a long one starts on the tape, and
+    every gate's value and gradient are the same once the generated code takes over."""
+    from exprgrad import gates
+
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)  # compile after the first call
+    x, w = gates.Param(0.3, name="x"), gates.Param(-0.7, name="w")
+    made, out = [], x
+    for k in range(4000):
+        out = gates.make("tanh", out * w + 0.01 * k) if k % 2 else gates.make("relu", out - 0.1)
+        made.append(out)
+    first = out.compute()
+    tiered = out._circuit._trace.tiered
+    assert tiered.compiled  # ran on the tape, then compiled (the budget is 0)
+    out.backprop()
+    seen = [(repr(g.val), repr(g.grad)) for g in made] + [repr(x.grad), repr(w.grad)]
+    for gate in (*made, x, w):
+        gate.grad = 0.0
+    assert out.compute() == first  # now the generated code
+    out.backprop()
+    assert [(repr(g.val), repr(g.grad)) for g in made] + [repr(x.grad), repr(w.grad)] == seen

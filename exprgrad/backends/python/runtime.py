@@ -30,7 +30,7 @@ from .tape import Tape, Tiered
 from .vectors import as_array, flat_vector
 
 MATH_ERRORS = (ArithmeticError, ValueError)
-TAPED = frozenset({"forward", "value_and_grad"})  # the functions a long program tapes first
+TAPED = frozenset({"forward", "value_and_grad", "trace"})  # what a long program tapes first
 _FLOATS = {float}  # math domain errors, overflow, division by zero
 
 
@@ -142,14 +142,15 @@ class Runtime:
 
     def build(self, function: str, program: Program, rows: Iterable[int] = ()) -> Callable:
         """Generate, compile and run the source of one function of the formula's inputs.
-        A long program's forward and value_and_grad run on a tape first (tape.py)."""
+        A long program's forward, value_and_grad and trace run on a tape first (tape.py)."""
+        rows = tuple(rows)
         if function in TAPED and pieces.needed(program, positional=True):
             with collector_paused():
-                on_tape = Tape(program, function, self.formula, self.namespace)
+                on_tape = Tape(program, function, self.formula, self.namespace, rows)
 
             def compiled() -> Callable:
                 with collector_paused():
-                    self.run(self.text(function, program), function, self.namespace)
+                    self.run(self.text(function, program, rows), function, self.namespace)
                 return self.namespace[function]
 
             tiered = Tiered(on_tape, compiled)

@@ -46,16 +46,28 @@ _OPERANDS = ("_v[_a]", "_v[_b]", "_v[_c]")
 class Tape:
     """A program's ops as a list of entries, called with the inputs' values (floats, in
     program.inputs order); returns what `function` returns (forward: the value;
-    value_and_grad: (value, {name: gradient}))."""
+    value_and_grad: (value, {name: gradient}); trace: (value, the rows' values, their
+    adjoints), a row in a branch not taken None, a row without an adjoint 0.0)."""
 
-    def __init__(self, program: Program, function: str, formula: str, namespace: dict):
+    def __init__(
+        self,
+        program: Program,
+        function: str,
+        formula: str,
+        namespace: dict,
+        rows: Sequence[int] = (),
+    ):
         self.program = program
         self.function = function
         self.formula = formula
-        layout = plan(program, (), frozenset(program.inputs))
+        layout = plan(program, rows, frozenset(program.inputs))
         size = len(program.ops)
         self._dummy = size  # where a block of a branch "writes"
-        start: list[Any] = [None] * (size + 1)
+        start: list[Any] = [None] * (size + 2)
+        start[size + 1] = 0.0  # a trace's row without an adjoint
+        self._rows = list(rows)
+        adjoints = [program.adjoints.get(i) for i in rows]
+        self._adjoints = [size + 1 if a is None else a for a in adjoints]
         for i, op in enumerate(program.ops):
             if op.prim == CONST:  # the value its literal (emit.literal) evaluates to
                 start[i] = math.nan if op.value != op.value else float(op.value)
@@ -153,6 +165,12 @@ class Tape:
         value = v[self.program.value]
         if self.function == "forward":
             return value
+        if self.function == "trace":  # rows not computed (a branch not taken) keep None
+            return (
+                value,
+                list(map(v.__getitem__, self._rows)),
+                list(map(v.__getitem__, self._adjoints)),
+            )
         return value, {name: v[i] for name, i in self._grads}
 
 
