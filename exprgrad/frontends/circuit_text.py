@@ -31,18 +31,22 @@ def postorder(output: Gate) -> list[Gate]:
     """Every gate of the circuit once, operands before the gates using them (no recursion:
     a circuit may be thousands of gates deep)."""
     order: list[Gate] = []
-    seen: set[int] = set()
+    seen: set[Gate] = set()  # (a gate hashes and compares as itself)
     stack: list[tuple[Gate, bool]] = [(output, False)]
+    pop, push = stack.pop, stack.append
     while stack:
-        gate, expanded = stack.pop()
+        gate, expanded = pop()
         if expanded:
             order.append(gate)
-            continue
-        if id(gate) in seen:
-            continue
-        seen.add(id(gate))
-        stack.append((gate, True))
-        stack.extend((a, False) for a in reversed(gate._args) if _is_gate(a))
+        elif gate not in seen:
+            seen.add(gate)
+            push((gate, True))
+            args = gate._args
+            if len(args) == 1:  # most gates: no generator to make
+                if args[0].__class__ is not float:
+                    push((args[0], False))
+            else:
+                stack.extend((a, False) for a in reversed(args) if _is_gate(a))
     return order
 
 
