@@ -155,8 +155,8 @@ def flat_function(
 
     def fun(x):
         if type(x) is not list and type(x) is not tuple or len(x) != size:
-            value, gradient = generated(*flat_vector(x, names), *rest)
-            return value, as_array(gradient)  # numpy arrays: floats, not numpy scalars
+            value, gradient = generated(*flat_vector(x, names), *rest)  # numpy: floats
+            return value, list(gradient) if isinstance(x, list | tuple) else as_array(gradient)
         value, gradient = generated(*x, *rest)
         return value, list(gradient)
 
