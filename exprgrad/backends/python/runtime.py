@@ -183,20 +183,50 @@ class Runtime:
         its own whose _INPUTS names those parameters for _retry; called positionally.
         floats: parameters always passed as floats (fixed inputs, converted once).
         vector: the first `vector` inputs come as one list or tuple (codegen._vector_head);
-        with fixed inputs after them, what is returned makes the function (NAME_with)."""
-        with collector_paused():
-            generated = codegen.function_source(
-                program, function, floats=frozenset(floats), positional=True, vector=vector
-            )
+        with fixed inputs after them, what is returned makes the function (NAME_with).
+        A long program's flat runs on a tape first (tape.py), called positionally."""
+        floats = frozenset(floats)
+        if function == "flat" and pieces.needed(program, positional=True):
+            with collector_paused():
+                on_tape = Tape(program, function, self.formula, self.namespace)
+
+            def compiled() -> Callable:  # the main function over a list, as the tape is
+                return self._run_apart(key, function, program, floats, vector)
+
+            tiered = Tiered(on_tape, compiled)
+            call = self._list_call(tiered, function, program.inputs)
+            call.tiered = tiered
+            return call
+        built = self._run_apart(key, function, program, floats, vector)
+        if self.generated[key].parts:
+            return self._list_call(built, function, program.inputs)
+        return built
+
+    def text_apart(
+        self, key: str, function: str, program: Program, floats: frozenset, vector: int
+    ) -> Generated:
+        """The source build_apart compiles, generated once (self.generated[key])."""
+        generated = self.generated.get(key)
+        if generated is None:
+            with collector_paused():
+                generated = codegen.function_source(
+                    program, function, floats=floats, positional=True, vector=vector
+                )
             self.generated[key] = generated
+        return generated
+
+    def _run_apart(
+        self, key: str, function: str, program: Program, floats: frozenset, vector: int
+    ) -> Callable:
+        """build_apart's source compiled in a namespace of its own: the function it defines."""
+        generated = self.text_apart(key, function, program, floats, vector)
+        with collector_paused():
             namespace = dict(self.namespace, _INPUTS=program.inputs)
             if vector and not generated.parts:
                 namespace.update(vector_handlers(program.inputs[:vector]))
                 if len(program.inputs) > vector:  # fixed inputs: the maker of functions
                     function += "_with"
             self.run(generated, key, namespace)
-        if generated.parts:
-            return self._list_call(namespace[function], function, program.inputs)
         return namespace[function]
 
     def run(self, generated: Generated, label: str, namespace: dict[str, Any]) -> None:
