@@ -20,7 +20,10 @@ CONST = "const"
 _QUOTE_LIMIT = 48  # characters of formula text quoted for an op
 
 
-@dataclass(frozen=True, slots=True)
+# A value, never changed once made (passes make a new one: with_args, replace), hashed by
+# its fields; not frozen, as a frozen dataclass's constructor takes three times as long
+# (object.__setattr__ for each field) and every pass makes ops by the hundred thousand.
+@dataclass(slots=True, unsafe_hash=True)
 class Op:
     prim: str  # a primitive's name, INPUT or CONST
     args: tuple[int, ...] = ()
