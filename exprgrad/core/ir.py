@@ -63,10 +63,13 @@ class Program:
     def remap(self, ops: Iterable[Op], new_id: list[int | None] | dict[int, int]) -> Program:
         """The same program over rewritten ops, old ids translated through new_id (a list
         holds None for an op dropped)."""
+        # an old id -> its new one, None for an op dropped (a list holds None, a dict lacks it)
+        moved = new_id.get if isinstance(new_id, dict) else new_id.__getitem__
         grad_of: dict[int, int] = {}
         for adjoint, forward in self.grad_of.items():
-            if _has(new_id, adjoint) and _has(new_id, forward):
-                grad_of.setdefault(new_id[adjoint], new_id[forward])  # merged ids: first one wins
+            adjoint, forward = moved(adjoint), moved(forward)
+            if adjoint is not None and forward is not None:
+                grad_of.setdefault(adjoint, forward)  # merged ids: first one wins
         return replace(
             self,
             ops=tuple(ops),
@@ -74,13 +77,8 @@ class Program:
             grads={name: new_id[i] for name, i in self.grads.items()},
             grad_of=grad_of,
             adjoints={new_id[f]: new_id[a] for f, a in self.adjoints.items()},
-            assigned={n: new_id[i] for n, i in self.assigned.items() if _has(new_id, i)},
+            assigned={n: new for n, i in self.assigned.items() if (new := moved(i)) is not None},
         )
-
-
-def _has(new_id: list[int | None] | dict[int, int], old: int) -> bool:
-    """Does the op survive? (A list marks a dropped op None.)"""
-    return old in new_id if isinstance(new_id, dict) else new_id[old] is not None
 
 
 def const_key(value: float) -> str:
@@ -131,24 +129,24 @@ class Builder:
                 self._append(op)
 
     def _append(self, op: Op) -> int:
-        prim, args = op.prim, op.args
-        if args and prim not in COMMUTATIVE and not op.copy:  # most ops: their operands
-            key = args
-        else:
+        prim, args = op.prim, op.args  # _key_within, its common cases spelled out here
+        if not args or op.copy or (len(args) > 2 and prim in COMMUTATIVE):
             key = _key_within(op)
+        elif len(args) == 2 and args[1] < args[0] and prim in COMMUTATIVE:
+            key = (args[1], args[0])  # a + b and b + a
+        else:
+            key = args  # most ops: their operands
         table = self._index.get(prim)
         if table is None:
             table = self._index[prim] = {}
-        existing = table.get(key)
-        if existing is not None:
-            return existing
-        ops = self.ops
-        table[key] = len(ops)
-        ops.append(op)
-        return len(ops) - 1
+        found = table.get(key)
+        if found is None:
+            found = table[key] = len(self.ops)  # (one int for the index and the caller)
+            self.ops.append(op)
+        return found
 
     def input(self, name: str, span: Span | None = None) -> int:
-        return self._append(Op(INPUT, name=name, span=span))
+        return self._append(Op(INPUT, (), 0.0, name, span))
 
     def const(self, value: float) -> int:
         value = float(value)
@@ -164,7 +162,7 @@ class Builder:
         in_gradient: bool = False,
         name: str | None = None,
     ) -> int:
-        return self._append(Op(prim, tuple(args), span=span, in_gradient=in_gradient, name=name))
+        return self._append(Op(prim, args, 0.0, name, span, in_gradient))
 
     def add(self, op: Op, args: tuple[int, ...]) -> int:
         """Re-emit an existing op (keeping its span, name and origin) over new operands."""
