@@ -82,6 +82,7 @@ def forward_and_gradient(
             forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
+        del tree  # (the syntax tree: a third of what the IR takes, its room for reverse mode)
         full = gradient(forward, wrt_names, fold, arrays=arrays) if with_gradient else None
         return Programs(lowered, forward, full, arrays)
 
