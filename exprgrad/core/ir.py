@@ -116,17 +116,10 @@ class Builder:
     """Appends ops, returning the id of an equal op when one exists (hash-consing)."""
 
     def __init__(self, ops: Iterable[Op] = ()):
-        self.ops: list[Op] = list(ops)
+        self.ops: list[Op] = []
         self._index: dict[str, dict] = {}  # primitive -> its ops' _key_within -> id
-        for i, op in enumerate(self.ops):
-            table = self._index.get(op.prim)
-            if table is None:
-                table = self._index[op.prim] = {}
-            table.setdefault(_key_within(op), i)
-        if sum(map(len, self._index.values())) != len(self.ops):
-            given, self.ops, self._index = self.ops, [], {}  # equal ops: the first one stands
-            for op in given:
-                self._append(op)
+        for op in ops:  # (of equal ops the first one stands)
+            self._append(op)
 
     def _append(self, op: Op) -> int:
         prim, args = op.prim, op.args  # _key_within, its common cases spelled out here
