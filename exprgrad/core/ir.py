@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..errors import Span, line_and_column
 from .primitives import COMMUTATIVE
@@ -70,15 +71,25 @@ class Program:
             adjoint, forward = moved(adjoint), moved(forward)
             if adjoint is not None and forward is not None:
                 grad_of.setdefault(adjoint, forward)  # merged ids: first one wins
+        grads = {name: new_id[i] for name, i in self.grads.items()}
+        adjoints = {new_id[f]: new_id[a] for f, a in self.adjoints.items()}
+        assigned = {n: new for n, i in self.assigned.items() if (new := moved(i)) is not None}
         return replace(
             self,
             ops=tuple(ops),
             value=new_id[self.value],
-            grads={name: new_id[i] for name, i in self.grads.items()},
-            grad_of=grad_of,
-            adjoints={new_id[f]: new_id[a] for f, a in self.adjoints.items()},
-            assigned={n: new for n, i in self.assigned.items() if (new := moved(i)) is not None},
+            grads=_unless_equal(grads, self.grads),
+            grad_of=_unless_equal(grad_of, self.grad_of),
+            adjoints=_unless_equal(adjoints, self.adjoints),
+            assigned=_unless_equal(assigned, self.assigned),
         )
+
+
+def _unless_equal(new: dict[Any, int], old: Mapping[Any, int]) -> Mapping[Any, int]:
+    """The old mapping where the new one equals it: a pass that keeps the ids (folding
+    where nothing folds) keeps one copy of a program's 100,000 assigned names, not two.
+    (Programs share their mappings already: replace() copies none.)"""
+    return old if new == old else new
 
 
 def const_key(value: float) -> str:
@@ -203,14 +214,16 @@ def dump(program: Program) -> str:
 
 def quote(source: str, op: Op) -> str:
     """The formula text behind an op, on one line; long text is cut and located."""
-    if op.span is None:
+    span = op.span
+    if span is None:
         return ""
     # Look at a bounded window only, so long spans (a 100,000-term sum) cost no more.
-    window_end = min(op.span.end, op.span.start + 4 * _QUOTE_LIMIT)
-    text = " ".join(source[op.span.start : window_end].split())
+    start, end = span.start, span.end
+    window_end = end if end - start <= 4 * _QUOTE_LIMIT else start + 4 * _QUOTE_LIMIT
+    text = " ".join(source[start:window_end].split())
     if not (text.isascii() and text.isprintable()):  # a comment must stay one line
         text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
-    if window_end < op.span.end or len(text) > _QUOTE_LIMIT:
-        line, column = line_and_column(source, op.span.start)
+    if window_end < end or len(text) > _QUOTE_LIMIT:
+        line, column = line_and_column(source, start)
         text = f"{text[: _QUOTE_LIMIT - 8]}... ({line}:{column})"
     return text
