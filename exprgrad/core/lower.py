@@ -221,9 +221,9 @@ class _Lowering:
         made positional, in their places; an unknown keyword, one before a positional
         argument or one given twice is an error at that keyword."""
         func, args = node.func, node.args
+        if syntax.Keyword not in map(type, args):
+            return node  # (most calls)
         keywords = [k for k in args if isinstance(k, syntax.Keyword)]
-        if not keywords:
-            return node
         allowed = _keywords(primitive)
         for keyword in keywords:
             if not allowed:
@@ -347,9 +347,11 @@ class _Lowering:
                     raise self.error(_WHERE_CONDITION_ONLY, node.span)
                 if kind is syntax.Call:
                     node = self.check_call(node)  # positional arguments only, from here on
+                    kids = node.args
+                    first = _CONDITION if node.func == "where" else _VISIT
+                else:
+                    kids, first = syntax.children(node), _VISIT
                 push((node, _EMIT))
-                kids = syntax.children(node)
-                first = _CONDITION if kind is syntax.Call and node.func == "where" else _VISIT
                 for index in range(len(kids) - 1, -1, -1):
                     push((kids[index], first if index == 0 else _VISIT))
         return values[0]
