@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 import exprgrad
 from exprgrad.backends.emit import literal, mangle
+from exprgrad.backends.python import codegen
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("EXPRGRAD_UPDATE_GOLDEN") == "1"
@@ -186,3 +188,25 @@ def test_module_source_needs_only_math(tmp_path):
         check=True,
     ).stdout
     assert out.strip() == repr(f.value_and_grad(0.3, -1.2))
+
+
+GENERATED_FUNCTIONS = sorted({*codegen.RETURNS, "trace", "flat_with"})
+
+
+@pytest.mark.parametrize("name", [*GENERATED_FUNCTIONS, "error"])
+def test_a_formula_name_never_shadows_generated_functions(name):
+    """The generated functions call themselves again with converted arguments (a Fraction
+    here, which the inline int check does not take), and their handlers bind `error`: an
+    input of the same name is renamed in the code, so every call still computes."""
+    assert mangle(name) == name + "_"
+    f = exprgrad.compile(f"{name}*x + sin({name})")
+    half = Fraction(1, 2)
+    expected = exprgrad.compile("a*x + sin(a)").value_and_grad(a=0.5, x=3.0)
+    value, grads = f.value_and_grad(half, 3.0)
+    assert (value, list(grads.values())) == (expected[0], list(expected[1].values()))
+    assert f(half, 3.0) == expected[0]
+    assert f.flat()([half, 3.0]) == (expected[0], list(expected[1].values()))
+    assert f.flat([name], x=3.0)([half]) == (expected[0], [expected[1]["a"]])
+    assert f.trace(half, 3.0).value == expected[0]
+    assert f.hessian(half, 3.0) == exprgrad.compile("a*x + sin(a)").hessian(a=0.5, x=3.0)
+    assert f.flat_hessp()([half, 3.0], [1.0, 0.0]) == list(f.hvp([1.0, 0.0], 0.5, 3.0).values())

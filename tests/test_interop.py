@@ -38,13 +38,17 @@ def test_flat_is_value_and_gradient_over_one_vector():
     value, grads = f.value_and_grad(**point)
     fun = f.flat()
     assert fun.names == f.wrt == ("a", "x", "b", "c")
-    for vector in ([0.5, 1.5, -2.0, 3.0], (0.5, 1.5, -2.0, 3.0), np.array([0.5, 1.5, -2, 3])):
+    expected = [grads[name] for name in f.wrt]
+    for vector in ([0.5, 1.5, -2.0, 3.0], (0.5, 1.5, -2.0, 3.0)):  # lists in, a list out
         got, gradient = fun(vector)
-        assert got == value
-        assert isinstance(gradient, np.ndarray) and gradient.dtype == np.float64
-        assert gradient.tolist() == [grads[name] for name in f.wrt]
+        assert got == value and type(gradient) is list and gradient == expected
+        assert all(type(entry) is float for entry in gradient)
+    got, gradient = fun(np.array([0.5, 1.5, -2, 3]))  # what scipy passes: an array out
+    assert got == value
+    assert isinstance(gradient, np.ndarray) and gradient.dtype == np.float64
+    assert gradient.tolist() == expected
     ints, floats = fun([1, 2, 3, 4]), fun([1.0, 2.0, 3.0, 4.0])  # ints are converted
-    assert ints[0] == floats[0] and ints[1].tolist() == floats[1].tolist()
+    assert ints == floats and type(ints[0]) is float
 
 
 def test_flat_names_order_and_fixed_inputs():
@@ -53,9 +57,12 @@ def test_flat_names_order_and_fixed_inputs():
     value, grads = exprgrad.compile(f.formula).value_and_grad(**point)
     fun = f.flat(["x", "a"], b=-2, c=3.0)  # any inputs, not only f.wrt
     got, gradient = fun([1.5, 0.5])
-    assert got == value and gradient.tolist() == [grads["x"], grads["a"]]
-    assert "def flat(x, a, b, c):" in fun.source and "return t" in fun.source
-    assert f.flat("x, a", b=-2, c=3)([1.5, 0.5])[1].tolist() == gradient.tolist()
+    assert got == value and gradient == [grads["x"], grads["a"]]
+    # the fixed inputs are the closure of the function of the vector, which fun is
+    assert "def flat_with(b, c):\n    def flat(_x):\n" in fun.source and "return t" in fun.source
+    with pytest.raises(TypeError):
+        fun([1.5, 0.5], b=1.0)  # so they cannot be passed again
+    assert f.flat("x, a", b=-2, c=3)([1.5, 0.5])[1] == gradient
     assert f.flat(names=["x", "a"], b=-2, c=3)([1.5, 0.5])[0] == value
     # the generated code is made once per list of names, whatever the fixed values
     assert f.flat(["x", "a"], b=0.0, c=0.0).__closure__ is not None
@@ -76,7 +83,7 @@ def test_fixed_inputs_go_by_name_whatever_the_keyword_order():
     their own parameter (flat and residuals alike)."""
     f = exprgrad.compile("x * b + c")
     fun = f.flat(["x"], c=10.0, b=2.0)
-    assert fun([3.0])[0] == 16.0 and fun([3.0])[1].tolist() == [2.0]
+    assert fun([3.0])[0] == 16.0 and fun([3.0])[1] == [2.0]
     r = exprgrad.residuals(["x * b + c", "x - b"], ["x"], c=10.0, b=2.0)
     assert r([3.0]).tolist() == [16.0, 1.0] and r.jac([3.0]).tolist() == [[2.0], [1.0]]
 
@@ -92,18 +99,18 @@ def test_flat_default_names_leave_out_the_fixed_inputs():
     f = exprgrad.compile("(x - t)**2 + y*t")
     fun = f.flat(t=2.0)
     assert fun.names == ("x", "y")
-    assert fun([1.0, 1.0])[1].tolist() == [-2.0, 2.0]
+    assert fun([1.0, 1.0])[1] == [-2.0, 2.0]
 
 
 def test_flat_inputs_called_names():
     f = exprgrad.compile("names*x + x*x")
     fun = f.flat(["x"], names=2.0)  # an input called `names` is fixed by keyword
     assert fun([3.0])[0] == 15.0
-    assert f.flat(["names"], x=3.0)([2.0])[1].tolist() == [3.0]
+    assert f.flat(["names"], x=3.0)([2.0])[1] == [3.0]
 
 
 def test_flat_without_numpy_returns_lists(monkeypatch):
-    monkeypatch.setattr(vectors, "_numpy", lambda: None)
+    monkeypatch.setattr(vectors, "numpy_module", lambda: None)
     fun = exprgrad.compile(ROSENBROCK).flat()
     assert fun([1.0, 1.0]) == (0.0, [0.0, 0.0])
     r = exprgrad.residuals(["a - 1", "a*b"])
@@ -152,7 +159,7 @@ def test_flat_hess_and_hessp_for_scipy():
         assert np.allclose(hess(x), optimize.rosen_hess(x), rtol=1e-13, atol=1e-12)
         assert isinstance(hess(x), np.ndarray) and hess(x).shape == (10, 10)
         assert np.allclose(hessp(x, p), optimize.rosen_hess_prod(x, p), rtol=1e-13, atol=1e-11)
-        assert hessp(x.tolist(), list(p)).tolist() == hessp(x, p).tolist()
+        assert hessp(x.tolist(), list(p)) == hessp(x, p).tolist()  # lists in, a list out
     x0 = np.full(10, -1.2)
     for method, ours, theirs in [
         ("trust-exact", {"hess": hess}, {"hess": optimize.rosen_hess}),
@@ -169,8 +176,8 @@ def test_flat_hess_and_hessp_for_scipy():
     g = exprgrad.compile("a*x**2*y + sin(x*y)")
     point = dict(a=0.5, x=1.5, y=-0.7)
     full = exprgrad.compile(g.formula, wrt=["y", "x"]).hessian(**point)
-    assert g.flat_hess(["y", "x"], a=0.5)([-0.7, 1.5]).tolist() == full
-    product = g.flat_hessp("y, x", a=0.5)([-0.7, 1.5], [1.0, 0.0]).tolist()
+    assert g.flat_hess(["y", "x"], a=0.5)([-0.7, 1.5]) == full
+    product = g.flat_hessp("y, x", a=0.5)([-0.7, 1.5], [1.0, 0.0])
     assert product == [full[0][0], full[1][0]]
     with pytest.raises(ValueError, match="p has 3 entries; expected 2"):
         g.flat_hessp(["y", "x"], a=0.5)([1.0, 2.0], [1.0, 2.0, 3.0])
@@ -179,7 +186,7 @@ def test_flat_hess_and_hessp_for_scipy():
 
 
 def test_flat_hess_without_numpy_returns_lists(monkeypatch):
-    monkeypatch.setattr(vectors, "_numpy", lambda: None)
+    monkeypatch.setattr(vectors, "numpy_module", lambda: None)
     f = exprgrad.compile(ROSENBROCK)
     assert f.flat_hess()([1.0, 1.0]) == [[802.0, -400.0], [-400.0, 200.0]]
     assert f.flat_hessp()([1.0, 1.0], [1.0, 0.0]) == [802.0, -400.0]
@@ -314,6 +321,63 @@ CORPUS = [(formula, domain) for _, formula, domain in CASE_LIST] + [
 # Domains where the goldens are defined: stable's softplus and erf anywhere, keywords'
 # log(2*print - exec) needs 2*print > exec.
 DOMAINS = {GOLDEN_FORMULAS["keywords"]: {"print": (1.0, 2.0), "exec": (-2.0, 0.5)}}
+
+
+SPECIALS = [0.0, -0.0, 1.0, -2.5, 3, True, math.inf, -math.inf, math.nan, 1e308, -1e-310]
+
+
+def outcome(call, *args):
+    """What a call gives, comparable bit for bit (NaN, -0.0) or as (error type, message)."""
+    try:
+        value, gradient = call(*args)
+    except exprgrad.Error as error:
+        return type(error), str(error)
+    entries = gradient.tolist() if isinstance(gradient, np.ndarray) else gradient
+    return repr(value), [repr(entry) for entry in entries]
+
+
+@pytest.mark.parametrize(("formula", "domain"), CORPUS, ids=[f for f, _ in CORPUS])
+def test_flat_is_value_and_grad_bit_for_bit(formula, domain):
+    """fun(list), fun(tuple) and fun(numpy vector) are value_and_grad at the same point, bit
+    for bit or the same error, at points of the domain and at IEEE specials (ints and bools
+    converted as value_and_grad converts them); with half the inputs fixed as well."""
+    f = exprgrad.compile(formula)
+    fun = f.flat()
+    rng = random.Random(zlib.crc32(formula.encode()))
+    domain = DOMAINS.get(formula, domain)
+    found = points(f, domain, 3, seed=zlib.crc32(formula.encode()))
+    found += [{name: rng.choice(SPECIALS) for name in f.inputs} for _ in range(12)]
+    half = f.inputs[: len(f.inputs) // 2]
+    for point in found:
+        vector = [point[name] for name in f.wrt]
+        expected = outcome(_grads_in_order, f, point)
+        assert outcome(fun, vector) == outcome(fun, tuple(vector)) == expected, point
+        array = outcome(fun, np.array(vector, dtype=np.float64))
+        assert array == outcome(fun, [float(x) for x in vector]), point
+        rest = [name for name in f.wrt if name not in half]
+        fixed = {name: point[name] for name in half}
+        partial = f.flat(rest, **fixed)
+        got = outcome(partial, [point[name] for name in rest])
+        assert got[0] == expected[0], point
+        if type(got[0]) is str:
+            assert got[1] == [expected[1][f.wrt.index(name)] for name in rest], point
+
+
+def _grads_in_order(f, point):
+    value, grads = f.value_and_grad(**point)
+    return value, [grads[name] for name in f.wrt]
+
+
+def test_each_flat_call_has_its_own_fixed_values_and_the_same_code():
+    f = exprgrad.compile("a*x + b")
+    one, two = f.flat(["a"], x=2.0, b=1.0), f.flat(["a"], x=-3.0, b=0.5)
+    assert one.__code__ is two.__code__  # generated once for the names, fixed in closures
+    assert one([1.0]) == (3.0, [2.0]) and two([1.0]) == (-2.5, [-3.0])
+    assert one([1.0]) == (3.0, [2.0])  # the second did not change the first
+    assert one.__code__.co_filename.startswith("<exprgrad")  # fun is the generated code
+    no_fixed = f.flat()
+    assert no_fixed.__code__.co_filename.startswith("<exprgrad")
+    assert no_fixed([1.0, 2.0, 3.0]) == (5.0, [2.0, 1.0, 1.0])
 
 
 @pytest.mark.parametrize(("formula", "domain"), CORPUS, ids=[f for f, _ in CORPUS])

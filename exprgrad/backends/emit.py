@@ -28,7 +28,12 @@ _RESERVED = (
     frozenset(keyword.kwlist)
     | frozenset(keyword.softkwlist)
     | frozenset(dir(builtins))
-    | {"math", "np", "forward", "value_and_grad"}
+    | {"math", "np"}
+    # the Python backend's generated functions, which call themselves again on converted
+    # arguments, and the name its handlers bind the exception to: a formula name must not
+    # shadow them (tests/test_codegen.py checks the list against codegen.RETURNS)
+    | {"forward", "value_and_grad", "trace", "hessian", "jacobian", "residuals", "jvp", "hvp"}
+    | {"hessp", "flat", "flat_with", "error"}
 )
 _GENERATED = re.compile(r"t\d+|.*_grad|_.*|.*_")
 

@@ -154,8 +154,9 @@ def per_point(
 
 
 def flat_function(built: Built, names: tuple[str, ...], fixed: Sequence[float]) -> Callable:
-    """fun(x) -> (value, gradient array): x a numpy vector (or a list, tuple) in `names`
-    order, handed to C by address; the fixed inputs follow it in C's input array. C
+    """fun(x) -> (value, gradient array): x a numpy vector (or a list, tuple: the gradient a
+    list) in `names` order, handed to C by address; the fixed inputs follow it in C's input
+    array. C
     (NAME_flat) returns the value and writes the gradient into a new array; its error
     code goes into a cell of its own per call (cffi lets other threads run meanwhile)."""
     size, shape, grads = len(names), (len(names),), built.outputs - 1
@@ -181,6 +182,9 @@ def flat_function(built: Built, names: tuple[str, ...], fixed: Sequence[float]) 
 
         def fun(x):
             if type(x) is not ndarray or x.dtype is not _F64 or x.shape != shape:
+                if isinstance(x, list | tuple):  # lists in, lists out, as in Python
+                    value, gradient = fun(vector(x))
+                    return value, gradient.tolist()
                 x = vector(x)
             gradient = empty(grads)
             code = cells.pop() if cells else ffi.new("int *")
@@ -198,6 +202,9 @@ def flat_function(built: Built, names: tuple[str, ...], fixed: Sequence[float]) 
 
         def fun(x):
             if type(x) is not ndarray or x.dtype is not _F64 or x.shape != shape:
+                if isinstance(x, list | tuple):  # lists in, lists out, as in Python
+                    value, gradient = fun(vector(x))
+                    return value, gradient.tolist()
                 x = vector(x)
             given = inputs.pop() if inputs else from_buffer(array("d", rest))
             try:

@@ -130,7 +130,8 @@ class CFunction:
         order (default f.wrt less the fixed ones), the other inputs fixed by keyword, as
         the Python backend's flat() (scipy.optimize.minimize(fun, x0, jac=True) takes it).
         x is a numpy array (or a list, tuple): C reads a contiguous float64 array where it
-        lies, and other arrays are converted once; the gradient is a new numpy array."""
+        lies, and other arrays are converted once; the gradient is a new numpy array (a
+        list for a list or tuple, as in the Python backend)."""
         names, others, values = vectors.flat_inputs(self.inputs, self.wrt, names, fixed)
         found = self._flat.get(names)
         if found is None:  # the gradient over `names`, the vector's inputs first

@@ -232,6 +232,7 @@ def function_source(
     rows: Sequence[int] = (),
     floats: frozenset[str] = frozenset(),
     positional: bool = False,
+    vector: int = 0,
 ) -> Generated:
     """Source of one function of the formula's inputs: `forward` returns the value,
     `value_and_grad` (value, {name: gradient}), `trace` (value, values, adjoints) of
@@ -239,7 +240,8 @@ def function_source(
     every_adjoint). Line numbers in line_ops count from start_line, where the `def`
     will stand. `floats`: inputs the caller always passes as floats (a flat vector's
     fixed inputs, converted once), left unchecked. `positional`: called with positions
-    only, so many inputs need no pieces (pieces.needed).
+    only, so many inputs need no pieces (pieces.needed). `vector`: the first `vector`
+    inputs come as one list or tuple, the others are fixed (f.flat: _vector_head).
 
     The body sits in a try block: _NotFloat (or a TypeError) means an argument is not
     a float, and _retry converts them all and calls again, or names the bad one;
@@ -260,23 +262,54 @@ def function_source(
     names = Namer(program, layout.inlined, spell).names
     line_ops: dict[int, Op] = {}
     helpers: set[str] = {"_NotFloat", "_retry", "_float_arguments", "_shown", "_to_float"}
-    lines = wrapped_call(f"def {function}(", list(params), "):", "")
+    fixed = params[vector:] if vector else ()
+    outer = wrapped_call(f"def {function}_with(", list(fixed), "):", "") if fixed else []
+    if vector:
+        lines = _vector_head(function, params[:vector])
+    else:
+        lines = wrapped_call(f"def {function}(", list(params), "):", "")
     lines.append("    try:")
     sections = function != "forward"
-    first = start_line + len(lines)
+    first = start_line + len(outer) + len(lines)
     lines.extend(_statements(layout, names, first, line_ops, helpers, sections))
     returns = _return_trace if function == "trace" else RETURNS[function]
     lines.extend(returns(program, names, layout))
     lines.append("    except (TypeError, _NotFloat) as error:  # an argument is not a float")
-    tail = ",), error)" if len(params) == 1 else "), error)"  # (x,) is a tuple
-    lines.extend(
-        wrapped_call(f"return _retry({function}, _INPUTS, (", list(params), tail, "        ")
-    )
+    if vector:  # the vector's entries as floats (or the ArgumentError naming one), again
+        lines.append(f"        return {function}(_floats(_x, error))")
+    else:
+        tail = ",), error)" if len(params) == 1 else "), error)"  # (x,) is a tuple
+        lines.extend(
+            wrapped_call(f"return _retry({function}, _INPUTS, (", list(params), tail, "        ")
+        )
     if not standalone:
         lines.append("    except _MATH_ERRORS as error:")
         lines.append("        raise _evaluation_error(error) from None")
+    if outer:  # the fixed inputs of a vector's function are its closure (_vector_head)
+        lines = [*outer, *("    " + line for line in lines), f"    return {function}"]
     source = "\n".join(lines) + "\n"
     return Generated(source, params, line_ops, tuple(sorted(helpers)), names)
+
+
+def _vector_head(function: str, taken: Sequence[str]) -> list[str]:
+    """The opening of a function of one vector (f.flat): its entries are unpacked from a
+    list or tuple right there, with no call in between; anything else (a numpy array, a
+    list of another length) goes to _other_vector, which converts it once and calls
+    again, or raises the ArgumentError that names what is wrong. Fixed inputs are not
+    parameters: the function is written inside `def {function}_with(fixed inputs):`, which
+    each f.flat(..., **fixed) calls once, so they are its closure and cannot be passed."""
+    other = f"        return _other_vector({function}, _x)"
+    lines = [
+        f"def {function}(_x):",
+        "    if type(_x) is not list and type(_x) is not tuple:",
+        other,
+    ]
+    lines.append("    try:")  # free until it raises (CPython 3.11+): cheaper than len(_x)
+    lines.extend(
+        wrapped_call("(", list(taken), ",) = _x" if len(taken) == 1 else ") = _x", "        ")
+    )
+    lines += ["    except ValueError:  # another length", other]
+    return lines
 
 
 def python_source(forward: Program, full: Program, *, standalone: bool = False) -> Generated:

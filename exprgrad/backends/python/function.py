@@ -400,18 +400,23 @@ class Function:
         order (default f.wrt less the fixed ones: f.inputs order, which is the order of
         first appearance unless compile(..., inputs=[...]) named it), the other inputs
         fixed by keyword, so that scipy.optimize.minimize(fun, x0, jac=True) takes it as
-        it is. x is a list, tuple or numpy array; the gradient comes back as a numpy array
-        (a list without numpy). fun.names: the vector's order. An input called `names` can
-        be fixed by keyword; otherwise names=... is the vector's names.
+        it is. x is a list, tuple or numpy array; the gradient comes back as a list for a
+        list or tuple, as a numpy array for anything else (a list without numpy).
+        fun.names: the vector's order. An input called `names` can be fixed by keyword;
+        otherwise names=... is the vector's names.
 
-        The generated code (fun.source) takes the vector's values positionally, so a call
-        costs the arithmetic and a copy of the vector, and no keyword matching.
+        fun is the generated code itself (fun.source): it unpacks a list or tuple of floats
+        where it stands and reads the fixed inputs from its closure, so a call costs the
+        arithmetic alone; a numpy vector is converted to a list once.
         """
         names, others, values = self._flat_inputs(names, fixed)
         key = f"flat {','.join(names)}"
         built = self._flat_built(key, "flat", names, others, lambda program, fold: program)
-        source = header(self.formula) + "\n" + self._runtime.generated[key].source
-        return vectors.flat_function(built, names, values, source)
+        generated = self._runtime.generated[key]
+        source = header(self.formula) + "\n" + generated.source
+        if generated.parts:  # a long program in pieces: its main function takes a list
+            return vectors.flat_function(built, names, values, source)
+        return vectors.described(built(*values) if others else built, names, source)
 
     def flat_hess(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
         """hess(x) -> the Hessian matrix at the vector x, rows and columns in the vector's
@@ -461,5 +466,7 @@ class Function:
             if function != "flat":
                 derived = lambda fold: make(gradient, fold)  # noqa: E731
                 program = pipeline.derive(derived, self._fold_with, f"its {function} program")
-            built = cache[key] = self._runtime.build_apart(key, function, program, floats=others)
+            vector = len(names) if function == "flat" else 0  # fun(x) is the code itself
+            built = self._runtime.build_apart(key, function, program, others, vector)
+            cache[key] = built
         return built

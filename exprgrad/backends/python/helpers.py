@@ -151,7 +151,8 @@ HELPERS = {
 
 
 def runtime_namespace() -> dict:
-    """The only globals generated code sees: math, the helpers, and six builtins."""
+    """The only globals generated code sees: math, the helpers, and eight builtins (list,
+    tuple and ValueError for f.flat's vector, codegen._vector_head)."""
     allowed = {"abs": abs, "float": float, "max": max, "min": min, "type": type}
-    allowed["TypeError"] = TypeError
+    allowed |= {"list": list, "tuple": tuple, "TypeError": TypeError, "ValueError": ValueError}
     return {"math": math, **HELPERS, "__builtins__": allowed}

@@ -24,10 +24,13 @@ from ..runtime import (
     point_binder,
     run_source,
 )
-from . import codegen
+from . import codegen, pieces, vectors
 from .helpers import _float_arguments, runtime_namespace
+from .tape import Tape, Tiered
+from .vectors import as_array, flat_vector
 
 MATH_ERRORS = (ArithmeticError, ValueError)
+TAPED = frozenset({"forward", "value_and_grad", "trace"})  # what a long program tapes first
 _FLOATS = {float}  # math domain errors, overflow, division by zero
 
 
@@ -65,6 +68,32 @@ def float_arguments(function_name: str, names: tuple[str, ...], args: Sequence) 
         raise EvaluationError(str(overflow)) from None
     except TypeError as bad:  # the helpers stay standalone (--emit module): builtin errors
         raise ArgumentError(str(bad)) from None
+
+
+def vector_handlers(names: tuple[str, ...]) -> dict[str, Callable]:
+    """What a function of one vector (codegen._vector_head, f.flat) calls when the vector
+    is not a list or tuple of floats; names: the vector's entries."""
+
+    size, numpy = len(names), vectors.numpy_module()
+    ndarray = numpy.ndarray if numpy is not None else None
+    shape = (size,)
+
+    def _other_vector(function: Callable, x: Any) -> tuple[float, Any]:
+        # a numpy array (what scipy passes) comes back as one, converted to a list once
+        # here; a list or tuple of another length is the ArgumentValueError naming it
+        if type(x) is ndarray and x.shape == shape:  # scipy's vector: the common case first
+            value, gradient = function(x.tolist())
+            return value, numpy.fromiter(gradient, numpy.float64, size)
+        value, gradient = function(list(flat_vector(x, names)))
+        return (value, gradient) if isinstance(x, list | tuple) else (value, as_array(gradient))
+
+    def _floats(x: Sequence, error: BaseException) -> list[float]:
+        values = float_arguments("f", names, x)
+        if all(value is entry for value, entry in zip(values, x, strict=True)):
+            raise error  # they were floats already: the error has another cause
+        return values
+
+    return {"_other_vector": _other_vector, "_floats": _floats}
 
 
 def _retry_maker(function_name: str, runtime: Runtime) -> Callable:
@@ -112,7 +141,22 @@ class Runtime:
         return generated
 
     def build(self, function: str, program: Program, rows: Iterable[int] = ()) -> Callable:
-        """Generate, compile and run the source of one function of the formula's inputs."""
+        """Generate, compile and run the source of one function of the formula's inputs.
+        A long program's forward, value_and_grad and trace run on a tape first (tape.py)."""
+        rows = tuple(rows)
+        if function in TAPED and pieces.needed(program, positional=True):
+            with collector_paused():
+                on_tape = Tape(program, function, self.formula, self.namespace, rows)
+
+            def compiled() -> Callable:
+                with collector_paused():
+                    self.run(self.text(function, program, rows), function, self.namespace)
+                return self.namespace[function]
+
+            tiered = Tiered(on_tape, compiled)
+            call = self._list_call(tiered, function, self.inputs)
+            call.tiered = tiered  # (which of the two it runs: call.tiered.compiled)
+            return call
         with collector_paused():
             generated = self.text(function, program, rows)
             self.run(generated, function, self.namespace)
@@ -127,18 +171,29 @@ class Runtime:
         return built
 
     def build_apart(
-        self, key: str, function: str, program: Program, floats: Iterable[str] = ()
+        self,
+        key: str,
+        function: str,
+        program: Program,
+        floats: Iterable[str] = (),
+        vector: int = 0,
     ) -> Callable:
         """build() for a program whose parameters are not the inputs as they stand (a jvp's
         tangents follow them, a flat vector reorders them): compiled into a namespace of
         its own whose _INPUTS names those parameters for _retry; called positionally.
-        floats: parameters always passed as floats (fixed inputs, converted once)."""
+        floats: parameters always passed as floats (fixed inputs, converted once).
+        vector: the first `vector` inputs come as one list or tuple (codegen._vector_head);
+        with fixed inputs after them, what is returned makes the function (NAME_with)."""
         with collector_paused():
             generated = codegen.function_source(
-                program, function, floats=frozenset(floats), positional=True
+                program, function, floats=frozenset(floats), positional=True, vector=vector
             )
             self.generated[key] = generated
             namespace = dict(self.namespace, _INPUTS=program.inputs)
+            if vector and not generated.parts:
+                namespace.update(vector_handlers(program.inputs[:vector]))
+                if len(program.inputs) > vector:  # fixed inputs: the maker of functions
+                    function += "_with"
             self.run(generated, key, namespace)
         if generated.parts:
             return self._list_call(namespace[function], function, program.inputs)

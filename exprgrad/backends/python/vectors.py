@@ -14,8 +14,9 @@ codegen.RETURNS writes the generated functions' `return` lines:
     flat                value, [gradient in the vector's order]
     hessp               [(H p) in the vector's order]
 
-numpy is optional: with it, vectors and matrices come back as numpy arrays (what scipy
-wants), without it as lists.
+What comes back follows what goes in: a list or tuple x gives lists (the fastest call, and
+what plain Python works with), any other vector (a numpy array, as scipy passes it) numpy
+arrays; without numpy, lists.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .helpers import _float_arguments
 
 
 @functools.cache
-def _numpy() -> Any:
+def numpy_module() -> Any:
     """numpy, imported on first use (import exprgrad stays fast), or None without it."""
     try:
         import numpy
@@ -45,7 +46,7 @@ def _numpy() -> Any:
 def as_array(values: list) -> Any:
     """A vector or matrix of floats as scipy wants it: a numpy array, or the lists as they
     are without numpy."""
-    numpy = _numpy()
+    numpy = numpy_module()
     return values if numpy is None else numpy.array(values, dtype=numpy.float64)
 
 
@@ -148,23 +149,22 @@ def split_inputs(
 def flat_function(
     generated: Callable, names: tuple[str, ...], fixed: Sequence[float], source: str
 ) -> Callable[[Any], tuple[float, Any]]:
-    """fun(x) -> (value, gradient): x a list, tuple or numpy vector in `names` order.
-    fun.names: those names; fun.source: the generated code it calls."""
-    size, rest = len(names), tuple(fixed)
-    numpy = _numpy()
-    if numpy is None:
-        array = list
-    else:  # fromiter with a known count: a third faster than numpy.array(list) at 200
-
-        def array(gradient, fromiter=numpy.fromiter, float64=numpy.float64):
-            return fromiter(gradient, float64, size)
+    """fun(x) -> (value, gradient) over code in pieces (a long program, whose main function
+    takes every input in one list): x a list, tuple or numpy vector in `names` order."""
+    size, rest = len(names), list(fixed)
 
     def fun(x):
         if type(x) is not list and type(x) is not tuple or len(x) != size:
-            x = flat_vector(x, names)  # numpy arrays: floats, not numpy scalars
+            value, gradient = generated(*flat_vector(x, names), *rest)
+            return value, as_array(gradient)  # numpy arrays: floats, not numpy scalars
         value, gradient = generated(*x, *rest)
-        return value, array(gradient)
+        return value, list(gradient)
 
+    return described(fun, names, source)
+
+
+def described(fun: Callable, names: tuple[str, ...], source: str) -> Callable:
+    """fun with its vector's names, its generated source and a docstring saying so."""
     fun.names = names
     fun.source = source
     fun.__doc__ = f"(value, gradient) at the vector of {_few(names)}."
@@ -194,7 +194,8 @@ def flat_matrix_function(
     rest = tuple(fixed)
 
     def hess(x):
-        return as_array(generated(*flat_vector(x, names), *rest))
+        matrix = generated(*flat_vector(x, names), *rest)
+        return matrix if isinstance(x, list | tuple) else as_array(matrix)
 
     hess.names = names
     hess.source = source
@@ -209,7 +210,8 @@ def flat_product_function(
     rest = tuple(fixed)
 
     def hessp(x, p):
-        return as_array(generated(*flat_vector(x, names), *rest, *flat_vector(p, names, "p")))
+        product = generated(*flat_vector(x, names), *rest, *flat_vector(p, names, "p"))
+        return product if isinstance(x, list | tuple) else as_array(product)
 
     hessp.names = names
     hessp.source = source

@@ -1,0 +1,120 @@
+"""The tape that a long program's first calls run (backends/python/tape.py): the generated
+code's values, gradients and errors, bit for bit, and the switch to that code."""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+
+import pytest
+from test_c_backend import FORMULAS as C_FORMULAS
+from test_codegen import GOLDEN_FORMULAS
+from test_primitives import CASE_LIST, points
+from test_regions import CASES as REGION_CASES
+from test_regions import TANGLED_IFS
+
+import exprgrad
+from exprgrad.backends.python import tape
+from exprgrad.backends.python.tape import Tape
+from exprgrad.core import pipeline
+
+CORPUS = sorted(
+    {formula for _, formula, _ in CASE_LIST}
+    | set(GOLDEN_FORMULAS.values())
+    | {formula for formula, _ in REGION_CASES}
+    | set(TANGLED_IFS)
+    | set(C_FORMULAS)
+    | {
+        "max(a, b, c, d) - min(a, b, c, d, e) + clip(a, b, c)",
+        "where(a, b, c) * where(a >= b, a, -b)",
+    }
+)
+SPECIALS = [0.0, -0.0, 0.5, -1.5, 3.0, 1e-310, 1e308, -1e308, math.inf, -math.inf, math.nan]
+
+
+def outcome(call, *args, **kwargs):
+    """A call's result, comparable bit for bit (reprs: NaN and -0.0), or its error."""
+    try:
+        result = call(*args, **kwargs)
+    except exprgrad.Error as error:
+        return type(error).__name__, str(error)
+    if isinstance(result, tuple) and len(result) == 3:  # a trace: rows' values, adjoints
+        value, values, adjoints = result
+        return repr(value), list(map(repr, values)), list(map(repr, adjoints))
+    if isinstance(result, tuple):
+        value, grads = result
+        return repr(value), [(name, repr(g)) for name, g in grads.items()]
+    return repr(result)
+
+
+@pytest.mark.parametrize("formula", CORPUS)
+def test_the_tape_is_the_generated_code_bit_for_bit(formula):
+    """At points of the domain and at IEEE specials, forward and value_and_grad on a tape
+    give the generated code's floats, or its error word for word."""
+    f = exprgrad.compile(formula)
+    namespace = f._runtime.namespace
+    gradient = Tape(f.program, "value_and_grad", f.formula, namespace)
+    value = Tape(f.forward_program, "forward", f.formula, namespace)
+    domain = dict.fromkeys(f.inputs, (-3.0, 3.0))
+    rng = random.Random(zlib.crc32(formula.encode()))
+    found = [[p[name] for name in f.inputs] for p in points(f, domain, 4, seed=rng.random())]
+    found += [[rng.choice(SPECIALS) for _ in f.inputs] for _ in range(16)]
+    trace, rows, _ = f._trace_function()
+    every = pipeline.gradient(f.forward_program, f.inputs, f._fold_with, every_adjoint=True)
+    traced = Tape(every, "trace", f.formula, namespace, rows)
+    for values in found:
+        assert outcome(gradient, values) == outcome(f.value_and_grad, *values), values
+        assert outcome(value, values) == outcome(f, *values), values
+        assert outcome(traced, values) == outcome(trace, *values), values
+
+
+def long_sum(terms: int) -> str:
+    """A long program with a branch in every term, so the tape has blocks."""
+    return " + ".join(
+        f"where(x{i % 7} > {i % 5 - 2}, {i}*log(x{i % 7} - 1), x{i % 3}*x{i % 7} + {i})"
+        for i in range(terms)
+    )
+
+
+def test_a_long_program_runs_on_the_tape_then_compiles(monkeypatch):
+    formula = long_sum(3000)  # more than pieces' 10,000 operations with its gradient
+    point = dict(zip([f"x{i}" for i in range(7)], [2.5, -3, 2.7, -2.5, 3.1, 2.2, -4], strict=True))
+    f = exprgrad.compile(formula)
+    first = f.value_and_grad(**point)
+    tiered = f.value_and_grad.tiered
+    assert not tiered.compiled  # one call is far from what compiling costs
+    assert f(**point) == first[0]
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
+    g = exprgrad.compile(formula)
+    assert outcome(g.value_and_grad, **point) == outcome(f.value_and_grad, **point)
+    assert g.value_and_grad.tiered.compiled  # the budget spent: generated code from now on
+    assert outcome(g.value_and_grad, **point) == outcome(f.value_and_grad, **point)
+    for x0 in (0.5, 1.0, -3.5, math.nan, -math.inf, math.inf):  # log(x0 - 1) where taken
+        at = point | {"x0": x0}
+        assert outcome(f.value_and_grad, **at) == outcome(g.value_and_grad, **at)
+        assert outcome(f, **at) == outcome(g, **at)
+    assert outcome(f.value_and_grad, **point | {"x0": 0.5})[0] == "EvaluationError"
+
+
+def test_a_long_circuit_of_gates_computes_on_the_tape_then_compiles(monkeypatch):
+    """exprgrad.gates runs a circuit through its trace: a long one starts on the tape, and
+    every gate's value and gradient are the same once the generated code takes over."""
+    from exprgrad import gates
+
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)  # compile after the first call
+    x, w = gates.Param(0.3, name="x"), gates.Param(-0.7, name="w")
+    made, out = [], x
+    for k in range(4000):
+        out = gates.make("tanh", out * w + 0.01 * k) if k % 2 else gates.make("relu", out - 0.1)
+        made.append(out)
+    first = out.compute()
+    tiered = out._circuit._trace.tiered
+    assert tiered.compiled  # ran on the tape, then compiled (the budget is 0)
+    out.backprop()
+    seen = [(repr(g.val), repr(g.grad)) for g in made] + [repr(x.grad), repr(w.grad)]
+    for gate in (*made, x, w):
+        gate.grad = 0.0
+    assert out.compute() == first  # now the generated code
+    out.backprop()
+    assert [(repr(g.val), repr(g.grad)) for g in made] + [repr(x.grad), repr(w.grad)] == seen
