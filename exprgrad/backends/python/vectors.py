@@ -189,10 +189,13 @@ def flat_vector(x: Any, names: tuple[str, ...], what: str = "the vector") -> Any
             )
         return _vector(x, len(names), what)
     if len(x) != len(names):
-        raise ArgumentValueError(
-            f"{what} has {len(x)} entries; expected {len(names)} ({_few(names)})"
-        )
+        raise length_error(x, names, what)
     return x
+
+
+def length_error(x: Sequence, names: tuple[str, ...], what: str = "the vector") -> Exception:
+    """The error of a list or tuple of another length than `names`."""
+    return ArgumentValueError(f"{what} has {len(x)} entries; expected {len(names)} ({_few(names)})")
 
 
 def flat_matrix_function(
