@@ -146,3 +146,49 @@ def test_a_long_programs_flat_runs_on_the_tape_then_compiles(monkeypatch):
         assert outcome(g, at) == outcome(fun, at)
         assert outcome(g, at) == outcome(fun, at)
     assert g._call.tiered.compiled
+
+
+def random_long_formula(seed: int, statements: int = 2500) -> str:
+    """Statements over 6 inputs and the latest results, through every kind of op the
+    pieces write into their readers (+ - * and negation, up to several deep) and
+    functions, branches and min/max between them."""
+    rng = random.Random(seed)
+    names = [f"x{i}" for i in range(6)]
+    shapes = [
+        "{p} - ({q} - {r})",
+        "-({p} * {q}) + {r}",
+        "{p} * ({q} * {r}) - {p}",
+        "({p} + {q}) * ({r} - {p}) * 0.25",
+        "tanh({p} - {q} * {r})",
+        "where({p} > {q}, sqrt(abs({r}) + 0.5), -{p} * {q})",
+        "min({p}, {q} * 0.5) - max({r}, -{q})",
+        "sigmoid({p}) * (1 - {q} * {q}) - {r}",
+        "{p} / (1 + {q} * {q})",
+    ]
+    lines = []
+    for i in range(statements):
+        p, q, r = (rng.choice(names[:6] + names[-12:]) for _ in range(3))
+        shape = rng.choice(shapes).format(p=p, q=q, r=r)  # kept in range: few NaNs
+        lines.append(f"a{i} = {shape}" if rng.random() < 0.3 else f"a{i} = tanh({shape})")
+        names.append(f"a{i}")
+    lines.append(" + ".join(names[-8:]))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_long_random_programs_on_the_tape_and_in_pieces_agree(monkeypatch, seed):
+    """The tape and the code in pieces that replaces it (arithmetic written several deep
+    into its reader, values passed between pieces) give the same floats and errors."""
+    formula = random_long_formula(seed)
+    on_tape = exprgrad.compile(formula)
+    assert not on_tape.value_and_grad.tiered.compiled  # made (with its budget) before:
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
+    compiled = exprgrad.compile(formula)
+    rng = random.Random(seed)
+    points = [[rng.uniform(-2, 2) for _ in range(6)] for _ in range(3)]
+    points += [[rng.choice(SPECIALS) for _ in range(6)] for _ in range(3)]
+    outcome(compiled.value_and_grad, *points[0])  # the first call: the tape, then compiling
+    assert compiled.value_and_grad.tiered.compiled
+    for values in points:
+        assert outcome(compiled.value_and_grad, *values) == outcome(on_tape.value_and_grad, *values)
+    assert not on_tape.value_and_grad.tiered.compiled
