@@ -74,8 +74,17 @@ def simplify(builder: Builder, op: Op, args: tuple[int, ...], evaluate: Evaluate
 
 def _simplify(evaluate: Evaluate, builder: Builder, op: Op, args: tuple[int, ...]) -> int:
     ops = builder.ops
-    consts = [ops[a].value if ops[a].prim == CONST else None for a in args]
     prim = op.prim
+    if args and prim not in _OF_OPERANDS:  # most ops: no constant operand, nothing to do
+        for a in args:
+            if ops[a].prim == CONST:
+                break
+        else:
+            new = builder.add(op, args)
+            if op.name is not None:
+                builder.give_name(new, op.name)
+            return new
+    consts = [ops[a].value if ops[a].prim == CONST else None for a in args]
     if None not in consts:
         folded = _fold(prim, consts, evaluate)
         if folded is not None:
