@@ -165,7 +165,8 @@ def test_traces_hessians_and_vectors_of_a_long_program():
     assert f.trace(x=0.5, y=0.8).value == value
     fun = f.flat()
     flat_value, gradient = fun([0.5, 0.8])
-    assert flat_value == value and list(gradient) == [grads["x"], grads["y"]]
+    assert flat_value == value and gradient == [grads["x"], grads["y"]]  # a list for a list
+    assert fun(np.array([0.5, 0.8]))[1].tolist() == gradient  # an array for an array
     hessian = f.hessian(x=0.5, y=0.8)
     h = 1e-5
     column = (np.array(fun([0.5 + h, 0.8])[1]) - np.array(fun([0.5 - h, 0.8])[1])) / (2 * h)

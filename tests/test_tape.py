@@ -19,6 +19,8 @@ from exprgrad.backends.python import tape
 from exprgrad.backends.python.tape import Tape
 from exprgrad.core import pipeline
 
+np = pytest.importorskip("numpy")
+
 CORPUS = sorted(
     {formula for _, formula, _ in CASE_LIST}
     | set(GOLDEN_FORMULAS.values())
@@ -44,7 +46,8 @@ def outcome(call, *args, **kwargs):
         return repr(value), list(map(repr, values)), list(map(repr, adjoints))
     if isinstance(result, tuple):
         value, grads = result
-        return repr(value), [(name, repr(g)) for name, g in grads.items()]
+        items = grads.items() if isinstance(grads, dict) else enumerate(grads)
+        return repr(value), [(name, repr(g)) for name, g in items]
     return repr(result)
 
 
@@ -118,3 +121,74 @@ def test_a_long_circuit_of_gates_computes_on_the_tape_then_compiles(monkeypatch)
     assert out.compute() == first  # now the generated code
     out.backprop()
     assert [(repr(g.val), repr(g.grad)) for g in made] + [repr(x.grad), repr(w.grad)] == seen
+
+
+def test_a_long_programs_flat_runs_on_the_tape_then_compiles(monkeypatch):
+    formula = long_sum(3000)
+    point = dict(zip([f"x{i}" for i in range(7)], [2.5, -3, 2.7, -2.5, 3.1, 2.2, -4], strict=True))
+    f = exprgrad.compile(formula)
+    value, grads = f.value_and_grad(**point)
+    fun = f.flat()
+    assert not fun._call.tiered.compiled
+    assert fun(list(point.values())) == (value, list(grads.values()))  # a list for a list
+    assert fun(np.array(list(point.values())))[1].tolist() == list(grads.values())
+    fixed = f.flat(["x3", "x1"], **{k: v for k, v in point.items() if k not in ("x1", "x3")})
+    assert fixed([point["x3"], point["x1"]]) == (value, [grads["x3"], grads["x1"]])
+    with pytest.raises(exprgrad.ArgumentError, match="argument 'x1'"):
+        fixed([1.0, "a"])
+    with pytest.raises(ValueError, match="3 entries; expected 2"):
+        fixed([1.0, 2.0, 3.0])
+    assert "def flat(_v):" in fun.source  # written when asked for, in pieces
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
+    g = exprgrad.compile(formula).flat()
+    for x0 in (2.5, 0.5):  # the tape, then the generated code: the same, errors too
+        at = [x0, *list(point.values())[1:]]
+        assert outcome(g, at) == outcome(fun, at)
+        assert outcome(g, at) == outcome(fun, at)
+    assert g._call.tiered.compiled
+
+
+def random_long_formula(seed: int, statements: int = 2500) -> str:
+    """Statements over 6 inputs and the latest results, through every kind of op the
+    pieces write into their readers (+ - * and negation, up to several deep) and
+    functions, branches and min/max between them."""
+    rng = random.Random(seed)
+    names = [f"x{i}" for i in range(6)]
+    shapes = [
+        "{p} - ({q} - {r})",
+        "-({p} * {q}) + {r}",
+        "{p} * ({q} * {r}) - {p}",
+        "({p} + {q}) * ({r} - {p}) * 0.25",
+        "tanh({p} - {q} * {r})",
+        "where({p} > {q}, sqrt(abs({r}) + 0.5), -{p} * {q})",
+        "min({p}, {q} * 0.5) - max({r}, -{q})",
+        "sigmoid({p}) * (1 - {q} * {q}) - {r}",
+        "{p} / (1 + {q} * {q})",
+    ]
+    lines = []
+    for i in range(statements):
+        p, q, r = (rng.choice(names[:6] + names[-12:]) for _ in range(3))
+        shape = rng.choice(shapes).format(p=p, q=q, r=r)  # kept in range: few NaNs
+        lines.append(f"a{i} = {shape}" if rng.random() < 0.3 else f"a{i} = tanh({shape})")
+        names.append(f"a{i}")
+    lines.append(" + ".join(names[-8:]))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_long_random_programs_on_the_tape_and_in_pieces_agree(monkeypatch, seed):
+    """The tape and the code in pieces that replaces it (arithmetic written several deep
+    into its reader, values passed between pieces) give the same floats and errors."""
+    formula = random_long_formula(seed)
+    on_tape = exprgrad.compile(formula)
+    assert not on_tape.value_and_grad.tiered.compiled  # made (with its budget) before:
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
+    compiled = exprgrad.compile(formula)
+    rng = random.Random(seed)
+    points = [[rng.uniform(-2, 2) for _ in range(6)] for _ in range(3)]
+    points += [[rng.choice(SPECIALS) for _ in range(6)] for _ in range(3)]
+    outcome(compiled.value_and_grad, *points[0])  # the first call: the tape, then compiling
+    assert compiled.value_and_grad.tiered.compiled
+    for values in points:
+        assert outcome(compiled.value_and_grad, *values) == outcome(on_tape.value_and_grad, *values)
+    assert not on_tape.value_and_grad.tiered.compiled

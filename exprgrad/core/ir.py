@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..errors import Span, line_and_column
 from .primitives import COMMUTATIVE
@@ -20,7 +21,10 @@ CONST = "const"
 _QUOTE_LIMIT = 48  # characters of formula text quoted for an op
 
 
-@dataclass(frozen=True, slots=True)
+# A value, never changed once made (passes make a new one: with_args, replace), hashed by
+# its fields; not frozen, as a frozen dataclass's constructor takes three times as long
+# (object.__setattr__ for each field) and every pass makes ops by the hundred thousand.
+@dataclass(slots=True, unsafe_hash=True)
 class Op:
     prim: str  # a primitive's name, INPUT or CONST
     args: tuple[int, ...] = ()
@@ -60,24 +64,32 @@ class Program:
     def remap(self, ops: Iterable[Op], new_id: list[int | None] | dict[int, int]) -> Program:
         """The same program over rewritten ops, old ids translated through new_id (a list
         holds None for an op dropped)."""
+        # an old id -> its new one, None for an op dropped (a list holds None, a dict lacks it)
+        moved = new_id.get if isinstance(new_id, dict) else new_id.__getitem__
         grad_of: dict[int, int] = {}
         for adjoint, forward in self.grad_of.items():
-            if _has(new_id, adjoint) and _has(new_id, forward):
-                grad_of.setdefault(new_id[adjoint], new_id[forward])  # merged ids: first one wins
+            adjoint, forward = moved(adjoint), moved(forward)
+            if adjoint is not None and forward is not None:
+                grad_of.setdefault(adjoint, forward)  # merged ids: first one wins
+        grads = {name: new_id[i] for name, i in self.grads.items()}
+        adjoints = {new_id[f]: new_id[a] for f, a in self.adjoints.items()}
+        assigned = {n: new for n, i in self.assigned.items() if (new := moved(i)) is not None}
         return replace(
             self,
             ops=tuple(ops),
             value=new_id[self.value],
-            grads={name: new_id[i] for name, i in self.grads.items()},
-            grad_of=grad_of,
-            adjoints={new_id[f]: new_id[a] for f, a in self.adjoints.items()},
-            assigned={n: new_id[i] for n, i in self.assigned.items() if _has(new_id, i)},
+            grads=_unless_equal(grads, self.grads),
+            grad_of=_unless_equal(grad_of, self.grad_of),
+            adjoints=_unless_equal(adjoints, self.adjoints),
+            assigned=_unless_equal(assigned, self.assigned),
         )
 
 
-def _has(new_id: list[int | None] | dict[int, int], old: int) -> bool:
-    """Does the op survive? (A list marks a dropped op None.)"""
-    return old in new_id if isinstance(new_id, dict) else new_id[old] is not None
+def _unless_equal(new: dict[Any, int], old: Mapping[Any, int]) -> Mapping[Any, int]:
+    """The old mapping where the new one equals it: a pass that keeps the ids (folding
+    where nothing folds) keeps one copy of a program's 100,000 assigned names, not two.
+    (Programs share their mappings already: replace() copies none.)"""
+    return old if new == old else new
 
 
 def const_key(value: float) -> str:
@@ -115,37 +127,30 @@ class Builder:
     """Appends ops, returning the id of an equal op when one exists (hash-consing)."""
 
     def __init__(self, ops: Iterable[Op] = ()):
-        self.ops: list[Op] = list(ops)
+        self.ops: list[Op] = []
         self._index: dict[str, dict] = {}  # primitive -> its ops' _key_within -> id
-        for i, op in enumerate(self.ops):
-            table = self._index.get(op.prim)
-            if table is None:
-                table = self._index[op.prim] = {}
-            table.setdefault(_key_within(op), i)
-        if sum(map(len, self._index.values())) != len(self.ops):
-            given, self.ops, self._index = self.ops, [], {}  # equal ops: the first one stands
-            for op in given:
-                self._append(op)
+        for op in ops:  # (of equal ops the first one stands)
+            self._append(op)
 
     def _append(self, op: Op) -> int:
-        prim, args = op.prim, op.args
-        if args and prim not in COMMUTATIVE and not op.copy:  # most ops: their operands
-            key = args
-        else:
+        prim, args = op.prim, op.args  # _key_within, its common cases spelled out here
+        if not args or op.copy or (len(args) > 2 and prim in COMMUTATIVE):
             key = _key_within(op)
+        elif len(args) == 2 and args[1] < args[0] and prim in COMMUTATIVE:
+            key = (args[1], args[0])  # a + b and b + a
+        else:
+            key = args  # most ops: their operands
         table = self._index.get(prim)
         if table is None:
             table = self._index[prim] = {}
-        existing = table.get(key)
-        if existing is not None:
-            return existing
-        ops = self.ops
-        table[key] = len(ops)
-        ops.append(op)
-        return len(ops) - 1
+        found = table.get(key)
+        if found is None:
+            found = table[key] = len(self.ops)  # (one int for the index and the caller)
+            self.ops.append(op)
+        return found
 
     def input(self, name: str, span: Span | None = None) -> int:
-        return self._append(Op(INPUT, name=name, span=span))
+        return self._append(Op(INPUT, (), 0.0, name, span))
 
     def const(self, value: float) -> int:
         value = float(value)
@@ -161,7 +166,7 @@ class Builder:
         in_gradient: bool = False,
         name: str | None = None,
     ) -> int:
-        return self._append(Op(prim, tuple(args), span=span, in_gradient=in_gradient, name=name))
+        return self._append(Op(prim, args, 0.0, name, span, in_gradient))
 
     def add(self, op: Op, args: tuple[int, ...]) -> int:
         """Re-emit an existing op (keeping its span, name and origin) over new operands."""
@@ -209,14 +214,16 @@ def dump(program: Program) -> str:
 
 def quote(source: str, op: Op) -> str:
     """The formula text behind an op, on one line; long text is cut and located."""
-    if op.span is None:
+    span = op.span
+    if span is None:
         return ""
     # Look at a bounded window only, so long spans (a 100,000-term sum) cost no more.
-    window_end = min(op.span.end, op.span.start + 4 * _QUOTE_LIMIT)
-    text = " ".join(source[op.span.start : window_end].split())
+    start, end = span.start, span.end
+    window_end = end if end - start <= 4 * _QUOTE_LIMIT else start + 4 * _QUOTE_LIMIT
+    text = " ".join(source[start:window_end].split())
     if not (text.isascii() and text.isprintable()):  # a comment must stay one line
         text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
-    if window_end < op.span.end or len(text) > _QUOTE_LIMIT:
-        line, column = line_and_column(source, op.span.start)
+    if window_end < end or len(text) > _QUOTE_LIMIT:
+        line, column = line_and_column(source, start)
         text = f"{text[: _QUOTE_LIMIT - 8]}... ({line}:{column})"
     return text

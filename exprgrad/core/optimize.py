@@ -74,8 +74,17 @@ def simplify(builder: Builder, op: Op, args: tuple[int, ...], evaluate: Evaluate
 
 def _simplify(evaluate: Evaluate, builder: Builder, op: Op, args: tuple[int, ...]) -> int:
     ops = builder.ops
-    consts = [ops[a].value if ops[a].prim == CONST else None for a in args]
     prim = op.prim
+    if args and prim not in _OF_OPERANDS:  # most ops: no constant operand, nothing to do
+        for a in args:
+            if ops[a].prim == CONST:
+                break
+        else:
+            new = builder.add(op, args)
+            if op.name is not None:
+                builder.give_name(new, op.name)
+            return new
+    consts = [ops[a].value if ops[a].prim == CONST else None for a in args]
     if None not in consts:
         folded = _fold(prim, consts, evaluate)
         if folded is not None:
@@ -159,23 +168,24 @@ def fold_constants(program: Program, fold: Fold) -> Program:
 def eliminate_dead_code(program: Program) -> Program:
     """Drop ops no output depends on; inputs always stay (they are the signature)."""
     program_ops = program.ops
+    count = len(program_ops)
     live = [op.prim == INPUT for op in program_ops]
     for output in program.outputs():
         live[output] = True
-    for i in reversed(range(len(program_ops))):
+    for i, op in zip(range(count - 1, -1, -1), reversed(program_ops), strict=True):
         if live[i]:
-            for arg in program_ops[i].args:
+            for arg in op.args:
                 live[arg] = True
     if all(live):
         return program  # nothing to drop: no copy of a large program
-    new_id: list[int | None] = [None] * len(program_ops)
-    ops: list[Op] = []
-    for i, op in enumerate(program_ops):
+    first = live.index(False)  # before the first op dropped, every op stays as it is
+    new_id: list[int | None] = [*range(first), *[None] * (count - first)]
+    ops: list[Op] = list(program_ops[:first])
+    for i in range(first + 1, count):
         if live[i]:
+            op = program_ops[i]
             new_id[i] = len(ops)
-            if len(ops) < i:  # (before the first op dropped, every id stays as it is)
-                op = op.with_args(tuple(map(new_id.__getitem__, op.args)))
-            ops.append(op)
+            ops.append(op.with_args(tuple(map(new_id.__getitem__, op.args))))
     return program.remap(ops, new_id)
 
 

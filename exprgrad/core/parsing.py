@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import re
 import sys
 from dataclasses import dataclass
@@ -178,8 +177,9 @@ _DROP, _KEEP, _SPLICE = 0, 1, 2  # what a rule's reduction does with each of its
 
 @dataclass(frozen=True, slots=True)
 class _Tables:
-    tokens: re.Pattern  # every terminal, one named group each, in the order Lark tries them
-    ignore: frozenset[str]
+    # what Lark ignores (blanks, comments) in group 1, then every terminal, one named group
+    # each, in the order Lark tries them, or the end: one match per token, none for a blank
+    tokens: re.Pattern
     actions: tuple[dict[str, int], ...]  # state -> symbol -> next state, or ~rule to reduce
     rules: tuple[tuple, ...]  # (origin, length, reduce) with reduce None for a pass-through
     start: int
@@ -197,7 +197,15 @@ def _tables() -> _Tables:
         lark.terminals,
         key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
     )
-    tokens = re.compile("|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals))
+    ignore = set(lark.lexer_conf.ignore)  # (a Lark loaded from its cache has no ignore_tokens)
+    # No other terminal starts where an ignored one can, so skipping them first is Lark's
+    # order. The lookahead makes the skip atomic: a run of blanks before a character no
+    # terminal matches is not tried split in every way (which takes exponential time).
+    skipped = "|".join(t.pattern.to_regexp() for t in terminals if t.name in ignore)
+    skip = f"(?=((?:{skipped})*))\\1"
+    named = "|".join(
+        f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals if t.name not in ignore
+    )
     rules, rule_ids = [], {}
     actions = []
     for state in range(len(table.states)):  # Lark numbers its LALR states 0, 1, 2, ...
@@ -213,8 +221,7 @@ def _tables() -> _Tables:
             row[symbol] = ~rule_ids[target]
         actions.append(row)
     return _Tables(
-        tokens,
-        frozenset(lark.lexer_conf.ignore),  # (a Lark loaded from its cache has no ignore_tokens)
+        re.compile(f"{skip}(?:{named}|\\Z)"),
         tuple(actions),
         tuple(rules),
         table.start_states["program"],
@@ -274,19 +281,18 @@ def _children(kinds: tuple[int, ...]):
         kept = [i for i, kind in enumerate(kinds) if kind == _KEEP]
         return lambda values: [values[i] for i in kept]
 
+    steps = [(i, kind == _SPLICE) for i, kind in enumerate(kinds) if kind != _DROP]
+    (first, splice_first), rest = steps[0], steps[1:]
+
     def build(values):
-        children = None
-        for kind, value in zip(kinds, values, strict=True):
-            if kind == _SPLICE:
-                if children is None:
-                    children = value  # a repetition grows its own list: linear, as in Lark
-                else:
-                    children += value
-            elif kind == _KEEP:
-                if children is None:
-                    children = []
-                children.append(value)
-        return [] if children is None else children
+        # a repetition grows its own list: linear, as in Lark
+        children = values[first] if splice_first else [values[first]]
+        for i, splice in rest:
+            if splice:
+                children += values[i]
+            else:
+                children.append(values[i])
+        return children
 
     return build
 
@@ -294,30 +300,20 @@ def _children(kinds: tuple[int, ...]):
 def _parse_fast(source: str) -> tuple[syntax.Statement, ...] | None:
     """The formula's statements, or None where the loop finds anything unexpected."""
     tables = _tables()
-    actions, rules, ignore, chains, end = (
-        tables.actions,
-        tables.rules,
-        tables.ignore,
-        tables.chains,
-        tables.end,
-    )
+    actions, rules, chains, end = tables.actions, tables.rules, tables.chains, tables.end
     state, states, values = tables.start, [], []  # state: the top of the stack, states: below
     push_state, push_value = states.append, values.append
-    depth, position = 0, 0
-    for match in itertools.chain(tables.tokens.finditer(source), (None,)):
+    depth, position, next_token = 0, 0, tables.tokens.match
+    while True:  # (the end returns)
+        match = next_token(source, position)
         if match is None:
-            if position != len(source):
-                return None  # a character no terminal matches, at the end
+            return None  # a character no terminal matches
+        kind = match.lastgroup
+        if kind is None:  # the end, blanks and comments before it
             kind, token = "$END", None
         else:
-            start = match.start()
-            if start != position:
-                return None  # a character no terminal matches
-            kind = match.lastgroup
-            position = match.end()
-            if kind in ignore:
-                continue
-            text = match.group()
+            start, position = match.end(1), match.end()  # (group 1: the blanks before it)
+            text = source[start:position]
             if kind in _NESTING:
                 if kind == "LPAR":
                     depth += 1
@@ -344,16 +340,16 @@ def _parse_fast(source: str) -> tuple[syntax.Statement, ...] | None:
                 if top is None:
                     top = chains[key] = _pass_through(tables, *key)
                 state = top
+            elif length == 1:  # (most: a token to its node) in place, the states unchanged
+                values[-1] = reduce(values[-1:])
+                state = actions[states[-1]][origin]
             else:
                 value = reduce(values[-length:])
-                del values[-length:]
-                if length > 1:
-                    del states[1 - length :]
+                del values[-length:], states[1 - length :]
                 state = actions[states[-1]][origin]
                 push_value(value)
             if token is None and state == end:
                 return values[-1]
-    return None
 
 
 _NESTING = frozenset({"LPAR", "RPAR", "_SEP"})  # the kinds _NewlinesInParentheses looks at

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import ArgumentError, FormulaError, Span
 from . import forward as forward_mode
-from .ir import CONST, INPUT, Program, quote
+from .ir import CONST, Program, quote
 from .lower import lower
 from .optimize import Fold, eliminate_dead_code, fold_constants
 from .parsing import parse
@@ -82,6 +82,7 @@ def forward_and_gradient(
             forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
+        del tree  # (the syntax tree: a third of what the IR takes, its room for reverse mode)
         full = gradient(forward, wrt_names, fold, arrays=arrays) if with_gradient else None
         return Programs(lowered, forward, full, arrays)
 
@@ -141,6 +142,8 @@ def derive(make: Callable[[Fold | None], Program], fold: Fold | None, what: str)
 
 
 def check_size(program: Program, what: str) -> None:
+    if len(program.ops) <= MAX_OPERATIONS:
+        return  # (constants aside: no need to count them)
     size = sum(op.prim != CONST for op in program.ops)
     if size > MAX_OPERATIONS:
         raise FormulaError(
@@ -153,16 +156,19 @@ def check_size(program: Program, what: str) -> None:
         )
 
 
+_ARRAY_PRIMITIVES = frozenset(name for name, primitive in BY_NAME.items() if primitive.arrays)
+
+
 def needs_arrays(program: Program) -> bool:
     """Does the program call an array function (@, a reduction, softmax, ...)?"""
-    return any(op.prim not in (INPUT, CONST) and BY_NAME[op.prim].arrays for op in program.ops)
+    return not _ARRAY_PRIMITIVES.isdisjoint(op.prim for op in program.ops)
 
 
 def scalars_only(program: Program, detail: str = "") -> None:
     """What computes with numbers only (the C backend, Hessians, residuals): a formula that
     needs arrays says where."""
     for op in program.ops:
-        if op.prim not in (INPUT, CONST) and BY_NAME[op.prim].arrays:
+        if op.prim in _ARRAY_PRIMITIVES:
             raise FormulaError(
                 f"{quote(program.source, op)} needs arrays",
                 program.source,

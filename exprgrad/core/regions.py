@@ -335,7 +335,8 @@ def untangle(program: Program) -> Program:
     while budget > 0:
         guards = Guards()
         needed = need(program, guards, cut=False)
-        if not any(isinstance(region, Either) for region in needed):
+        # (every region None, the top level: most programs, told apart without a Python loop)
+        if not any(needed) or not any(isinstance(region, Either) for region in needed):
             return program  # no op needed in several branches: none to copy
         users = _users(program)
         copies: dict[int, list[tuple[int, int]]] = {}

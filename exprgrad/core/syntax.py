@@ -1,8 +1,10 @@
-"""The formula's syntax tree: immutable nodes, each carrying its source span.
+"""The formula's syntax tree: nodes, each carrying its source span.
 
 Nodes compare by identity (eq=False): comparing or hashing field by field
 would recurse through a 100,000-deep chain. Everything after the parser
-walks these nodes with explicit stacks.
+walks these nodes with explicit stacks. Nothing changes a node once the parser
+has made it, but the classes are not frozen: a frozen dataclass sets each field
+through object.__setattr__, which makes the parser a quarter slower.
 """
 
 from __future__ import annotations
@@ -12,27 +14,27 @@ from dataclasses import dataclass
 from ..errors import Span
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Number:
     value: float
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Name:
     id: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Unary:
     op: str  # "+" or "-"
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Binary:
     op: str  # "+", "-", "*", "/", "**"
     left: Expr
@@ -40,7 +42,7 @@ class Binary:
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Compare:
     op: str  # "<", "<=", ">", ">=", "==", "!="
     left: Expr
@@ -48,7 +50,7 @@ class Compare:
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Keyword:
     """`axis=-1` in a call: lowering turns it into the positional argument it names."""
 
@@ -58,7 +60,7 @@ class Keyword:
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Call:
     func: str
     func_span: Span
@@ -69,7 +71,7 @@ class Call:
 Expr = Number | Name | Unary | Binary | Compare | Call
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Assign:
     target: str
     target_span: Span

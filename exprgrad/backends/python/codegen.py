@@ -278,10 +278,11 @@ def function_source(
     first = start_line + len(outer) + len(lines)
     lines.extend(_statements(layout, names, first, line_ops, helpers, sections))
     returns = _return_trace if function == "trace" else RETURNS[function]
-    lines.extend(returns(program, names, layout))
+    lines.extend(_return_vector(program, names) if vector else returns(program, names, layout))
     lines.append("    except (TypeError, _NotFloat) as error:  # an argument is not a float")
     if vector:  # the vector's entries as floats (or the ArgumentError naming one), again
-        lines.append(f"        return {function}(_floats(_x, error))")
+        lines.append(f"        _value, _gradient = {function}(_floats(_x, error))")
+        lines.append(f"        return _value, {_GIVEN_KIND}")
     else:
         tail = ",), error)" if len(params) == 1 else "), error)"  # (x,) is a tuple
         lines.extend(
@@ -298,23 +299,35 @@ def function_source(
 
 def _vector_head(function: str, taken: Sequence[str]) -> list[str]:
     """The opening of a function of one vector (f.flat): its entries are unpacked from a
-    list or tuple right there, with no call in between; anything else (a numpy array, a
-    list of another length) goes to _other_vector, which converts it once and calls
-    again, or raises the ArgumentError that names what is wrong. Fixed inputs are not
-    parameters: the function is written inside `def {function}_with(fixed inputs):`, which
-    each f.flat(..., **fixed) calls once, so they are its closure and cannot be passed."""
-    other = f"        return _other_vector({function}, _x)"
-    lines = [
+    list or tuple right there; anything else (a numpy array) becomes a list first
+    (_as_list, which names what is wrong with a vector it cannot take), and a list of
+    another length is an ArgumentValueError saying so. Fixed inputs are not parameters:
+    the function is written inside `def {function}_with(fixed inputs):`, which each
+    f.flat(..., **fixed) calls once, so they are its closure and cannot be passed. (No
+    second call of the function: in CPython 3.11 a frame over a few hundred names nested
+    in another of the same code costs a fresh block of frame memory, 10-20 us, a call.)"""
+    unpack = wrapped_call("(", list(taken), ",) = _x" if len(taken) == 1 else ") = _x", "        ")
+    return [
         f"def {function}(_x):",
+        "    _given = _x  # the gradient comes back as a list for a list, else an array",
         "    if type(_x) is not list and type(_x) is not tuple:",
-        other,
+        "        _x = _as_list(_x)",
+        "    try:",  # free until it raises (CPython 3.11+): cheaper than len(_x)
+        *unpack,
+        "    except ValueError:  # another length",
+        "        raise _length_error(_x) from None",
     ]
-    lines.append("    try:")  # free until it raises (CPython 3.11+): cheaper than len(_x)
-    lines.extend(
-        wrapped_call("(", list(taken), ",) = _x" if len(taken) == 1 else ") = _x", "        ")
-    )
-    lines += ["    except ValueError:  # another length", other]
-    return lines
+
+
+# what a function of one vector returns its gradient as: the list, or the array of it
+_GIVEN_KIND = "_gradient if _x is _given else _as_given(_gradient, _given)"
+
+
+def _return_vector(program: Program, names: dict[int, str]) -> list[str]:
+    """flat's return over one vector (_vector_head): the gradient as a list or an array."""
+    grads = [names[i] for i in program.grads.values()]
+    lines = _one_per_line("_gradient = [", grads, "]")
+    return [*lines, f"        return {names[program.value]}, {_GIVEN_KIND}"]
 
 
 def python_source(forward: Program, full: Program, *, standalone: bool = False) -> Generated:

@@ -412,11 +412,19 @@ class Function:
         names, others, values = self._flat_inputs(names, fixed)
         key = f"flat {','.join(names)}"
         built = self._flat_built(key, "flat", names, others, lambda program, fold: program)
-        generated = self._runtime.generated[key]
-        source = header(self.formula) + "\n" + generated.source
-        if generated.parts:  # a long program in pieces: its main function takes a list
-            return vectors.flat_function(built, names, values, source)
+        if hasattr(built, "tiered"):  # a long program: on a tape first, code in pieces later
+            return vectors.LongFlat(built, names, values, lambda: self._flat_source(key))
+        source = self._flat_source(key)
         return vectors.described(built(*values) if others else built, names, source)
+
+    def _flat_source(self, key: str) -> str:
+        """The source flat() compiles for `key`, generated on first use (a long program's
+        flat is on a tape until then)."""
+        generated = self._runtime.generated.get(key)
+        if generated is None:
+            program, others, vector = self.__dict__["_flat_programs"][key]
+            generated = self._runtime.text_apart(key, "flat", program, others, vector)
+        return header(self.formula) + "\n" + generated.source
 
     def flat_hess(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
         """hess(x) -> the Hessian matrix at the vector x, rows and columns in the vector's
@@ -469,4 +477,6 @@ class Function:
             vector = len(names) if function == "flat" else 0  # fun(x) is the code itself
             built = self._runtime.build_apart(key, function, program, others, vector)
             cache[key] = built
+            programs = self.__dict__.setdefault("_flat_programs", {})
+            programs[key] = (program, frozenset(others), vector)
         return built

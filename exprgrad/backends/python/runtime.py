@@ -27,7 +27,7 @@ from ..runtime import (
 from . import codegen, pieces, vectors
 from .helpers import _float_arguments, runtime_namespace
 from .tape import Tape, Tiered
-from .vectors import as_array, flat_vector
+from .vectors import flat_vector, length_error
 
 MATH_ERRORS = (ArithmeticError, ValueError)
 TAPED = frozenset({"forward", "value_and_grad", "trace"})  # what a long program tapes first
@@ -73,19 +73,24 @@ def float_arguments(function_name: str, names: tuple[str, ...], args: Sequence) 
 def vector_handlers(names: tuple[str, ...]) -> dict[str, Callable]:
     """What a function of one vector (codegen._vector_head, f.flat) calls when the vector
     is not a list or tuple of floats; names: the vector's entries."""
-
     size, numpy = len(names), vectors.numpy_module()
     ndarray = numpy.ndarray if numpy is not None else None
     shape = (size,)
 
-    def _other_vector(function: Callable, x: Any) -> tuple[float, Any]:
-        # a numpy array (what scipy passes) comes back as one, converted to a list once
-        # here; a list or tuple of another length is the ArgumentValueError naming it
-        if type(x) is ndarray and x.shape == shape:  # scipy's vector: the common case first
-            value, gradient = function(x.tolist())
-            return value, numpy.fromiter(gradient, numpy.float64, size)
-        value, gradient = function(list(flat_vector(x, names)))
-        return (value, gradient) if isinstance(x, list | tuple) else (value, as_array(gradient))
+    def _as_list(x: Any) -> list:
+        # scipy's numpy vector, the common case, first: its floats as a list
+        if type(x) is ndarray and x.shape == shape:
+            return x.tolist()
+        return list(flat_vector(x, names))  # or the ArgumentError of what is not a vector
+
+    def _length_error(x: Sequence) -> Exception:
+        return length_error(x, names)
+
+    def _as_given(gradient: list, given: Any) -> Any:
+        # a list for a list or tuple (a subclass too), else an array, as scipy wants it
+        if isinstance(given, list | tuple) or numpy is None:
+            return gradient
+        return numpy.fromiter(gradient, numpy.float64, size)
 
     def _floats(x: Sequence, error: BaseException) -> list[float]:
         values = float_arguments("f", names, x)
@@ -93,7 +98,12 @@ def vector_handlers(names: tuple[str, ...]) -> dict[str, Callable]:
             raise error  # they were floats already: the error has another cause
         return values
 
-    return {"_other_vector": _other_vector, "_floats": _floats}
+    return {
+        "_as_list": _as_list,
+        "_length_error": _length_error,
+        "_as_given": _as_given,
+        "_floats": _floats,
+    }
 
 
 def _retry_maker(function_name: str, runtime: Runtime) -> Callable:
@@ -183,20 +193,50 @@ class Runtime:
         its own whose _INPUTS names those parameters for _retry; called positionally.
         floats: parameters always passed as floats (fixed inputs, converted once).
         vector: the first `vector` inputs come as one list or tuple (codegen._vector_head);
-        with fixed inputs after them, what is returned makes the function (NAME_with)."""
-        with collector_paused():
-            generated = codegen.function_source(
-                program, function, floats=frozenset(floats), positional=True, vector=vector
-            )
+        with fixed inputs after them, what is returned makes the function (NAME_with).
+        A long program's flat runs on a tape first (tape.py), called positionally."""
+        floats = frozenset(floats)
+        if function == "flat" and pieces.needed(program, positional=True):
+            with collector_paused():
+                on_tape = Tape(program, function, self.formula, self.namespace)
+
+            def compiled() -> Callable:  # the main function over a list, as the tape is
+                return self._run_apart(key, function, program, floats, vector)
+
+            tiered = Tiered(on_tape, compiled)
+            call = self._list_call(tiered, function, program.inputs)
+            call.tiered = tiered
+            return call
+        built = self._run_apart(key, function, program, floats, vector)
+        if self.generated[key].parts:
+            return self._list_call(built, function, program.inputs)
+        return built
+
+    def text_apart(
+        self, key: str, function: str, program: Program, floats: frozenset, vector: int
+    ) -> Generated:
+        """The source build_apart compiles, generated once (self.generated[key])."""
+        generated = self.generated.get(key)
+        if generated is None:
+            with collector_paused():
+                generated = codegen.function_source(
+                    program, function, floats=floats, positional=True, vector=vector
+                )
             self.generated[key] = generated
+        return generated
+
+    def _run_apart(
+        self, key: str, function: str, program: Program, floats: frozenset, vector: int
+    ) -> Callable:
+        """build_apart's source compiled in a namespace of its own: the function it defines."""
+        generated = self.text_apart(key, function, program, floats, vector)
+        with collector_paused():
             namespace = dict(self.namespace, _INPUTS=program.inputs)
             if vector and not generated.parts:
                 namespace.update(vector_handlers(program.inputs[:vector]))
                 if len(program.inputs) > vector:  # fixed inputs: the maker of functions
                     function += "_with"
             self.run(generated, key, namespace)
-        if generated.parts:
-            return self._list_call(namespace[function], function, program.inputs)
         return namespace[function]
 
     def run(self, generated: Generated, label: str, namespace: dict[str, Any]) -> None:

@@ -46,8 +46,9 @@ _OPERANDS = ("_v[_a]", "_v[_b]", "_v[_c]")
 class Tape:
     """A program's ops as a list of entries, called with the inputs' values (floats, in
     program.inputs order); returns what `function` returns (forward: the value;
-    value_and_grad: (value, {name: gradient}); trace: (value, the rows' values, their
-    adjoints), a row in a branch not taken None, a row without an adjoint 0.0)."""
+    value_and_grad: (value, {name: gradient}); flat: (value, [gradient]); trace: (value,
+    the rows' values, their adjoints), a row in a branch not taken None, a row without an
+    adjoint 0.0)."""
 
     def __init__(
         self,
@@ -171,6 +172,8 @@ class Tape:
                 list(map(v.__getitem__, self._rows)),
                 list(map(v.__getitem__, self._adjoints)),
             )
+        if self.function == "flat":  # the gradient in the vector's order, as a list
+            return value, [v[i] for _, i in self._grads]
         return value, {name: v[i] for name, i in self._grads}
 
 

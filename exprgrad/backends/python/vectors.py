@@ -146,21 +146,29 @@ def split_inputs(
 # --- f.flat -------------------------------------------------------------------------------
 
 
-def flat_function(
-    generated: Callable, names: tuple[str, ...], fixed: Sequence[float], source: str
-) -> Callable[[Any], tuple[float, Any]]:
-    """fun(x) -> (value, gradient) over code in pieces (a long program, whose main function
-    takes every input in one list): x a list, tuple or numpy vector in `names` order."""
-    size, rest = len(names), list(fixed)
+class LongFlat:
+    """fun(x) -> (value, gradient) over a long program, whose function takes every input
+    in one call, positionally (a tape first, then code in pieces): x a list, tuple or numpy
+    vector in `names` order. fun.source: the generated code, written on first use."""
 
-    def fun(x):
-        if type(x) is not list and type(x) is not tuple or len(x) != size:
-            value, gradient = generated(*flat_vector(x, names), *rest)
-            return value, as_array(gradient)  # numpy arrays: floats, not numpy scalars
-        value, gradient = generated(*x, *rest)
+    def __init__(
+        self, call: Callable, names: tuple[str, ...], fixed: Sequence[float], source: Callable
+    ):
+        self._call, self._rest, self._source = call, list(fixed), source
+        self.names = names
+        self.__doc__ = f"(value, gradient) at the vector of {_few(names)}."
+
+    def __call__(self, x: Any) -> tuple[float, Any]:
+        names = self.names
+        if type(x) is not list and type(x) is not tuple or len(x) != len(names):
+            value, gradient = self._call(*flat_vector(x, names), *self._rest)  # numpy: floats
+            return value, list(gradient) if isinstance(x, list | tuple) else as_array(gradient)
+        value, gradient = self._call(*x, *self._rest)
         return value, list(gradient)
 
-    return described(fun, names, source)
+    @property
+    def source(self) -> str:
+        return self._source()
 
 
 def described(fun: Callable, names: tuple[str, ...], source: str) -> Callable:
@@ -181,10 +189,13 @@ def flat_vector(x: Any, names: tuple[str, ...], what: str = "the vector") -> Any
             )
         return _vector(x, len(names), what)
     if len(x) != len(names):
-        raise ArgumentValueError(
-            f"{what} has {len(x)} entries; expected {len(names)} ({_few(names)})"
-        )
+        raise length_error(x, names, what)
     return x
+
+
+def length_error(x: Sequence, names: tuple[str, ...], what: str = "the vector") -> Exception:
+    """The error of a list or tuple of another length than `names`."""
+    return ArgumentValueError(f"{what} has {len(x)} entries; expected {len(names)} ({_few(names)})")
 
 
 def flat_matrix_function(
