@@ -272,3 +272,26 @@ def test_long_list_code_is_written_in_pieces_and_agrees_with_short_code(monkeypa
     cut = exprgrad.compile(formula, backend="lists")
     assert "pieces of at most 4 lines" in cut.source_for(**point)
     assert cut.value_and_grad(**point) == expected and cut(**point) == whole(**point)
+
+
+def test_the_collector_comes_back_as_it_was_and_frozen_objects_stay_frozen():
+    """compile() pauses the garbage collector; after it, the collector runs again, or stays
+    off if it was off, and objects a program froze (gc.freeze before a fork) stay frozen."""
+    import gc
+
+    assert gc.isenabled()
+    exprgrad.compile("x*y + sin(x)").value_and_grad(x=1.0, y=2.0)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        exprgrad.compile("x*y + cos(x)").value_and_grad(x=1.0, y=2.0)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        exprgrad.compile("x*y + tan(x)").value_and_grad(x=1.0, y=2.0)
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()

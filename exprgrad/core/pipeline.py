@@ -98,6 +98,13 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if collecting:
+            # Its first collection would visit every object made meanwhile (0.3 s at
+            # 10^5 operations), all alive and acyclic: they go to the oldest generation
+            # unvisited instead (freeze, unfreeze: two list splices), unless the process
+            # freezes objects itself (gc.freeze before a fork), which unfreeze would undo.
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
