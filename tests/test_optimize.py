@@ -218,3 +218,24 @@ def test_a_constant_nan_condition_is_true_folded_or_not():
     for optimize_ in (True, False):
         f = exprgrad.compile("where(1e308*10 - 1e308*10, a, b)", optimize=optimize_)
         assert f(a=1.0, b=2.0) == 1.0
+
+
+def test_a_program_with_nothing_to_fold_is_kept_as_it_is(monkeypatch):
+    """fold_constants returns a program it would only copy (no constant operand, no
+    negation, no where) as it is: the same program the full pass makes."""
+    from test_tape import CORPUS
+
+    from exprgrad.core import optimize as optimize_module
+
+    texts = [*CORPUS, "z = a*x\nw = x*a\nz + w", " + ".join(f"w{i}*x{i}" for i in range(300))]
+    texts += ["-(-x) * y", "where(x > y, y, y) + x", "-(x*y) + sin(-(-y))"]  # no constant
+    kept = 0
+    for text in texts:
+        lowered = lower(parse(text))
+        shortcut = fold_constants(lowered, FOLD)
+        with monkeypatch.context() as patch:
+            patch.setattr(optimize_module, "_folds_nothing", lambda program, fold: False)
+            full = fold_constants(lowered, FOLD)
+        assert shortcut == full, text
+        kept += shortcut is lowered
+    assert kept > 30  # the shortcut was taken

@@ -155,6 +155,8 @@ def _identity(
 def fold_constants(program: Program, fold: Fold) -> Program:
     """Evaluate constant subexpressions and apply identities (x*1, x+0, --x, x**1, ...):
     every op passed through fold (folding(evaluate))."""
+    if _folds_nothing(program, fold):
+        return program  # (no copy of a large program)
     builder = Builder()
     new_id: list[int] = []
     for op in program.ops:
@@ -163,6 +165,26 @@ def fold_constants(program: Program, fold: Fold) -> Program:
         else:
             new_id.append(fold(builder, op, tuple(map(new_id.__getitem__, op.args))))
     return program.remap(builder.ops, new_id)
+
+
+def _folds_nothing(program: Program, fold: Fold) -> bool:
+    """Would simplify() keep every op as it is? It acts only on an op with a constant
+    operand, a negation or a where; any other op it adds to its builder as it is, which
+    finds no equal op in a program a Builder made (hash-consed already). Another fold
+    than simplify's is never skipped."""
+    if getattr(fold, "func", None) is not _simplify:
+        return False
+    ops = program.ops
+    for op in ops:
+        prim = op.prim
+        if prim == INPUT or prim == CONST:
+            continue
+        if not op.args or prim in _OF_OPERANDS:
+            return False
+        for a in op.args:
+            if ops[a].prim == CONST:
+                return False
+    return True
 
 
 def eliminate_dead_code(program: Program) -> Program:
