@@ -3,8 +3,9 @@
 CPython's compiler needs about 10 us for a line of generated code, so a program of 10^5
 operations takes seconds to compile, and one of 10^6 a minute, before its first value
 comes back. Most of that is worth paying only for a function called many times. So the
-first calls of a long program (pieces.needed) walk a tape instead, as CasADi's SX
-functions do:
+first calls of a long program's forward, value_and_grad, trace (what gates run) and flat
+(runtime.Runtime.build, build_apart: more than pieces' 10,000 operations) walk a tape
+instead, as CasADi's SX functions do:
 
     entry = (operation, out, a, b, c)      values[out] = operation(values, a, b, c)
 
@@ -16,7 +17,7 @@ a branch of `where` run only where the generated `if` would (regions.py): the ta
 values, gradients and errors are the generated code's, bit for bit (tests/test_tape.py
 compares them over the test corpus).
 
-A walk costs about 0.1 us an op, several times the generated code's, so a Tiered call
+A walk costs about 0.1-0.2 us an op, several times the generated code's, so a Tiered call
 keeps count: once its calls have spent as long on the tape as compiling would take
 (COMPILE_SECONDS_PER_OP), it compiles the generated code and calls that from then on.
 It never spends more than about twice what the better of the two choices would.
