@@ -205,9 +205,16 @@ def _return_dict(program: Program, names: dict[int, str], layout: Layout) -> lis
     return _one_per_line("return {", entries, "}")
 
 
-def _return_value_and_list(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
+# what a function of one vector (_vector_head) returns its gradient as: the list, or the
+# array of it
+_GIVEN_KIND = "_gradient if _x is _given else _as_given(_gradient, _given)"
+
+
+def _return_vector(program: Program, names: dict[int, str], layout: Layout) -> list[str]:
+    """flat's return over one vector: value and the gradient as a list or an array."""
     grads = [names[i] for i in program.grads.values()]
-    return _one_per_line(f"return {names[program.value]}, [", grads, "]")
+    lines = _one_per_line("_gradient = [", grads, "]")
+    return [*lines, f"        return {names[program.value]}, {_GIVEN_KIND}"]
 
 
 # the function each kind of generated code ends with; the higher-order ones return
@@ -222,7 +229,7 @@ RETURNS = {
     "jvp": _return_value_and_tangent,
     "hvp": _return_dict,
     "hessp": _return_list,
-    "flat": _return_value_and_list,
+    "flat": _return_vector,  # always over one vector (function_source's `vector`)
 }
 
 
@@ -278,7 +285,7 @@ def function_source(
     first = start_line + len(outer) + len(lines)
     lines.extend(_statements(layout, names, first, line_ops, helpers, sections))
     returns = _return_trace if function == "trace" else RETURNS[function]
-    lines.extend(_return_vector(program, names) if vector else returns(program, names, layout))
+    lines.extend(returns(program, names, layout))
     lines.append("    except (TypeError, _NotFloat) as error:  # an argument is not a float")
     if vector:  # the vector's entries as floats (or the ArgumentError naming one), again
         lines.append(f"        _value, _gradient = {function}(_floats(_x, error))")
@@ -317,17 +324,6 @@ def _vector_head(function: str, taken: Sequence[str]) -> list[str]:
         "    except ValueError:  # another length",
         "        raise _length_error(_x) from None",
     ]
-
-
-# what a function of one vector returns its gradient as: the list, or the array of it
-_GIVEN_KIND = "_gradient if _x is _given else _as_given(_gradient, _given)"
-
-
-def _return_vector(program: Program, names: dict[int, str]) -> list[str]:
-    """flat's return over one vector (_vector_head): the gradient as a list or an array."""
-    grads = [names[i] for i in program.grads.values()]
-    lines = _one_per_line("_gradient = [", grads, "]")
-    return [*lines, f"        return {names[program.value]}, {_GIVEN_KIND}"]
 
 
 def python_source(forward: Program, full: Program, *, standalone: bool = False) -> Generated:
