@@ -413,18 +413,10 @@ class Function:
         key = f"flat {','.join(names)}"
         built = self._flat_built(key, "flat", names, others, lambda program, fold: program)
         if hasattr(built, "tiered"):  # a long program: on a tape first, code in pieces later
-            return vectors.LongFlat(built, names, values, lambda: self._flat_source(key))
-        source = self._flat_source(key)
+            source = lambda: header(self.formula) + "\n" + built.text().source  # noqa: E731
+            return vectors.LongFlat(built, names, values, source)
+        source = header(self.formula) + "\n" + self._runtime.generated[key].source
         return vectors.described(built(*values) if others else built, names, source)
-
-    def _flat_source(self, key: str) -> str:
-        """The source flat() compiles for `key`, generated on first use (a long program's
-        flat is on a tape until then)."""
-        generated = self._runtime.generated.get(key)
-        if generated is None:
-            program, others, vector = self.__dict__["_flat_programs"][key]
-            generated = self._runtime.text_apart(key, "flat", program, others, vector)
-        return header(self.formula) + "\n" + generated.source
 
     def flat_hess(self, names: Iterable[str] | str | None = None, /, **fixed: float) -> Callable:
         """hess(x) -> the Hessian matrix at the vector x, rows and columns in the vector's
@@ -477,6 +469,4 @@ class Function:
             vector = len(names) if function == "flat" else 0  # fun(x) is the code itself
             built = self._runtime.build_apart(key, function, program, others, vector)
             cache[key] = built
-            programs = self.__dict__.setdefault("_flat_programs", {})
-            programs[key] = (program, frozenset(others), vector)
         return built

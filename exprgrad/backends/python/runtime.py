@@ -155,18 +155,14 @@ class Runtime:
         A long program's forward, value_and_grad and trace run on a tape first (tape.py)."""
         rows = tuple(rows)
         if function in TAPED and pieces.needed(program, positional=True):
-            with collector_paused():
-                on_tape = Tape(program, function, self.formula, self.namespace, rows)
 
             def compiled() -> Callable:
                 with collector_paused():
                     self.run(self.text(function, program, rows), function, self.namespace)
                 return self.namespace[function]
 
-            tiered = Tiered(on_tape, compiled)
-            call = self._list_call(tiered, function, self.inputs)
-            call.tiered = tiered  # (which of the two it runs: call.tiered.compiled)
-            return call
+            text = lambda: self.text(function, program, rows)  # noqa: E731
+            return self._taped(function, program, rows, compiled, text)
         with collector_paused():
             generated = self.text(function, program, rows)
             self.run(generated, function, self.namespace)
@@ -197,20 +193,34 @@ class Runtime:
         A long program's flat runs on a tape first (tape.py), called positionally."""
         floats = frozenset(floats)
         if function == "flat" and pieces.needed(program, positional=True):
-            with collector_paused():
-                on_tape = Tape(program, function, self.formula, self.namespace)
 
             def compiled() -> Callable:  # the main function over a list, as the tape is
                 return self._run_apart(key, function, program, floats, vector)
 
-            tiered = Tiered(on_tape, compiled)
-            call = self._list_call(tiered, function, program.inputs)
-            call.tiered = tiered
-            return call
+            text = lambda: self.text_apart(key, function, program, floats, vector)  # noqa: E731
+            return self._taped(function, program, (), compiled, text)
         built = self._run_apart(key, function, program, floats, vector)
         if self.generated[key].parts:
             return self._list_call(built, function, program.inputs)
         return built
+
+    def _taped(
+        self,
+        function: str,
+        program: Program,
+        rows: tuple[int, ...],
+        compiled: Callable[[], Callable],
+        text: Callable[[], Generated],
+    ) -> Callable:
+        """A long program's function: its tape until compiled() pays (tape.Tiered), called
+        as code in pieces is (one list of the program's inputs). call.tiered says which of
+        the two runs; call.text() generates the source the tape stands for."""
+        with collector_paused():
+            on_tape = Tape(program, function, self.formula, self.namespace, rows)
+        tiered = Tiered(on_tape, compiled)
+        call = self._list_call(tiered, function, program.inputs)
+        call.tiered, call.text = tiered, text
+        return call
 
     def text_apart(
         self, key: str, function: str, program: Program, floats: frozenset, vector: int
