@@ -203,6 +203,12 @@ def test_flat_bad_input():
         fun(np.ones((2, 2)))
     with pytest.raises(TypeError, match="argument 'x' must be a real number, not str"):
         fun([1.0, "2"])
+    for wrong, kind in ((None, "NoneType"), ("ab", "str"), ({"a": 1.0, "x": 2.0}, "dict")):
+        with pytest.raises(exprgrad.ArgumentError, match=f"list, tuple or 1-D array.*not {kind}"):
+            fun(wrong)
+    for short in ([], (1.0,)):  # a list or tuple of another length, before any arithmetic
+        with pytest.raises(exprgrad.ArgumentValueError, match=f"has {len(short)} entries"):
+            fun(short)
     with pytest.raises(ValueError, match="'q', which is not an input"):
         f.flat(["a", "q"], b=1.0, x=2.0)
     with pytest.raises(ValueError, match="'b' is both in the vector and fixed"):
