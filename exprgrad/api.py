@@ -56,7 +56,12 @@ def compile(  # noqa: A001 (exprgrad.compile is the API)
         formula = formula_text(formula)  # a front end: text the parser reads
     chosen = backends.backend(backend)
     programs = pipeline.forward_and_gradient(
-        formula, wrt, FOLD if optimize else None, arrays=chosen.ARRAYS, inputs=inputs
+        formula,
+        wrt,
+        FOLD if optimize else None,
+        arrays=chosen.ARRAYS,
+        inputs=inputs,
+        with_gradient=getattr(chosen, "gradient_now", True),
     )
     return chosen.make_function(formula, programs, fold=optimize, fold_forward=optimize)
 

@@ -232,16 +232,39 @@ def test_the_limit_is_well_above_a_million_and_beyond_it_a_formula_error(monkeyp
     monkeypatch.setattr(pipeline, "MAX_OPERATIONS", 5 * PIECE_LINES)
     fits = "tanh(" * PIECE_LINES + "x" + ")" * PIECE_LINES  # 4 operations a tanh with its gradient
     assert exprgrad.compile(fits)(x=0.5) == pytest.approx(tanh_chain(0.5, PIECE_LINES)[0])
-    too_large = "tanh(" * DEPTH + "x" + ")" * DEPTH
+    beyond = 5 * PIECE_LINES + 1
+    too_large = "tanh(" * beyond + "x" + ")" * beyond
     with pytest.raises(exprgrad.FormulaError, match="formula too large.*over the limit of 50,000"):
         exprgrad.compile(too_large)
     gates = pytest.importorskip("exprgrad.gates")
     x = gates.Param(0.5, name="x")
     out = x
-    for _ in range(DEPTH):
+    for _ in range(beyond):
         out = gates.make("tanh", out)
     with pytest.raises(exprgrad.FormulaError, match="formula too large"):
         out.compute()
+
+
+def test_a_gradient_program_over_the_limit_is_refused_where_it_is_made(monkeypatch):
+    """A formula within the limit whose gradient program is not (a tanh chain's has four
+    operations a tanh) computes its gradients by sweep (backends/python/sweep.py), which
+    needs no gradient program; what needs one (its source, its compiled code) gets the
+    FormulaError, and the calls stay on the sweep instead of compiling."""
+    from exprgrad.backends.python import sweep
+
+    monkeypatch.setattr(pipeline, "MAX_OPERATIONS", 5 * PIECE_LINES)
+    monkeypatch.setattr(sweep, "GRADIENT_COST_PER_OP", 0.0)  # compile at the first call
+    f = exprgrad.compile("tanh(" * DEPTH + "x" + ")" * DEPTH)
+    value, slope = tanh_chain(0.5, DEPTH)
+    for _ in range(2):
+        got, grads = f.value_and_grad(x=0.5)
+        assert got == pytest.approx(value, rel=1e-12)
+        assert grads["x"] == pytest.approx(slope, rel=1e-9)
+        assert not f.value_and_grad.tiered.compiled
+    with pytest.raises(exprgrad.FormulaError, match="its gradient program has .* over the limit"):
+        f.source  # noqa: B018 (a property)
+    with pytest.raises(exprgrad.FormulaError, match="formula too large"):
+        exprgrad.compile("tanh(" * DEPTH + "where(x > 0, x, -x)" + ")" * DEPTH)  # not swept
 
 
 def test_a_chain_of_gates_longer_than_a_piece_computes_and_backpropagates():

@@ -51,6 +51,7 @@ class Programs:
     forward: Program  # the value
     full: Program | None  # the value and the gradient over wrt (full.grads); None: not made
     arrays: bool = False  # made for a backend computing with arrays
+    wrt: tuple[str, ...] | None = None  # what the gradient is over (None: full's, or every input)
 
 
 def forward_and_gradient(
@@ -61,7 +62,7 @@ def forward_and_gradient(
     fold_forward: bool = True,
     arrays: bool | None = False,
     inputs: Iterable[str] | str | None = None,
-    with_gradient: bool = True,
+    with_gradient: bool | Callable[[Program], bool] = True,
 ) -> Programs:
     """The formula's programs: its value (folded unless fold_forward is False: exprgrad.gates
     keeps one line per gate), and its value and gradient over wrt (default every input).
@@ -69,7 +70,9 @@ def forward_and_gradient(
     None: arrays if the formula calls an array function (Programs.arrays says which).
     inputs: the order of f.inputs (default: first appearance).
     with_gradient: False leaves Programs.full None, for a caller that makes a gradient
-    program when it needs one (gradient()): a circuit of gates needs only its trace's."""
+    program when it needs one (gradient()): a circuit of gates needs only its trace's; a
+    function of the forward program: the backend's choice (python's sweeps the first
+    gradients of a long one on numbers, backends/python/sweep.py)."""
     with collector_paused():
         tree = parse(formula)
         lowered = lower(tree)
@@ -83,8 +86,10 @@ def forward_and_gradient(
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
         del tree  # (the syntax tree: a third of what the IR takes, its room for reverse mode)
+        if callable(with_gradient):
+            with_gradient = with_gradient(forward)
         full = gradient(forward, wrt_names, fold, arrays=arrays) if with_gradient else None
-        return Programs(lowered, forward, full, arrays)
+        return Programs(lowered, forward, full, arrays, wrt_names)
 
 
 @contextlib.contextmanager

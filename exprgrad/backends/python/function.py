@@ -8,8 +8,10 @@ run in the same Runtime (runtime.py).
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ...core import pipeline
@@ -24,6 +26,7 @@ from ..runtime import compile_options
 from . import codegen, vectors
 from .evaluate import FOLD
 from .runtime import Runtime
+from .sweep import sweepable
 
 if TYPE_CHECKING:
     from ...tools.check import CheckReport, ComponentCheck
@@ -71,9 +74,16 @@ def _rebuild(
         FOLD if fold else None,
         fold_forward=fold_forward,
         inputs=inputs,
-        with_gradient=not later,
+        with_gradient=False if later else gradient_now,
     )
     return Function(formula, programs, fold, fold_forward)
+
+
+def gradient_now(forward: Program) -> bool:
+    """compile()'s question to the backend: make the gradient program now? Not for a long
+    forward program that sweep.py can differentiate on numbers: its first gradients are
+    swept, and the gradient program is made when its code is compiled (or asked for)."""
+    return not sweepable(forward)
 
 
 class Function:
@@ -98,7 +108,10 @@ class Function:
         self.inputs: tuple[str, ...] = programs.forward.inputs
         # no gradient program made yet (Programs.full None): it will be over every input
         made = programs.full
-        self.wrt: tuple[str, ...] = self.inputs if made is None else tuple(made.grads)
+        if programs.wrt is not None:
+            self.wrt: tuple[str, ...] = programs.wrt
+        else:
+            self.wrt = self.inputs if made is None else tuple(made.grads)
         self.forward_program = programs.forward
         self._program = made
         self._runtime = Runtime(formula, self.inputs)
@@ -125,7 +138,12 @@ class Function:
         # only the trace. Then it is an attribute of the instance, found without this call.
         if name != "value_and_grad" or "_runtime" not in self.__dict__:
             raise AttributeError(name)
-        built = self.__dict__["value_and_grad"] = self._runtime.build(name, self.program)
+        if self._program is None and sweepable(self.forward_program):
+            gradient = lambda: self.program  # noqa: E731 (made when the code is compiled)
+            built = self._runtime.build_swept(name, self.forward_program, self.wrt, gradient)
+        else:
+            built = self._runtime.build(name, self.program)
+        self.__dict__["value_and_grad"] = built
         built.__doc__ = "(value, {input: gradient}) at the given point."
         return built
 
@@ -160,12 +178,20 @@ class Function:
         built = self.__dict__.get("_trace")
         if built is None:
             forward = self.forward_program
-            program = pipeline.gradient(
-                forward, forward.inputs, self._fold_with, every_adjoint=True
-            )
             rows = trace_rows(forward)
             count = sum(forward.ops[i].prim == INPUT for i in rows)
-            function = self._runtime.build("trace", program, rows)
+
+            @functools.cache
+            def program() -> Program:
+                return pipeline.gradient(
+                    forward, forward.inputs, self._fold_with, every_adjoint=True
+                )
+
+            if sweepable(forward):
+                inputs = forward.inputs
+                function = self._runtime.build_swept("trace", forward, inputs, program, rows)
+            else:
+                function = self._runtime.build("trace", program(), rows)
             built = self.__dict__["_trace"] = (function, rows, count)
         return built
 
@@ -460,6 +486,15 @@ class Function:
         list of names."""
         cache = self.__dict__.setdefault("_flat_functions", {})
         built = cache.get(key)
+        if built is None and function == "flat" and sweepable(self.forward_program):
+            ordered = replace(self.forward_program, inputs=names + others)
+
+            @functools.cache
+            def made() -> Program:
+                return vectors.flat_program(self.forward_program, names, others, self._fold_with)
+
+            built = self._runtime.build_apart_swept(key, ordered, names, made, others, len(names))
+            cache[key] = built
         if built is None:
             gradient = vectors.flat_program(self.forward_program, names, others, self._fold_with)
             program = gradient

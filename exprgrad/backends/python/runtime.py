@@ -26,6 +26,7 @@ from ..runtime import (
 )
 from . import codegen, pieces, vectors
 from .helpers import _float_arguments, runtime_namespace
+from .sweep import Sweep
 from .tape import Tape, Tiered
 from .vectors import flat_vector, length_error
 
@@ -155,13 +156,7 @@ class Runtime:
         A long program's forward, value_and_grad and trace run on a tape first (tape.py)."""
         rows = tuple(rows)
         if function in TAPED and pieces.needed(program, positional=True):
-
-            def compiled() -> Callable:
-                with collector_paused():
-                    self.run(self.text(function, program, rows), function, self.namespace)
-                return self.namespace[function]
-
-            text = lambda: self.text(function, program, rows)  # noqa: E731
+            compiled, text = self._in_pieces(function, lambda: program, rows)
             return self._taped(function, program, rows, compiled, text)
         with collector_paused():
             generated = self.text(function, program, rows)
@@ -175,6 +170,35 @@ class Runtime:
         if generated.params != self.inputs:
             built = bind_formula_names(built, self.inputs)
         return built
+
+    def build_swept(
+        self,
+        function: str,
+        forward: Program,
+        wrt: tuple[str, ...],
+        gradient: Callable[[], Program],
+        rows: Iterable[int] = (),
+    ) -> Callable:
+        """build() of value_and_grad or trace for a long forward program whose gradient
+        program is not made yet (sweep.sweepable): its first calls sweep the forward
+        program's tape (sweep.py); gradient() makes the program they stand for."""
+        rows = tuple(rows)
+        compiled, text = self._in_pieces(function, gradient, rows)
+        return self._swept(function, forward, wrt, gradient, compiled, text, rows)
+
+    def _in_pieces(
+        self, function: str, program: Callable[[], Program], rows: tuple[int, ...]
+    ) -> tuple[Callable[[], Callable], Callable[[], Generated]]:
+        """How a long program's tape becomes code: compiled() compiles it (in pieces, its
+        main function over one list) and returns that; text() is its source."""
+
+        def compiled() -> Callable:
+            made = program()
+            with collector_paused():
+                self.run(self.text(function, made, rows), function, self.namespace)
+            return self.namespace[function]
+
+        return compiled, lambda: self.text(function, program(), rows)
 
     def build_apart(
         self,
@@ -193,16 +217,66 @@ class Runtime:
         A long program's flat runs on a tape first (tape.py), called positionally."""
         floats = frozenset(floats)
         if function == "flat" and pieces.needed(program, positional=True):
-
-            def compiled() -> Callable:  # the main function over a list, as the tape is
-                return self._run_apart(key, function, program, floats, vector)
-
-            text = lambda: self.text_apart(key, function, program, floats, vector)  # noqa: E731
+            compiled, text = self._apart_in_pieces(key, lambda: program, floats, vector)
             return self._taped(function, program, (), compiled, text)
         built = self._run_apart(key, function, program, floats, vector)
         if self.generated[key].parts:
             return self._list_call(built, function, program.inputs)
         return built
+
+    def build_apart_swept(
+        self,
+        key: str,
+        forward: Program,
+        wrt: tuple[str, ...],
+        gradient: Callable[[], Program],
+        floats: Iterable[str],
+        vector: int,
+    ) -> Callable:
+        """build_apart() of flat for a long forward program (sweep.sweepable) whose
+        inputs are in the vector's order: its first calls sweep the forward program's
+        tape; gradient() makes the program they stand for."""
+        floats = frozenset(floats)
+        compiled, text = self._apart_in_pieces(key, gradient, floats, vector)
+        return self._swept("flat", forward, wrt, gradient, compiled, text)
+
+    def _apart_in_pieces(
+        self, key: str, program: Callable[[], Program], floats: frozenset, vector: int
+    ) -> tuple[Callable[[], Callable], Callable[[], Generated]]:
+        """_in_pieces() for build_apart: the flat function's code in pieces, over a list."""
+
+        def compiled() -> Callable:
+            return self._run_apart(key, "flat", program(), floats, vector)
+
+        return compiled, lambda: self.text_apart(key, "flat", program(), floats, vector)
+
+    def _swept(
+        self,
+        function: str,
+        forward: Program,
+        wrt: tuple[str, ...],
+        gradient: Callable[[], Program],
+        compiled: Callable[[], Callable],
+        text: Callable[[], Generated],
+        rows: tuple[int, ...] = (),
+    ) -> Callable:
+        """A long forward program's gradient function: swept (sweep.Sweep) until
+        compiled() pays; a call whose rules fail runs the gradient program's tape."""
+        exact: list[Tape] = []
+
+        def gradient_tape() -> Tape:
+            if not exact:
+                with collector_paused():
+                    exact.append(Tape(gradient(), function, self.formula, self.namespace, rows))
+            return exact[0]
+
+        with collector_paused():
+            values = Tape(forward, "values", self.formula, self.namespace)
+            sweep = Sweep(forward, function, wrt, values, gradient_tape, rows)
+        tiered = Tiered(sweep, compiled)
+        call = self._list_call(tiered, function, forward.inputs)
+        call.tiered, call.text = tiered, text
+        return call
 
     def _taped(
         self,

@@ -32,7 +32,7 @@ from typing import Any
 
 from ...core import regions
 from ...core.ir import CONST, Program
-from ...errors import EvaluationError
+from ...errors import EvaluationError, FormulaError
 from .. import runtime
 from ..layout import Layout, plan
 from .spellings import CHOSEN, spell
@@ -46,7 +46,8 @@ _OPERANDS = ("_v[_a]", "_v[_b]", "_v[_c]")
 
 class Tape:
     """A program's ops as a list of entries, called with the inputs' values (floats, in
-    program.inputs order); returns what `function` returns (forward: the value;
+    program.inputs order); returns what `function` returns (values: every op's value, a
+    list by op id, for a sweep (sweep.py); forward: the value;
     value_and_grad: (value, {name: gradient}); flat: (value, [gradient]); trace: (value,
     the rows' values, their adjoints), a row in a branch not taken None, a row without an
     adjoint 0.0)."""
@@ -152,6 +153,10 @@ class Tape:
 
         return (run, self._dummy, 0, 0, 0)
 
+    def compile_cost(self) -> float:
+        """About what generating and compiling the program's code takes, in seconds."""
+        return COMPILE_SECONDS_PER_OP * len(self.program.ops)
+
     def __call__(self, values: Sequence[float]) -> Any:
         v = self._start.copy()
         for i, value in zip(self._inputs, values, strict=True):
@@ -164,6 +169,8 @@ class Tape:
             raise
         except MATH_ERRORS as error:
             raise _failed(self.formula, self.program, out, error) from None
+        if self.function == "values":
+            return v
         value = v[self.program.value]
         if self.function == "forward":
             return value
@@ -188,9 +195,9 @@ class Tiered:
     then the generated code (compiled(): a callable taking the inputs' values as a list)."""
 
     def __init__(self, tape: Tape, compiled: Callable[[], Callable]):
-        self._tape = tape
+        self._tape = tape  # (or a Sweep, sweep.py: a tape and a sweep back)
         self._compile = compiled
-        self._budget = COMPILE_SECONDS_PER_OP * len(tape.program.ops)
+        self._budget = tape.compile_cost()
         self._spent = 0.0
         self._call: Callable = self._on_tape
 
@@ -201,8 +208,11 @@ class Tiered:
         finally:
             self._spent += time.perf_counter() - start
             if self._spent >= self._budget:  # from now on, the generated code
-                self._call = self._compile()
-                self._tape = None
+                try:
+                    self._call = self._compile()
+                    self._tape = None
+                except FormulaError:  # a gradient program over the size limit (sweep.py)
+                    self._budget = math.inf  # runs on as it is
 
     def __call__(self, values: Sequence[float]) -> Any:
         return self._call(values)

@@ -1,0 +1,277 @@
+"""A long forward program -> its first gradients on numbers: the tape, then one sweep back.
+
+Before a long program's value_and_grad, trace (what gates run) or flat can run on the
+tape (tape.py), reverse mode must make its gradient program: rules spliced in op by op,
+folded and hash-consed (reverse.differentiate), dead code dropped, and a tape entry made
+for each of three or four times the forward program's ops. For a formula of 10^6
+operations that is a third of compile() and the first call. So the first calls of a long
+program without branches (no `where`: every op runs) do what a tape-based autodiff
+(micrograd, autograd) does instead: the forward program's tape gives every op's value,
+then one sweep walks the ops backwards, adding each op's adjoint times its rule to its
+operands' adjoints, in the order reverse.differentiate adds them. The rules are the
+table's (primitives.py), written once per primitive as Python in the generated code's
+spellings (spellings.py), so each contribution is the same arithmetic on the same floats:
+the floats are the gradient program's, bit for bit. What differentiate's folding changes
+(x*1 to x, --x to x, a constant's rule folded, a whole exponent's pow made powi) holds
+bit for bit for every IEEE operand (optimize.py); tests/test_sweep.py checks the corpus.
+
+Where a rule fails (a math error the generated code may never meet: it computes only the
+branch of a rule's `where` it takes), the call is handed to the gradient program's tape,
+which gives the generated code's value or its error word for word. A Tiered call
+(tape.py) compiles the gradient program's code once the sweeps have cost what making and
+compiling it would.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ...core.ir import CONST, INPUT, Program
+from ...core.primitives import BY_NAME
+from ...core.reverse import rule_program
+from ..emit import PIECE_LINES
+from .helpers import runtime_namespace
+from .spellings import CHOSEN, spell
+from .tape import COMPILE_SECONDS_PER_OP, MATH_ERRORS, Tape
+
+# A gradient program holds about three times its forward program's ops, and making it
+# (reverse mode, dead code) costs about what compiling them does: the sweep's budget.
+GRADIENT_COST_PER_OP = 4 * COMPILE_SECONDS_PER_OP
+# A forward program of more operations than pieces' PIECE_LINES (emit.py) is swept: its
+# gradient program, which holds it, is then code in pieces, a function of one list of the
+# inputs as the sweep is, when it is compiled.
+SWEPT_ABOVE = PIECE_LINES
+_OPERANDS = {"x": "_v[_a]", "y": "_v[_b]", "z": "_v[_c]", "out": "_o", "g": "_g"}
+_RULES: dict[tuple, Callable] = {}  # (prim, arity, operands differentiated) -> rule
+
+
+def sweepable(program: Program) -> bool:
+    """Is it long (SWEPT_ABOVE) and can its gradient be swept on numbers: no branch
+    regions (a `where` runs one side only, and its adjoints stay inside it: regions.py),
+    and no rule written with a CHOSEN spelling (those depend on which operands are
+    constants, which a sweep of numbers does not know)?"""
+    if len(program.ops) <= SWEPT_ABOVE:
+        return False
+    if not _unswept().isdisjoint(op.prim for op in program.ops):
+        return False
+    operations = sum(op.prim != CONST and op.prim != INPUT for op in program.ops)
+    return operations > SWEPT_ABOVE
+
+
+@functools.cache
+def _unswept() -> frozenset[str]:
+    """The primitives a sweep leaves to the gradient program: where, and any whose rule
+    text calls a CHOSEN primitive."""
+    unswept = {"where"}
+    for name, primitive in BY_NAME.items():  # (array primitives: never in a Python program)
+        if not callable(primitive.grads) and not primitive.arrays:
+            for rule in filter(None, primitive.grads):
+                if any(op.prim in CHOSEN for op in rule_program(rule).ops):
+                    unswept.add(name)
+    return frozenset(unswept)
+
+
+class Sweep:
+    """The value and gradient of a forward program without branches, over wrt (every
+    input that has a row, for a trace): called with the inputs' values (floats, in
+    program.inputs order), returns what the generated `function` returns (tape.Tape).
+    exact(): the gradient program's tape, for a call whose rules fail."""
+
+    def __init__(
+        self,
+        program: Program,
+        function: str,
+        wrt: Sequence[str],
+        tape: Tape,
+        exact: Callable[[], Tape],
+        rows: Sequence[int] = (),
+    ):
+        self.program = program  # the forward program
+        self.function = function
+        self._tape = tape
+        self._exact = exact
+        self._rows = list(rows)
+        ids = program.input_ids()
+        self._grads = [(name, ids[name]) for name in wrt]
+        every = function == "trace"  # a trace shows the adjoint of every line
+        ops = program.ops
+        depends = [False] * len(ops)
+        for i in map(ids.__getitem__, wrt):
+            depends[i] = True
+        for i, op in enumerate(ops):
+            if not depends[i] and op.args:
+                depends[i] = any(map(depends.__getitem__, op.args))
+        self._seeded = depends[program.value] or every
+        self._entries = _entries(ops, depends, every)
+
+    def compile_cost(self) -> float:
+        """About what making the gradient program and compiling its code take, in seconds."""
+        return GRADIENT_COST_PER_OP * len(self.program.ops)
+
+    def __call__(self, values: Sequence[float]) -> Any:
+        v = self._tape(values)  # every op's value, or the forward program's error
+        adjoint: list = [None] * len(v)
+        if self._seeded:
+            adjoint[self.program.value] = 1.0
+        try:
+            for i, rule, a, b, c, targets in self._entries:
+                g = adjoint[i]
+                if g is None:
+                    continue
+                if targets.__class__ is int:  # one operand differentiated: most ops
+                    d = rule(v, a, b, c, v[i], g)
+                    old = adjoint[targets]
+                    adjoint[targets] = d if old is None else old + d
+                    continue
+                for target, d in zip(targets, rule(v, a, b, c, v[i], g), strict=True):
+                    old = adjoint[target]
+                    adjoint[target] = d if old is None else old + d
+        except MATH_ERRORS:
+            return self._exact()(values)
+        value = v[self.program.value]
+        if self.function == "trace":  # (a row is never a constant: trace_rows)
+            adjoints = [0.0 if adjoint[i] is None else adjoint[i] for i in self._rows]
+            return value, list(map(v.__getitem__, self._rows)), adjoints
+        grads = [0.0 if adjoint[i] is None else adjoint[i] for _, i in self._grads]
+        if self.function == "flat":
+            return value, grads
+        return value, dict(zip([name for name, _ in self._grads], grads, strict=True))
+
+
+def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
+    """The sweep's entries, last op first: (op, rule, a, b, c, target or targets), a, b, c
+    the operands' ids (a: a tuple of them past three), the target the operand the one
+    contribution goes to (a tuple where several do)."""
+    entries = []
+    append = entries.append
+    rules_of: dict[tuple, Callable] = {}  # (prim, arity, operands differentiated) -> rule
+    for i in reversed(range(len(ops))):
+        op = ops[i]
+        args = op.args
+        if not args:  # an input or a constant
+            continue
+        prim = op.prim
+        if len(args) == 1:  # most ops: one operand, differentiated if it needs to be
+            (a,) = args
+            if not (depends[a] or every and ops[a].prim != CONST):
+                continue
+            key: tuple = (prim, (0,))
+            rule = rules_of.get(key)
+            if rule is None:
+                rule = rules_of[key] = _made_rule(prim, 1, (0,))
+            if rule is not None:
+                append((i, rule, a, 0, 0, a))
+            continue
+        arity = len(args)
+        if arity == 2:  # (spelled out: the other common case)
+            a, b = args
+            first = depends[a] or every and ops[a].prim != CONST
+            second = depends[b] or every and ops[b].prim != CONST
+            targets = _PAIRS[first, second]
+        else:
+            targets = tuple(
+                k for k, arg in enumerate(args) if depends[arg] or every and ops[arg].prim != CONST
+            )
+        if not targets:
+            continue
+        key = (prim, arity, targets)
+        rule = rules_of.get(key)
+        if rule is None:
+            rule = rules_of[key] = _made_rule(prim, arity, targets)
+        if rule is None:
+            continue
+        grads = BY_NAME[prim].grads
+        if not callable(grads):  # an operand whose rule is None gets nothing
+            targets = tuple(k for k in targets if grads[k] is not None)
+        where = tuple(args[k] for k in targets)
+        operands = (args, 0, 0) if arity > 3 else (*args, *(0,) * (3 - arity))
+        append((i, rule, *operands, where[0] if len(where) == 1 else where))
+    return entries
+
+
+_PAIRS = {(True, True): (0, 1), (True, False): (0,), (False, True): (1,), (False, False): ()}
+
+
+def _made_rule(prim: str, arity: int, targets: tuple[int, ...]) -> Callable | None:
+    """_rule(), made once a process; None where no target has a rule."""
+    grads = BY_NAME[prim].grads
+    if not callable(grads):
+        targets = tuple(k for k in targets if grads[k] is not None)
+        if not targets:
+            return None
+    key = (prim, arity, targets)
+    rule = _RULES.get(key)
+    if rule is None:
+        rule = _RULES[key] = _rule(prim, arity, targets)
+    return rule
+
+
+def _rule(prim: str, arity: int, targets: tuple[int, ...]) -> Callable:
+    """rule(values, a, b, c, out, g) -> the contribution to each target operand (one
+    alone: not a tuple), in the generated code's spellings."""
+    rules = BY_NAME[prim].grads
+    if callable(rules):  # min and max: made by a function of the ops' builder
+        return _built_rule(rules, arity, targets)
+    namespace = runtime_namespace()
+    parts = [_expression(rules[k], namespace) for k in targets]
+    body = parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+    # Safe to evaluate: the table's rules and spellings, and names of our own.
+    return eval(f"lambda _v, _a, _b, _c, _o, _g: {body}", namespace)  # noqa: S307
+
+
+def _expression(rule: str, namespace: dict) -> str:
+    """A rule as one Python expression over _OPERANDS (its constants bound in namespace),
+    every operand parenthesized."""
+    program = rule_program(rule)
+    texts: list[str] = []
+    for op in program.ops:
+        if op.prim == INPUT:
+            texts.append(_OPERANDS[op.name])
+        elif op.prim == CONST:
+            name = f"_k{len(namespace)}"
+            namespace[name] = op.value
+            texts.append(name)
+        else:  # (no CHOSEN primitive: sweepable() leaves those rules out)
+            texts.append(spell(op.prim, [f"({texts[a]})" for a in op.args]))
+    return texts[program.value]
+
+
+class _Number(float):
+    """A constant a rule builds (RuleBuilder.const): a CHOSEN spelling asks which operands
+    are constants (a constant is never NaN)."""
+
+
+class _Numbers:
+    """The builder a rule function (primitives.GradRule) builds on, computing as it goes."""
+
+    def __init__(self):
+        self._spelled: dict[tuple, Callable] = {}
+
+    def const(self, value: float) -> float:
+        return _Number(value)
+
+    def op(self, prim: str, *operands: Any) -> Any:
+        constant = tuple(type(o) is _Number for o in operands) if prim in CHOSEN else ()
+        key = (prim, len(operands), constant)
+        function = self._spelled.get(key)
+        if function is None:
+            names = [f"_o[{k}]" for k in range(len(operands))]
+            text = spell(prim, names, constant)
+            function = self._spelled[key] = eval(f"lambda _o: {text}", runtime_namespace())  # noqa: S307
+        result = function(operands)
+        return float(result) if type(result) is _Number else result
+
+
+_NUMBERS = _Numbers()
+
+
+def _built_rule(rules: Callable, arity: int, targets: tuple[int, ...]) -> Callable:
+    def rule(v: list, a: Any, b: int, c: int, out: float, g: float) -> Any:
+        ids = a if arity > 3 else (a, b, c)[:arity]
+        contributions = rules(_NUMBERS, tuple(map(v.__getitem__, ids)), out, g)
+        chosen = tuple(contributions[k] for k in targets)
+        return chosen[0] if len(chosen) == 1 else chosen
+
+    return rule

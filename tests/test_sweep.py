@@ -1,0 +1,183 @@
+"""The sweep that a long program's first gradients run (backends/python/sweep.py): the
+forward tape, then reverse mode on numbers, giving the gradient program's floats bit for
+bit, its errors word for word, and the switch to its generated code."""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+
+import pytest
+from test_primitives import points
+from test_tape import CORPUS, SPECIALS, outcome, random_long_formula
+
+import exprgrad
+from exprgrad.backends.python import sweep
+from exprgrad.backends.python.sweep import Sweep, sweepable
+from exprgrad.backends.python.tape import Tape
+from exprgrad.core import pipeline
+from exprgrad.core.tracing import trace_rows
+
+SWEPT = [f for f in CORPUS if "where" not in f]  # a where's branches: the gradient program's
+
+
+class Exact:
+    """The gradient program's tape that a sweep hands a failing call to, counting calls."""
+
+    def __init__(self, tape: Tape):
+        self.tape, self.calls = tape, 0
+
+    def __call__(self) -> Tape:
+        self.calls += 1
+        return self.tape
+
+
+def swept(f: exprgrad.Function, function: str, program, wrt, rows=()):
+    """A Sweep of f's forward program (whatever its length) beside the generated code."""
+    namespace = f._runtime.namespace
+    forward = f.forward_program
+    exact = Exact(Tape(program, function, f.formula, namespace, rows))
+    values = Tape(forward, "values", f.formula, namespace)
+    return Sweep(forward, function, wrt, values, exact, rows), exact
+
+
+@pytest.mark.parametrize("formula", SWEPT)
+def test_the_sweep_is_the_gradient_program_bit_for_bit(formula):
+    """At points of the domain and at IEEE specials, value_and_grad, the trace of every
+    line and flat by sweep give the generated code's floats, or its error word for word;
+    a sweep hands a call to the gradient program only where that program fails too."""
+    f = exprgrad.compile(formula)
+    if not sweep._unswept().isdisjoint(op.prim for op in f.forward_program.ops):
+        pytest.skip("a rule the sweep leaves to the gradient program")
+    gradient, exact = swept(f, "value_and_grad", f.program, f.wrt)
+    rows = trace_rows(f.forward_program)
+    every = pipeline.gradient(f.forward_program, f.inputs, f._fold_with, every_adjoint=True)
+    traced, exact_trace = swept(f, "trace", every, f.inputs, rows)
+    trace, _, _ = f._trace_function()
+    flat, _ = swept(f, "flat", f.program, f.wrt)
+    domain = dict.fromkeys(f.inputs, (-3.0, 3.0))
+    rng = random.Random(zlib.crc32(formula.encode()))
+    found = [[p[name] for name in f.inputs] for p in points(f, domain, 4, seed=rng.random())]
+    found += [[rng.choice(SPECIALS) for _ in f.inputs] for _ in range(16)]
+    for values in found:
+        calls, trace_calls = exact.calls, exact_trace.calls
+        expected = outcome(f.value_and_grad, *values)
+        assert outcome(gradient, values) == expected, values
+        traced_expected = outcome(trace, *values)
+        assert outcome(traced, values) == traced_expected, values
+        if expected[0] == "EvaluationError":
+            assert outcome(flat, values) == expected, values
+            continue
+        value, grads = expected
+        assert outcome(flat, values) == (value, [(k, g) for k, (_, g) in enumerate(grads)])
+        assert exact.calls == calls, values  # the sweep fails only where the code fails
+        if traced_expected[0] != "EvaluationError":
+            assert exact_trace.calls == trace_calls, values
+
+
+def test_which_programs_are_swept():
+    """Long programs without a where are swept; short ones and those with a branch are not."""
+    long_chain = "tanh(" * 10001 + "x" + ")" * 10001
+    assert sweepable(exprgrad.compile(long_chain).forward_program)
+    assert not sweepable(exprgrad.compile("tanh(tanh(x))").forward_program)
+    branch = "where(x > 0, x, -x) + " + long_chain
+    assert not sweepable(exprgrad.compile(branch).forward_program)
+    f = exprgrad.compile(long_chain)
+    assert f._program is None  # compile() made no gradient program: the sweep needs none
+    f.value_and_grad(x=0.5)
+    assert f._program is None
+    assert not f.value_and_grad.tiered.compiled
+
+
+def long_formula(seed: int) -> str:
+    """random_long_formula without its branches: every kind of op, min/max, a long chain."""
+    return random_long_formula(seed, 3500).replace("where(", "min(").replace(" > ", ", ")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_long_random_programs_swept_and_compiled_agree(monkeypatch, seed):
+    formula = long_formula(seed)
+    on_sweep = exprgrad.compile(formula)
+    assert sweepable(on_sweep.forward_program)
+    assert not on_sweep.value_and_grad.tiered.compiled  # made (with its budget) before:
+    monkeypatch.setattr(sweep, "GRADIENT_COST_PER_OP", 0.0)
+    compiled = exprgrad.compile(formula)
+    rng = random.Random(seed)
+    at = [[rng.uniform(-2, 2) for _ in range(6)] for _ in range(3)]
+    at += [[rng.choice(SPECIALS) for _ in range(6)] for _ in range(3)]
+    outcome(compiled.value_and_grad, *at[0])  # the first call: the sweep, then compiling
+    assert compiled.value_and_grad.tiered.compiled
+    assert compiled._program is not None
+    for values in at:
+        expected = outcome(compiled.value_and_grad, *values)
+        assert outcome(on_sweep.value_and_grad, *values) == expected
+    assert not on_sweep.value_and_grad.tiered.compiled
+    assert on_sweep._program is None
+    # the source is the gradient program's, made when asked for
+    assert "def value_and_grad" in on_sweep.source
+
+
+def test_a_failing_rule_hands_the_call_to_the_gradient_program(monkeypatch):
+    """sqrt(x) at x = 0 is 0; its rule g / (2*out) divides by zero: the generated code's
+    error word for word, from the gradient program's tape."""
+    formula = " + ".join(f"{k + 1}*sqrt(x{k % 5})*x{(k + 1) % 5}" for k in range(4000))
+    f = exprgrad.compile(formula)
+    assert sweepable(f.forward_program)
+    at = {f"x{k}": 1.0 + k for k in range(5)}
+    assert not f.value_and_grad.tiered.compiled
+    monkeypatch.setattr(sweep, "GRADIENT_COST_PER_OP", 0.0)
+    compiled = exprgrad.compile(formula)
+    compiled.value_and_grad(**at)
+    assert compiled.value_and_grad.tiered.compiled
+    assert outcome(f.value_and_grad, **at) == outcome(compiled.value_and_grad, **at)
+    at["x3"] = 0.0
+    got = outcome(f.value_and_grad, **at)
+    assert got == outcome(compiled.value_and_grad, **at)
+    assert got[0] == "EvaluationError"
+    assert "sqrt(x3)" in got[1]
+    assert not f.value_and_grad.tiered.compiled
+
+
+def test_a_long_circuit_of_gates_is_swept():
+    """A chain of tanh gates: compute() and backprop() by sweep, the values of central
+    differences, every gate's gradient."""
+    from exprgrad import gates
+
+    x = gates.Param(0.3, name="x")
+    out = x
+    for _ in range(4000):  # (12,000 operations)
+        out = gates.make("tanh", out * 1.5 + 0.1)
+    value = out.compute()
+    out.backprop()
+    assert not out._circuit._trace.tiered.compiled
+    assert out._circuit.function._program is None
+    h = 1e-6
+
+    def at(v: float) -> float:
+        y = v
+        for _ in range(4000):
+            y = math.tanh(y * 1.5 + 0.1)
+        return y
+
+    assert value == at(0.3)
+    assert x.grad == pytest.approx((at(0.3 + h) - at(0.3 - h)) / (2 * h), rel=1e-6)
+
+
+def test_a_long_flat_is_swept_with_fixed_inputs(monkeypatch):
+    formula = long_formula(3)
+    f = exprgrad.compile(formula)
+    point = [0.3, -0.2, 0.7, 1.1, -0.9, 0.4]
+    value, grads = f.value_and_grad(*point)
+    fun = f.flat()
+    assert not fun._call.tiered.compiled
+    assert fun(point) == (value, list(grads.values()))
+    at = dict(zip(f.inputs, point, strict=True))
+    fixed = f.flat(["x3", "x1"], **{k: v for k, v in at.items() if k not in ("x1", "x3")})
+    assert fixed([at["x3"], at["x1"]]) == (value, [grads["x3"], grads["x1"]])
+    assert "def flat(_v):" in fun.source
+    monkeypatch.setattr(sweep, "GRADIENT_COST_PER_OP", 0.0)
+    g = exprgrad.compile(formula).flat()
+    assert g(point) == fun(point)
+    assert g._call.tiered.compiled
+    assert g(point) == fun(point)
