@@ -38,7 +38,7 @@ def swept(f: exprgrad.Function, function: str, program, wrt, rows=()):
     namespace = f._runtime.namespace
     forward = f.forward_program
     exact = Exact(Tape(program, function, f.formula, namespace, rows))
-    values = Tape(forward, "values", f.formula, namespace)
+    values = Tape(forward, "values", f.formula, namespace, branches=False)
     return Sweep(forward, function, wrt, values, exact, rows), exact
 
 

@@ -271,7 +271,7 @@ class Runtime:
             return exact[0]
 
         with collector_paused():
-            values = Tape(forward, "values", self.formula, self.namespace)
+            values = Tape(forward, "values", self.formula, self.namespace, branches=False)
             sweep = Sweep(forward, function, wrt, values, gradient_tape, rows)
         tiered = Tiered(sweep, compiled)
         call = self._list_call(tiered, function, forward.inputs)

@@ -93,18 +93,15 @@ class Sweep:
         self._tape = tape
         self._exact = exact
         self._rows = list(rows)
-        ids = program.input_ids()
+        # the inputs' ids from the tape (a dict of every op's name would cost more)
+        ids = dict(zip(program.inputs, tape.input_ids, strict=True))
         self._grads = [(name, ids[name]) for name in wrt]
         every = function == "trace"  # a trace shows the adjoint of every line
-        ops = program.ops
-        depends = [False] * len(ops)
-        for i in map(ids.__getitem__, wrt):
+        depends = [False] * len(program.ops)
+        for _, i in self._grads:
             depends[i] = True
-        for i, op in enumerate(ops):
-            if not depends[i] and op.args:
-                depends[i] = any(map(depends.__getitem__, op.args))
+        self._entries = _entries(program.ops, depends, every)
         self._seeded = depends[program.value] or every
-        self._entries = _entries(ops, depends, every)
 
     def compile_cost(self) -> float:
         """About what making the gradient program and compiling its code take, in seconds."""
@@ -143,64 +140,84 @@ class Sweep:
 def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
     """The sweep's entries, last op first: (op, rule, a, b, c, target or targets), a, b, c
     the operands' ids (a: a tuple of them past three), the target the operand the one
-    contribution goes to (a tuple where several do)."""
+    contribution goes to (a tuple where several do). Marks in `depends` (the inputs
+    differentiated marked) every op computed from them, as it goes (operands come first)."""
     entries = []
     append = entries.append
-    rules_of: dict[tuple, Callable] = {}  # (prim, arity, operands differentiated) -> rule
-    for i in reversed(range(len(ops))):
-        op = ops[i]
+    unary: dict[str, Callable | None] = {}  # prim -> rule (one loop: most ops)
+    rules_of: dict[tuple, tuple] = {}  # (prim, which operands are differentiated) -> made
+    for i, op in enumerate(ops):
         args = op.args
         if not args:  # an input or a constant
             continue
-        prim = op.prim
         if len(args) == 1:  # most ops: one operand, differentiated if it needs to be
             (a,) = args
-            if not (depends[a] or every and ops[a].prim != CONST):
+            if depends[a]:
+                depends[i] = True
+            elif not every or ops[a].prim == CONST:
                 continue
-            key: tuple = (prim, (0,))
-            rule = rules_of.get(key)
-            if rule is None:
-                rule = rules_of[key] = _made_rule(prim, 1, (0,))
+            prim = op.prim
+            rule = unary.get(prim, False)
+            if rule is False:
+                rule = unary[prim] = _made_entry(prim, 1, (0,))[0]
             if rule is not None:
                 append((i, rule, a, 0, 0, a))
             continue
-        arity = len(args)
+        prim, arity = op.prim, len(args)
         if arity == 2:  # (spelled out: the other common case)
             a, b = args
-            first = depends[a] or every and ops[a].prim != CONST
-            second = depends[b] or every and ops[b].prim != CONST
-            targets = _PAIRS[first, second]
-        else:
-            targets = tuple(
-                k for k, arg in enumerate(args) if depends[arg] or every and ops[arg].prim != CONST
+            first, second = depends[a], depends[b]
+            if first or second:
+                depends[i] = True
+            if every:
+                first = first or ops[a].prim != CONST
+                second = second or ops[b].prim != CONST
+            if not (first or second):
+                continue
+            key: tuple = (prim, first, second)
+            made = rules_of.get(key)
+            if made is None:
+                made = rules_of[key] = _made_entry(prim, 2, _PAIRS[first, second])
+            rule, targets = made
+            if rule is not None:  # the one target, or both
+                target = (a, b) if len(targets) == 2 else args[targets[0]]
+                append((i, rule, a, b, 0, target))
+            continue
+        marked = [depends[arg] for arg in args]
+        depends[i] = any(marked)
+        if every:
+            marked = [m or ops[arg].prim != CONST for m, arg in zip(marked, args, strict=True)]
+        key = (prim, arity, *marked)
+        made = rules_of.get(key)
+        if made is None:
+            made = rules_of[key] = _made_entry(
+                prim, arity, tuple(k for k, m in enumerate(marked) if m)
             )
-        if not targets:
-            continue
-        key = (prim, arity, targets)
-        rule = rules_of.get(key)
-        if rule is None:
-            rule = rules_of[key] = _made_rule(prim, arity, targets)
-        if rule is None:
-            continue
-        grads = BY_NAME[prim].grads
-        if not callable(grads):  # an operand whose rule is None gets nothing
-            targets = tuple(k for k in targets if grads[k] is not None)
-        where = tuple(args[k] for k in targets)
-        operands = (args, 0, 0) if arity > 3 else (*args, *(0,) * (3 - arity))
-        append((i, rule, *operands, where[0] if len(where) == 1 else where))
+        rule, targets = made
+        if rule is not None:
+            where = tuple(args[k] for k in targets)
+            operands = (args, 0, 0) if arity > 3 else (*args, *(0,) * (3 - arity))
+            append((i, rule, *operands, where[0] if len(where) == 1 else where))
+    entries.reverse()  # the sweep goes back from the value
     return entries
 
 
 _PAIRS = {(True, True): (0, 1), (True, False): (0,), (False, True): (1,), (False, False): ()}
 
 
-def _made_rule(prim: str, arity: int, targets: tuple[int, ...]) -> Callable | None:
-    """_rule(), made once a process; None where no target has a rule."""
+def _made_entry(prim: str, arity: int, targets: tuple[int, ...]) -> tuple:
+    """(rule, the targets it computes): the operands differentiated less those whose rule
+    is None (rule None where none is left)."""
     grads = BY_NAME[prim].grads
     if not callable(grads):
         targets = tuple(k for k in targets if grads[k] is not None)
-        if not targets:
-            return None
+    if not targets:
+        return None, ()
+    return _made_rule(prim, arity, targets), targets
+
+
+def _made_rule(prim: str, arity: int, targets: tuple[int, ...]) -> Callable:
+    """_rule(), made once a process."""
     key = (prim, arity, targets)
     rule = _RULES.get(key)
     if rule is None:

@@ -31,10 +31,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...core import regions
-from ...core.ir import CONST, Program
+from ...core.ir import CONST, INPUT, Program
 from ...errors import EvaluationError, FormulaError
 from .. import runtime
-from ..layout import Layout, plan
+from ..layout import plan
 from .spellings import CHOSEN, spell
 
 MATH_ERRORS = (ArithmeticError, ValueError)
@@ -59,11 +59,14 @@ class Tape:
         formula: str,
         namespace: dict,
         rows: Sequence[int] = (),
+        *,
+        branches: bool = True,
     ):
+        """branches=False: the program has no `where` (a sweep's, sweep.sweepable), so
+        its ops run in program order, none in a region, without a layout to plan."""
         self.program = program
         self.function = function
         self.formula = formula
-        layout = plan(program, rows, frozenset(program.inputs))
         size = len(program.ops)
         self._dummy = size  # where a block of a branch "writes"
         start: list[Any] = [None] * (size + 2)
@@ -71,25 +74,36 @@ class Tape:
         self._rows = list(rows)
         adjoints = [program.adjoints.get(i) for i in rows]
         self._adjoints = [size + 1 if a is None else a for a in adjoints]
+        ids: dict[str, int] = {}
+        order = []  # (program order: a layout's without branches)
         for i, op in enumerate(program.ops):
-            if op.prim == CONST:  # the value its literal (emit.literal) evaluates to
+            prim = op.prim
+            if prim == CONST:  # the value its literal (emit.literal) evaluates to
                 start[i] = math.nan if op.value != op.value else float(op.value)
+            elif prim == INPUT:
+                ids[op.name] = i
+            else:
+                order.append(i)
         self._start = start
-        ids = program.input_ids()
-        self._inputs = [ids[name] for name in program.inputs]
+        self.input_ids = [ids[name] for name in program.inputs]  # in program.inputs order
         self._operations: dict[tuple, Callable] = {}
         self._namespace = namespace
-        self.entries = self._entries(layout)
+        if branches:
+            layout = plan(program, rows, frozenset(program.inputs))
+            self.entries = self._entries(layout.order, layout.placed)
+        else:
+            self.entries = self._entries(order, None)
         self._grads = tuple(program.grads.items())
 
-    def _entries(self, layout: Layout) -> list[tuple]:
-        """The tape: each op's entry, the ops of one branch gathered into one block entry
-        that tests the branch's conditions and runs them."""
-        ops, placed, operations = self.program.ops, layout.placed, self._operations
+    def _entries(self, order: list[int], placed: list[regions.Region] | None) -> list[tuple]:
+        """The tape: each op's entry in `order`, the ops of one branch gathered into one
+        block entry that tests the branch's conditions and runs them (placed: each op's
+        region; None: none in one)."""
+        ops, operations = self.program.ops, self._operations
         entries: list[tuple] = []
         block: list[tuple] = []
         opened: regions.Region = None
-        for i in layout.order:
+        for i in order:
             op = ops[i]
             prim, args = op.prim, op.args
             arity = len(args)
@@ -109,6 +123,9 @@ class Tape:
                 entry = (operation, i, *args)
             else:  # none (a where of constants folds away) or more than three: a tuple
                 entry = (operation, i, args, 0, 0)
+            if placed is None:
+                entries.append(entry)
+                continue
             region = placed[i]
             if region is not opened:
                 if block:
@@ -159,7 +176,7 @@ class Tape:
 
     def __call__(self, values: Sequence[float]) -> Any:
         v = self._start.copy()
-        for i, value in zip(self._inputs, values, strict=True):
+        for i, value in zip(self.input_ids, values, strict=True):
             v[i] = value
         out = -1
         try:
