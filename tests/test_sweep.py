@@ -9,7 +9,10 @@ import random
 import zlib
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from test_primitives import points
+from test_reverse import programs
 from test_tape import CORPUS, SPECIALS, outcome, random_long_formula
 
 import exprgrad
@@ -42,12 +45,25 @@ def swept(f: exprgrad.Function, function: str, program, wrt, rows=()):
     return Sweep(forward, function, wrt, values, exact, rows), exact
 
 
+COMPILED = {  # how the formula is compiled: as compile() does, unfolded, for one input
+    "default": {},
+    "unfolded": {"optimize": False},
+    "wrt the last input": {"wrt": "last"},
+}
+
+
+@pytest.mark.parametrize("how", COMPILED)
 @pytest.mark.parametrize("formula", SWEPT)
-def test_the_sweep_is_the_gradient_program_bit_for_bit(formula):
+def test_the_sweep_is_the_gradient_program_bit_for_bit(formula, how):
     """At points of the domain and at IEEE specials, value_and_grad, the trace of every
     line and flat by sweep give the generated code's floats, or its error word for word;
-    a sweep hands a call to the gradient program only where that program fails too."""
-    f = exprgrad.compile(formula)
+    a sweep hands a call to the gradient program only where that program fails too.
+    Unfolded (optimize=False), a sweep meets ops of constants alone; over one input, ops
+    that need no adjoint."""
+    options = dict(COMPILED[how])
+    if options.get("wrt") == "last":
+        options["wrt"] = exprgrad.compile(formula).inputs[-1:]
+    f = exprgrad.compile(formula, **options)
     if not sweep._unswept().isdisjoint(op.prim for op in f.forward_program.ops):
         pytest.skip("a rule the sweep leaves to the gradient program")
     gradient, exact = swept(f, "value_and_grad", f.program, f.wrt)
@@ -181,3 +197,25 @@ def test_a_long_flat_is_swept_with_fixed_inputs(monkeypatch):
     assert g(point) == fun(point)
     assert g._call.tiered.compiled
     assert g(point) == fun(point)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.lists(st.sampled_from(SPECIALS), min_size=3, max_size=3), st.booleans())
+def test_random_programs_swept_bit_for_bit(source, values, optimize):
+    """Random formulas over every primitive (constants under each, shared intermediates)
+    at IEEE specials: the sweep's value_and_grad and trace are the generated code's."""
+    f = exprgrad.compile(source, optimize=optimize)
+    assume(sweep._unswept().isdisjoint(op.prim for op in f.forward_program.ops))
+    point = values[: len(f.inputs)]
+    gradient, exact = swept(f, "value_and_grad", f.program, f.wrt)
+    rows = trace_rows(f.forward_program)
+    every = pipeline.gradient(f.forward_program, f.inputs, f._fold_with, every_adjoint=True)
+    traced, _ = swept(f, "trace", every, f.inputs, rows)
+    trace, _, _ = f._trace_function()
+    for at in (point, [-v for v in point]):
+        calls = exact.calls
+        expected = outcome(f.value_and_grad, *at)
+        assert outcome(gradient, at) == expected, at
+        assert outcome(traced, at) == outcome(trace, *at), at
+        if expected[0] != "EvaluationError":
+            assert exact.calls == calls, at
