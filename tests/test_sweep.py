@@ -9,20 +9,18 @@ import random
 import zlib
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_primitives import points
 from test_reverse import programs
 from test_tape import CORPUS, SPECIALS, outcome, random_long_formula
 
 import exprgrad
-from exprgrad.backends.python import sweep
+from exprgrad.backends.python import sweep, tape
 from exprgrad.backends.python.sweep import Sweep, sweepable
 from exprgrad.backends.python.tape import Tape
 from exprgrad.core import pipeline
 from exprgrad.core.tracing import trace_rows
-
-SWEPT = [f for f in CORPUS if "where" not in f]  # a where's branches: the gradient program's
 
 
 class Exact:
@@ -41,7 +39,7 @@ def swept(f: exprgrad.Function, function: str, program, wrt, rows=()):
     namespace = f._runtime.namespace
     forward = f.forward_program
     exact = Exact(Tape(program, function, f.formula, namespace, rows))
-    values = Tape(forward, "values", f.formula, namespace, branches=False)
+    values = Tape(forward, "values", f.formula, namespace, branches=sweep.has_branches(forward))
     return Sweep(forward, function, wrt, values, exact, rows), exact
 
 
@@ -53,7 +51,7 @@ COMPILED = {  # how the formula is compiled: as compile() does, unfolded, for on
 
 
 @pytest.mark.parametrize("how", COMPILED)
-@pytest.mark.parametrize("formula", SWEPT)
+@pytest.mark.parametrize("formula", CORPUS)
 def test_the_sweep_is_the_gradient_program_bit_for_bit(formula, how):
     """At points of the domain and at IEEE specials, value_and_grad, the trace of every
     line and flat by sweep give the generated code's floats, or its error word for word;
@@ -93,17 +91,19 @@ def test_the_sweep_is_the_gradient_program_bit_for_bit(formula, how):
 
 
 def test_which_programs_are_swept():
-    """Long programs without a where are swept; short ones and those with a branch are not."""
+    """Long programs are swept (with branches too); short ones are not."""
     long_chain = "tanh(" * 10001 + "x" + ")" * 10001
     assert sweepable(exprgrad.compile(long_chain).forward_program)
     assert not sweepable(exprgrad.compile("tanh(tanh(x))").forward_program)
-    branch = "where(x > 0, x, -x) + " + long_chain
-    assert not sweepable(exprgrad.compile(branch).forward_program)
-    f = exprgrad.compile(long_chain)
-    assert f._program is None  # compile() made no gradient program: the sweep needs none
-    f.value_and_grad(x=0.5)
-    assert f._program is None
-    assert not f.value_and_grad.tiered.compiled
+    branch = "where(x > 0, log(x), -x) + " + long_chain
+    assert sweepable(exprgrad.compile(branch).forward_program)
+    for formula in (long_chain, branch):
+        f = exprgrad.compile(formula)
+        assert f._program is None  # compile() made no gradient program: the sweep needs none
+        f.value_and_grad(x=0.5)
+        f.value_and_grad(x=-0.5)  # (log(x) not taken)
+        assert f._program is None
+        assert not f.value_and_grad.tiered.compiled
 
 
 def long_formula(seed: int) -> str:
@@ -111,13 +111,14 @@ def long_formula(seed: int) -> str:
     return random_long_formula(seed, 3500).replace("where(", "min(").replace(" > ", ", ")
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_long_random_programs_swept_and_compiled_agree(monkeypatch, seed):
-    formula = long_formula(seed)
+    """With branches (seed 3: a where in some statements, each a region) and without."""
+    formula = random_long_formula(seed, 3500) if seed == 3 else long_formula(seed)
     on_sweep = exprgrad.compile(formula)
     assert sweepable(on_sweep.forward_program)
     assert not on_sweep.value_and_grad.tiered.compiled  # made (with its budget) before:
-    monkeypatch.setattr(sweep, "GRADIENT_COST_PER_OP", 0.0)
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
     compiled = exprgrad.compile(formula)
     rng = random.Random(seed)
     at = [[rng.uniform(-2, 2) for _ in range(6)] for _ in range(3)]
@@ -142,7 +143,7 @@ def test_a_failing_rule_hands_the_call_to_the_gradient_program(monkeypatch):
     assert sweepable(f.forward_program)
     at = {f"x{k}": 1.0 + k for k in range(5)}
     assert not f.value_and_grad.tiered.compiled
-    monkeypatch.setattr(sweep, "GRADIENT_COST_PER_OP", 0.0)
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
     compiled = exprgrad.compile(formula)
     compiled.value_and_grad(**at)
     assert compiled.value_and_grad.tiered.compiled
@@ -192,7 +193,7 @@ def test_a_long_flat_is_swept_with_fixed_inputs(monkeypatch):
     fixed = f.flat(["x3", "x1"], **{k: v for k, v in at.items() if k not in ("x1", "x3")})
     assert fixed([at["x3"], at["x1"]]) == (value, [grads["x3"], grads["x1"]])
     assert "def flat(_v):" in fun.source
-    monkeypatch.setattr(sweep, "GRADIENT_COST_PER_OP", 0.0)
+    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
     g = exprgrad.compile(formula).flat()
     assert g(point) == fun(point)
     assert g._call.tiered.compiled
@@ -202,10 +203,10 @@ def test_a_long_flat_is_swept_with_fixed_inputs(monkeypatch):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.lists(st.sampled_from(SPECIALS), min_size=3, max_size=3), st.booleans())
 def test_random_programs_swept_bit_for_bit(source, values, optimize):
-    """Random formulas over every primitive (constants under each, shared intermediates)
-    at IEEE specials: the sweep's value_and_grad and trace are the generated code's."""
+    """Random formulas over every primitive (constants under each, shared intermediates,
+    comparisons in wheres) at IEEE specials: the sweep's value_and_grad and trace are
+    the generated code's."""
     f = exprgrad.compile(source, optimize=optimize)
-    assume(sweep._unswept().isdisjoint(op.prim for op in f.forward_program.ops))
     point = values[: len(f.inputs)]
     gradient, exact = swept(f, "value_and_grad", f.program, f.wrt)
     rows = trace_rows(f.forward_program)

@@ -26,7 +26,7 @@ from ..runtime import (
 )
 from . import codegen, pieces, vectors
 from .helpers import _float_arguments, runtime_namespace
-from .sweep import Sweep
+from .sweep import Sweep, has_branches
 from .tape import Tape, Tiered
 from .vectors import flat_vector, length_error
 
@@ -271,7 +271,8 @@ class Runtime:
             return exact[0]
 
         with collector_paused():
-            values = Tape(forward, "values", self.formula, self.namespace, branches=False)
+            branches = has_branches(forward)
+            values = Tape(forward, "values", self.formula, self.namespace, branches=branches)
             sweep = Sweep(forward, function, wrt, values, gradient_tape, rows)
         tiered = Tiered(sweep, compiled)
         call = self._list_call(tiered, function, forward.inputs)

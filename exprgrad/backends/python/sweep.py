@@ -28,17 +28,20 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...core import regions
 from ...core.ir import CONST, INPUT, Program
 from ...core.primitives import BY_NAME
 from ...core.reverse import rule_program
 from ..emit import PIECE_LINES
+from . import tape
 from .helpers import runtime_namespace
 from .spellings import CHOSEN, spell
-from .tape import COMPILE_SECONDS_PER_OP, MATH_ERRORS, Tape
+from .tape import MATH_ERRORS, Tape
 
 # A gradient program holds about three times its forward program's ops, and making it
-# (reverse mode, dead code) costs about what compiling them does: the sweep's budget.
-GRADIENT_COST_PER_OP = 4 * COMPILE_SECONDS_PER_OP
+# (reverse mode, dead code) costs about what compiling them does: the sweep's budget is
+# what compiling this many ops a forward op would (tape.COMPILE_SECONDS_PER_OP).
+GRADIENT_COST = 4
 # A forward program of more operations than pieces' PIECE_LINES (emit.py) is swept: its
 # gradient program, which holds it, is then code in pieces, a function of one list of the
 # inputs as the sweep is, when it is compiled.
@@ -48,10 +51,9 @@ _RULES: dict[tuple, Callable] = {}  # (prim, arity, operands differentiated) -> 
 
 
 def sweepable(program: Program) -> bool:
-    """Is it long (SWEPT_ABOVE) and can its gradient be swept on numbers: no branch
-    regions (a `where` runs one side only, and its adjoints stay inside it: regions.py),
-    and no rule written with a CHOSEN spelling (those depend on which operands are
-    constants, which a sweep of numbers does not know)?"""
+    """Is it long (SWEPT_ABOVE) and can its gradient be swept on numbers: no rule written
+    with a CHOSEN spelling (those depend on which operands are constants, which a sweep
+    of numbers does not know)?"""
     if len(program.ops) <= SWEPT_ABOVE:
         return False
     if not _unswept().isdisjoint(op.prim for op in program.ops):
@@ -60,11 +62,16 @@ def sweepable(program: Program) -> bool:
     return operations > SWEPT_ABOVE
 
 
+def has_branches(program: Program) -> bool:
+    """Does some op run in a branch of a `where` only (regions.py)?"""
+    return any(op.prim == "where" for op in program.ops)
+
+
 @functools.cache
 def _unswept() -> frozenset[str]:
-    """The primitives a sweep leaves to the gradient program: where, and any whose rule
-    text calls a CHOSEN primitive."""
-    unswept = {"where"}
+    """The primitives a sweep leaves to the gradient program: any whose rule text calls
+    a CHOSEN primitive (none today)."""
+    unswept = set()
     for name, primitive in BY_NAME.items():  # (array primitives: never in a Python program)
         if not callable(primitive.grads) and not primitive.arrays:
             for rule in filter(None, primitive.grads):
@@ -102,16 +109,50 @@ class Sweep:
             depends[i] = True
         self._entries = _entries(program.ops, depends, every)
         self._seeded = depends[program.value] or every
+        self._regions: list[tuple] | None = None  # each entry's regions, where there are
+        if has_branches(program):
+            self._branches(depends, every)
+
+    def _branches(self, depends: list[bool], every: bool) -> None:
+        """Where ops run in branches (regions.py), each entry's: the region its op is
+        needed in (its rules run there) and, for each target, the region its rule runs
+        in (a where's branch operand needed in that branch alone: the branch's), as
+        reverse.differentiate finds them. A contribution leaving that region for the
+        target's is the where of its guards: the contribution where they hold, else 0.0."""
+        ops = self.program.ops
+        guards = regions.Guards()
+        needed = regions.need(self.program, guards)
+        found = []
+        for i, *_ in self._entries:
+            op = ops[i]
+            here = needed[i]
+            ks = [
+                k
+                for k, arg in enumerate(op.args)
+                if (depends[arg] or every and ops[arg].prim != CONST) and _has_rule(op.prim, k)
+            ]
+            places = []
+            for k in ks:
+                target, region = op.args[k], here
+                if op.prim == "where" and k > 0:
+                    branch = guards.child(here, op.args[0], k == 1)
+                    if needed[target] is branch:
+                        region = branch
+                places.append(region)
+            found.append((here, tuple(places)))
+        self._regions = found
 
     def compile_cost(self) -> float:
         """About what making the gradient program and compiling its code take, in seconds."""
-        return GRADIENT_COST_PER_OP * len(self.program.ops)
+        return tape.COMPILE_SECONDS_PER_OP * GRADIENT_COST * len(self.program.ops)
 
     def __call__(self, values: Sequence[float]) -> Any:
         v = self._tape(values)  # every op's value, or the forward program's error
         adjoint: list = [None] * len(v)
         if self._seeded:
             adjoint[self.program.value] = 1.0
+        if self._regions is not None:
+            return self._in_branches(values, v, adjoint)
         try:
             for i, rule, a, b, c, targets in self._entries:
                 g = adjoint[i]
@@ -127,6 +168,9 @@ class Sweep:
                     adjoint[target] = d if old is None else old + d
         except MATH_ERRORS:
             return self._exact()(values)
+        return self._result(v, adjoint)
+
+    def _result(self, v: list, adjoint: list) -> Any:
         value = v[self.program.value]
         if self.function == "trace":  # (a row is never a constant: trace_rows)
             adjoints = [0.0 if adjoint[i] is None else adjoint[i] for i in self._rows]
@@ -135,6 +179,46 @@ class Sweep:
         if self.function == "flat":
             return value, grads
         return value, dict(zip([name for name, _ in self._grads], grads, strict=True))
+
+    def _in_branches(self, values: Sequence[float], v: list, adjoint: list) -> Any:
+        """The sweep of a program with branches: an op needed in a branch not taken runs
+        no rule (the generated code never reaches it), and a contribution leaving it is
+        0.0 (its where). So what a branch not taken accumulates is 0.0 alone, as the
+        gradient program's where gives an input or a row needed there alone."""
+        taken: dict[int, bool] = {}  # id(region) -> do its guards hold at this point?
+
+        def holds(region: regions.Region) -> bool:
+            if region is None:
+                return True
+            known = taken.get(id(region))
+            if known is None:
+                known = taken[id(region)] = any(  # `a and not b or c`, as the if tests
+                    all(bool(v[g.condition]) == g.taken for g in chain.chain())
+                    for chain in regions.chains(region)
+                )
+            return known
+
+        try:
+            for (i, rule, a, b, c, targets), (here, places) in zip(
+                self._entries, self._regions, strict=True
+            ):
+                g = adjoint[i]
+                if g is None:
+                    continue
+                targets = (targets,) if targets.__class__ is int else targets
+                if holds(here):
+                    found = rule(v, a, b, c, v[i], g)
+                    found = (found,) if len(targets) == 1 else found
+                else:
+                    found = (None,) * len(targets)  # not computed: its rules never run
+                for target, d, region in zip(targets, found, places, strict=True):
+                    if d is None or not holds(region):
+                        d = 0.0  # leaves as 0.0 (or stays in a branch not taken: unread)
+                    old = adjoint[target]
+                    adjoint[target] = d if old is None else old + d
+        except MATH_ERRORS:
+            return self._exact()(values)
+        return self._result(v, adjoint)
 
 
 def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
@@ -203,6 +287,11 @@ def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
 
 
 _PAIRS = {(True, True): (0, 1), (True, False): (0,), (False, True): (1,), (False, False): ()}
+
+
+def _has_rule(prim: str, k: int) -> bool:
+    grads = BY_NAME[prim].grads
+    return callable(grads) or grads[k] is not None
 
 
 def _made_entry(prim: str, arity: int, targets: tuple[int, ...]) -> tuple:
