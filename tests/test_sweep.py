@@ -220,3 +220,13 @@ def test_random_programs_swept_bit_for_bit(source, values, optimize):
         assert outcome(traced, at) == outcome(trace, *at), at
         if expected[0] != "EvaluationError":
             assert exact.calls == calls, at
+
+
+def test_a_long_formula_of_arrays_makes_its_gradient_program_for_the_lists():
+    """The Python backend hands a formula of arrays to nested lists (ListFunction), which
+    needs the gradient program from compile(), however long the formula."""
+    f = exprgrad.compile(" + ".join(f"sum(X*{k}.5)" for k in range(4000)))
+    assert f.program is not None
+    value, grads = f.value_and_grad(X=[1.0, 2.0])
+    assert value == sum(3 * (k + 0.5) for k in range(4000))
+    assert grads["X"] == [sum(k + 0.5 for k in range(4000))] * 2

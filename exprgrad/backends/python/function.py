@@ -82,8 +82,9 @@ def _rebuild(
 def gradient_now(forward: Program) -> bool:
     """compile()'s question to the backend: make the gradient program now? Not for a long
     forward program that sweep.py can differentiate on numbers: its first gradients are
-    swept, and the gradient program is made when its code is compiled (or asked for)."""
-    return not sweepable(forward)
+    swept, and the gradient program is made when its code is compiled (or asked for).
+    (A formula of arrays computes on nested lists, ListFunction: it makes it now.)"""
+    return pipeline.needs_arrays(forward) or not sweepable(forward)
 
 
 class Function:
