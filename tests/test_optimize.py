@@ -182,13 +182,16 @@ def test_signed_zeros_survive_folding(source, point, value):
     assert assert_optimization_is_exact(source, [point]) == 1
 
 
+IDENTITY_FORMULAS = [
+    "x*1 + y*-1", "x/1 - y/-1", "--x", "x**1 - y", "x - 0", "x + -0.0", "-0.0 - x",
+    "pow(x, 2) + pow(y, 3)", "x**2.0 * y**-1", "where(1 > 0, x, y)", "where(x < y, x, x)",
+    "x**0 * y**1",
+    "e**x", "2**x", "min(x, 1) + max(0, y)", "x*0 + y", "0*x", "x - x", "0 - x", "x + 0",
+]  # fmt: skip
+
+
 def test_identities_are_exact_at_every_special_value():
-    formulas = [
-        "x*1 + y*-1", "x/1 - y/-1", "--x", "x**1 - y", "x - 0", "x + -0.0", "-0.0 - x",
-        "pow(x, 2) + pow(y, 3)", "x**2.0 * y**-1", "where(1 > 0, x, y)", "where(x < y, x, x)",
-        "x**0 * y**1",
-        "e**x", "2**x", "min(x, 1) + max(0, y)", "x*0 + y", "0*x", "x - x", "0 - x", "x + 0",
-    ]  # fmt: skip
+    formulas = IDENTITY_FORMULAS
     compared = 0
     for source in formulas:
         points = [{"x": a, "y": b} for a in SPECIAL for b in SPECIAL]
@@ -229,6 +232,8 @@ def test_a_program_with_nothing_to_fold_is_kept_as_it_is(monkeypatch):
 
     texts = [*CORPUS, "z = a*x\nw = x*a\nz + w", " + ".join(f"w{i}*x{i}" for i in range(300))]
     texts += ["-(-x) * y", "where(x > y, y, y) + x", "-(x*y) + sin(-(-y))"]  # no constant
+    texts += [*IDENTITY_FORMULAS, "0.5*x + y*2 - hypot(x, 1)", "where(x > 0, log(x), log(x))"]
+    texts += ["x*1 + y", "1*(x + y)", "y/1", "x**1.0 + y", "x + (-0.0)"]  # one identity alone
     kept = 0
     for text in texts:
         lowered = lower(parse(text))
