@@ -274,10 +274,7 @@ class Runtime:
             branches = has_branches(forward)
             values = Tape(forward, "values", self.formula, self.namespace, branches=branches)
             sweep = Sweep(forward, function, wrt, values, gradient_tape, rows)
-        tiered = Tiered(sweep, compiled)
-        call = self._list_call(tiered, function, forward.inputs)
-        call.tiered, call.text = tiered, text
-        return call
+        return self._tiered(sweep, function, forward.inputs, compiled, text)
 
     def _taped(
         self,
@@ -287,13 +284,24 @@ class Runtime:
         compiled: Callable[[], Callable],
         text: Callable[[], Generated],
     ) -> Callable:
-        """A long program's function: its tape until compiled() pays (tape.Tiered), called
-        as code in pieces is (one list of the program's inputs). call.tiered says which of
-        the two runs; call.text() generates the source the tape stands for."""
+        """A long program's function: its tape until compiled() pays (_tiered)."""
         with collector_paused():
             on_tape = Tape(program, function, self.formula, self.namespace, rows)
-        tiered = Tiered(on_tape, compiled)
-        call = self._list_call(tiered, function, program.inputs)
+        return self._tiered(on_tape, function, program.inputs, compiled, text)
+
+    def _tiered(
+        self,
+        runs: Tape | Sweep,
+        function: str,
+        names: tuple[str, ...],
+        compiled: Callable[[], Callable],
+        text: Callable[[], Generated],
+    ) -> Callable:
+        """The call of a tape or sweep until compiled() pays (tape.Tiered), bound as code
+        in pieces is (one list of the inputs `names`): call.tiered says which of the two
+        runs, call.text() generates the source it stands for."""
+        tiered = Tiered(runs, compiled)
+        call = self._list_call(tiered, function, names)
         call.tiered, call.text = tiered, text
         return call
 
