@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_primitives import points
 from test_reverse import programs
-from test_tape import CORPUS, SPECIALS, outcome, random_long_formula
+from test_tape import CORPUS, SPECIALS, first_calls_and_code_agree, outcome, random_long_formula
 
 import exprgrad
 from exprgrad.backends.python import sweep, tape
@@ -115,21 +115,8 @@ def long_formula(seed: int) -> str:
 def test_long_random_programs_swept_and_compiled_agree(monkeypatch, seed):
     """With branches (seed 3: a where in some statements, each a region) and without."""
     formula = random_long_formula(seed, 3500) if seed == 3 else long_formula(seed)
-    on_sweep = exprgrad.compile(formula)
-    assert sweepable(on_sweep.forward_program)
-    assert not on_sweep.value_and_grad.tiered.compiled  # made (with its budget) before:
-    monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
-    compiled = exprgrad.compile(formula)
-    rng = random.Random(seed)
-    at = [[rng.uniform(-2, 2) for _ in range(6)] for _ in range(3)]
-    at += [[rng.choice(SPECIALS) for _ in range(6)] for _ in range(3)]
-    outcome(compiled.value_and_grad, *at[0])  # the first call: the sweep, then compiling
-    assert compiled.value_and_grad.tiered.compiled
-    assert compiled._program is not None
-    for values in at:
-        expected = outcome(compiled.value_and_grad, *values)
-        assert outcome(on_sweep.value_and_grad, *values) == expected
-    assert not on_sweep.value_and_grad.tiered.compiled
+    assert sweepable(exprgrad.compile(formula).forward_program)
+    on_sweep = first_calls_and_code_agree(monkeypatch, formula, seed)
     assert on_sweep._program is None
     # the source is the gradient program's, made when asked for
     assert "def value_and_grad" in on_sweep.source

@@ -178,13 +178,12 @@ def random_long_formula(seed: int, statements: int = 2500) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_long_random_programs_on_the_tape_and_in_pieces_agree(monkeypatch, seed):
-    """The tape and the code in pieces that replaces it (arithmetic written several deep
-    into its reader, values passed between pieces) give the same floats and errors."""
-    formula = random_long_formula(seed)
-    on_tape = exprgrad.compile(formula)
-    assert not on_tape.value_and_grad.tiered.compiled  # made (with its budget) before:
+def first_calls_and_code_agree(monkeypatch, formula: str, seed: int) -> exprgrad.Function:
+    """Compile the formula twice, the second with no budget (its code compiled at the
+    first call): both give the same floats and errors at points of its 6 inputs. The
+    first, which stayed on its tape or sweep, is returned."""
+    first = exprgrad.compile(formula)
+    assert not first.value_and_grad.tiered.compiled  # made (with its budget) before:
     monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)
     compiled = exprgrad.compile(formula)
     rng = random.Random(seed)
@@ -193,5 +192,14 @@ def test_long_random_programs_on_the_tape_and_in_pieces_agree(monkeypatch, seed)
     outcome(compiled.value_and_grad, *points[0])  # the first call: the tape, then compiling
     assert compiled.value_and_grad.tiered.compiled
     for values in points:
-        assert outcome(compiled.value_and_grad, *values) == outcome(on_tape.value_and_grad, *values)
-    assert not on_tape.value_and_grad.tiered.compiled
+        assert outcome(first.value_and_grad, *values) == outcome(compiled.value_and_grad, *values)
+    assert not first.value_and_grad.tiered.compiled
+    return first
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_long_random_programs_on_the_tape_and_in_pieces_agree(monkeypatch, seed):
+    """The tape and the code in pieces that replaces it (arithmetic written several deep
+    into its reader, values passed between pieces) give the same floats and errors."""
+    on_tape = first_calls_and_code_agree(monkeypatch, random_long_formula(seed), seed)
+    assert on_tape._program is not None  # (a forward program short of the sweep's)
