@@ -311,18 +311,20 @@ class _Circuit:
             compile_unfolded(self.text)
             raise AssertionError(f"a circuit lowerable() refuses compiles: {self.text:.80}")
         lowered = lowering.program(self.text)
+        # each gate's op: an operation written twice (p1 + p2 and p2 + p1 too) is one op, and
+        # both gates get its numbers. (The builder's index goes before compiling: its room
+        # is reverse mode's, as lowering's is after compile())
+        op_ids = list(map(lowering.ops.__getitem__, gates))
+        del lowering
         self.function = _compile(self.text, lowered)
         leaf_of = {name: leaf for leaf, name in names.items()}
         self.leaves = [leaf_of[name] for name in self.function.inputs]
         trace, rows, _ = self.function._trace_function()
         self._trace = trace
-        # each gate's rows in the trace, through its op: an operation written twice (p1 + p2
-        # and p2 + p1 too) is one op, and both gates get its numbers
-        rows_of = _rows_of_ops(lowering.builder, self.function, rows)
-        ops = lowering.ops
+        row_of, copies = _rows_of_ops(self.function, rows)
         self.gates: list[tuple[Gate, tuple[int, ...]]] = [
-            (gate, rows_of[ops[gate]])
-            for gate in gates
+            (gate, (row_of[i], *copies[i]) if i in copies else (row_of[i],))
+            for gate, i in zip(gates, op_ids, strict=True)
             if gate._prim not in COMPARISON_NAMES  # a condition: no line of its own
         ]
         self.spans = spans
@@ -442,33 +444,36 @@ def _computed(*values: float | None) -> float | None:
     return next((value for value in values if value is not None), None)
 
 
-def _rows_of_ops(builder: ir.Builder, function: Function, rows: list[int]) -> list[tuple[int, ...]]:
-    """Each op of the circuit's lowered program (built by `builder`) -> its rows in the trace
-    of the function's forward program. That is the lowered program itself (a circuit has
-    no dead code: every op is its output or an operand), unless regions.untangle computed
-    an op again inside a branch: its copies are rows of the same gate."""
-    forward = function.forward_program
+def _rows_of_ops(function: Function, rows: list[int]) -> tuple[list, dict[int, tuple[int, ...]]]:
+    """Each op of the function's lowered program -> its row in the trace of its forward
+    program, and the further rows of an op regions.untangle computed again inside a branch
+    (its copies: rows of the same gate). The forward program is the lowered one (a circuit
+    has no dead code: every op is its output or an operand) unless untangle made copies."""
+    forward, lowered = function.forward_program, function.lowered_program
     row_of: list[int | None] = [None] * len(forward.ops)
     for row, i in enumerate(rows):
         row_of[i] = row
-    if forward.ops is function.lowered_program.ops:
-        return [(row,) for row in row_of]  # (most circuits: no copy)
-    # the originals keep their order; a copy is found as the builder finds an equal op,
-    # by its operands' originals (an op of the lowered program: no new one is made)
+    if forward.ops is lowered.ops:
+        return row_of, {}  # (most circuits: no copy)
+    # the originals keep their order; a copy is found as lowering's builder finds an equal
+    # op, by its operands' originals (one of the lowered program's: no new op is made)
+    builder = ir.Builder(lowered.ops)
+    first: list[int | None] = [None] * len(lowered.ops)
+    copies: dict[int, tuple[int, ...]] = {}
     original: list[int] = []  # each forward op's lowered op
-    of_original: list[tuple[int, ...]] = [()] * len(function.lowered_program.ops)
     originals = 0
     for i, op in enumerate(forward.ops):
         if op.copy:
             same = builder.op(op.prim, *map(original.__getitem__, op.args))
+            if row_of[i] is not None:  # (a copy stands after its original)
+                copies[same] = (*copies.get(same, ()), row_of[i])
         else:
             same, originals = originals, originals + 1
+            first[same] = row_of[i]
         original.append(same)
-        if row_of[i] is not None:
-            of_original[same] += (row_of[i],)
-    if len(builder.ops) != len(of_original) or originals != len(of_original):
+    if len(builder.ops) != len(first) or originals != len(first):
         raise AssertionError("the circuit's forward program is not its lowered program")
-    return of_original
+    return first, copies
 
 
 class _Compiled:
