@@ -8,9 +8,10 @@
 (exprgrad.sugar writes the same with Python operators: sigmoid(a*x + b).)
 
 A circuit is not interpreted gate by gate. The first compute() writes the
-circuit out as a formula string (f.formula()), compiles it like any formula
-(parameters and constants are its inputs, so new values need no new
-compile), and keeps the compiled Function; each compute() or backprop() is one
+circuit out as a formula string (f.formula()) and, as it writes, the IR that
+parsing and lowering the string would make (circuit_ir.py: no parse), compiles
+it like any formula (parameters and constants are its inputs, so new values
+need no new compile), and keeps the compiled Function; each compute() or backprop() is one
 call of generated code (Function.trace: every line's value and adjoint),
 whose numbers are then stored on the gates. A circuit built anew with the same
 shape reuses the compiled code.
