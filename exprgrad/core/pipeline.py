@@ -4,8 +4,9 @@
          --differentiate--> --dead code--> gradient program   (each size-checked)
 
 compile(), both backends, traces, flat vectors, residuals, Hessians, jvp and hvp
-all take their programs from here: forward_and_gradient() for a formula,
-gradient() for reverse mode over a program, derive() for forward mode over one.
+all take their programs from here: forward_and_gradient() for a formula (from_lowered()
+for the IR a front end builds as lowering would, exprgrad.gates' circuits), gradient() for
+reverse mode over a program, derive() for forward mode over one.
 A new pass is added in one place. `fold` is optimize.folding(evaluate), or None
 to keep every op as reverse mode writes it.
 """
@@ -76,20 +77,55 @@ def forward_and_gradient(
     with collector_paused():
         tree = parse(formula)
         lowered = lower(tree)
-        if arrays is None:
-            arrays = needs_arrays(lowered)
-        elif not arrays:
-            scalars_only(lowered)
+        arrays = _arrays_checked(lowered, arrays)
         forward = value_program(lowered, fold if fold_forward else None)
         if inputs is not None:  # the lowered program keeps the order of appearance
             forward = replace(forward, inputs=_resolve_inputs(forward, inputs, tree))
         check_size(forward, "the formula")
         wrt_names = _resolve_wrt(forward, wrt, tree)
         del tree  # (the syntax tree: a third of what the IR takes, its room for reverse mode)
-        if callable(with_gradient):
-            with_gradient = with_gradient(forward)
-        full = gradient(forward, wrt_names, fold, arrays=arrays) if with_gradient else None
-        return Programs(lowered, forward, full, arrays, wrt_names)
+        return _with_gradient(lowered, forward, wrt_names, fold, arrays, with_gradient)
+
+
+def from_lowered(
+    lowered: Program,
+    fold: Fold | None,
+    *,
+    fold_forward: bool = True,
+    arrays: bool | None = False,
+    with_gradient: bool | Callable[[Program], bool] = True,
+) -> Programs:
+    """forward_and_gradient() from its lowered program on, for a front end that builds the
+    IR lower(parse(text)) would make without writing text to parse (exprgrad.gates): the
+    same passes, the gradient over every input, in their order of appearance."""
+    with collector_paused():
+        arrays = _arrays_checked(lowered, arrays)
+        forward = value_program(lowered, fold if fold_forward else None)
+        check_size(forward, "the formula")
+        return _with_gradient(lowered, forward, forward.inputs, fold, arrays, with_gradient)
+
+
+def _arrays_checked(lowered: Program, arrays: bool | None) -> bool:
+    """forward_and_gradient's `arrays`, None resolved; False: an array function is an error."""
+    if arrays is None:
+        return needs_arrays(lowered)
+    if not arrays:
+        scalars_only(lowered)
+    return arrays
+
+
+def _with_gradient(
+    lowered: Program,
+    forward: Program,
+    wrt: tuple[str, ...],
+    fold: Fold | None,
+    arrays: bool,
+    with_gradient: bool | Callable[[Program], bool],
+) -> Programs:
+    if callable(with_gradient):  # the backend's choice
+        with_gradient = with_gradient(forward)
+    full = gradient(forward, wrt, fold, arrays=arrays) if with_gradient else None
+    return Programs(lowered, forward, full, arrays, wrt)
 
 
 @contextlib.contextmanager

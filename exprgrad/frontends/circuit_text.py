@@ -9,14 +9,18 @@ Writes through text.py, the one precedence writer of the front ends.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.primitives import COMPARISON_NAMES
 from ..errors import ArgumentValueError
 from .text import ATOM, LEFT, PRECEDENCE, RIGHT, SYMBOL, needs_parentheses, number, precedence
 
+if TYPE_CHECKING:
+    from .circuit_ir import CircuitLowering
+
 Gate = Any  # a gates.Gate (not imported: gates.py imports this module)
 _LEAVES = ("param", "const")
+_NUMBER, _NAMED, _WRITTEN = range(3)  # how write() writes a node: a number, a name, its text
 
 
 def _is_gate(operand: Any) -> bool:
@@ -109,12 +113,17 @@ def _pieces(node: Gate, names: dict[Gate, str]) -> list[str | tuple[Gate | float
 
 
 def write(
-    output: Gate, gates: list[Gate], names: dict[Gate, str]
+    output: Gate,
+    gates: list[Gate],
+    names: dict[Gate, str],
+    lowering: CircuitLowering | None = None,
 ) -> tuple[str, dict[Gate, tuple[int, int]]]:
     """The circuit as formula text, and each operation gate's span in it (parentheses
     around it included, as the parser's spans do). A gate used more than once is
     written once, as a statement `h1 = ...`, and named after that: a circuit that
-    shares its parts stays as long as it has gates, not as long as its paths."""
+    shares its parts stays as long as it has gates, not as long as its paths.
+    lowering (circuit_ir.py) is told each node as its text ends, to build the IR
+    that lowering the text would."""
     uses: dict[Gate, int] = {}
     for gate in gates:
         for arg in gate._args:
@@ -137,30 +146,42 @@ def write(
         text.append(piece)
         length += len(piece)
 
-    def expression(root: Gate) -> None:
-        # explicit stack: ("text", str) | ("open", node, paren) | ("close", node, paren, start)
+    def expression(root: Gate, target: str | None) -> None:
+        # explicit stack: ("text", str) | ("open", node, paren)
+        # | ("close", node, paren, start, how: _NUMBER, _NAMED or _WRITTEN, number text)
         stack: list[tuple] = [("open", root, False)]
         while stack:
             item = stack.pop()
             if item[0] == "text":
                 emit(item[1])
             elif item[0] == "close":
-                _, node, paren, start = item
+                _, node, paren, start, how, written = item
                 if paren:
                     emit(")")
-                if _is_gate(node) and node not in names:
+                if how == _WRITTEN:
                     spans.setdefault(node, (start, length))
+                if lowering is None:
+                    continue
+                if how == _WRITTEN:
+                    lowering.operation(node, start, length, target if node is root else None)
+                elif how == _NAMED:
+                    lowering.named(node, start, length)
+                else:
+                    lowering.number(written, start, length)
             else:
                 _, node, paren = item
                 start = length
                 if paren:
                     emit("(")
-                stack.append(("close", node, paren, start))
                 if not _is_gate(node):
-                    emit(number(node)[0])
+                    written = number(node)[0]
+                    stack.append(("close", node, paren, start, _NUMBER, written))
+                    emit(written)
                 elif node in names and (node is not root or _is_leaf(node)):
+                    stack.append(("close", node, paren, start, _NAMED, None))
                     emit(names[node])
                 else:
+                    stack.append(("close", node, paren, start, _WRITTEN, None))
                     for piece in reversed(_pieces(node, names)):
                         if isinstance(piece, str):
                             stack.append(("text", piece))
@@ -171,8 +192,10 @@ def write(
         if gate in names and not _is_leaf(gate):
             emit(f"{names[gate]} = ")
             start = length
-            expression(gate)
+            expression(gate, names[gate])
             spans[gate] = (start, length)
+            if lowering is not None:
+                lowering.statement(names[gate])
             emit("\n")
-    expression(output)
+    expression(output, None)
     return "".join(text), spans

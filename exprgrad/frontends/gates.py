@@ -8,9 +8,10 @@
 (exprgrad.sugar writes the same with Python operators: sigmoid(a*x + b).)
 
 A circuit is not interpreted gate by gate. The first compute() writes the
-circuit out as a formula string (f.formula()), compiles it like any formula
-(parameters and constants are its inputs, so new values need no new
-compile), and keeps the compiled Function; each compute() or backprop() is one
+circuit out as a formula string (f.formula()) and, as it writes, the IR that
+parsing and lowering the string would make (circuit_ir.py: no parse), compiles
+it like any formula (parameters and constants are its inputs, so new values
+need no new compile), and keeps the compiled Function; each compute() or backprop() is one
 call of generated code (Function.trace: every line's value and adjoint),
 whose numbers are then stored on the gates. A circuit built anew with the same
 shape reuses the compiled code.
@@ -19,7 +20,6 @@ shape reuses the compiled code.
 from __future__ import annotations
 
 import builtins
-import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -27,11 +27,12 @@ from typing import Any
 
 from ..api import compile_unfolded
 from ..backends.python.function import Function
-from ..core.ir import CONST, INPUT, Op, Program, op_key
+from ..core import ir
 from ..core.pipeline import collector_paused
-from ..core.primitives import COMMUTATIVE, COMPARISON_NAMES, FUNCTIONS, PRIMITIVES, Primitive
+from ..core.primitives import COMPARISON_NAMES, FUNCTIONS, PRIMITIVES, Primitive
 from ..core.tracing import Trace
 from ..errors import ArgumentError, ArgumentValueError, EvaluationError, Span
+from .circuit_ir import CircuitLowering, lowerable
 from .circuit_text import leaf_names, postorder, write
 from .text import SYMBOL
 
@@ -305,19 +306,26 @@ class _Circuit:
         self.params = [g for g in gates if isinstance(g, Param)]
         self.consts = [g for g in gates if isinstance(g, Constant)]
         names = leaf_names([g for g in gates if isinstance(g, _Leaf)])
+        lowering = CircuitLowering(names) if lowerable(output, gates, names) else None
+        self.text, spans = write(output, gates, names, lowering)
+        if lowering is None:  # the parser's or lowering's error, as compile() gives it
+            compile_unfolded(self.text)
+            raise AssertionError(f"a circuit lowerable() refuses compiles: {self.text:.80}")
+        lowered = lowering.program(self.text)
+        # each gate's op: an operation written twice (p1 + p2 and p2 + p1 too) is one op, and
+        # both gates get its numbers. (The builder's index goes before compiling: its room
+        # is reverse mode's, as lowering's is after compile())
+        op_ids = list(map(lowering.ops.__getitem__, gates))
+        del lowering
+        self.function = _compile(self.text, lowered)
         leaf_of = {name: leaf for leaf, name in names.items()}
-        self.text, spans = write(output, gates, names)
-        self.function = _compile(self.text)
         self.leaves = [leaf_of[name] for name in self.function.inputs]
         trace, rows, _ = self.function._trace_function()
         self._trace = trace
-        # each gate's row in the trace, through the op the parser made of it: an operation
-        # written twice (p1 + p2 and p2 + p1 too) is one op, and both gates get its numbers
-        row_of_op = {i: k for k, i in enumerate(rows)}
-        ops_of = _ops_of(gates, names, self.function.forward_program)
+        row_of, copies = _rows_of_ops(self.function, rows)
         self.gates: list[tuple[Gate, tuple[int, ...]]] = [
-            (gate, tuple(map(row_of_op.__getitem__, ops_of[gate])))
-            for gate in gates
+            (gate, (row_of[i], *copies[i]) if i in copies else (row_of[i],))
+            for gate, i in zip(gates, op_ids, strict=True)
             if gate._prim not in COMPARISON_NAMES  # a condition: no line of its own
         ]
         self.spans = spans
@@ -437,52 +445,60 @@ def _computed(*values: float | None) -> float | None:
     return next((value for value in values if value is not None), None)
 
 
-def _ops_of(gates: list[Gate], names: dict[Gate, str], forward: Program) -> dict[Gate, list[int]]:
-    """Each gate's ops in the compiled forward program, found as the parser's hash-consing
-    builder finds an equal op (ir.op_key): by the ops of the gate's operands, not
-    by its text, so equal gates share an op and no text is sliced per gate (a chain of n
-    gates has text of length O(n) but nested spans of total length O(n**2)). An op that
-    regions.untangle computes again inside a branch is one gate: it gets every copy."""
-    index: dict[tuple, int] = {}
-    first: list[int] = []  # each op's first equal op, copies aside
-    copies: dict[int, list[int]] = {}
+def _rows_of_ops(function: Function, rows: list[int]) -> tuple[list, dict[int, tuple[int, ...]]]:
+    """Each op of the function's lowered program -> its row in the trace of its forward
+    program, and the further rows of an op regions.untangle computed again inside a branch
+    (its copies: rows of the same gate). The forward program is the lowered one (a circuit
+    has no dead code: every op is its output or an operand) unless untangle made copies."""
+    forward, lowered = function.forward_program, function.lowered_program
+    row_of: list[int | None] = [None] * len(forward.ops)
+    for row, i in enumerate(rows):
+        row_of[i] = row
+    if forward.ops is lowered.ops:
+        return row_of, {}  # (most circuits: no copy)
+    # the originals keep their order; a copy is found as lowering's builder finds an equal
+    # op, by its operands' originals (one of the lowered program's: no new op is made)
+    builder = ir.Builder(lowered.ops)
+    first: list[int | None] = [None] * len(lowered.ops)
+    copies: dict[int, tuple[int, ...]] = {}
+    original: list[int] = []  # each forward op's lowered op
+    originals = 0
     for i, op in enumerate(forward.ops):
-        args = op.args
-        key = _key(op.prim, tuple(map(first.__getitem__, args))) if args else op_key(op)
-        same = index.setdefault(key, i)
-        first.append(same)
-        if same == i:
-            copies[i] = [i]
+        if op.copy:
+            same = builder.op(op.prim, *map(original.__getitem__, op.args))
+            if row_of[i] is not None:  # (a copy stands after its original)
+                copies[same] = (*copies.get(same, ()), row_of[i])
         else:
-            copies[same].append(i)
-
-    def number(value: float) -> int:  # a negative number is written -v: neg of a constant
-        if math.copysign(1.0, value) < 0:
-            return index[op_key(Op("neg", (number(-value),)))]
-        return index[op_key(Op(CONST, value=value))]
-
-    ops: dict[Gate, int] = {}
-    for gate in gates:
-        if isinstance(gate, _Leaf):
-            ops[gate] = index[op_key(Op(INPUT, name=names[gate]))]
-            continue
-        args = tuple(ops[a] if isinstance(a, Gate) else number(a) for a in gate._args)
-        ops[gate] = index[_key(gate._prim, args)]
-    return {gate: copies[op] for gate, op in ops.items()}
+            same, originals = originals, originals + 1
+            first[same] = row_of[i]
+        original.append(same)
+    if len(builder.ops) != len(first) or originals != len(first):
+        raise AssertionError("the circuit's forward program is not its lowered program")
+    return first, copies
 
 
-def _key(prim: str, args: tuple[int, ...]) -> tuple:
-    """ir.op_key of an op over operands `args` (a + b and b + a share it), without making
-    the Op: _ops_of looks up every gate and every op of a circuit."""
-    if prim in COMMUTATIVE and len(args) > 1:
-        args = tuple(sorted(args))
-    return (prim, args)
+class _Compiled:
+    """The Functions of the latest circuits' texts, as functools.lru_cache would keep
+    them (a circuit built anew with the same shape reuses its code): the key is the
+    text, the program built with it only compiles it."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.functions: dict[str, Function] = {}
+
+    def __call__(self, text: str, lowered: ir.Program | None = None) -> Function:
+        functions = self.functions
+        function = functions.pop(text, None)
+        if function is None:
+            # the forward program stays as written (one line per gate); the gradient is folded
+            function = compile_unfolded(text, lowered)
+            if len(functions) >= self.size:
+                del functions[next(iter(functions))]  # the least recently used
+        functions[text] = function
+        return function
 
 
-@functools.lru_cache(maxsize=256)
-def _compile(text: str) -> Function:
-    # The forward program stays as written (one line per gate); the gradient is folded.
-    return compile_unfolded(text)
+_compile = _Compiled(256)
 
 
 def make(primitive: str, *args: Gate | float) -> Gate:

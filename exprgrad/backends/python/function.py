@@ -51,10 +51,15 @@ def make_function(
     return Function(formula, programs, fold, fold_forward)
 
 
-def compile_unfolded(formula: str) -> Function:
+def compile_unfolded(formula: str, lowered: Program | None = None) -> Function:
     """The Function of a formula whose forward program stays exactly as written (one line
-    for every operation, as exprgrad.gates needs), with only the gradient folded."""
-    return _rebuild(formula, None, True, False)
+    for every operation, as exprgrad.gates needs), with only the gradient folded.
+    lowered: the program lower(parse(formula)) makes, where the caller built it itself
+    (exprgrad.gates builds a circuit's from its gates): the formula is not parsed."""
+    if lowered is None:
+        return _rebuild(formula, None, True, False)
+    programs = pipeline.from_lowered(lowered, FOLD, fold_forward=False, with_gradient=False)
+    return Function(formula, programs, True, False)
 
 
 def _rebuild(
