@@ -47,7 +47,7 @@ GRADIENT_COST = 4
 # inputs as the sweep is, when it is compiled.
 SWEPT_ABOVE = PIECE_LINES
 _OPERANDS = {"x": "_v[_a]", "y": "_v[_b]", "z": "_v[_c]", "out": "_o", "g": "_g"}
-_RULES: dict[tuple, Callable] = {}  # (prim, arity, operands differentiated) -> rule
+_RULES: dict[tuple, Callable] = {}  # (prim, arity, operands differentiated, adding) -> rule
 
 
 def sweepable(program: Program) -> bool:
@@ -107,10 +107,12 @@ class Sweep:
         depends = [False] * len(program.ops)
         for _, i in self._grads:
             depends[i] = True
-        self._entries = _entries(program.ops, depends, every)
+        branches = has_branches(program)
+        # (without branches, each entry's rule adds its contributions itself: _adder)
+        self._entries = _entries(program.ops, depends, every, adding=not branches)
         self._seeded = depends[program.value] or every
         self._regions: list[tuple] | None = None  # each entry's regions, where there are
-        if has_branches(program):
+        if branches:
             self._branches(depends, every)
 
     def _branches(self, depends: list[bool], every: bool) -> None:
@@ -154,18 +156,10 @@ class Sweep:
         if self._regions is not None:
             return self._in_branches(values, v, adjoint)
         try:
-            for i, rule, a, b, c, targets in self._entries:
+            for i, add, a, b, c, _ in self._entries:
                 g = adjoint[i]
-                if g is None:
-                    continue
-                if targets.__class__ is int:  # one operand differentiated: most ops
-                    d = rule(v, a, b, c, v[i], g)
-                    old = adjoint[targets]
-                    adjoint[targets] = d if old is None else old + d
-                    continue
-                for target, d in zip(targets, rule(v, a, b, c, v[i], g), strict=True):
-                    old = adjoint[target]
-                    adjoint[target] = d if old is None else old + d
+                if g is not None:
+                    add(v, adjoint, a, b, c, v[i], g)
         except MATH_ERRORS:
             return self._exact()(values)
         return self._result(v, adjoint)
@@ -221,7 +215,7 @@ class Sweep:
         return self._result(v, adjoint)
 
 
-def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
+def _entries(ops, depends: list[bool], every: bool, adding: bool) -> list[tuple]:
     """The sweep's entries, last op first: (op, rule, a, b, c, target or targets), a, b, c
     the operands' ids (a: a tuple of them past three), the target the operand the one
     contribution goes to (a tuple where several do). Marks in `depends` (the inputs
@@ -243,7 +237,7 @@ def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
             prim = op.prim
             rule = unary.get(prim, False)
             if rule is False:
-                rule = unary[prim] = _made_entry(prim, 1, (0,))[0]
+                rule = unary[prim] = _made_entry(prim, 1, (0,), adding)[0]
             if rule is not None:
                 append((i, rule, a, 0, 0, a))
             continue
@@ -261,7 +255,7 @@ def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
             key: tuple = (prim, first, second)
             made = rules_of.get(key)
             if made is None:
-                made = rules_of[key] = _made_entry(prim, 2, _PAIRS[first, second])
+                made = rules_of[key] = _made_entry(prim, 2, _PAIRS[first, second], adding)
             rule, targets = made
             if rule is not None:  # the one target, or both
                 target = (a, b) if len(targets) == 2 else args[targets[0]]
@@ -274,9 +268,8 @@ def _entries(ops, depends: list[bool], every: bool) -> list[tuple]:
         key = (prim, arity, *marked)
         made = rules_of.get(key)
         if made is None:
-            made = rules_of[key] = _made_entry(
-                prim, arity, tuple(k for k, m in enumerate(marked) if m)
-            )
+            ks = tuple(k for k, m in enumerate(marked) if m)
+            made = rules_of[key] = _made_entry(prim, arity, ks, adding)
         rule, targets = made
         if rule is not None:
             where = tuple(args[k] for k in targets)
@@ -294,24 +287,49 @@ def _has_rule(prim: str, k: int) -> bool:
     return callable(grads) or grads[k] is not None
 
 
-def _made_entry(prim: str, arity: int, targets: tuple[int, ...]) -> tuple:
+def _made_entry(prim: str, arity: int, targets: tuple[int, ...], adding: bool) -> tuple:
     """(rule, the targets it computes): the operands differentiated less those whose rule
-    is None (rule None where none is left)."""
+    is None (rule None where none is left); adding: the rule is _adder()'s. Made once a
+    process."""
     grads = BY_NAME[prim].grads
     if not callable(grads):
         targets = tuple(k for k in targets if grads[k] is not None)
     if not targets:
         return None, ()
-    return _made_rule(prim, arity, targets), targets
-
-
-def _made_rule(prim: str, arity: int, targets: tuple[int, ...]) -> Callable:
-    """_rule(), made once a process."""
-    key = (prim, arity, targets)
+    key = (prim, arity, targets, adding)
     rule = _RULES.get(key)
     if rule is None:
-        rule = _RULES[key] = _rule(prim, arity, targets)
-    return rule
+        rule = _RULES[key] = (_adder if adding else _rule)(prim, arity, targets)
+    return rule, targets
+
+
+def _adder(prim: str, arity: int, targets: tuple[int, ...]) -> Callable:
+    """add(values, adjoints, a, b, c, out, g): adds the op's contribution to each target
+    operand's adjoint, in order (the adjoint a first contribution is), as _rule computes
+    them: one call an op, and no tuple of contributions."""
+    if callable(BY_NAME[prim].grads):  # min and max: through their rule
+        rule = _rule(prim, arity, targets)
+
+        def add(v: list, adjoint: list, a: Any, b: int, c: int, out: float, g: float) -> None:
+            found = rule(v, a, b, c, out, g)
+            ids = a if arity > 3 else (a, b, c)
+            for k, d in zip(targets, (found,) if len(targets) == 1 else found, strict=True):
+                old = adjoint[ids[k]]
+                adjoint[ids[k]] = d if old is None else old + d
+
+        return add
+    namespace = runtime_namespace()
+    lines = ["def _add(_v, _j, _a, _b, _c, _o, _g):"]
+    for k in targets:
+        target = ("_a", "_b", "_c")[k]
+        lines += [
+            f"    _d = {_expression(BY_NAME[prim].grads[k], namespace)}",
+            f"    _t = _j[{target}]",
+            f"    _j[{target}] = _d if _t is None else _t + _d",
+        ]
+    # Safe to run: the table's rules and spellings, and names of our own.
+    exec("\n".join(lines), namespace)  # noqa: S102
+    return namespace["_add"]
 
 
 def _rule(prim: str, arity: int, targets: tuple[int, ...]) -> Callable:
