@@ -38,9 +38,11 @@ from .helpers import runtime_namespace
 from .spellings import CHOSEN, spell
 from .tape import MATH_ERRORS, Tape
 
-# A gradient program holds about three times its forward program's ops, and making it
-# (reverse mode, dead code) costs about what compiling them does: the sweep's budget is
-# what compiling this many ops a forward op would (tape.COMPILE_SECONDS_PER_OP).
+# A gradient program holds about three times as many ops as its forward program has ops
+# with a rule, and making it (reverse mode, dead code) costs about what compiling them
+# does: the sweep's budget is what compiling this many ops an op with a rule would
+# (tape.COMPILE_SECONDS_PER_OP). Measured at 10^5 operations: 21-52 us an op to make and
+# compile the code of a w_i*x_i sum, a tanh chain and a random graph; this is 48 us.
 GRADIENT_COST = 4
 # A forward program of more operations than pieces' PIECE_LINES (emit.py) is swept: its
 # gradient program, which holds it, is then code in pieces, a function of one list of the
@@ -146,7 +148,7 @@ class Sweep:
 
     def compile_cost(self) -> float:
         """About what making the gradient program and compiling its code take, in seconds."""
-        return tape.COMPILE_SECONDS_PER_OP * GRADIENT_COST * len(self.program.ops)
+        return tape.COMPILE_SECONDS_PER_OP * GRADIENT_COST * len(self._entries)
 
     def __call__(self, values: Sequence[float]) -> Any:
         v = self._tape(values)  # every op's value, or the forward program's error
