@@ -217,3 +217,22 @@ def test_a_long_formula_of_arrays_makes_its_gradient_program_for_the_lists():
     value, grads = f.value_and_grad(X=[1.0, 2.0])
     assert value == sum(3 * (k + 0.5) for k in range(4000))
     assert grads["X"] == [sum(k + 0.5 for k in range(4000))] * 2
+
+
+def test_a_swept_function_is_freed_without_the_collector():
+    """The swept calls reach their Function's gradient program through a weak reference:
+    no cycle keeps a long formula's programs alive until the collector runs."""
+    import gc
+    import weakref
+
+    f = exprgrad.compile("tanh(" * 10001 + "x" + ")" * 10001)
+    f.value_and_grad(x=0.5)
+    f.flat()([0.5])
+    f._trace_function()
+    freed = weakref.ref(f)
+    gc.disable()
+    try:
+        del f
+        assert freed() is None
+    finally:
+        gc.enable()

@@ -145,7 +145,8 @@ class Function:
         if name != "value_and_grad" or "_runtime" not in self.__dict__:
             raise AttributeError(name)
         if self._program is None and sweepable(self.forward_program):
-            gradient = lambda: self.program  # noqa: E731 (made when the code is compiled)
+            this = weakref.ref(self)  # (no cycle through the call: the Function goes freely)
+            gradient = lambda: this().program  # noqa: E731 (made when the code is compiled)
             built = self._runtime.build_swept(name, self.forward_program, self.wrt, gradient)
         else:
             built = self._runtime.build(name, self.program)
@@ -183,15 +184,13 @@ class Function:
         inputs, then every line but comparisons), and how many of them are inputs."""
         built = self.__dict__.get("_trace")
         if built is None:
-            forward = self.forward_program
+            forward, fold = self.forward_program, self._fold_with
             rows = trace_rows(forward)
             count = sum(forward.ops[i].prim == INPUT for i in rows)
 
             @functools.cache
             def program() -> Program:
-                return pipeline.gradient(
-                    forward, forward.inputs, self._fold_with, every_adjoint=True
-                )
+                return pipeline.gradient(forward, forward.inputs, fold, every_adjoint=True)
 
             if sweepable(forward):
                 inputs = forward.inputs
@@ -492,12 +491,13 @@ class Function:
         list of names."""
         cache = self.__dict__.setdefault("_flat_functions", {})
         built = cache.get(key)
-        if built is None and function == "flat" and sweepable(self.forward_program):
-            ordered = replace(self.forward_program, inputs=names + others)
+        forward, fold = self.forward_program, self._fold_with
+        if built is None and function == "flat" and sweepable(forward):
+            ordered = replace(forward, inputs=names + others)
 
             @functools.cache
             def made() -> Program:
-                return vectors.flat_program(self.forward_program, names, others, self._fold_with)
+                return vectors.flat_program(forward, names, others, fold)
 
             built = self._runtime.build_apart_swept(key, ordered, names, made, others, len(names))
             cache[key] = built
