@@ -7,7 +7,9 @@ generated source, binding arguments); python/, lists/, numpy/ and c/ are one bac
 A backend is one folder here: its function module has ARRAYS (does it compute with
 arrays: True, False, or None for "where the formula needs them", when the pipeline
 decides and Programs.arrays says) and make_function(formula, programs, fold=...,
-fold_forward=...); its
+fold_forward=...), and may have gradient_now(forward program) -> bool, whether compile()
+makes the gradient program now (default yes; python's sweeps a long one's first
+gradients without it); its
 spellings.py has SPELLINGS, keyed by primitive name, and NOT_SPELLED, the rows it
 writes another way or refuses (tests/test_primitives.py checks that the two cover the
 table, for every backend registered here).

@@ -5,7 +5,8 @@ operations takes seconds to compile, and one of 10^6 a minute, before its first 
 comes back. Most of that is worth paying only for a function called many times. So the
 first calls of a long program's forward, value_and_grad, trace (what gates run) and flat
 (runtime.Runtime.build, build_apart: more than pieces' 10,000 operations) walk a tape
-instead, as CasADi's SX functions do:
+instead, as CasADi's SX functions do (and the gradients of a forward program that long,
+whose gradient program is not made yet, walk its tape and sweep back: sweep.py):
 
     entry = (operation, out, a, b, c)      values[out] = operation(values, a, b, c)
 
@@ -62,8 +63,8 @@ class Tape:
         *,
         branches: bool = True,
     ):
-        """branches=False: the program has no `where` (a sweep's, sweep.sweepable), so
-        its ops run in program order, none in a region, without a layout to plan."""
+        """branches=False: the program has no `where` (sweep.has_branches), so its ops
+        run in program order, none in a region, without a layout to plan."""
         self.program = program
         self.function = function
         self.formula = formula
