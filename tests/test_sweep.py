@@ -13,7 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_primitives import points
 from test_reverse import programs
-from test_tape import CORPUS, SPECIALS, first_calls_and_code_agree, outcome, random_long_formula
+from test_tape import (
+    CORPUS,
+    SPECIALS,
+    first_calls_and_code_agree,
+    long_circuit_agrees_once_compiled,
+    outcome,
+    random_long_formula,
+)
 
 import exprgrad
 from exprgrad.backends.python import sweep, tape
@@ -166,6 +173,12 @@ def test_a_long_circuit_of_gates_is_swept():
 
     assert value == at(0.3)
     assert x.grad == pytest.approx((at(0.3 + h) - at(0.3 - h)) / (2 * h), rel=1e-6)
+
+
+def test_a_long_circuit_of_gates_is_swept_then_compiled_gate_by_gate(monkeypatch):
+    """Every gate's value and gradient from the sweep are the compiled trace's, bit for bit."""
+    function = long_circuit_agrees_once_compiled(monkeypatch, 5000)
+    assert sweepable(function.forward_program)
 
 
 def test_a_long_flat_is_swept_with_fixed_inputs(monkeypatch):

@@ -16,6 +16,7 @@ from test_regions import TANGLED_IFS
 
 import exprgrad
 from exprgrad.backends.python import tape
+from exprgrad.backends.python.sweep import sweepable
 from exprgrad.backends.python.tape import Tape
 from exprgrad.core import pipeline
 
@@ -103,15 +104,16 @@ def test_a_long_program_runs_on_the_tape_then_compiles(monkeypatch):
     assert outcome(f.value_and_grad, **point | {"x0": 0.5})[0] == "EvaluationError"
 
 
-def test_a_long_circuit_of_gates_computes_on_the_tape_then_compiles(monkeypatch):
-    """exprgrad.gates runs a circuit through its trace: a long one starts on the tape, and
-    every gate's value and gradient are the same once the generated code takes over."""
+def long_circuit_agrees_once_compiled(monkeypatch, steps: int) -> exprgrad.Function:
+    """exprgrad.gates runs a circuit through its trace: a long one starts on the tape (or
+    the sweep), and every gate's value and gradient are the same once the generated code
+    takes over. Returns the circuit's Function."""
     from exprgrad import gates
 
     monkeypatch.setattr(tape, "COMPILE_SECONDS_PER_OP", 0.0)  # compile after the first call
     x, w = gates.Param(0.3, name="x"), gates.Param(-0.7, name="w")
     made, out = [], x
-    for k in range(4000):
+    for k in range(steps):
         out = gates.make("tanh", out * w + 0.01 * k) if k % 2 else gates.make("relu", out - 0.1)
         made.append(out)
     first = out.compute()
@@ -124,6 +126,12 @@ def test_a_long_circuit_of_gates_computes_on_the_tape_then_compiles(monkeypatch)
     assert out.compute() == first  # now the generated code
     out.backprop()
     assert [(repr(g.val), repr(g.grad)) for g in made] + [repr(x.grad), repr(w.grad)] == seen
+    return out._circuit.function
+
+
+def test_a_long_circuit_of_gates_computes_on_the_tape_then_compiles(monkeypatch):
+    function = long_circuit_agrees_once_compiled(monkeypatch, 4000)
+    assert not sweepable(function.forward_program)  # (the trace's program on the tape)
 
 
 def test_a_long_programs_flat_runs_on_the_tape_then_compiles(monkeypatch):
