@@ -32,8 +32,7 @@ from ...core import regions
 from ...core.ir import CONST, INPUT, Program
 from ...core.primitives import BY_NAME
 from ...core.reverse import rule_program
-from ..emit import PIECE_LINES
-from . import tape
+from . import pieces, tape
 from .helpers import runtime_namespace
 from .spellings import CHOSEN, spell
 from .tape import MATH_ERRORS, Tape
@@ -44,24 +43,20 @@ from .tape import MATH_ERRORS, Tape
 # (tape.COMPILE_SECONDS_PER_OP). Measured at 10^5 operations: 21-52 us an op to make and
 # compile the code of a w_i*x_i sum, a tanh chain and a random graph; this is 48 us.
 GRADIENT_COST = 4
-# A forward program of more operations than pieces' PIECE_LINES (emit.py) is swept: its
-# gradient program, which holds it, is then code in pieces, a function of one list of the
-# inputs as the sweep is, when it is compiled.
-SWEPT_ABOVE = PIECE_LINES
 _OPERANDS = {"x": "_v[_a]", "y": "_v[_b]", "z": "_v[_c]", "out": "_o", "g": "_g"}
 _RULES: dict[tuple, Callable] = {}  # (prim, arity, operands differentiated, adding) -> rule
 
 
 def sweepable(program: Program) -> bool:
-    """Is it long (SWEPT_ABOVE) and can its gradient be swept on numbers: no rule written
-    with a CHOSEN spelling (those depend on which operands are constants, which a sweep
-    of numbers does not know)?"""
-    if len(program.ops) <= SWEPT_ABOVE:
+    """Is it long and can its gradient be swept on numbers? Long: code in pieces
+    (pieces.needed), so its gradient program, which holds it, is code in pieces too: a
+    function of one list of the inputs, as the sweep is, when it is compiled. Swept: no
+    rule written with a CHOSEN spelling (those depend on which operands are constants,
+    which a sweep of numbers does not know)."""
+    if not pieces.needed(program, positional=True):
         return False
-    if not _unswept().isdisjoint(op.prim for op in program.ops):
-        return False
-    operations = sum(op.prim != CONST and op.prim != INPUT for op in program.ops)
-    return operations > SWEPT_ABOVE
+    unswept = _unswept()
+    return not unswept or unswept.isdisjoint(op.prim for op in program.ops)
 
 
 def has_branches(program: Program) -> bool:
