@@ -271,7 +271,7 @@ class Runtime:
             return exact[0]
 
         with collector_paused():
-            branches = has_branches(forward)
+            branches = has_branches(forward)  # (the sweep follows its tape)
             values = Tape(forward, "values", self.formula, self.namespace, branches=branches)
             sweep = Sweep(forward, function, wrt, values, gradient_tape, rows)
         return self._tiered(sweep, function, forward.inputs, compiled, text)

@@ -104,32 +104,28 @@ class Sweep:
         depends = [False] * len(program.ops)
         for _, i in self._grads:
             depends[i] = True
-        branches = has_branches(program)
         # (without branches, each entry's rule adds its contributions itself: _adder)
-        self._entries = _entries(program.ops, depends, every, adding=not branches)
+        targets: list[tuple[int, ...]] | None = [] if tape.branches else None
+        self._entries = _entries(program.ops, depends, every, targets)
         self._seeded = depends[program.value] or every
         self._regions: list[tuple] | None = None  # each entry's regions, where there are
-        if branches:
-            self._branches(depends, every)
+        if targets is not None:
+            self._branches(targets)
 
-    def _branches(self, depends: list[bool], every: bool) -> None:
+    def _branches(self, targets: list[tuple[int, ...]]) -> None:
         """Where ops run in branches (regions.py), each entry's: the region its op is
         needed in (its rules run there) and, for each target, the region its rule runs
         in (a where's branch operand needed in that branch alone: the branch's), as
         reverse.differentiate finds them. A contribution leaving that region for the
-        target's is the where of its guards: the contribution where they hold, else 0.0."""
+        target's is the where of its guards: the contribution where they hold, else 0.0.
+        targets: each entry's operands differentiated, by place."""
         ops = self.program.ops
         guards = regions.Guards()
         needed = regions.need(self.program, guards)
         found = []
-        for i, *_ in self._entries:
+        for (i, *_), ks in zip(self._entries, targets, strict=True):
             op = ops[i]
             here = needed[i]
-            ks = [
-                k
-                for k, arg in enumerate(op.args)
-                if (depends[arg] or every and ops[arg].prim != CONST) and _has_rule(op.prim, k)
-            ]
             places = []
             for k in ks:
                 target, region = op.args[k], here
@@ -212,12 +208,18 @@ class Sweep:
         return self._result(v, adjoint)
 
 
-def _entries(ops, depends: list[bool], every: bool, adding: bool) -> list[tuple]:
+def _entries(
+    ops, depends: list[bool], every: bool, targets_of: list[tuple[int, ...]] | None
+) -> list[tuple]:
     """The sweep's entries, last op first: (op, rule, a, b, c, target or targets), a, b, c
     the operands' ids (a: a tuple of them past three), the target the operand the one
     contribution goes to (a tuple where several do). Marks in `depends` (the inputs
-    differentiated marked) every op computed from them, as it goes (operands come first)."""
-    entries = []
+    differentiated marked) every op computed from them, as it goes (operands come first).
+    targets_of None: each rule adds its contributions itself (_adder); a list: each rule
+    returns them (_rule), and each entry's targets by place (0 for x, ...) go in it."""
+    entries: list[tuple] = []
+    adding = targets_of is None
+    record = None if adding else targets_of.append
     append = entries.append
     unary: dict[str, Callable | None] = {}  # prim -> rule (one loop: most ops)
     rules_of: dict[tuple, tuple] = {}  # (prim, which operands are differentiated) -> made
@@ -237,6 +239,8 @@ def _entries(ops, depends: list[bool], every: bool, adding: bool) -> list[tuple]
                 rule = unary[prim] = _made_entry(prim, 1, (0,), adding)[0]
             if rule is not None:
                 append((i, rule, a, 0, 0, a))
+                if record:
+                    record((0,))
             continue
         prim, arity = op.prim, len(args)
         if arity == 2:  # (spelled out: the other common case)
@@ -257,6 +261,8 @@ def _entries(ops, depends: list[bool], every: bool, adding: bool) -> list[tuple]
             if rule is not None:  # the one target, or both
                 target = (a, b) if len(targets) == 2 else args[targets[0]]
                 append((i, rule, a, b, 0, target))
+                if record:
+                    record(targets)
             continue
         marked = [depends[arg] for arg in args]
         depends[i] = any(marked)
@@ -272,16 +278,15 @@ def _entries(ops, depends: list[bool], every: bool, adding: bool) -> list[tuple]
             where = tuple(args[k] for k in targets)
             operands = (args, 0, 0) if arity > 3 else (*args, *(0,) * (3 - arity))
             append((i, rule, *operands, where[0] if len(where) == 1 else where))
+            if record:
+                record(targets)
     entries.reverse()  # the sweep goes back from the value
+    if targets_of is not None:
+        targets_of.reverse()
     return entries
 
 
 _PAIRS = {(True, True): (0, 1), (True, False): (0,), (False, True): (1,), (False, False): ()}
-
-
-def _has_rule(prim: str, k: int) -> bool:
-    grads = BY_NAME[prim].grads
-    return callable(grads) or grads[k] is not None
 
 
 def _made_entry(prim: str, arity: int, targets: tuple[int, ...], adding: bool) -> tuple:

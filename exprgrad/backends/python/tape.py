@@ -68,6 +68,7 @@ class Tape:
         self.program = program
         self.function = function
         self.formula = formula
+        self.branches = branches
         size = len(program.ops)
         self._dummy = size  # where a block of a branch "writes"
         start: list[Any] = [None] * (size + 2)
